@@ -1,0 +1,274 @@
+"""Load and validate config.toml into frozen dataclasses.
+
+Every problem is a ConfigError with one line that names the file, the key and
+the fix. Relative paths resolve against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+from monitor.doi import InvalidDOI, normalize_doi
+from monitor.errors import ConfigError
+from monitor.models import Work
+from monitor.sources import SOURCES
+
+CONFIG_ENV = "CITATION_MONITOR_CONFIG"
+CONTACT_ENV = "CITATION_MONITOR_CONTACT_EMAIL"
+DEFAULT_CONFIG = "config.toml"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    enabled: bool
+    base_url: str
+    requests_per_second: float
+    api_key_env: str | None = None
+    timeout_seconds: float | None = None
+    api_key: str | None = field(default=None, repr=False)  # read from api_key_env, never stored
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.api_key)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    timeout_seconds: float = 30.0
+    max_retries: int = 3
+    backoff_seconds: float = 1.0
+    max_retry_after_seconds: float = 120.0
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    cron: str = "0 6 * * *"
+    timezone: str = "UTC"
+    misfire_grace_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    enabled: bool = False
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    security: str = "starttls"
+    username_env: str | None = None
+    password_env: str | None = None
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
+    policy: str = "on-change"
+    report_url: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    contact_email: str | None
+    database: Path
+    report_dir: Path
+    works: tuple[Work, ...]
+    sources: dict[str, SourceConfig]
+    http: HttpConfig = HttpConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    email: EmailConfig = EmailConfig()
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def enabled_sources(self) -> list[SourceConfig]:
+        return [s for s in self.sources.values() if s.enabled]
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_config(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Read, validate and resolve a config file. Raises ConfigError."""
+    env = os.environ if environ is None else environ
+    path = Path(path) if path is not None else default_config_path()
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: config file not found; pass --config PATH, set {CONFIG_ENV}, "
+            "or copy config.toml from the project"
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax there") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    return _Parser(path, env).config(raw)
+
+
+# --- validation ---------------------------------------------------------------
+
+
+def _is_url(value: str) -> bool:
+    parts = urlparse(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+class _Parser:
+    def __init__(self, path: Path, env: dict[str, str] | os._Environ[str]):
+        self.path = path
+        self.env = env
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {where} {message}")
+
+    def table(self, raw: Any, where: str, known: dict[str, Any]) -> dict[str, Any]:
+        """Check a table's keys and the types of its values against ``known`` defaults."""
+        if not isinstance(raw, dict):
+            raise self.fail(where, f"must be a table, got {_kind(raw)}")
+        for key, value in raw.items():
+            if key not in known:
+                hint = difflib.get_close_matches(key, known, n=1)
+                fix = f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(known)}"
+                raise self.fail(where, f"has unknown key '{key}'; {fix}")
+            self.check_type(where, key, value, known[key])
+        return raw
+
+    def check_type(self, where: str, key: str, value: Any, default: Any) -> None:
+        expected: tuple[type, ...]
+        if isinstance(default, bool):
+            expected, name = (bool,), "true or false"
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            expected, name = ((int, float) if isinstance(default, float) else (int,)), "a number"
+        elif isinstance(default, (list, tuple)):
+            expected, name = (list,), "a list"
+        elif isinstance(default, dict):
+            expected, name = (dict,), "a table"
+        else:
+            expected, name = (str,), "a string"
+        if not isinstance(value, expected) or (bool not in expected and isinstance(value, bool)):
+            raise self.fail(where, f"{key} must be {name}, got {_kind(value)} {value!r}")
+        if name == "a number" and value < 0:
+            raise self.fail(where, f"{key} must not be negative, got {value!r}")
+
+    def resolve(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p)
+
+    def config(self, raw: dict[str, Any]) -> Config:
+        top = {"monitor": {}, "works": [], "sources": {}, "http": {}, "schedule": {}, "email": {}}
+        self.table(raw, "top level", top)
+        monitor = self.table(
+            raw.get("monitor", {}),
+            "[monitor]",
+            {"contact_email": "", "database": "", "report_dir": ""},
+        )
+        contact = (self.env.get(CONTACT_ENV) or monitor.get("contact_email") or "").strip()
+        if contact and "@" not in contact:
+            raise self.fail("[monitor]", f"contact_email {contact!r} is not an email address")
+        return Config(
+            path=self.path,
+            contact_email=contact or None,
+            database=self.resolve(monitor.get("database") or "state/monitor.db"),
+            report_dir=self.resolve(monitor.get("report_dir") or "state/report"),
+            works=self.works(raw.get("works", [])),
+            sources=self.sources(raw.get("sources", {})),
+            http=self.dataclass(raw.get("http", {}), "[http]", HttpConfig),
+            schedule=self.dataclass(raw.get("schedule", {}), "[schedule]", ScheduleConfig),
+            email=self.email(raw.get("email", {})),
+        )
+
+    def dataclass(self, raw: Any, where: str, cls: Callable[..., Any]) -> Any:
+        defaults = cls()
+        known = {k: v if v is not None else "" for k, v in vars(defaults).items()}
+        values = self.table(raw, where, known)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    def email(self, raw: Any) -> EmailConfig:
+        email = self.dataclass(raw, "[email]", EmailConfig)
+        if email.security not in ("starttls", "ssl", "none"):
+            raise self.fail("[email]", f"security must be starttls, ssl or none, got {email.security!r}")
+        if email.policy not in ("on-change", "every-run", "weekly"):
+            raise self.fail(
+                "[email]", f"policy must be on-change, every-run or weekly, got {email.policy!r}"
+            )
+        return email
+
+    def works(self, raw: Any) -> tuple[Work, ...]:
+        if not isinstance(raw, list):
+            raise self.fail("works", "must be an array of tables: write each as [[works]]")
+        seen: set[str] = set()
+        works = []
+        for i, item in enumerate(raw, start=1):
+            where = f"[[works]] #{i}"
+            self.table(item, where, {"doi": "", "label": "", "pmid": ""})
+            if "doi" not in item:
+                raise self.fail(where, "has no doi; add doi = \"10.xxxx/...\"")
+            try:
+                doi = normalize_doi(item["doi"])
+            except InvalidDOI as exc:
+                raise self.fail(where, f"doi: {exc}") from None
+            if doi in seen:
+                raise self.fail(where, f"doi {doi} is listed twice; remove one")
+            seen.add(doi)
+            pmid = str(item.get("pmid", "")).strip() or None
+            if pmid is not None and not pmid.isdigit():
+                raise self.fail(where, f"pmid {pmid!r} must be digits only, e.g. \"33945765\"")
+            works.append(Work(doi=doi, label=item.get("label") or None, pmid=pmid))
+        return tuple(works)
+
+    def sources(self, raw: Any) -> dict[str, SourceConfig]:
+        if not isinstance(raw, dict):
+            raise self.fail("sources", "must be a table of [sources.NAME] sections")
+        for name in raw:
+            if name not in SOURCES:
+                hint = difflib.get_close_matches(name, SOURCES, n=1)
+                fix = f"did you mean '{hint[0]}'?" if hint else f"known: {', '.join(SOURCES)}"
+                raise self.fail(f"[sources.{name}]", f"is not a known source; {fix}")
+        result = {}
+        for name, module in SOURCES.items():
+            spec = module.SPEC
+            where = f"[sources.{name}]"
+            known = {
+                "enabled": spec.enabled_by_default,
+                "base_url": spec.base_url,
+                "api_key_env": spec.api_key_env or "",
+                "requests_per_second": spec.requests_per_second,
+                "timeout_seconds": 0.0,
+            }
+            values = self.table(raw.get(name, {}), where, known)
+            base_url = values.get("base_url", spec.base_url).rstrip("/")
+            if not _is_url(base_url):
+                raise self.fail(
+                    where, f"base_url {base_url!r} is not an http(s) URL; e.g. {spec.base_url}"
+                )
+            rate = float(values.get("requests_per_second", spec.requests_per_second))
+            if rate <= 0:
+                raise self.fail(where, "requests_per_second must be above 0")
+            key_env = values.get("api_key_env", spec.api_key_env) or None
+            result[name] = SourceConfig(
+                name=name,
+                enabled=values.get("enabled", spec.enabled_by_default),
+                base_url=base_url,
+                requests_per_second=rate,
+                api_key_env=key_env,
+                timeout_seconds=values.get("timeout_seconds") or None,
+                api_key=(self.env.get(key_env) or None) if key_env else None,
+            )
+        return result
+
+
+def _kind(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)

@@ -1,0 +1,290 @@
+"""HTTP for every source: one client factory, one retrying, rate-limited session.
+
+Source modules never call httpx directly. They ask a ``Session`` for a URL and
+get back an ``Exchange`` (the stored record of the response), or a
+``FetchFailure`` that says which outcome the failure means.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from monitor import __version__
+from monitor.models import Exchange, Outcome
+
+if TYPE_CHECKING:
+    from monitor.config import HttpConfig, SourceConfig
+
+log = logging.getLogger(__name__)
+
+# Response headers worth keeping next to a stored body; everything else is noise.
+KEPT_HEADERS = (
+    "content-type",
+    "retry-after",
+    "x-api-pool",
+    "x-rate-limit-limit",
+    "x-rate-limit-interval",
+    "x-concurrency-limit",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-ratelimit-cost-usd",
+    "x-ratelimit-remaining-usd",
+)
+MAX_BACKOFF_SECONDS = 60.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def user_agent(contact_email: str | None) -> str:
+    contact = f"; mailto:{contact_email}" if contact_email else ""
+    return f"citation-monitor/{__version__} (https://pypi.org/project/citation-monitor/{contact})"
+
+
+def make_client(contact_email: str | None, http: HttpConfig) -> httpx.Client:
+    """The one HTTP client of a run, shared by every source's session."""
+    return httpx.Client(
+        headers={"User-Agent": user_agent(contact_email), "Accept": "application/json"},
+        timeout=httpx.Timeout(http.timeout_seconds, connect=min(10.0, http.timeout_seconds)),
+        follow_redirects=True,
+    )
+
+
+class FetchFailure(Exception):
+    """A request that did not produce a usable response, with the outcome it means."""
+
+    def __init__(self, outcome: Outcome, message: str, exchange: Exchange | None = None):
+        super().__init__(message)
+        self.outcome = outcome
+        self.message = message
+        self.exchange = exchange
+
+
+class RateLimiter:
+    """Spaces requests to one source, and learns the server's limits from its headers."""
+
+    def __init__(
+        self,
+        requests_per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.interval = 1.0 / requests_per_second
+        self.clock = clock
+        self.sleep = sleep
+        self.next_at = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self.lock:
+            now = self.clock()
+            if self.next_at > now:
+                self.sleep(self.next_at - now)
+                now = self.next_at
+            self.next_at = now + self.interval
+
+    def pause(self, seconds: float) -> None:
+        """No request before ``seconds`` from now."""
+        with self.lock:
+            self.next_at = max(self.next_at, self.clock() + seconds)
+
+    def learn(self, headers: httpx.Headers) -> float | None:
+        """Slow down to what the server announces; return a forced wait if its quota is spent.
+
+        Crossref sends ``x-rate-limit-limit`` per ``x-rate-limit-interval``; OpenAlex,
+        NCBI and Scopus send ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``.
+        """
+        limit, interval = headers.get("x-rate-limit-limit"), headers.get("x-rate-limit-interval")
+        if limit and interval:
+            try:
+                per_second = float(limit) / _seconds(interval)
+            except ValueError:
+                per_second = 0
+            if per_second > 0:
+                self.interval = max(self.interval, 1.0 / per_second)
+        remaining, reset = headers.get("x-ratelimit-remaining"), headers.get("x-ratelimit-reset")
+        if remaining is not None and reset is not None:
+            try:
+                if float(remaining) <= 0:
+                    wait = float(reset)
+                    self.pause(wait)
+                    return wait
+            except ValueError:
+                pass
+        return None
+
+
+def _seconds(interval: str) -> float:
+    """'1s' → 1.0, '1m' → 60.0, '2' → 2.0."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    for suffix in ("ms", "s", "m", "h"):
+        if interval.endswith(suffix):
+            return float(interval[: -len(suffix)]) * units[suffix]
+    return float(interval)
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Parse Retry-After: delta seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def redact_url(url: str, secret_params: tuple[str, ...]) -> str:
+    """The URL with secret query parameters replaced, fit to store or log."""
+    if not secret_params:
+        return url
+    parts = urlsplit(url)
+    query = [
+        (k, "REDACTED" if k in secret_params else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query, safe=":|,/*")))
+
+
+class Session:
+    """One source's view of HTTP for one run: its limiter, its retries, its exchanges."""
+
+    def __init__(
+        self,
+        source: SourceConfig,
+        client: httpx.Client,
+        http: HttpConfig,
+        *,
+        contact_email: str | None = None,
+        secret_params: tuple[str, ...] = (),
+        now: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ):
+        self.source = source
+        self.client = client
+        self.http = http
+        self.contact_email = contact_email
+        self.secret_params = secret_params
+        self.now = now
+        self.sleep = sleep
+        self.jitter = jitter
+        self.limiter = RateLimiter(source.requests_per_second, sleep=sleep)
+        self.exchanges: list[Exchange] = []
+        self.exhausted: str | None = None  # once set, no more requests this run
+        self.host = urlsplit(source.base_url).netloc
+
+    def url(self, path: str) -> str:
+        return f"{self.source.base_url}/{path.lstrip('/')}"
+
+    def get(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Exchange:
+        return self.request("GET", path, params=params, **kw)
+
+    def post(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Exchange:
+        return self.request("POST", path, params=params, **kw)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Exchange:
+        """Send a request, retrying 429, 5xx and transport errors with backoff.
+
+        Returns the Exchange of the first response that is neither 429 nor 5xx (a
+        404 included: what it means is the source module's call). Raises
+        FetchFailure when retries run out, or at once when the server asks us to
+        wait longer than ``max_retry_after_seconds``.
+        """
+        if self.exhausted:
+            raise FetchFailure(Outcome.QUOTA_EXHAUSTED, self.exhausted)
+        timeout = self.source.timeout_seconds or self.http.timeout_seconds
+        attempts = self.http.max_retries + 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            self.limiter.wait()
+            started = time.monotonic()
+            try:
+                response = self.client.request(method, self.url(path), timeout=timeout, **kwargs)
+            except httpx.TimeoutException:
+                failure = FetchFailure(
+                    Outcome.ERROR, f"timed out after {timeout:g}s waiting for {self.host}"
+                )
+            except httpx.TransportError as exc:
+                failure = FetchFailure(
+                    Outcome.ERROR, f"cannot connect to {self.host} ({_reason(exc)})"
+                )
+            else:
+                exchange = self.record(response, started)
+                forced = self.limiter.learn(response.headers)
+                if forced is not None and forced > self.http.max_retry_after_seconds:
+                    self.exhausted = (
+                        f"{self.host} says its quota is spent for {_duration(forced)}; "
+                        "stopped asking it for this run"
+                    )
+                status = response.status_code
+                if status != 429 and status < 500:
+                    return exchange
+                wait = retry_after_seconds(response.headers.get("retry-after"), self.now())
+                if wait is not None and wait > self.http.max_retry_after_seconds:
+                    self.exhausted = (
+                        f"{self.host} asked us to retry after {_duration(wait)} (HTTP {status}), "
+                        "more than the cap of "
+                        f"{_duration(self.http.max_retry_after_seconds)}: quota used up for now"
+                    )
+                    raise FetchFailure(Outcome.QUOTA_EXHAUSTED, self.exhausted, exchange)
+                outcome = Outcome.RATE_LIMITED if status == 429 else Outcome.ERROR
+                failure = FetchFailure(
+                    outcome, f"HTTP {status} from {self.host} after {attempt + 1} attempts", exchange
+                )
+                if not last and wait is not None:
+                    log.info("%s: HTTP %s, retrying after %.1fs", self.source.name, status, wait)
+                    self.limiter.pause(wait)
+                    continue
+            if last:
+                raise failure
+            delay = min(MAX_BACKOFF_SECONDS, self.http.backoff_seconds * 2**attempt)
+            delay *= 0.5 + self.jitter()
+            log.info("%s: %s; retrying in %.1fs", self.source.name, failure.message, delay)
+            self.limiter.pause(delay)
+        raise AssertionError("unreachable")
+
+    def record(self, response: httpx.Response, started: float) -> Exchange:
+        exchange = Exchange(
+            source=self.source.name,
+            method=response.request.method,
+            url=redact_url(str(response.request.url), self.secret_params),
+            status_code=response.status_code,
+            headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
+            body=response.content,
+            fetched_at=self.now(),
+            elapsed_ms=int((time.monotonic() - started) * 1000),
+        )
+        self.exchanges.append(exchange)
+        return exchange
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:160]
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:g} s"

@@ -1,0 +1,62 @@
+"""Merge what each source says about a work into one record, keeping each field's source."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+# Who we believe first, field by field; sources not named follow in registry order.
+# Crossref carries the publisher's own deposit; OpenAlex has disambiguated authors,
+# topics and open-access status.
+PRIORITY: dict[str, tuple[str, ...]] = {
+    "authors": ("openalex", "crossref"),
+    "abstract": ("crossref", "europepmc", "openalex", "semanticscholar"),
+    "keywords": ("europepmc", "openalex"),
+    "topics": ("openalex",),
+    "is_oa": ("unpaywall", "openalex"),
+    "oa_status": ("unpaywall", "openalex"),
+    "oa_url": ("unpaywall", "openalex"),
+    "pmid": ("europepmc", "openalex", "icite"),
+}
+DEFAULT_ORDER = ("crossref", "openalex", "europepmc", "semanticscholar", "pubmed", "icite")
+
+
+# Every field a source parser may fill in. Templates read them as attributes.
+FIELDS = frozenset(
+    """title authors journal journal_abbreviation issn publisher volume issue pages
+    article_number published published_print published_online year type language abstract
+    keywords mesh subjects topics license is_oa oa_status oa_url is_retracted updated_by
+    update_to openalex_id pmid pmcid s2_id tldr fields_of_study""".split()
+)
+
+
+class Record(dict):
+    """A merged work record: ``record.journal`` is None when no source gave a journal.
+
+    An attribute that is not a known field is still an error, so a typo in a
+    template fails loudly under StrictUndefined.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        if name in FIELDS:
+            return self.get(name)
+        raise AttributeError(name)
+
+
+def merge(per_source: Mapping[str, Mapping[str, Any]]) -> tuple[Record, dict[str, str]]:
+    """Return (merged record, field → source it came from)."""
+    merged = Record()
+    origin: dict[str, str] = {}
+    fields = {f for record in per_source.values() for f in record}
+    for field in sorted(fields):
+        for source in _order(PRIORITY.get(field, ()), per_source):
+            value = per_source[source].get(field)
+            if value not in (None, "", [], {}):
+                merged[field] = value
+                origin[field] = source
+                break
+    return merged, origin
+
+
+def _order(preferred: Iterable[str], available: Mapping[str, Any]) -> list[str]:
+    order = [s for s in (*preferred, *DEFAULT_ORDER) if s in available]
+    return list(dict.fromkeys([*order, *sorted(available)]))

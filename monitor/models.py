@@ -1,0 +1,140 @@
+"""The records that flow between layers. Plain, frozen, typed."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitor.errors import MalformedResponse
+
+
+class Outcome(str, enum.Enum):
+    """What happened when we asked a source about a work. Never confused with a value."""
+
+    OK = "ok"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    NOT_CONFIGURED = "not_configured"
+    ERROR = "error"
+
+    @property
+    def is_failure(self) -> bool:
+        """Failures set the exit code of ``run``; not_found and not_configured do not."""
+        return self in (Outcome.RATE_LIMITED, Outcome.QUOTA_EXHAUSTED, Outcome.ERROR)
+
+    @property
+    def plain(self) -> str:
+        return _PLAIN[self]
+
+
+_PLAIN = {
+    Outcome.OK: "answered",
+    Outcome.NOT_FOUND: "not indexed by this source",
+    Outcome.RATE_LIMITED: "rate-limited: asked us to slow down",
+    Outcome.QUOTA_EXHAUSTED: "quota used up for now",
+    Outcome.NOT_CONFIGURED: "not configured",
+    Outcome.ERROR: "failed",
+}
+
+
+@dataclass(frozen=True)
+class Work:
+    """A tracked article."""
+
+    doi: str
+    label: str | None = None
+    pmid: str | None = None
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request and its response, as stored for provenance.
+
+    ``url`` never carries a secret: query parameters that hold keys are redacted
+    before an Exchange is made.
+    """
+
+    source: str
+    method: str
+    url: str
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: datetime
+    elapsed_ms: int
+
+    def json(self) -> Any:
+        """Parse the body as JSON, raising MalformedResponse with what is wrong."""
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MalformedResponse(f"body is not valid JSON ({exc})") from None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one source said about one work in one run."""
+
+    doi: str
+    source: str
+    outcome: Outcome
+    message: str = ""
+    citations: int | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    exchange: Exchange | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome is not Outcome.OK and self.citations is not None:
+            raise ValueError("only an ok observation carries a citation count")
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """All a source produced in one run: its observations and every exchange made."""
+
+    source: str
+    observations: tuple[Observation, ...]
+    exchanges: tuple[Exchange, ...]
+    elapsed_ms: int = 0
+
+    @property
+    def outcome(self) -> Outcome:
+        """The worst outcome across works: one failure makes the source failed."""
+        outcomes = [o.outcome for o in self.observations]
+        for bad in (Outcome.ERROR, Outcome.QUOTA_EXHAUSTED, Outcome.RATE_LIMITED):
+            if bad in outcomes:
+                return bad
+        if outcomes and all(o is Outcome.NOT_CONFIGURED for o in outcomes):
+            return Outcome.NOT_CONFIGURED
+        if outcomes and all(o is Outcome.NOT_FOUND for o in outcomes):
+            return Outcome.NOT_FOUND
+        return Outcome.OK
+
+    @property
+    def message(self) -> str:
+        """The first failure message, for the one-line status."""
+        for obs in self.observations:
+            if obs.outcome is self.outcome and obs.message:
+                return obs.message
+        return ""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    started_at: datetime
+    finished_at: datetime
+    sources: tuple[SourceReport, ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(s.outcome.is_failure for s in self.sources)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0

@@ -1,0 +1,231 @@
+"""The small interface every source module implements, and the helpers they share.
+
+A source module exposes:
+
+- ``SPEC``: a ``SourceSpec`` (defaults for its ``[sources.NAME]`` config section);
+- ``fetch(works, session) -> list[Observation]``: one observation per work, in order.
+
+It builds requests with the ``Session`` it is given and parses responses into
+``Parsed`` values. The helpers here turn failures into observations, so that a
+source module holds only what is particular to its API.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable, Iterator, Sequence, TypeVar
+
+from monitor.errors import MalformedResponse
+from monitor.fetching import FetchFailure, Session
+from monitor.models import Exchange, Observation, Outcome, Work
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    title: str  # how people call it: "OpenAlex"
+    base_url: str
+    requests_per_second: float
+    batch_size: int = 1
+    enabled_by_default: bool = True
+    api_key_env: str | None = None  # the default name of its key's environment variable
+    needs_key: bool = False  # without a key: not_configured, no request made
+    needs_contact: bool = False  # without contact_email: not_configured
+    key_hint: str = ""  # one line: where to get a key
+    secret_params: tuple[str, ...] = ()  # query parameters redacted before storing a URL
+    homepage: str = ""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a parser extracts from one record: count, metrics and metadata."""
+
+    citations: int | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def failed(works: Sequence[Work], source: str, failure: FetchFailure) -> list[Observation]:
+    return [
+        Observation(w.doi, source, failure.outcome, failure.message, exchange=failure.exchange)
+        for w in works
+    ]
+
+
+def not_configured(works: Sequence[Work], source: str, hint: str) -> list[Observation]:
+    return [Observation(w.doi, source, Outcome.NOT_CONFIGURED, hint) for w in works]
+
+
+def observe(
+    work: Work, source: str, exchange: Exchange, parse: Callable[[], Parsed | None]
+) -> Observation:
+    """Run a parser on a work's record: ok, not_found (parser returns None), or error."""
+    try:
+        parsed = parse()
+    except MalformedResponse as exc:
+        return Observation(
+            work.doi, source, Outcome.ERROR, f"unexpected response: {exc}", exchange=exchange
+        )
+    if parsed is None:
+        return Observation(
+            work.doi, source, Outcome.NOT_FOUND, "not indexed by this source", exchange=exchange
+        )
+    return Observation(
+        work.doi,
+        source,
+        Outcome.OK,
+        citations=parsed.citations,
+        metrics=parsed.metrics,
+        metadata=parsed.metadata,
+        exchange=exchange,
+    )
+
+
+def lookup_batches(
+    works: Sequence[Work],
+    session: Session,
+    size: int,
+    request: Callable[[list[Work]], Exchange],
+    records: Callable[[Any], list[Any]],
+    key: Callable[[Any], str | None],
+    parse: Callable[[Any], Parsed],
+) -> list[Observation]:
+    """Look works up ``size`` at a time: one request per batch, records matched back by key.
+
+    A failed request fails its batch only; a record missing from a batch's answer
+    is not_found; a malformed record is an error for its own work.
+    """
+    source = session.source.name
+    observations: list[Observation] = []
+    for batch in chunks(works, size):
+        try:
+            exchange = request(batch)
+        except FetchFailure as failure:
+            observations += failed(batch, source, failure)
+            continue
+        try:
+            found: dict[str, Any] = {}
+            for record in records(exchange.json()):
+                found.setdefault(key(record) or "", record)
+        except MalformedResponse as exc:
+            observations += [
+                Observation(w.doi, source, Outcome.ERROR, f"unexpected response: {exc}", exchange=exchange)
+                for w in batch
+            ]
+            continue
+        for work in batch:
+            record = found.get(work.doi)
+            observations.append(
+                observe(work, source, exchange, lambda: None if record is None else parse(record))
+            )
+    return observations
+
+
+def lookup_each(
+    works: Sequence[Work],
+    session: Session,
+    request: Callable[[Work], Exchange],
+    parse: Callable[[Exchange], Parsed | None],
+) -> list[Observation]:
+    """Look works up one request each; ``parse`` returns None for not_found."""
+    source = session.source.name
+    observations: list[Observation] = []
+    for work in works:
+        try:
+            exchange = request(work)
+        except FetchFailure as failure:
+            observations += failed([work], source, failure)
+            continue
+        observations.append(observe(work, source, exchange, lambda: parse(exchange)))
+    return observations
+
+
+def expect_status(exchange: Exchange, *allowed: int) -> None:
+    """Raise FetchFailure(error) for a status the caller does not handle."""
+    if exchange.status_code not in (allowed or (200,)):
+        host = exchange.url.split("/")[2] if "://" in exchange.url else exchange.url
+        snippet = exchange.body[:120].decode("utf-8", "replace").strip().replace("\n", " ")
+        raise FetchFailure(
+            Outcome.ERROR, f"HTTP {exchange.status_code} from {host}: {snippet}", exchange
+        )
+
+
+# --- reading fields: a changed schema is an error naming the field, never a silent 0 ---
+
+_KINDS: dict[type, str] = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object", bool: "true/false"}
+
+
+def need(record: Any, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
+    """A field that must be there, with the right type."""
+    if not isinstance(record, dict):
+        raise MalformedResponse(f"expected an object at '{where or '.'}', got {type(record).__name__}")
+    if key not in record:
+        raise MalformedResponse(f"field '{where}{key}' is missing")
+    return _typed(record[key], key, kind, where, allow_none=False)
+
+
+def may(record: Any, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
+    """A field that may be absent or null; if present, it must have the right type."""
+    if not isinstance(record, dict) or record.get(key) is None:
+        return None
+    return _typed(record[key], key, kind, where, allow_none=True)
+
+
+def _typed(value: Any, key: str, kind: type | tuple[type, ...], where: str, allow_none: bool) -> Any:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if float in kinds and int not in kinds:
+        kinds = (*kinds, int)
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        names = " or ".join(_KINDS.get(k, k.__name__) for k in kinds if k is not int or float not in kinds)
+        raise MalformedResponse(
+            f"field '{where}{key}' should be {names}, got {type(value).__name__} {str(value)[:40]!r}"
+        )
+    return value
+
+
+def count(record: Any, key: str, where: str = "") -> int:
+    """A citation count: an integer, or a string of digits (OpenCitations, Scopus)."""
+    value = need(record, key, (int, str), where)
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            raise MalformedResponse(f"field '{where}{key}' should be a count, got {value[:40]!r}")
+        value = int(value)
+    if value < 0:
+        raise MalformedResponse(f"field '{where}{key}' is negative ({value})")
+    return value
+
+
+def partial_date(parts: Sequence[Any]) -> str | None:
+    """[2021, 5, 1] → '2021-05-01'; [2021, 5] → '2021-05'; [2021] → '2021'."""
+    numbers = [int(p) for p in parts if isinstance(p, (int, str)) and str(p).isdigit()][:3]
+    if not numbers:
+        return None
+    try:
+        if len(numbers) == 3:
+            return date(*numbers).isoformat()
+    except ValueError:
+        numbers = numbers[:2]
+    return "-".join([f"{numbers[0]:04d}", *(f"{n:02d}" for n in numbers[1:])])
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def strip_markup(text: str | None) -> str | None:
+    """JATS or HTML markup out of an abstract; a leading 'Abstract' heading dropped."""
+    if not text:
+        return None
+    plain = re.sub(r"\s+", " ", _TAGS.sub(" ", text)).strip()
+    plain = re.sub(r"^(Abstract|ABSTRACT|Summary)\s*[:.]?\s+", "", plain)
+    return plain or None

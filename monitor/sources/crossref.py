@@ -1,0 +1,136 @@
+"""Crossref: is-referenced-by-count, bibliographic metadata, corrections and retractions.
+
+Batch: ``GET /works?filter=doi:a,doi:b&rows=N`` (repeating a filter ORs it). The
+contact email goes in the User-Agent and as ``mailto`` for the polite pool.
+Crossref gives non-members only the count, never the list of citing works.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from monitor.doi import doi_or_none
+from monitor.fetching import Session
+from monitor.models import Exchange, Observation, Work
+from monitor.sources.base import (
+    Parsed,
+    SourceSpec,
+    count,
+    expect_status,
+    lookup_batches,
+    may,
+    need,
+    partial_date,
+    strip_markup,
+)
+
+SPEC = SourceSpec(
+    name="crossref",
+    title="Crossref",
+    base_url="https://api.crossref.org",
+    requests_per_second=3.0,  # polite pool, list queries (Sep 2026); headers may lower it
+    batch_size=50,
+    homepage="https://www.crossref.org",
+)
+
+
+def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
+    return lookup_batches(
+        works,
+        session,
+        SPEC.batch_size,
+        request=lambda batch: request(session, batch),
+        records=lambda payload: need(need(payload, "message", dict), "items", list, "message."),
+        key=lambda record: doi_or_none(record.get("DOI")) if isinstance(record, dict) else None,
+        parse=parse_work,
+    )
+
+
+def request(session: Session, batch: list[Work]) -> Exchange:
+    params = {"filter": ",".join(f"doi:{w.doi}" for w in batch), "rows": str(len(batch))}
+    if session.contact_email:
+        params["mailto"] = session.contact_email
+    exchange = session.get("/works", params=params)
+    expect_status(exchange, 200)
+    return exchange
+
+
+def parse_work(record: Any) -> Parsed:
+    """One Crossref work (a ``message`` or an ``items[]`` entry) → count and metadata."""
+    metrics = {"references_count": may(record, "references-count", int)}
+    return Parsed(
+        citations=count(record, "is-referenced-by-count"),
+        metrics={k: v for k, v in metrics.items() if v is not None},
+        metadata=parse_metadata(record),
+    )
+
+
+def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "title": _first(may(record, "title", list)),
+        "authors": [_author(a) for a in may(record, "author", list) or [] if isinstance(a, dict)],
+        "journal": _first(may(record, "container-title", list)),
+        "journal_abbreviation": _first(may(record, "short-container-title", list)),
+        "issn": _first(may(record, "ISSN", list)),
+        "publisher": may(record, "publisher", str),
+        "volume": may(record, "volume", str),
+        "issue": may(record, "issue", str),
+        "pages": may(record, "page", str),
+        "article_number": may(record, "article-number", str),
+        "published": _date(record, "published") or _date(record, "issued"),
+        "published_print": _date(record, "published-print"),
+        "published_online": _date(record, "published-online"),
+        "type": may(record, "type", str),
+        "language": may(record, "language", str),
+        "abstract": strip_markup(may(record, "abstract", str)),
+        "subjects": [s for s in may(record, "subject", list) or [] if isinstance(s, str)],
+        "license": _license(may(record, "license", list)),
+        "updated_by": [_update(u) for u in may(record, "updated-by", list) or [] if isinstance(u, dict)],
+        "update_to": [_update(u) for u in may(record, "update-to", list) or [] if isinstance(u, dict)],
+    }
+    year = (meta["published"] or "")[:4]
+    meta["year"] = int(year) if year.isdigit() else None
+    return {k: v for k, v in meta.items() if v not in (None, [], "")}
+
+
+def _first(values: list[Any] | None) -> str | None:
+    return next((v for v in values or [] if isinstance(v, str) and v.strip()), None)
+
+
+def _date(record: dict[str, Any], key: str) -> str | None:
+    value = may(record, key, dict)
+    parts = may(value, "date-parts", list, f"{key}.") if value else None
+    return partial_date(parts[0]) if parts and isinstance(parts[0], list) else None
+
+
+def _author(author: dict[str, Any]) -> dict[str, Any]:
+    given, family = author.get("given"), author.get("family")
+    name = " ".join(p for p in (given, family) if isinstance(p, str)) or author.get("name")
+    orcid = author.get("ORCID")
+    entry = {
+        "name": name,
+        "given": given,
+        "family": family,
+        "orcid": orcid.rstrip("/").rsplit("/", 1)[-1] if isinstance(orcid, str) else None,
+        "affiliations": [a["name"] for a in author.get("affiliation") or [] if isinstance(a, dict) and a.get("name")],
+    }
+    return {k: v for k, v in entry.items() if v}
+
+
+def _update(update: dict[str, Any]) -> dict[str, Any]:
+    """A correction, retraction or other notice from ``updated-by`` / ``update-to``."""
+    when = update.get("updated")
+    parts = when.get("date-parts") if isinstance(when, dict) else None
+    entry = {
+        "type": update.get("type"),
+        "label": update.get("label"),
+        "doi": doi_or_none(update.get("DOI")),
+        "source": update.get("source"),
+        "date": partial_date(parts[0]) if parts and isinstance(parts[0], list) else None,
+    }
+    return {k: v for k, v in entry.items() if v}
+
+
+def _license(licenses: list[Any] | None) -> str | None:
+    urls = [lic.get("URL") for lic in licenses or [] if isinstance(lic, dict)]
+    return next((u for u in urls if isinstance(u, str)), None)

@@ -1,0 +1,178 @@
+"""OpenAlex: citation count, counts by year, FWCI, percentiles, topics, authorships.
+
+Batch: ``GET /works?filter=doi:a|b|...&per_page=100`` (at most 100 values per OR filter).
+A free API key has been required since 13 Feb 2026; without one we still try, and a
+401/403 becomes not_configured with a hint.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from monitor.doi import doi_or_none
+from monitor.fetching import FetchFailure, Session
+from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.sources.base import (
+    Parsed,
+    SourceSpec,
+    count,
+    expect_status,
+    lookup_batches,
+    may,
+    need,
+)
+
+SPEC = SourceSpec(
+    name="openalex",
+    title="OpenAlex",
+    base_url="https://api.openalex.org",
+    requests_per_second=10.0,
+    batch_size=100,
+    api_key_env="OPENALEX_API_KEY",
+    key_hint=(
+        "OpenAlex needs a free API key since 13 Feb 2026: get one at "
+        "https://openalex.org/settings/api and put it in the environment variable "
+        "named by [sources.openalex] api_key_env"
+    ),
+    secret_params=("api_key",),
+    homepage="https://openalex.org",
+)
+
+
+def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
+    return lookup_batches(
+        works,
+        session,
+        SPEC.batch_size,
+        request=lambda batch: request(session, batch),
+        records=lambda payload: need(payload, "results", list),
+        key=lambda record: doi_or_none(record.get("doi")) if isinstance(record, dict) else None,
+        parse=parse_work,
+    )
+
+
+def request(session: Session, batch: list[Work]) -> Exchange:
+    params = {"filter": "doi:" + "|".join(w.doi for w in batch), "per_page": str(len(batch))}
+    if session.source.api_key:
+        params["api_key"] = session.source.api_key
+    exchange = session.get("/works", params=params)
+    if exchange.status_code in (401, 403):
+        body = exchange.body.decode("utf-8", "replace").lower()
+        if "rate limit" in body:
+            raise FetchFailure(Outcome.RATE_LIMITED, "OpenAlex: rate limit exceeded", exchange)
+        if not session.source.api_key:
+            raise FetchFailure(Outcome.NOT_CONFIGURED, SPEC.key_hint, exchange)
+        raise FetchFailure(
+            Outcome.ERROR,
+            f"OpenAlex refused the API key in ${session.source.api_key_env} "
+            f"(HTTP {exchange.status_code}); check it at https://openalex.org/settings/api",
+            exchange,
+        )
+    expect_status(exchange, 200)
+    return exchange
+
+
+def parse_work(record: Any) -> Parsed:
+    """One OpenAlex work object → count, metrics, metadata."""
+    percentile = may(record, "citation_normalized_percentile", dict) or {}
+    by_year = may(record, "cited_by_percentile_year", dict) or {}
+    counts_by_year = {
+        str(need(row, "year", int, "counts_by_year[].")): count(row, "cited_by_count", "counts_by_year[].")
+        for row in may(record, "counts_by_year", list) or []
+    }
+    metrics = {
+        "fwci": may(record, "fwci", float),
+        "citation_percentile": may(percentile, "value", float, "citation_normalized_percentile."),
+        "is_in_top_1_percent": may(percentile, "is_in_top_1_percent", bool),
+        "is_in_top_10_percent": may(percentile, "is_in_top_10_percent", bool),
+        "cited_by_percentile_year_min": may(by_year, "min", int),
+        "cited_by_percentile_year_max": may(by_year, "max", int),
+        "referenced_works_count": may(record, "referenced_works_count", int),
+        "counts_by_year": counts_by_year,
+    }
+    return Parsed(
+        citations=count(record, "cited_by_count"),
+        metrics={k: v for k, v in metrics.items() if v is not None},
+        metadata=parse_metadata(record),
+    )
+
+
+def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
+    ids = may(record, "ids", dict) or {}
+    location = may(record, "primary_location", dict) or {}
+    venue = may(location, "source", dict) or {}
+    biblio = may(record, "biblio", dict) or {}
+    oa = may(record, "open_access", dict) or {}
+    first, last = may(biblio, "first_page", str), may(biblio, "last_page", str)
+    meta: dict[str, Any] = {
+        "title": may(record, "title", str) or may(record, "display_name", str),
+        "authors": [_author(a) for a in may(record, "authorships", list) or []],
+        "journal": may(venue, "display_name", str),
+        "issn": may(venue, "issn_l", str),
+        "publisher": may(venue, "host_organization_name", str),
+        "volume": may(biblio, "volume", str),
+        "issue": may(biblio, "issue", str),
+        "pages": f"{first}-{last}" if first and last and first != last else None,
+        "article_number": first if first and first == last else None,
+        "published": may(record, "publication_date", str),
+        "year": may(record, "publication_year", int),
+        "type": may(record, "type", str),
+        "language": may(record, "language", str),
+        "abstract": abstract_from_index(may(record, "abstract_inverted_index", dict)),
+        "keywords": [k["display_name"] for k in may(record, "keywords", list) or [] if isinstance(k, dict) and k.get("display_name")],
+        "mesh": [m["descriptor_name"] for m in may(record, "mesh", list) or [] if isinstance(m, dict) and m.get("descriptor_name")],
+        "topics": [_topic(t) for t in may(record, "topics", list) or [] if isinstance(t, dict)],
+        "is_oa": may(oa, "is_oa", bool),
+        "oa_status": may(oa, "oa_status", str),
+        "oa_url": may(oa, "oa_url", str),
+        "is_retracted": may(record, "is_retracted", bool),
+        "openalex_id": _tail(may(record, "id", str)),
+        "pmid": _tail(may(ids, "pmid", str)),
+        "pmcid": _tail(may(ids, "pmcid", str)),
+    }
+    return {k: v for k, v in meta.items() if v not in (None, [], "")}
+
+
+def _author(authorship: Any) -> dict[str, Any]:
+    author = may(authorship, "author", dict) or {}
+    institutions = [
+        {"name": i.get("display_name"), "country": i.get("country_code"), "ror": i.get("ror")}
+        for i in may(authorship, "institutions", list) or []
+        if isinstance(i, dict) and i.get("display_name")
+    ]
+    entry = {
+        "name": may(author, "display_name", str) or may(authorship, "raw_author_name", str),
+        "orcid": _tail(may(author, "orcid", str)),
+        "openalex_id": _tail(may(author, "id", str)),
+        "institutions": institutions,
+    }
+    return {k: v for k, v in entry.items() if v}
+
+
+def _topic(topic: dict[str, Any]) -> dict[str, Any]:
+    def name(level: str) -> str | None:
+        value = topic.get(level)
+        return value.get("display_name") if isinstance(value, dict) else None
+
+    return {
+        "name": topic.get("display_name"),
+        "score": topic.get("score"),
+        "subfield": name("subfield"),
+        "field": name("field"),
+        "domain": name("domain"),
+    }
+
+
+def _tail(url: str | None) -> str | None:
+    """'https://openalex.org/W123' → 'W123'; 'https://orcid.org/0000-…' → '0000-…'."""
+    return url.rstrip("/").rsplit("/", 1)[-1] if url else None
+
+
+def abstract_from_index(index: dict[str, Any] | None) -> str | None:
+    """Rebuild an abstract from OpenAlex's inverted index {word: [positions]}."""
+    if not index:
+        return None
+    positions = {
+        pos: word for word, places in index.items() if isinstance(places, list) for pos in places
+    }
+    return " ".join(positions[p] for p in sorted(positions)) or None

@@ -1,0 +1,279 @@
+"""The snapshot store: SQLite through sqlite-utils.
+
+Tables: ``works``, ``runs``, ``observations`` (one row per work, source and run),
+``responses`` (every HTTP exchange) and ``raw_bodies`` (response bodies, zlib-compressed
+and addressed by their SHA-256, so an unchanged response costs no new space).
+Views are what reports and people query; see docs/schema.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from monitor.models import Exchange, Observation, SourceReport, Work
+
+migrations = Migrations("citation-monitor")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE works (
+            id INTEGER PRIMARY KEY,
+            doi TEXT NOT NULL UNIQUE,
+            label TEXT,
+            pmid TEXT,
+            pmid_source TEXT,
+            added_at TEXT NOT NULL
+        );
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            exit_code INTEGER,
+            summary TEXT
+        );
+        CREATE TABLE raw_bodies (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            compression TEXT NOT NULL,
+            body BLOB
+        );
+        CREATE TABLE responses (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            source TEXT NOT NULL,
+            method TEXT NOT NULL,
+            url TEXT NOT NULL,
+            status_code INTEGER NOT NULL,
+            headers TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            elapsed_ms INTEGER,
+            body_sha256 TEXT NOT NULL REFERENCES raw_bodies(sha256)
+        );
+        CREATE TABLE observations (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            work_id INTEGER NOT NULL REFERENCES works(id),
+            source TEXT NOT NULL,
+            observed_at TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN
+                ('ok', 'not_found', 'rate_limited', 'quota_exhausted', 'not_configured', 'error')),
+            message TEXT NOT NULL DEFAULT '',
+            citations INTEGER CHECK (citations IS NULL OR outcome = 'ok'),
+            metrics TEXT NOT NULL DEFAULT '{}',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            response_id INTEGER REFERENCES responses(id),
+            UNIQUE (run_id, work_id, source)
+        );
+        CREATE INDEX observations_by_work_source ON observations (work_id, source, observed_at);
+        CREATE INDEX responses_by_run ON responses (run_id, source);
+
+        CREATE VIEW latest_counts AS
+        SELECT
+            w.doi, o.source, o.outcome, o.citations, o.observed_at, o.message,
+            o.run_id, o.id AS observation_id, o.response_id,
+            (SELECT ok.citations FROM observations ok
+             WHERE ok.work_id = o.work_id AND ok.source = o.source AND ok.outcome = 'ok'
+             ORDER BY ok.observed_at DESC, ok.id DESC LIMIT 1) AS last_ok_citations,
+            (SELECT ok.observed_at FROM observations ok
+             WHERE ok.work_id = o.work_id AND ok.source = o.source AND ok.outcome = 'ok'
+             ORDER BY ok.observed_at DESC, ok.id DESC LIMIT 1) AS last_ok_at
+        FROM observations o JOIN works w ON w.id = o.work_id
+        WHERE o.id = (
+            SELECT latest.id FROM observations latest
+            WHERE latest.work_id = o.work_id AND latest.source = o.source
+            ORDER BY latest.observed_at DESC, latest.id DESC LIMIT 1
+        );
+
+        CREATE VIEW count_history AS
+        SELECT w.doi, o.source, substr(o.observed_at, 1, 10) AS day,
+               o.citations, max(o.observed_at) AS observed_at, o.id AS observation_id
+        FROM observations o JOIN works w ON w.id = o.work_id
+        WHERE o.outcome = 'ok'
+        GROUP BY w.doi, o.source, day;
+        """
+    )
+
+
+def open_db(path: Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at ``path``, in WAL mode, migrated."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(path)
+    db.conn.execute("PRAGMA busy_timeout = 10000")
+    db.conn.execute("PRAGMA foreign_keys = ON")
+    db.enable_wal()
+    migrations.apply(db)
+    return db
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+# --- writing -------------------------------------------------------------------
+
+
+def sync_works(db: sqlite_utils.Database, works: Iterable[Work], now: datetime) -> dict[str, int]:
+    """Make sure every configured work has a row; return doi → work id.
+
+    A pmid from config wins over one learned from a source.
+    """
+    with db.atomic():
+        for work in works:
+            db.execute(
+                "INSERT INTO works (doi, label, pmid, pmid_source, added_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (doi) DO UPDATE SET label = excluded.label, "
+                "pmid = coalesce(excluded.pmid, works.pmid), "
+                "pmid_source = CASE WHEN excluded.pmid IS NOT NULL THEN 'config' ELSE works.pmid_source END",
+                [work.doi, work.label, work.pmid, "config" if work.pmid else None, iso(now)],
+            )
+    return {row["doi"]: row["id"] for row in db.query("SELECT id, doi FROM works")}
+
+
+def tracked_works(db: sqlite_utils.Database, dois: Iterable[str]) -> list[Work]:
+    """The works, with the pmid as stored (from config or learned from a source)."""
+    rows = {r["doi"]: r for r in db.query("SELECT doi, label, pmid FROM works")}
+    return [Work(doi=d, label=rows[d]["label"], pmid=rows[d]["pmid"]) for d in dois if d in rows]
+
+
+def start_run(db: sqlite_utils.Database, now: datetime) -> int:
+    cursor = db.execute(
+        "INSERT INTO runs (started_at, status) VALUES (?, 'running')", [iso(now)]
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def finish_run(
+    db: sqlite_utils.Database, run_id: int, now: datetime, status: str, exit_code: int, summary: dict[str, Any]
+) -> None:
+    db.execute(
+        "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary = ? WHERE id = ?",
+        [iso(now), status, exit_code, json.dumps(summary, sort_keys=True), run_id],
+    )
+
+
+def save_source(
+    db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int], report: SourceReport, now: datetime
+) -> None:
+    """Store one source's exchanges and observations for a run, all or nothing."""
+    with db.atomic():
+        response_ids = {id(ex): save_exchange(db, run_id, ex) for ex in report.exchanges}
+        for obs in report.observations:
+            if obs.exchange is not None and id(obs.exchange) not in response_ids:
+                response_ids[id(obs.exchange)] = save_exchange(db, run_id, obs.exchange)
+            save_observation(db, run_id, work_ids[obs.doi], obs, now, response_ids)
+            learn_pmid(db, work_ids[obs.doi], obs)
+
+
+def save_exchange(db: sqlite_utils.Database, run_id: int, exchange: Exchange) -> int:
+    digest = hashlib.sha256(exchange.body).hexdigest()
+    db.execute(
+        "INSERT OR IGNORE INTO raw_bodies (sha256, size, compression, body) VALUES (?, ?, 'zlib', ?)",
+        [digest, len(exchange.body), zlib.compress(exchange.body, 6)],
+    )
+    cursor = db.execute(
+        "INSERT INTO responses (run_id, source, method, url, status_code, headers, fetched_at, "
+        "elapsed_ms, body_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            exchange.source,
+            exchange.method,
+            exchange.url,
+            exchange.status_code,
+            json.dumps(exchange.headers, sort_keys=True),
+            iso(exchange.fetched_at),
+            exchange.elapsed_ms,
+            digest,
+        ],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def save_observation(
+    db: sqlite_utils.Database,
+    run_id: int,
+    work_id: int,
+    obs: Observation,
+    now: datetime,
+    response_ids: dict[int, int],
+) -> None:
+    db.execute(
+        "INSERT INTO observations (run_id, work_id, source, observed_at, outcome, message, "
+        "citations, metrics, metadata, response_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            work_id,
+            obs.source,
+            iso(obs.exchange.fetched_at if obs.exchange else now),
+            obs.outcome.value,
+            obs.message,
+            obs.citations,
+            json.dumps(obs.metrics, sort_keys=True),
+            json.dumps(obs.metadata, sort_keys=True),
+            response_ids.get(id(obs.exchange)) if obs.exchange else None,
+        ],
+    )
+
+
+def learn_pmid(db: sqlite_utils.Database, work_id: int, obs: Observation) -> None:
+    """Keep a PMID a source resolved for the work, unless one is already known."""
+    pmid = obs.metadata.get("pmid")
+    if obs.outcome.value == "ok" and isinstance(pmid, str) and pmid.isdigit():
+        db.execute(
+            "UPDATE works SET pmid = ?, pmid_source = ? WHERE id = ? AND pmid IS NULL",
+            [pmid, obs.source, work_id],
+        )
+
+
+# --- reading -------------------------------------------------------------------
+
+
+def raw_body(db: sqlite_utils.Database, sha256: str) -> bytes:
+    row = next(db.query("SELECT compression, body FROM raw_bodies WHERE sha256 = ?", [sha256]), None)
+    if row is None or row["body"] is None:
+        raise KeyError(sha256)
+    return zlib.decompress(row["body"]) if row["compression"] == "zlib" else bytes(row["body"])
+
+
+def observation_history(
+    db: sqlite_utils.Database, as_of: str | None = None
+) -> list[dict[str, Any]]:
+    """Every observation up to ``as_of`` (ISO time, inclusive), oldest first, with its DOI."""
+    rows = db.query(
+        "SELECT w.doi, o.* , r.body_sha256, r.url AS response_url FROM observations o "
+        "JOIN works w ON w.id = o.work_id LEFT JOIN responses r ON r.id = o.response_id "
+        "WHERE (? IS NULL OR o.observed_at <= ?) ORDER BY o.observed_at, o.id",
+        [as_of, as_of],
+    )
+    return [
+        {**row, "metrics": json.loads(row["metrics"]), "metadata": json.loads(row["metadata"])}
+        for row in rows
+    ]
+
+
+def latest_run(db: sqlite_utils.Database, as_of: str | None = None) -> dict[str, Any] | None:
+    row = next(
+        db.query(
+            "SELECT * FROM runs WHERE (? IS NULL OR started_at <= ?) ORDER BY id DESC LIMIT 1",
+            [as_of, as_of],
+        ),
+        None,
+    )
+    if row and row["summary"]:
+        row["summary"] = json.loads(row["summary"])
+    return row
+
+
+def works_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return list(db.query("SELECT * FROM works ORDER BY id"))
