@@ -35,6 +35,8 @@ class SourceSpec:
     api_key_env: str | None = None  # the default name of its key's environment variable
     needs_key: bool = False  # without a key: not_configured, no request made
     needs_contact: bool = False  # without contact_email: not_configured
+    needs_pmid: bool = False  # asked after the PMID resolvers; works without a PMID are not_found
+    counts_citations: bool = True  # False for metadata-only sources (Unpaywall)
     key_hint: str = ""  # one line: where to get a key
     secret_params: tuple[str, ...] = ()  # query parameters redacted before storing a URL
     homepage: str = ""

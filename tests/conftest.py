@@ -1,0 +1,135 @@
+"""Shared fixtures: the HTTP fake, configs that point at it, the CLI, real recordings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from click.testing import CliRunner, Result
+
+from monitor.cli import cli
+from tests.fakeapi import FakeAPI
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT.parent / "shared" / "fixtures" / "real"
+DEFAULT_DOI = "10.1016/j.drup.2021.100752"
+
+
+def real_path(relative: str) -> Path:
+    """A genuine recorded response, read in place; skip when ../shared is absent."""
+    path = REAL / relative
+    if not path.exists():
+        pytest.skip(f"real recording {relative} not available: ../shared/fixtures/real is absent")
+    return path
+
+
+def real_json(relative: str) -> Any:
+    return json.loads(real_path(relative).read_text())
+
+
+def real_files(api: str, pattern: str = "*.json") -> list[Path]:
+    """All real recordings of one API (collected at import: empty when ../shared is absent)."""
+    return sorted((REAL / api).glob(pattern)) if (REAL / api).is_dir() else []
+
+
+@pytest.fixture
+def fake_api() -> Any:
+    with FakeAPI() as fake:
+        yield fake
+
+
+ConfigWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
+    """Write a config.toml whose every source points at the fake; returns its path.
+
+    Keyword arguments: ``works`` (list of DOIs or dicts), ``sources`` (name → dict of
+    overrides, e.g. ``{"crossref": {"enabled": False}}``), ``extra`` (raw TOML appended).
+    """
+
+    def write(
+        works: list[Any] | None = None,
+        sources: dict[str, dict[str, Any]] | None = None,
+        extra: str = "",
+        contact_email: str = "monitor-tests@example.org",
+    ) -> Path:
+        from monitor.sources import SOURCES
+
+        lines = [
+            "[monitor]",
+            f'contact_email = "{contact_email}"',
+            'database = "state/monitor.db"',
+            'report_dir = "state/report"',
+            "",
+            "[http]",
+            "timeout_seconds = 2",
+            "max_retries = 2",
+            "backoff_seconds = 0.01",
+            "max_retry_after_seconds = 5",
+            "",
+        ]
+        for work in works if works is not None else [DEFAULT_DOI]:
+            entry = work if isinstance(work, dict) else {"doi": work}
+            lines.append("[[works]]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in entry.items()]
+        for name in SOURCES:
+            lines += ["", f"[sources.{name}]", f'base_url = "{fake_api.base_url(name)}"',
+                      "requests_per_second = 1000"]
+            for key, value in (sources or {}).get(name, {}).items():
+                lines.append(f"{key} = {json.dumps(value)}")
+        path = tmp_path / "config.toml"
+        path.write_text("\n".join(lines) + "\n" + extra)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def invoke(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run the CLI in-process, with no API keys from the developer's environment."""
+    from monitor.sources import SOURCES
+
+    for module in SOURCES.values():
+        if module.SPEC.api_key_env:
+            monkeypatch.delenv(module.SPEC.api_key_env, raising=False)
+    monkeypatch.delenv("CITATION_MONITOR_CONTACT_EMAIL", raising=False)
+    monkeypatch.delenv("CITATION_MONITOR_CONFIG", raising=False)
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def make_session(fake_api: FakeAPI) -> Callable[..., Any]:
+    """A real Session for one source module, pointed at the fake (for source tests).
+
+    ``make_session(module, api_key=None, contact_email="...", **http_overrides)``
+    """
+    from monitor.config import HttpConfig, SourceConfig
+    from monitor.fetching import Session, make_client
+
+    clients: list[Any] = []
+
+    def make(module: Any, api_key: str | None = None,
+             contact_email: str | None = "monitor-tests@example.org", **http: Any) -> Session:
+        spec = module.SPEC
+        settings = HttpConfig(**{"timeout_seconds": 2.0, "max_retries": 1, "backoff_seconds": 0.01,
+                                 "max_retry_after_seconds": 5.0, **http})
+        source = SourceConfig(
+            name=spec.name, enabled=True, base_url=fake_api.base_url(spec.name),
+            requests_per_second=1000.0, api_key_env=spec.api_key_env, api_key=api_key,
+        )
+        client = make_client(contact_email, settings)
+        clients.append(client)
+        return Session(source, client, settings, contact_email=contact_email,
+                       secret_params=spec.secret_params)
+
+    yield make
+    for client in clients:
+        client.close()

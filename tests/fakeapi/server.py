@@ -1,0 +1,200 @@
+"""The fake's HTTP server, request log and fault injection."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import socket
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+CONSTRUCTED = Path(__file__).parent / "constructed"
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | str | Any = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encoded(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body).encode()
+
+    @property
+    def content_type(self) -> str:
+        if "content-type" in {k.lower() for k in self.headers}:
+            return ""
+        return "application/json" if not isinstance(self.body, (bytes, str)) else "text/plain"
+
+
+@dataclass
+class Fault:
+    """What to do instead of (or to) the normal answer, ``times`` times (None: always)."""
+
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    delay: float = 0.0  # seconds before answering
+    malformed: bool = False  # replace the body with something that is not JSON
+    truncate: bool = False  # announce the full length, send half, close
+    drop: bool = False  # close the connection without answering
+    times: int | None = 1
+
+
+@dataclass
+class Request:
+    api: str
+    method: str
+    path: str  # below the API's prefix, e.g. "/works"
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+Handler = Callable[["FakeAPI", Request], Reply]
+
+
+class FakeAPI:
+    """Serves every API's routes on one loopback port. Use as a context manager."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Handler] = {}
+        self.records: dict[str, dict[str, Any]] = defaultdict(dict)
+        self.faults: dict[str, list[Fault]] = defaultdict(list)
+        self.requests: list[Request] = []
+        self.lock = threading.Lock()
+        for info in pkgutil.iter_modules([str(Path(__file__).parent / "routes")]):
+            module = importlib.import_module(f"tests.fakeapi.routes.{info.name}")
+            self.routes[info.name] = module.handle
+            if hasattr(module, "load"):
+                module.load(self)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def base_url(self, api: str) -> str:
+        return f"{self.url}/{api}"
+
+    def __enter__(self) -> "FakeAPI":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def inject(self, api: str, fault: Fault | None = None, **kwargs: Any) -> Fault:
+        """Queue a fault for the next request(s) to ``api``."""
+        fault = fault or Fault(**kwargs)
+        with self.lock:
+            self.faults[api].append(fault)
+        return fault
+
+    def take_fault(self, api: str) -> Fault | None:
+        with self.lock:
+            queue = self.faults[api]
+            if not queue:
+                return None
+            fault = queue[0]
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    queue.pop(0)
+            return fault
+
+    def hits(self, api: str, path_prefix: str = "") -> list[Request]:
+        return [r for r in self.requests if r.api == api and r.path.startswith(path_prefix)]
+
+    def load_records(self, api: str, key: Callable[[Any], str]) -> None:
+        """Read ``constructed/<api>/*.json`` into ``records[api]`` under ``key(record)``."""
+        for path in sorted((CONSTRUCTED / api).glob("*.json")):
+            record = json.loads(path.read_text())
+            self.records[api][key(record)] = record
+
+
+def _handler_class(fake: FakeAPI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # keep test output clean
+            pass
+
+        def do_GET(self) -> None:
+            self.answer()
+
+        def do_POST(self) -> None:
+            self.answer()
+
+        def answer(self) -> None:
+            parts = urlsplit(self.path)
+            api, _, rest = parts.path.lstrip("/").partition("/")
+            length = int(self.headers.get("content-length") or 0)
+            request = Request(
+                api=api,
+                method=self.command,
+                path="/" + rest,
+                query=parse_qs(parts.query, keep_blank_values=True),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self.rfile.read(length) if length else b"",
+            )
+            with fake.lock:
+                fake.requests.append(request)
+            fault = fake.take_fault(api)
+            if fault and fault.delay:
+                time.sleep(fault.delay)
+            if fault and fault.drop:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault and fault.status is not None:
+                reply = Reply(fault.status, fault.body or b"", dict(fault.headers))
+            elif api in fake.routes:
+                reply = fake.routes[api](fake, request)
+                if fault:
+                    reply.headers.update(fault.headers)
+            else:
+                reply = Reply(404, f"no fake API at /{api}")
+            body = reply.encoded()
+            if fault and fault.malformed:
+                body = b'{"results": [{"cited_by_count": 4'
+            if fault and fault.body is not None and fault.status is None:
+                body = fault.body
+            self.send_response(reply.status)
+            if reply.content_type:
+                self.send_header("Content-Type", reply.content_type)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if fault and fault.truncate:
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.wfile.write(body)
+
+    return Handler

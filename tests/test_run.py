@@ -1,0 +1,233 @@
+"""`citation-monitor run` end to end: config → real HTTP to the fake → SQLite → report."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+from tests.conftest import DEFAULT_DOI
+from tests.fakeapi import Fault
+from tests.fakeapi.routes import crossref as fake_crossref
+from tests.fakeapi.routes import openalex as fake_openalex
+
+
+def latest(db_path: Path) -> dict[str, dict]:
+    conn = sqlite3.connect(db_path)
+    conn.row_factory = sqlite3.Row
+    rows = conn.execute("select * from latest_counts").fetchall()
+    conn.close()
+    return {row["source"]: dict(row) for row in rows}
+
+
+def test_run_stores_fixture_counts_and_writes_report(write_config, invoke, fake_api, tmp_path):
+    config = write_config()
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    expected_openalex = fake_api.records["openalex"][DEFAULT_DOI]["cited_by_count"]
+    expected_crossref = fake_api.records["crossref"][DEFAULT_DOI]["is-referenced-by-count"]
+    rows = latest(tmp_path / "state/monitor.db")
+    assert set(rows) == {"openalex", "crossref"}
+    assert rows["openalex"]["outcome"] == "ok"
+    assert rows["openalex"]["citations"] == expected_openalex
+    assert rows["crossref"]["citations"] == expected_crossref
+    # one status line per source
+    assert f"openalex  ok               {expected_openalex} citations" in result.output
+    assert f"crossref  ok               {expected_crossref} citations" in result.output
+    index = (tmp_path / "state/report/index.html").read_text()
+    assert "Emerging role of autophagy in anti-tumor immunity" in index
+    page = (tmp_path / "state/report/works/10.1016-j.drup.2021.100752.html").read_text()
+    assert "Drug Resistance Updates" in page
+    assert "Ting Jiang" in page and "Yan Cheng" in page
+    assert "article 100752" in page
+    assert 'href="https://doi.org/10.1016/j.drup.2021.100752"' in page
+
+
+def test_both_sources_are_asked_in_one_batch_request_each(write_config, invoke, fake_api):
+    dois = [DEFAULT_DOI, "10.9999/unknown.1", "10.9999/unknown.2"]
+    invoke("run", "--config", str(write_config(works=dois)))
+    openalex_hits = fake_api.hits("openalex", "/works")
+    crossref_hits = fake_api.hits("crossref", "/works")
+    assert len(openalex_hits) == 1 and len(crossref_hits) == 1
+    assert openalex_hits[0].arg("filter") == "doi:" + "|".join(dois)
+    assert crossref_hits[0].arg("filter") == ",".join(f"doi:{d}" for d in dois)
+    assert crossref_hits[0].arg("mailto") == "monitor-tests@example.org"
+    assert "mailto:monitor-tests@example.org" in crossref_hits[0].headers["user-agent"]
+
+
+def test_second_run_with_changed_counts_shows_the_change(write_config, invoke, fake_api, tmp_path):
+    config = write_config()
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    before = fake_api.records["openalex"][DEFAULT_DOI]["cited_by_count"]
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, before + 3)
+    fake_crossref.set_count(fake_api, DEFAULT_DOI, 30)
+    crossref_before = 35
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    rows = latest(tmp_path / "state/monitor.db")
+    assert rows["openalex"]["citations"] == before + 3
+    page = (tmp_path / "state/report/works/10.1016-j.drup.2021.100752.html").read_text()
+    assert f">{before + 3}<" in page.replace(" ", "") or f"{before + 3}" in page
+    assert "+3" in page
+    assert str(30 - crossref_before) in page  # a drop is shown as a negative change
+    index = (tmp_path / "state/report/index.html").read_text()
+    assert "(+3)" in index
+
+
+def test_429_then_200_is_ok(write_config, invoke, fake_api, tmp_path):
+    fake_api.inject("openalex", status=429, headers={"Retry-After": "0"})
+    result = invoke("run", "--config", str(write_config()))
+    assert result.exit_code == 0, result.output
+    assert latest(tmp_path / "state/monitor.db")["openalex"]["outcome"] == "ok"
+    assert len(fake_api.hits("openalex")) == 2
+
+
+def test_long_retry_after_is_quota_exhausted_at_once(write_config, invoke, fake_api, tmp_path):
+    fake_api.inject("crossref", status=429, headers={"Retry-After": "54000"}, times=None)
+    started = time.monotonic()
+    result = invoke("run", "--config", str(write_config()))
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 1
+    rows = latest(tmp_path / "state/monitor.db")
+    assert rows["crossref"]["outcome"] == "quota_exhausted"
+    assert rows["crossref"]["citations"] is None
+    assert "15.0 h" in rows["crossref"]["message"]
+    assert rows["openalex"]["outcome"] == "ok"
+    assert len(fake_api.hits("crossref")) == 1  # no retry once the quota is known spent
+    assert "crossref  quota_exhausted" in result.output
+
+
+def test_repeated_500s_are_an_error_while_the_other_source_is_ok(write_config, invoke, fake_api, tmp_path):
+    fake_api.inject("openalex", status=500, body=b"Internal Server Error", times=None)
+    result = invoke("run", "--config", str(write_config()))
+    assert result.exit_code == 1
+    rows = latest(tmp_path / "state/monitor.db")
+    assert rows["openalex"]["outcome"] == "error"
+    assert rows["openalex"]["citations"] is None
+    assert "HTTP 500" in rows["openalex"]["message"]
+    assert rows["crossref"]["outcome"] == "ok"
+    assert len(fake_api.hits("openalex")) == 3  # max_retries = 2 in the test config
+    page = (tmp_path / "state/report/works/10.1016-j.drup.2021.100752.html").read_text()
+    assert "HTTP 500" in page
+
+
+def test_malformed_body_is_an_error_and_the_raw_body_is_kept(write_config, invoke, fake_api, tmp_path):
+    fake_api.inject("crossref", malformed=True)
+    result = invoke("run", "--config", str(write_config()))
+    assert result.exit_code == 1
+    db = tmp_path / "state/monitor.db"
+    row = latest(db)["crossref"]
+    assert row["outcome"] == "error"
+    assert "not valid JSON" in row["message"]
+    conn = sqlite3.connect(db)
+    body = conn.execute(
+        "select b.body from responses r join raw_bodies b on b.sha256 = r.body_sha256 where r.id = ?",
+        [row["response_id"]],
+    ).fetchone()[0]
+    assert zlib.decompress(body).startswith(b'{"results": [{"cited_by_count": 4')
+
+
+def test_changed_schema_names_the_field(write_config, invoke, fake_api, tmp_path):
+    del fake_api.records["openalex"][DEFAULT_DOI]["cited_by_count"]
+    result = invoke("run", "--config", str(write_config()))
+    assert result.exit_code == 1
+    row = latest(tmp_path / "state/monitor.db")["openalex"]
+    assert row["outcome"] == "error" and row["citations"] is None
+    assert "'cited_by_count' is missing" in row["message"]
+
+
+def test_unknown_doi_is_not_found_with_no_count(write_config, invoke, tmp_path):
+    result = invoke("run", "--config", str(write_config(works=["10.9999/does-not-exist"])))
+    assert result.exit_code == 0, result.output  # the sources answered
+    rows = latest(tmp_path / "state/monitor.db")
+    assert {r["outcome"] for r in rows.values()} == {"not_found"}
+    assert {r["citations"] for r in rows.values()} == {None}
+
+
+def test_openalex_without_a_key_refused_is_not_configured(write_config, invoke, fake_api, tmp_path):
+    fake_api.inject("openalex", status=401, body=b'{"error": "API key required"}')
+    result = invoke("run", "--config", str(write_config()))
+    assert result.exit_code == 0, result.output  # not_configured is not a failure
+    row = latest(tmp_path / "state/monitor.db")["openalex"]
+    assert row["outcome"] == "not_configured"
+    assert "https://openalex.org/settings/api" in row["message"]
+
+
+def test_openalex_key_is_sent_but_never_stored(write_config, invoke, fake_api, tmp_path):
+    secret = "sk-test-0123456789"
+    invoke("run", "--config", str(write_config()), env={"OPENALEX_API_KEY": secret})
+    assert fake_api.hits("openalex")[0].arg("api_key") == secret
+    raw = (tmp_path / "state/monitor.db").read_bytes()
+    assert secret.encode() not in raw
+    for path in (tmp_path / "state/report").rglob("*.html"):
+        assert secret not in path.read_text()
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    (url,) = conn.execute("select url from responses where source = 'openalex'").fetchone()
+    assert "api_key=REDACTED" in url
+
+
+def test_dropped_connection_and_slow_source(write_config, invoke, fake_api, tmp_path):
+    fake_api.inject("crossref", drop=True, times=None)
+    fake_api.inject("openalex", delay=3, times=None)  # past the 2 s timeout
+    result = invoke("run", "--config", str(write_config(extra="")))
+    assert result.exit_code == 1
+    rows = latest(tmp_path / "state/monitor.db")
+    assert rows["crossref"]["outcome"] == "error"
+    assert "cannot connect" in rows["crossref"]["message"] or "disconnected" in rows["crossref"]["message"]
+    assert rows["openalex"]["outcome"] == "error"
+    assert "timed out after 2s" in rows["openalex"]["message"]
+
+
+def test_every_stored_count_points_at_its_raw_response(write_config, invoke, tmp_path):
+    invoke("run", "--config", str(write_config()))
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    for source, citations, body in conn.execute(
+        "select o.source, o.citations, b.body from observations o join responses r on r.id = o.response_id "
+        "join raw_bodies b on b.sha256 = r.body_sha256 where o.outcome = 'ok'"
+    ):
+        payload = json.loads(zlib.decompress(body))
+        records = payload["results"] if source == "openalex" else payload["message"]["items"]
+        field = "cited_by_count" if source == "openalex" else "is-referenced-by-count"
+        assert records[0][field] == citations
+
+
+def test_unchanged_responses_cost_no_new_body(write_config, invoke, tmp_path):
+    config = write_config()
+    invoke("run", "--config", str(config))
+    invoke("run", "--config", str(config))
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    responses = conn.execute("select count(*) from responses").fetchone()[0]
+    bodies = conn.execute("select count(*) from raw_bodies").fetchone()[0]
+    assert responses == 4 and bodies == 2
+
+
+def test_offline_run_records_failures_writes_report_and_exits_1(tmp_path):
+    """The real CLI in a subprocess, every source pointed at a port nobody listens on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[monitor]\ncontact_email = ""\n[[works]]\ndoi = "{DEFAULT_DOI}"\n'
+        "[http]\nmax_retries = 1\nbackoff_seconds = 0.01\n"
+        f'[sources.openalex]\nbase_url = "http://127.0.0.1:{closed}/openalex"\n'
+        f'[sources.crossref]\nbase_url = "http://127.0.0.1:{closed}/crossref"\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "run", "--config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "openalex  error            cannot connect to 127.0.0.1" in proc.stdout
+    assert "no contact email" in proc.stderr  # warned once
+    assert proc.stderr.count("no contact email") == 1
+    page = (tmp_path / "state/report/works/10.1016-j.drup.2021.100752.html").read_text()
+    assert "cannot connect to 127.0.0.1" in page
+    rows = latest(tmp_path / "state/monitor.db")
+    assert {r["outcome"] for r in rows.values()} == {"error"}
