@@ -1,0 +1,146 @@
+"""The HTTP session: retries, Retry-After, quota, rate limits, redaction (httpx.MockTransport)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from monitor.config import HttpConfig, SourceConfig
+from monitor.fetching import FetchFailure, RateLimiter, Session, redact_url, retry_after_seconds, user_agent
+from monitor.models import Outcome
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+
+
+def session(handler, api_key=None, **http) -> tuple[Session, list[float]]:
+    slept: list[float] = []
+    settings = HttpConfig(**{"max_retries": 3, "backoff_seconds": 1.0, "max_retry_after_seconds": 120, **http})
+    source = SourceConfig("demo", True, "https://api.example.org", 1000.0, api_key=api_key)
+    client = httpx.Client(transport=httpx.MockTransport(handler), headers={"User-Agent": user_agent("me@example.org")})
+    s = Session(source, client, settings, secret_params=("api_key",), now=lambda: NOW,
+                sleep=slept.append, jitter=lambda: 0.5)
+    return s, slept
+
+
+def replies(*responses):
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return responses[min(len(calls), len(responses)) - 1]
+
+    return handler, calls
+
+
+def test_429_then_200_retries_after_the_announced_wait():
+    handler, calls = replies(httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json={}))
+    s, slept = session(handler)
+    assert s.get("/x").status_code == 200
+    assert len(calls) == 2
+    assert sum(slept) == pytest.approx(7, abs=0.01)
+    assert len(s.exchanges) == 2  # the 429 is kept too
+
+
+def test_retry_after_beyond_the_cap_is_quota_exhausted_without_waiting():
+    handler, calls = replies(httpx.Response(429, headers={"Retry-After": "54000"}))
+    s, slept = session(handler)
+    with pytest.raises(FetchFailure) as info:
+        s.get("/x")
+    assert info.value.outcome is Outcome.QUOTA_EXHAUSTED
+    assert sum(slept) == 0 and len(calls) == 1
+    with pytest.raises(FetchFailure) as again:
+        s.get("/y")  # no more requests to this source this run
+    assert again.value.outcome is Outcome.QUOTA_EXHAUSTED and len(calls) == 1
+
+
+def test_retry_after_as_http_date():
+    later = (NOW + timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert retry_after_seconds(later, NOW) == pytest.approx(30)
+    assert retry_after_seconds("soon", NOW) is None
+
+
+def test_5xx_backs_off_exponentially_then_errors():
+    handler, calls = replies(httpx.Response(503))
+    s, slept = session(handler)
+    with pytest.raises(FetchFailure) as info:
+        s.get("/x")
+    assert info.value.outcome is Outcome.ERROR
+    assert "HTTP 503 from api.example.org after 4 attempts" == info.value.message
+    assert len(calls) == 4
+    assert slept == pytest.approx([1.0, 2.0, 4.0])  # jitter fixed at the midpoint
+
+
+def test_429_without_retry_after_ends_rate_limited():
+    handler, calls = replies(httpx.Response(429))
+    s, _ = session(handler, max_retries=1)
+    with pytest.raises(FetchFailure) as info:
+        s.get("/x")
+    assert info.value.outcome is Outcome.RATE_LIMITED and len(calls) == 2
+
+
+def test_transport_errors_are_retried_then_named():
+    def handler(request):
+        raise httpx.ConnectError("Name or service not known")
+
+    s, slept = session(handler, max_retries=2)
+    with pytest.raises(FetchFailure) as info:
+        s.get("/x")
+    assert info.value.message == "cannot connect to api.example.org (Name or service not known)"
+    assert len(slept) == 2
+
+
+def test_404_is_returned_for_the_source_to_judge():
+    handler, _ = replies(httpx.Response(404, text="Resource not found."))
+    s, _ = session(handler)
+    assert s.get("/x").status_code == 404
+
+
+def test_rate_limit_headers_slow_us_down():
+    limiter = RateLimiter(100.0, clock=lambda: 0.0, sleep=lambda _: None)
+    limiter.learn(httpx.Headers({"x-rate-limit-limit": "5", "x-rate-limit-interval": "1s"}))
+    assert limiter.interval == pytest.approx(0.2)
+    limiter.learn(httpx.Headers({"x-rate-limit-limit": "50", "x-rate-limit-interval": "1s"}))
+    assert limiter.interval == pytest.approx(0.2)  # never faster than already known
+
+
+def test_spent_quota_in_headers_stops_the_source():
+    handler, calls = replies(
+        httpx.Response(200, json={}, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "40000"})
+    )
+    s, _ = session(handler)
+    s.get("/x")
+    with pytest.raises(FetchFailure) as info:
+        s.get("/y")
+    assert info.value.outcome is Outcome.QUOTA_EXHAUSTED and len(calls) == 1
+
+
+def test_limiter_spaces_requests():
+    clock = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock[0] += seconds
+
+    limiter = RateLimiter(4.0, clock=lambda: clock[0], sleep=sleep)
+    for _ in range(3):
+        limiter.wait()
+    assert slept == pytest.approx([0.25, 0.25])
+
+
+def test_secret_query_parameters_never_reach_the_stored_url():
+    handler, calls = replies(httpx.Response(200, json={}))
+    s, _ = session(handler)
+    exchange = s.get("/works", params={"filter": "doi:10.1/a|10.1/b", "api_key": "sk-123"})
+    assert calls[0].url.params["api_key"] == "sk-123"
+    assert "sk-123" not in exchange.url
+    assert "api_key=REDACTED" in exchange.url
+    assert redact_url("https://x.org/a?key=1&b=2", ("key",)) == "https://x.org/a?key=REDACTED&b=2"
+
+
+def test_user_agent_names_version_and_contact():
+    assert user_agent("me@example.org").startswith("citation-monitor/")
+    assert "mailto:me@example.org" in user_agent("me@example.org")
+    assert "mailto" not in user_agent(None)

@@ -1,0 +1,43 @@
+"""A plain (non-editable) install: the wheel carries the templates and the command works."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_wheel_ships_templates_and_renders_without_the_source_tree(tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    [wheel] = wheels.glob("citation_monitor-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "monitor/templates/work.html" in names
+    assert "monitor/templates/_partials/source_table.html" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    project = tmp_path / "elsewhere"
+    project.mkdir()
+    (project / "config.toml").write_text('[[works]]\ndoi = "10.1016/j.drup.2021.100752"\n')
+    proc = subprocess.run(
+        [sys.executable, "-c",
+         "import monitor, sys; from monitor.cli import cli; print(monitor.__file__, file=sys.stderr); "
+         "cli(['report'])"],
+        cwd=project, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert str(site) in proc.stderr  # the unpacked wheel, not the source tree
+    assert Path(project / "state/report/index.html").read_text().startswith("<!doctype html>")
+
+
+def test_python_dash_m_monitor_runs_the_cli():
+    proc = subprocess.run([sys.executable, "-m", "monitor", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("citation-monitor, version ")

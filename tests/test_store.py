@@ -1,0 +1,96 @@
+"""The snapshot store: schema, atomic writes per source, content-addressed bodies, views."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from monitor import store
+from monitor.models import Exchange, Observation, Outcome, SourceReport, Work
+
+T0 = datetime(2026, 11, 1, 6, 0, tzinfo=timezone.utc)
+
+
+def exchange(body: bytes, source: str = "crossref") -> Exchange:
+    return Exchange(source, "GET", "https://api.example.org/works", 200, {}, body, T0, 5)
+
+
+def report(source: str, *observations: Observation) -> SourceReport:
+    return SourceReport(source, observations, tuple(o.exchange for o in observations if o.exchange))
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = store.open_db(tmp_path / "monitor.db")
+    yield database
+    database.close()
+
+
+def test_open_db_is_wal_and_migrated(db):
+    assert db.journal_mode == "wal"
+    assert {"works", "runs", "observations", "responses", "raw_bodies"} <= set(db.table_names())
+    assert {"latest_counts", "count_history"} <= set(db.view_names())
+
+
+def test_a_crash_mid_source_leaves_nothing_of_that_source(db, monkeypatch):
+    ids = store.sync_works(db, [Work("10.1/a"), Work("10.1/b")], T0)
+    run = store.start_run(db, T0)
+    ex = exchange(b'{"n": 1}')
+    good = report("crossref", Observation("10.1/a", "crossref", Outcome.OK, citations=3, exchange=ex),
+                  Observation("10.1/b", "crossref", Outcome.OK, citations=4, exchange=ex))
+    calls = {"n": 0}
+    original = store.save_observation
+
+    def crash_on_second(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("power cut")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "save_observation", crash_on_second)
+    with pytest.raises(RuntimeError):
+        store.save_source(db, run, ids, good, T0)
+    assert db["observations"].count == 0
+    assert db["responses"].count == 0
+    assert db["raw_bodies"].count == 0
+
+
+def test_identical_bodies_are_stored_once(db):
+    ids = store.sync_works(db, [Work("10.1/a")], T0)
+    for _ in range(3):
+        run = store.start_run(db, T0)
+        obs = Observation("10.1/a", "crossref", Outcome.OK, citations=3, exchange=exchange(b'{"same": true}'))
+        store.save_source(db, run, ids, report("crossref", obs), T0)
+    assert db["responses"].count == 3
+    assert db["raw_bodies"].count == 1
+    sha = next(db.query("select body_sha256 from responses"))["body_sha256"]
+    assert store.raw_body(db, sha) == b'{"same": true}'
+
+
+def test_latest_counts_keeps_failures_apart_from_values(db):
+    ids = store.sync_works(db, [Work("10.1/a")], T0)
+    run1 = store.start_run(db, T0)
+    store.save_source(db, run1, ids, report("crossref", Observation(
+        "10.1/a", "crossref", Outcome.OK, citations=7, exchange=exchange(b"1"))), T0)
+    run2 = store.start_run(db, T0)
+    store.save_source(db, run2, ids, report("crossref", Observation(
+        "10.1/a", "crossref", Outcome.ERROR, "HTTP 500")), T0.replace(hour=7))
+    [row] = list(db.query("select * from latest_counts"))
+    assert row["outcome"] == "error" and row["citations"] is None
+    assert row["last_ok_citations"] == 7
+
+
+def test_a_failure_cannot_carry_a_count():
+    with pytest.raises(ValueError):
+        Observation("10.1/a", "x", Outcome.ERROR, citations=0)
+
+
+def test_pmid_learned_from_a_source_but_config_wins(db):
+    ids = store.sync_works(db, [Work("10.1/a"), Work("10.1/b", pmid="111")], T0)
+    run = store.start_run(db, T0)
+    for doi in ("10.1/a", "10.1/b"):
+        obs = Observation(doi, "openalex", Outcome.OK, citations=1, metadata={"pmid": "999"})
+        store.save_source(db, run, ids, report("openalex", obs), T0)
+    pmids = {r["doi"]: (r["pmid"], r["pmid_source"]) for r in db.query("select * from works")}
+    assert pmids == {"10.1/a": ("999", "openalex"), "10.1/b": ("111", "config")}
