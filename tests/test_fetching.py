@@ -39,7 +39,7 @@ def test_429_then_200_retries_after_the_announced_wait():
     s, slept = session(handler)
     assert s.get("/x").status_code == 200
     assert len(calls) == 2
-    assert sum(slept) == pytest.approx(7, abs=0.01)
+    assert sum(slept) == pytest.approx(7, abs=0.05)
     assert len(s.exchanges) == 2  # the 429 is kept too
 
 
@@ -69,7 +69,7 @@ def test_5xx_backs_off_exponentially_then_errors():
     assert info.value.outcome is Outcome.ERROR
     assert "HTTP 503 from api.example.org after 4 attempts" == info.value.message
     assert len(calls) == 4
-    assert slept == pytest.approx([1.0, 2.0, 4.0])  # jitter fixed at the midpoint
+    assert slept == pytest.approx([1.0, 2.0, 4.0], abs=0.05)  # jitter fixed at the midpoint
 
 
 def test_429_without_retry_after_ends_rate_limited():

@@ -171,14 +171,15 @@ def test_openalex_key_is_sent_but_never_stored(write_config, invoke, fake_api, t
 
 def test_dropped_connection_and_slow_source(write_config, invoke, fake_api, tmp_path):
     fake_api.inject("crossref", drop=True, times=None)
-    fake_api.inject("openalex", delay=3, times=None)  # past the 2 s timeout
-    result = invoke("run", "--config", str(write_config(extra="")))
+    fake_api.inject("openalex", delay=1, times=None)  # past its 0.3 s timeout
+    config = write_config(sources={"openalex": {"timeout_seconds": 0.3}})
+    result = invoke("run", "--config", str(config))
     assert result.exit_code == 1
     rows = latest(tmp_path / "state/monitor.db")
     assert rows["crossref"]["outcome"] == "error"
     assert "cannot connect" in rows["crossref"]["message"] or "disconnected" in rows["crossref"]["message"]
     assert rows["openalex"]["outcome"] == "error"
-    assert "timed out after 2s" in rows["openalex"]["message"]
+    assert "timed out after 0.3s" in rows["openalex"]["message"]
 
 
 def test_every_stored_count_points_at_its_raw_response(write_config, invoke, tmp_path):
@@ -231,3 +232,14 @@ def test_offline_run_records_failures_writes_report_and_exits_1(tmp_path):
     assert "cannot connect to 127.0.0.1" in page
     rows = latest(tmp_path / "state/monitor.db")
     assert {r["outcome"] for r in rows.values()} == {"error"}
+
+
+def test_a_run_while_another_holds_the_lock_exits_3(write_config, invoke, tmp_path):
+    from monitor.lock import run_lock
+
+    config = write_config()
+    with run_lock(tmp_path / "state/monitor.db"):
+        result = invoke("run", "--config", str(config))
+    assert result.exit_code == 3
+    assert "another run holds the lock" in result.output
+    assert invoke("run", "--config", str(config)).exit_code == 0  # released

@@ -88,7 +88,9 @@ class FakeAPI:
                 module.load(self)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
