@@ -1,0 +1,180 @@
+"""Europe PMC: citedByCount, and the PubMed-style record (MeSH, keywords, abstract, PMID, PMCID).
+
+Batch: ``GET /search?query=DOI:"a" OR DOI:"b"&format=json&resultType=core&pageSize=N``,
+25 DOIs a request, which keeps the query under the 1,500 characters the API's error
+text names. No key. Europe PMC publishes no rate limit; we stay at 5 requests/s.
+It sometimes reports an error inside an HTTP 200 (``{"errCode": …, "errMsg": …}``):
+that is an error, never an empty result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from monitor.doi import doi_or_none
+from monitor.errors import MalformedResponse
+from monitor.fetching import FetchFailure, Session
+from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.sources.base import (
+    Parsed,
+    SourceSpec,
+    count,
+    expect_status,
+    lookup_batches,
+    may,
+    need,
+    strip_markup,
+)
+
+SPEC = SourceSpec(
+    name="europepmc",
+    title="Europe PMC",
+    base_url="https://www.ebi.ac.uk/europepmc/webservices/rest",
+    requests_per_second=5.0,  # none published; EBI blocks abusive clients
+    batch_size=25,
+    provides_pmid=True,
+    homepage="https://europepmc.org",
+)
+
+
+def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
+    return lookup_batches(
+        works,
+        session,
+        SPEC.batch_size,
+        request=lambda batch: request(session, batch),
+        records=lambda payload: need(
+            need(payload, "resultList", dict), "result", list, "resultList."
+        ),
+        key=lambda record: doi_or_none(record.get("doi")) if isinstance(record, dict) else None,
+        parse=parse_record,
+    )
+
+
+def request(session: Session, batch: list[Work]) -> Exchange:
+    params = {
+        "query": " OR ".join(f'DOI:"{w.doi}"' for w in batch),
+        "format": "json",
+        "resultType": "core",
+        # room for a DOI that matches more than one record (first one wins)
+        "pageSize": str(2 * len(batch)),
+    }
+    exchange = session.get("/search", params=params)
+    expect_status(exchange, 200)
+    error = api_error(exchange)
+    if error:
+        raise FetchFailure(Outcome.ERROR, error, exchange)
+    return exchange
+
+
+def api_error(exchange: Exchange) -> str | None:
+    """The message of an error Europe PMC reports inside an HTTP 200, if any."""
+    try:
+        payload = exchange.json()
+    except MalformedResponse:
+        return None  # lookup_batches reports the body itself
+    if isinstance(payload, dict) and ("errMsg" in payload or "errCode" in payload):
+        code = payload.get("errCode")
+        return f"Europe PMC error {code}: {payload.get('errMsg') or 'no message'}"
+    return None
+
+
+def parse_record(record: Any) -> Parsed:
+    """One ``resultList.result[]`` entry (``core`` or ``lite``) → count and metadata."""
+    return Parsed(citations=count(record, "citedByCount"), metadata=parse_metadata(record))
+
+
+def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
+    info = may(record, "journalInfo", dict) or {}
+    journal = may(info, "journal", dict, "journalInfo.") or {}
+    pages = may(record, "pageInfo", str)
+    year = may(record, "pubYear", str)
+    source, ident = may(record, "source", str), may(record, "id", str)
+    meta: dict[str, Any] = {
+        "title": _title(may(record, "title", str)),
+        "authors": _authors(record),
+        # core: journalInfo.journal; lite: journalTitle is the abbreviation
+        "journal": may(journal, "title", str, "journalInfo.journal."),
+        "journal_abbreviation": may(journal, "isoabbreviation", str)
+        or may(journal, "medlineAbbreviation", str)
+        or may(record, "journalTitle", str),
+        "issn": may(journal, "issn", str) or _first_issn(may(record, "journalIssn", str)),
+        "volume": may(info, "volume", str) or may(record, "journalVolume", str),
+        "issue": may(info, "issue", str) or may(record, "issue", str),
+        # one value is an article number (e12807, 100752), as OpenAlex's first == last page
+        "pages": pages if pages and "-" in pages else None,
+        "article_number": pages if pages and "-" not in pages else None,
+        "published": may(record, "firstPublicationDate", str),
+        "published_print": may(info, "printPublicationDate", str),
+        "published_online": may(record, "electronicPublicationDate", str),
+        "year": int(year) if year and year.isdigit() else None,
+        "publication_types": _strings(may(record, "pubTypeList", dict), "pubType"),
+        "abstract": strip_markup(may(record, "abstractText", str)),
+        "keywords": _strings(may(record, "keywordList", dict), "keyword"),
+        "mesh": [
+            m["descriptorName"]
+            for m in may(may(record, "meshHeadingList", dict), "meshHeading", list) or []
+            if isinstance(m, dict) and isinstance(m.get("descriptorName"), str)
+        ],
+        "is_oa": _yes(may(record, "isOpenAccess", str)),
+        "oa_license": may(record, "license", str),
+        "pmid": may(record, "pmid", str),
+        "pmcid": may(record, "pmcid", str),
+        # the path of its citations list: /{source}/{id}/citations
+        "europepmc_id": f"{source}/{ident}" if source and ident else None,
+    }
+    if isinstance(record.get("pubType"), str) and not meta["publication_types"]:
+        meta["publication_types"] = [t.strip() for t in record["pubType"].split(";") if t.strip()]
+    return {k: v for k, v in meta.items() if v not in (None, [], "")}
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _title(title: str | None) -> str | None:
+    """'Abscopal response … <i>in vivo</i>.' → without markup and PubMed's closing period."""
+    if not title:
+        return None
+    plain = re.sub(r"\s+", " ", _TAGS.sub("", title)).strip()
+    return plain[:-1] if plain.endswith(".") and not plain.endswith("..") else plain
+
+
+def _authors(record: dict[str, Any]) -> list[dict[str, Any]]:
+    listed = may(may(record, "authorList", dict), "author", list, "authorList.")
+    if listed is None:  # lite results: "Schoenfeld JD, Haas-Kogan DA, O'Neill AF."
+        names = (may(record, "authorString", str) or "").rstrip(".").split(", ")
+        return [{"name": n.strip()} for n in names if n.strip()]
+    return [_author(a) for a in listed if isinstance(a, dict)]
+
+
+def _author(author: dict[str, Any]) -> dict[str, Any]:
+    given, family = author.get("firstName"), author.get("lastName")
+    name = " ".join(p for p in (given, family) if isinstance(p, str)) or author.get("fullName")
+    ident = author.get("authorId")
+    orcid = ident.get("value") if isinstance(ident, dict) and ident.get("type") == "ORCID" else None
+    places = (author.get("authorAffiliationDetailsList") or {}).get("authorAffiliation") or []
+    entry = {
+        "name": name,
+        "given": given,
+        "family": family,
+        "orcid": orcid,
+        "affiliations": [
+            p["affiliation"] for p in places if isinstance(p, dict) and p.get("affiliation")
+        ],
+    }
+    return {k: v for k, v in entry.items() if v}
+
+
+def _strings(container: dict[str, Any] | None, key: str) -> list[str]:
+    return [s for s in may(container, key, list) or [] if isinstance(s, str) and s.strip()]
+
+
+def _first_issn(issns: str | None) -> str | None:
+    """'0140-6736; 1474-547x; ' → '0140-6736'."""
+    return next((p.strip() for p in (issns or "").split(";") if p.strip()), None)
+
+
+def _yes(flag: str | None) -> bool | None:
+    return {"Y": True, "N": False}.get(flag or "")
