@@ -161,15 +161,7 @@ def provenance(config_path: Path, observation_id: int) -> None:
     config = load(config_path)
     db = store.open_db(config.database)
     try:
-        row = next(
-            db.query(
-                "SELECT o.*, w.doi, r.url, r.status_code, r.fetched_at, r.body_sha256 "
-                "FROM observations o JOIN works w ON w.id = o.work_id "
-                "LEFT JOIN responses r ON r.id = o.response_id WHERE o.id = ?",
-                [observation_id],
-            ),
-            None,
-        )
+        row = store.provenance(db, observation_id)
         if row is None:
             raise Failure(f"no observation {observation_id}; see the report's provenance table")
         click.echo(f"observation {row['id']}: {row['source']} on {row['doi']}, run {row['run_id']}")
@@ -186,3 +178,52 @@ def provenance(config_path: Path, observation_id: int) -> None:
             click.echo(body.decode("utf-8", "replace"))
     finally:
         db.close()
+
+
+@cli.command("sources")
+@config_option
+def sources_command(config_path: Path) -> None:
+    """List each source: enabled or not, key configured or not, base URL, rate limit, last outcome.
+
+    Shows whether a key is present, never its value.
+
+    \b
+    Example:
+        citation-monitor sources --config config.toml
+    """
+    config = load(config_path)
+    health: dict[str, dict[str, Any]] = {}
+    if config.database.exists():
+        db = store.open_db(config.database)
+        try:
+            health = store.source_health(db)
+        finally:
+            db.close()
+    rows = []
+    for name, source in config.sources.items():
+        spec = SOURCES[name].SPEC
+        if source.api_key_env:
+            key = f"key in ${source.api_key_env}" if source.has_key else f"no key (${source.api_key_env})"
+            if spec.needs_key and not source.has_key:
+                key += ": needed"
+        else:
+            key = "no key needed"
+        if spec.needs_contact and not config.contact_email:
+            key = "needs contact_email"
+        last = health.get(name)
+        outcome = "never run"
+        if last:
+            outcome = last["last_outcome"]
+            if last["failure_streak"]:
+                outcome += f" ({last['failure_streak']} failed runs in a row)"
+        rows.append((
+            name,
+            "enabled" if source.enabled else "disabled",
+            key,
+            f"{source.requests_per_second:g}/s",
+            source.base_url,
+            outcome,
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

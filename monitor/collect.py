@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import httpx
+import sqlite_utils
 
 from monitor import store
 from monitor.config import Config, SourceConfig
@@ -42,18 +43,11 @@ def run(
         status = "interrupted"
         try:
             with make_client(config.contact_email, config.http) as client:
-                sources = config.enabled_sources
-                with ThreadPoolExecutor(max_workers=max(1, len(sources))) as pool:
-                    futures = [
-                        pool.submit(fetch_source, source, works, client, config, now)
-                        for source in sources
-                    ]
-                    for future in as_completed(futures):
-                        report = future.result()
-                        store.save_source(db, run_id, work_ids, report, now())
-                        reports.append(report)
-                        if on_source_done:
-                            on_source_done(report)
+                for report in _fetch_all(db, config, works, client, now):
+                    store.save_source(db, run_id, work_ids, report, now())
+                    reports.append(report)
+                    if on_source_done:
+                        on_source_done(report)
             summary = RunSummary(run_id, started, now(), tuple(sorted(reports, key=_order)))
             status = "failed" if summary.failed else "ok"
             return summary
@@ -68,6 +62,37 @@ def run(
             )
     finally:
         db.close()
+
+
+def _fetch_all(
+    db: sqlite_utils.Database,
+    config: Config,
+    works: list[Work],
+    client: httpx.Client,
+    now: Callable[[], datetime],
+) -> Iterator[SourceReport]:
+    """Run the sources concurrently, yielding each one's report as it finishes.
+
+    Sources that need a PMID start once the sources that can provide one have
+    finished and their PMIDs are stored; the others start at once.
+    """
+    later = [s for s in config.enabled_sources if SOURCES[s.name].SPEC.needs_pmid]
+    first = [s for s in config.enabled_sources if s not in later]
+    providers = {s.name for s in first if SOURCES[s.name].SPEC.provides_pmid}
+    with ThreadPoolExecutor(max_workers=max(1, len(config.enabled_sources))) as pool:
+        running: dict[Future[SourceReport], str] = {
+            pool.submit(fetch_source, s, works, client, config, now): s.name for s in first
+        }
+        while running or later:
+            if later and not providers:
+                known = store.tracked_works(db, [w.doi for w in works])
+                for source in later:
+                    running[pool.submit(fetch_source, source, known, client, config, now)] = source.name
+                later = []
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                providers.discard(running.pop(future))
+                yield future.result()
 
 
 def _order(report: SourceReport) -> int:

@@ -79,7 +79,13 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         CREATE INDEX observations_by_work_source ON observations (work_id, source, observed_at);
         CREATE INDEX responses_by_run ON responses (run_id, source);
 
-        CREATE VIEW latest_counts AS
+        """
+    )
+
+
+# Views hold no data: they are (re)created after the migrations, always current.
+VIEWS: dict[str, str] = {
+    "latest_counts": """
         SELECT
             w.doi, o.source, o.outcome, o.citations, o.observed_at, o.message,
             o.run_id, o.id AS observation_id, o.response_id,
@@ -94,16 +100,55 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             SELECT latest.id FROM observations latest
             WHERE latest.work_id = o.work_id AND latest.source = o.source
             ORDER BY latest.observed_at DESC, latest.id DESC LIMIT 1
-        );
-
-        CREATE VIEW count_history AS
+        )""",
+    "count_history": """
         SELECT w.doi, o.source, substr(o.observed_at, 1, 10) AS day,
                o.citations, max(o.observed_at) AS observed_at, o.id AS observation_id
         FROM observations o JOIN works w ON w.id = o.work_id
         WHERE o.outcome = 'ok'
-        GROUP BY w.doi, o.source, day;
-        """
-    )
+        GROUP BY w.doi, o.source, day""",
+    "source_health": """
+        WITH per_run AS (
+            SELECT source, run_id, max(observed_at) AS observed_at,
+                   max(outcome IN ('error', 'rate_limited', 'quota_exhausted')) AS failed,
+                   CASE
+                       WHEN sum(outcome = 'error') > 0 THEN 'error'
+                       WHEN sum(outcome = 'quota_exhausted') > 0 THEN 'quota_exhausted'
+                       WHEN sum(outcome = 'rate_limited') > 0 THEN 'rate_limited'
+                       WHEN sum(outcome = 'ok') > 0 THEN 'ok'
+                       WHEN sum(outcome = 'not_found') > 0 THEN 'not_found'
+                       ELSE 'not_configured'
+                   END AS outcome,
+                   max(CASE WHEN outcome != 'ok' THEN message END) AS message
+            FROM observations GROUP BY source, run_id
+        )
+        SELECT
+            p.source,
+            (SELECT outcome FROM per_run l WHERE l.source = p.source
+             ORDER BY l.run_id DESC LIMIT 1) AS last_outcome,
+            (SELECT message FROM per_run l WHERE l.source = p.source
+             ORDER BY l.run_id DESC LIMIT 1) AS last_message,
+            max(p.observed_at) AS last_observed_at,
+            max(CASE WHEN p.failed = 0 THEN p.observed_at END) AS last_success_at,
+            (SELECT count(*) FROM per_run f WHERE f.source = p.source AND f.failed = 1
+               AND f.run_id > coalesce((SELECT max(g.run_id) FROM per_run g
+                                        WHERE g.source = p.source AND g.failed = 0), 0)
+            ) AS failure_streak,
+            count(*) AS runs,
+            sum(p.failed) AS failed_runs
+        FROM per_run p GROUP BY p.source""",
+}
+
+
+def ensure_views(db: sqlite_utils.Database) -> None:
+    """Create each view, or replace it when its definition changed."""
+    existing = {r["name"]: r["sql"] for r in db.query("SELECT name, sql FROM sqlite_master WHERE type = 'view'")}
+    with db.atomic():
+        for name, body in VIEWS.items():
+            sql = f"CREATE VIEW {name} AS{body}"
+            if existing.get(name) != sql:
+                db.execute(f"DROP VIEW IF EXISTS {name}")
+                db.execute(sql)
 
 
 def open_db(path: Path) -> sqlite_utils.Database:
@@ -114,6 +159,7 @@ def open_db(path: Path) -> sqlite_utils.Database:
     db.conn.execute("PRAGMA foreign_keys = ON")
     db.enable_wal()
     migrations.apply(db)
+    ensure_views(db)
     return db
 
 
@@ -277,3 +323,20 @@ def latest_run(db: sqlite_utils.Database, as_of: str | None = None) -> dict[str,
 
 def works_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM works ORDER BY id"))
+
+
+def source_health(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    return {row["source"]: row for row in db.query("SELECT * FROM source_health")}
+
+
+def provenance(db: sqlite_utils.Database, observation_id: int) -> dict[str, Any] | None:
+    """An observation with the request it came from (URL, status, time, body hash)."""
+    return next(
+        db.query(
+            "SELECT o.*, w.doi, r.url, r.status_code, r.fetched_at, r.body_sha256 "
+            "FROM observations o JOIN works w ON w.id = o.work_id "
+            "LEFT JOIN responses r ON r.id = o.response_id WHERE o.id = ?",
+            [observation_id],
+        ),
+        None,
+    )

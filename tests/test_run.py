@@ -243,3 +243,18 @@ def test_a_run_while_another_holds_the_lock_exits_3(write_config, invoke, tmp_pa
     assert result.exit_code == 3
     assert "another run holds the lock" in result.output
     assert invoke("run", "--config", str(config)).exit_code == 0  # released
+
+
+def test_sources_lists_configuration_and_last_outcome_never_the_key(write_config, invoke, fake_api):
+    config = write_config(sources={"crossref": {"enabled": False}})
+    fake_api.inject("openalex", status=500, times=None)
+    invoke("run", "--config", str(config))
+    invoke("run", "--config", str(config))
+    result = invoke("sources", "--config", str(config), env={"OPENALEX_API_KEY": "sk-secret-1"})
+    assert result.exit_code == 0
+    lines = {line.split()[0]: line for line in result.output.splitlines()}
+    assert "enabled" in lines["openalex"] and "key in $OPENALEX_API_KEY" in lines["openalex"]
+    assert "error (2 failed runs in a row)" in lines["openalex"]
+    assert fake_api.base_url("openalex") in lines["openalex"]
+    assert "disabled" in lines["crossref"] and "never run" in lines["crossref"]
+    assert "sk-secret-1" not in result.output

@@ -36,6 +36,7 @@ class SourceSpec:
     needs_key: bool = False  # without a key: not_configured, no request made
     needs_contact: bool = False  # without contact_email: not_configured
     needs_pmid: bool = False  # asked after the PMID resolvers; works without a PMID are not_found
+    provides_pmid: bool = False  # its metadata may carry a work's PMID (see store.learn_pmid)
     counts_citations: bool = True  # False for metadata-only sources (Unpaywall)
     key_hint: str = ""  # one line: where to get a key
     secret_params: tuple[str, ...] = ()  # query parameters redacted before storing a URL

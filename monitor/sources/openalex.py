@@ -28,6 +28,7 @@ SPEC = SourceSpec(
     base_url="https://api.openalex.org",
     requests_per_second=10.0,
     batch_size=100,
+    provides_pmid=True,
     api_key_env="OPENALEX_API_KEY",
     key_hint=(
         "OpenAlex needs a free API key since 13 Feb 2026: get one at "
