@@ -1,0 +1,57 @@
+"""Dimensions Metrics API: times cited, recent citations, FCR and RCR, keyless.
+
+One request per work: ``GET /doi/{doi}``; there is no batch endpoint. The answer
+is a small flat object: ``doi``, ``times_cited``, ``recent_citations`` (the last
+two calendar years), ``field_citation_ratio``, ``relative_citation_ratio``, the
+``highly_cited_1/5/10`` flags and a ``license`` notice (public client code and a
+documented sample, apis.md §8). An unknown DOI is answered with HTTP 404, which
+clients treat as "no record". The ratios are null for papers too young to have
+them. No rate limit is published; we ask once a second, as clients do.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+from urllib.parse import quote
+
+from monitor.fetching import Session
+from monitor.models import Exchange, Observation, Work
+from monitor.sources.base import Parsed, SourceSpec, count, expect_status, lookup_each, may
+
+SPEC = SourceSpec(
+    name="dimensions",
+    title="Dimensions",
+    base_url="https://metrics-api.dimensions.ai",
+    requests_per_second=1.0,  # nothing published; clients sleep 1 s between calls
+    homepage="https://www.dimensions.ai",
+)
+
+
+def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
+    return lookup_each(works, session, lambda work: request(session, work), parse_response)
+
+
+def request(session: Session, work: Work) -> Exchange:
+    exchange = session.get("/doi/" + quote(work.doi, safe="/:;()"))
+    expect_status(exchange, 200, 404)
+    return exchange
+
+
+def parse_response(exchange: Exchange) -> Parsed | None:
+    if exchange.status_code == 404:
+        return None
+    return parse_metrics(exchange.json())
+
+
+def parse_metrics(record: Any) -> Parsed:
+    """One Metrics API object → count and metrics; a missing optional metric is left out."""
+    citations = count(record, "times_cited")
+    metrics = {
+        "recent_citations": count(record, "recent_citations") if record.get("recent_citations") is not None else None,
+        "field_citation_ratio": may(record, "field_citation_ratio", float),
+        "relative_citation_ratio": may(record, "relative_citation_ratio", float),
+        "highly_cited_1": may(record, "highly_cited_1", bool),
+        "highly_cited_5": may(record, "highly_cited_5", bool),
+        "highly_cited_10": may(record, "highly_cited_10", bool),
+    }
+    return Parsed(citations=citations, metrics={k: v for k, v in metrics.items() if v is not None})
