@@ -1,0 +1,173 @@
+"""NIH iCite: Relative Citation Ratio, NIH percentile, citation rates, APT, by PMID.
+
+Batch: ``GET /pubs?pmids=1,2,3``. The API page (icite.od.nih.gov/api) allowed 1000
+PMIDs a request; the current support page ("Bulk Data and API",
+support.icite.nih.gov/hc/en-us/articles/9513563045787) says 200, so we send 200.
+No key; no published rate limit, we stay at 3 requests/s. A work without a known
+PMID is not_found without a request.
+
+Field names: by default the API answers with the legacy names of the docs sample
+(fixtures:icite/docs_sample_pubs_pmids_23456789_27599104.json); ``legacy=false`` gives
+the database names. We read both, and both "Yes"/"No" strings (docs sample, 2024) and
+true/false (support page example, current) for flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from monitor.errors import MalformedResponse
+from monitor.fetching import Session
+from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.sources.base import (
+    Parsed,
+    SourceSpec,
+    count,
+    expect_status,
+    lookup_batches,
+    may,
+    need,
+)
+
+SPEC = SourceSpec(
+    name="icite",
+    title="NIH iCite",
+    base_url="https://icite.od.nih.gov/api",
+    requests_per_second=3.0,  # none published
+    batch_size=200,
+    needs_pmid=True,
+    homepage="https://icite.od.nih.gov",
+)
+
+# Legacy name → database name (``legacy=false``). Sources of the database names: the
+# support page "Bulk Data and API" (its look-up table and example), as quoted in the
+# iCite briefing LeviMelo/needle_in_a_haysack icite_api_summary.md (rcr, acr, fcr, ecr,
+# nihRcrPercentile, rcrIsProvisional, citedByPmidCount, isClinicalArticle,
+# citingClinicalPmids, pubYear, journalNameIso); apis.md §6(c) lists the same names.
+NAMES = {
+    "citation_count": "citedByPmidCount",
+    "relative_citation_ratio": "rcr",
+    "nih_percentile": "nihRcrPercentile",
+    "field_citation_rate": "fcr",
+    "expected_citations_per_year": "ecr",
+    "citations_per_year": "acr",
+    "provisional": "rcrIsProvisional",
+    "is_clinical": "isClinicalArticle",
+    "cited_by_clin": "citingClinicalPmids",
+    "year": "pubYear",
+    "journal": "journalNameIso",
+}
+
+
+def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
+    known = [w for w in works if w.pmid]
+    doi_by_pmid = {w.pmid: w.doi for w in reversed(known)}
+    found = iter(
+        lookup_batches(
+            known,
+            session,
+            SPEC.batch_size,
+            request=lambda batch: request(session, batch),
+            records=lambda payload: need(payload, "data", list),
+            key=lambda record: doi_by_pmid.get(_pmid(record)),
+            parse=parse_record,
+        )
+    )
+    return [next(found) if w.pmid else no_pmid(w, SPEC) for w in works]
+
+
+def no_pmid(work: Work, spec: SourceSpec) -> Observation:
+    return Observation(
+        work.doi,
+        spec.name,
+        Outcome.NOT_FOUND,
+        f"{spec.title} looks works up by PMID and none is known for this DOI: "
+        'set pmid = "…" in its [[works]] entry of config.toml',
+    )
+
+
+def request(session: Session, batch: list[Work]) -> Exchange:
+    exchange = session.get("/pubs", params={"pmids": ",".join(w.pmid or "" for w in batch)})
+    expect_status(exchange, 200)
+    return exchange
+
+
+def parse_record(record: Any) -> Parsed:
+    """One ``data[]`` entry, legacy or database field names → count, metrics, metadata."""
+    cited_by_clin = _field(record, "cited_by_clin", list)
+    metrics = {
+        "relative_citation_ratio": _field(record, "relative_citation_ratio", float),
+        "nih_percentile": _field(record, "nih_percentile", float),
+        "field_citation_rate": _field(record, "field_citation_rate", float),
+        "expected_citations_per_year": _field(record, "expected_citations_per_year", float),
+        "citations_per_year": _field(record, "citations_per_year", float),
+        "provisional": _flag(record, "provisional"),
+        "apt": _field(record, "apt", float),
+        "is_research_article": _flag(record, "is_research_article"),
+        "is_clinical": _flag(record, "is_clinical"),
+        "cited_by_clinical_count": len(cited_by_clin) if cited_by_clin is not None else None,
+    }
+    year = _field(record, "year", int)
+    meta = {
+        "title": _title(may(record, "title", str)),
+        "authors": _authors(record.get("authors")),
+        "journal_abbreviation": _field(record, "journal", str),
+        "year": year,
+        "pmid": _pmid(record),
+    }
+    name = NAMES["citation_count"] if NAMES["citation_count"] in record else "citation_count"
+    return Parsed(
+        citations=count(record, name),
+        metrics={k: v for k, v in metrics.items() if v is not None},
+        metadata={k: v for k, v in meta.items() if v not in (None, [], "")},
+    )
+
+
+def _field(record: dict[str, Any], legacy: str, kind: type) -> Any:
+    """A field under its legacy name or, failing that, its database name."""
+    if legacy in record or legacy not in NAMES:
+        return may(record, legacy, kind)
+    return may(record, NAMES[legacy], kind)
+
+
+def _flag(record: dict[str, Any], legacy: str) -> bool | None:
+    """true/false, or the legacy "Yes"/"No"."""
+    value = _field(record, legacy, (bool, str))
+    if isinstance(value, str):
+        answer = {"yes": True, "no": False, "true": True, "false": False}.get(value.strip().lower())
+        if answer is None:
+            raise MalformedResponse(f"field '{legacy}' should be Yes or No, got {value[:40]!r}")
+        return answer
+    return value
+
+
+def _title(title: str | None) -> str | None:
+    """PubMed's closing period dropped, as other sources give titles without it."""
+    return title[:-1] if title and title.endswith(".") and not title.endswith("..") else title
+
+
+def _pmid(record: Any) -> str | None:
+    value = record.get("pmid") if isinstance(record, dict) else None
+    return str(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
+
+
+def _authors(authors: Any) -> list[dict[str, Any]]:
+    """'Arun Sharma, Stephen M Schwartz' (docs sample), or the current list of objects.
+
+    The object keys (firstName, lastName, fullName "Zhang, Yan-Ling") are those of the
+    example response for PMID 32162448 quoted in LeviMelo/needle_in_a_haysack
+    icite_api_summary.md; the support page shows the list only as ``[…]``.
+    """
+    if isinstance(authors, str):
+        return [{"name": name.strip()} for name in authors.split(",") if name.strip()]
+    entries = []
+    for author in authors if isinstance(authors, list) else []:
+        if isinstance(author, str):
+            entries.append({"name": author})
+        elif isinstance(author, dict):
+            given, family = author.get("firstName"), author.get("lastName")
+            name = " ".join(p for p in (given, family) if isinstance(p, str) and p)
+            entry = {"name": name or author.get("fullName"), "given": given, "family": family}
+            entries.append({k: v for k, v in entry.items() if v})
+    return [e for e in entries if e.get("name")]
