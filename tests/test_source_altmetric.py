@@ -64,13 +64,16 @@ def test_missing_score_is_an_error_naming_it():
         altmetric.parse_counts(record)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"score": "high"}, "'score' should be a number"),
-    ({"cited_by_posts_count": "many"}, "'cited_by_posts_count' should be a count"),
-    ({"readers": {"mendeley": "ninety"}}, "'readers.mendeley' should be a count"),
-    ({"readers": {"mendeley": 9.5}}, "'readers.mendeley' should be a count"),
-    ({"context": {"all": {"pct": "top"}}}, "'context.all.pct' should be a number"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"score": "high"}, "'score' should be a number"),
+        ({"cited_by_posts_count": "many"}, "'cited_by_posts_count' should be a count"),
+        ({"readers": {"mendeley": "ninety"}}, "'readers.mendeley' should be a count"),
+        ({"readers": {"mendeley": 9.5}}, "'readers.mendeley' should be a count"),
+        ({"context": {"all": {"pct": "top"}}}, "'context.all.pct' should be a number"),
+    ],
+)
 def test_changed_fields_are_errors_naming_them(change, message):
     with pytest.raises(MalformedResponse, match=message):
         altmetric.parse_counts(dict(real_json(COUNTS_2017), **change))
@@ -84,8 +87,10 @@ def test_fetch_ok_from_the_fake(fake_api, make_session):
     assert obs.metrics["cited_by_posts_count"] == 6
     assert obs.metrics["mendeley_readers"] == 112
     assert obs.metrics["altmetric_percentile_all"] == 61
-    assert obs.metadata == {"altmetric_id": "104123456",
-                            "details_url": "https://www.altmetric.com/details.php?citation_id=104123456"}
+    assert obs.metadata == {
+        "altmetric_id": "104123456",
+        "details_url": "https://www.altmetric.com/details.php?citation_id=104123456",
+    }
     [hit] = fake_api.hits("altmetric")
     assert hit.path == f"/doi/{DEFAULT_DOI}" and hit.arg("key") == KEY
 

@@ -32,12 +32,21 @@ RECENT = {
 
 
 def test_parse_reads_count_and_ratios():
-    record = {"doi": "10.1371/journal.pbio.1002195", "times_cited": 1285, "recent_citations": 161,
-              "relative_citation_ratio": 15.96, "field_citation_ratio": 116.66, "license": "terms"}
+    record = {
+        "doi": "10.1371/journal.pbio.1002195",
+        "times_cited": 1285,
+        "recent_citations": 161,
+        "relative_citation_ratio": 15.96,
+        "field_citation_ratio": 116.66,
+        "license": "terms",
+    }
     parsed = dimensions.parse_metrics(record)
     assert parsed.citations == 1285
-    assert parsed.metrics == {"recent_citations": 161, "field_citation_ratio": 116.66,
-                              "relative_citation_ratio": 15.96}
+    assert parsed.metrics == {
+        "recent_citations": 161,
+        "field_citation_ratio": 116.66,
+        "relative_citation_ratio": 15.96,
+    }
     assert parsed.metadata == {}
 
 
@@ -46,8 +55,12 @@ def test_null_ratios_are_left_out_never_zero():
     assert parsed.citations == 0  # a genuine zero: the field is there
     assert "field_citation_ratio" not in parsed.metrics
     assert "relative_citation_ratio" not in parsed.metrics
-    assert parsed.metrics == {"recent_citations": 0, "highly_cited_1": False,
-                              "highly_cited_5": False, "highly_cited_10": False}
+    assert parsed.metrics == {
+        "recent_citations": 0,
+        "highly_cited_1": False,
+        "highly_cited_5": False,
+        "highly_cited_10": False,
+    }
 
 
 def test_missing_times_cited_is_an_error_naming_it():
@@ -56,11 +69,14 @@ def test_missing_times_cited_is_an_error_naming_it():
         dimensions.parse_metrics(record)
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("times_cited", "many", "'times_cited' should be a count"),
-    ("recent_citations", 1.5, "'recent_citations' should be"),
-    ("field_citation_ratio", "4.1", "'field_citation_ratio' should be a number"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("times_cited", "many", "'times_cited' should be a count"),
+        ("recent_citations", 1.5, "'recent_citations' should be"),
+        ("field_citation_ratio", "4.1", "'field_citation_ratio' should be a number"),
+    ],
+)
 def test_wrong_types_are_errors_naming_the_field(field, value, message):
     with pytest.raises(MalformedResponse, match=message):
         dimensions.parse_metrics(dict(RECENT, **{field: value}))
@@ -70,9 +86,14 @@ def test_fetch_ok_from_the_fake(fake_api, make_session):
     [obs] = dimensions.fetch([Work(DEFAULT_DOI)], make_session(dimensions))
     assert obs.outcome is Outcome.OK
     assert obs.citations == 36
-    assert obs.metrics == {"recent_citations": 12, "field_citation_ratio": 4.1,
-                           "relative_citation_ratio": 1.3, "highly_cited_1": False,
-                           "highly_cited_5": False, "highly_cited_10": False}
+    assert obs.metrics == {
+        "recent_citations": 12,
+        "field_citation_ratio": 4.1,
+        "relative_citation_ratio": 1.3,
+        "highly_cited_1": False,
+        "highly_cited_5": False,
+        "highly_cited_10": False,
+    }
     [hit] = fake_api.hits("dimensions")
     assert hit.path == f"/doi/{DEFAULT_DOI}"
     assert obs.exchange is not None and obs.exchange.url.endswith(f"/doi/{DEFAULT_DOI}")

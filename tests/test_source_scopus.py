@@ -20,9 +20,14 @@ from tests.fakeapi.routes import scopus as fake_scopus
 
 KEY = "test-scopus-key"
 CONSTRUCTED = Path(__file__).parent / "fakeapi/constructed/scopus/10.1016_j.drup.2021.100752.json"
-EMPTY = {"search-results": {"opensearch:totalResults": "0", "opensearch:startIndex": "0",
-                            "opensearch:itemsPerPage": "0",
-                            "entry": [{"@force-array": "true", "error": "Result set was empty"}]}}
+EMPTY = {
+    "search-results": {
+        "opensearch:totalResults": "0",
+        "opensearch:startIndex": "0",
+        "opensearch:itemsPerPage": "0",
+        "entry": [{"@force-array": "true", "error": "Result set was empty"}],
+    }
+}
 
 
 def entry() -> dict:
@@ -37,12 +42,12 @@ def test_parse_entry_reads_count_and_identifiers():
         "scopus_id": "85104960000",
         "eid": "2-s2.0-85104960000",
         "title": "Emerging role of autophagy in anti-tumor immunity: Implications for the "
-                 "modulation of immunotherapy resistance",
+        "modulation of immunotherapy resistance",
         "journal": "Drug Resistance Updates",
         "published": "2021-05-01",
         "year": 2021,
         "scopus_citedby_url": "https://www.scopus.com/inward/citedby.uri?partnerID=HzOxMe3b"
-                              "&scp=85104960000&origin=inward",
+        "&scp=85104960000&origin=inward",
     }
 
 
@@ -56,22 +61,31 @@ def test_entries_keep_documents_only():
     assert [e["eid"] for e in scopus.entries(page)] == ["2-s2.0-85104960000"]
 
 
-@pytest.mark.parametrize("payload, message", [
-    ({"results": []}, "'search-results' is missing"),
-    ({"search-results": {"entry": {"eid": "x"}}}, "'search-results.entry' should be a list"),
-    ({"search-results": {"entry": ["x"]}}, "should hold objects"),
-    ({"search-results": {"entry": [{"error": "Invalid query"}]}}, "Scopus reported an error: Invalid query"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ({"results": []}, "'search-results' is missing"),
+        ({"search-results": {"entry": {"eid": "x"}}}, "'search-results.entry' should be a list"),
+        ({"search-results": {"entry": ["x"]}}, "should hold objects"),
+        (
+            {"search-results": {"entry": [{"error": "Invalid query"}]}},
+            "Scopus reported an error: Invalid query",
+        ),
+    ],
+)
 def test_unexpected_envelopes_are_errors(payload, message):
     with pytest.raises(MalformedResponse, match=message):
         scopus.entries(payload)
 
 
-@pytest.mark.parametrize("value, message", [
-    (None, "'citedby-count' is missing"),
-    ("thirty", "'citedby-count' should be a count"),
-    ("-3", "'citedby-count' should be a count"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (None, "'citedby-count' is missing"),
+        ("thirty", "'citedby-count' should be a count"),
+        ("-3", "'citedby-count' should be a count"),
+    ],
+)
 def test_bad_counts_are_errors_naming_the_field(value, message):
     record = entry()
     if value is None:
@@ -110,8 +124,14 @@ def test_dois_are_batched_25_to_a_request(fake_api, make_session):
 
 
 def test_entries_are_matched_by_doi_not_by_position(fake_api, make_session):
-    second = dict(entry(), **{"prism:doi": "10.1016/J.DRUP.2021.100999", "citedby-count": "4",
-                              "eid": "2-s2.0-85104969999"})
+    second = dict(
+        entry(),
+        **{
+            "prism:doi": "10.1016/J.DRUP.2021.100999",
+            "citedby-count": "4",
+            "eid": "2-s2.0-85104969999",
+        },
+    )
     fake_api.records["scopus"]["10.1016/j.drup.2021.100999"] = second
     works = [Work("10.1016/j.drup.2021.100999"), Work("10.9999/none"), Work(DEFAULT_DOI)]
     observations = scopus.fetch(works, make_session(scopus, api_key=KEY))
@@ -171,8 +191,11 @@ def test_weekly_quota_spent_stops_asking(fake_api, make_session):
     max_retries=0: the shared Session would otherwise sleep until the reset before
     its retry (see the report to the lead); one request, then no more.
     """
-    headers = {"X-RateLimit-Limit": "20000", "X-RateLimit-Remaining": "0",
-               "X-RateLimit-Reset": "1795000000000"}
+    headers = {
+        "X-RateLimit-Limit": "20000",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": "1795000000000",
+    }
     fake_api.inject("scopus", status=429, headers=headers, times=None)
     works = [Work(f"10.9999/w.{i}") for i in range(30)]
     observations = scopus.fetch(works, make_session(scopus, api_key=KEY, max_retries=0))
@@ -184,7 +207,9 @@ def test_weekly_quota_spent_stops_asking(fake_api, make_session):
 
 def test_malformed_body_fails_the_batch(fake_api, make_session):
     fake_api.inject("scopus", malformed=True)
-    observations = scopus.fetch([Work(DEFAULT_DOI), Work("10.9999/x")], make_session(scopus, api_key=KEY))
+    observations = scopus.fetch(
+        [Work(DEFAULT_DOI), Work("10.9999/x")], make_session(scopus, api_key=KEY)
+    )
     assert {o.outcome for o in observations} == {Outcome.ERROR}
     assert all("not valid JSON" in o.message for o in observations)
 
@@ -201,4 +226,3 @@ def test_spec():
     assert "https://dev.elsevier.com/" in spec.key_hint
     assert spec.secret_params == ()  # the key travels in a header
     assert spec.batch_size == 25 and spec.requests_per_second == 2.0
-

@@ -29,7 +29,11 @@ def test_parse_real_gold_record():
         "oa_host_type": "publisher",
     }
     assert "oa_pdf_url" not in parsed.metadata  # url_for_pdf is null in the recording
-    assert parsed.metrics == {"oa_locations_count": 2, "has_repository_copy": True, "journal_is_oa": True}
+    assert parsed.metrics == {
+        "oa_locations_count": 2,
+        "has_repository_copy": True,
+        "journal_is_oa": True,
+    }
 
 
 @pytest.mark.parametrize("path", real_files("unpaywall"), ids=lambda p: p.name)
@@ -42,20 +46,29 @@ def test_every_real_recording_parses(path):
 
 
 def test_closed_record_has_no_oa_location():
-    record = dict(real_json(REAL), is_oa=False, oa_status="closed", best_oa_location=None,
-                  oa_locations=[], has_repository_copy=False)
+    record = dict(
+        real_json(REAL),
+        is_oa=False,
+        oa_status="closed",
+        best_oa_location=None,
+        oa_locations=[],
+        has_repository_copy=False,
+    )
     parsed = unpaywall.parse_record(record)
     assert parsed.metadata == {"is_oa": False, "oa_status": "closed"}
     assert parsed.metrics["oa_locations_count"] == 0
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"is_oa": None}, "'is_oa' should be true/false"),
-    ({"is_oa": "true"}, "'is_oa' should be true/false"),
-    ({"oa_status": 3}, "'oa_status' should be a string"),
-    ({"best_oa_location": "https://x"}, "'best_oa_location' should be an object"),
-    ({"best_oa_location": {"url": 7}}, "'best_oa_location.url' should be a string"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"is_oa": None}, "'is_oa' should be true/false"),
+        ({"is_oa": "true"}, "'is_oa' should be true/false"),
+        ({"oa_status": 3}, "'oa_status' should be a string"),
+        ({"best_oa_location": "https://x"}, "'best_oa_location' should be an object"),
+        ({"best_oa_location": {"url": 7}}, "'best_oa_location.url' should be a string"),
+    ],
+)
 def test_changed_fields_are_errors_naming_them(change, message):
     with pytest.raises(MalformedResponse, match=message):
         unpaywall.parse_record(dict(real_json(REAL), **change))
@@ -69,11 +82,17 @@ def test_missing_is_oa_is_an_error():
 
 
 def test_fetch_default_article_is_closed(fake_api, make_session):
-    [obs] = unpaywall.fetch([Work(DEFAULT_DOI)], make_session(unpaywall, contact_email="me@example.org"))
+    [obs] = unpaywall.fetch(
+        [Work(DEFAULT_DOI)], make_session(unpaywall, contact_email="me@example.org")
+    )
     assert obs.outcome is Outcome.OK
     assert obs.citations is None
     assert obs.metadata == {"is_oa": False, "oa_status": "closed"}
-    assert obs.metrics == {"oa_locations_count": 0, "has_repository_copy": False, "journal_is_oa": False}
+    assert obs.metrics == {
+        "oa_locations_count": 0,
+        "has_repository_copy": False,
+        "journal_is_oa": False,
+    }
     [hit] = fake_api.hits("unpaywall")
     assert hit.path == f"/{DEFAULT_DOI}"
     assert hit.arg("email") == "me@example.org"
@@ -82,8 +101,12 @@ def test_fetch_default_article_is_closed(fake_api, make_session):
 def test_fetch_reads_the_best_location_when_open(fake_api, make_session):
     location = real_json(REAL)["oa_locations"][1]  # the recorded PMC copy
     fake_api.records["unpaywall"][DEFAULT_DOI].update(
-        is_oa=True, oa_status="green", has_repository_copy=True,
-        best_oa_location=location, oa_locations=[location])
+        is_oa=True,
+        oa_status="green",
+        has_repository_copy=True,
+        best_oa_location=location,
+        oa_locations=[location],
+    )
     [obs] = unpaywall.fetch([Work(DEFAULT_DOI)], make_session(unpaywall))
     assert obs.metadata["oa_status"] == "green"
     assert obs.metadata["oa_url"] == "https://www.ncbi.nlm.nih.gov/pmc/articles/12008803"

@@ -11,7 +11,8 @@ headers, and 429 when exceeded.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from monitor.errors import MalformedResponse
@@ -43,7 +44,9 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
 
 def request(session: Session, work: Work) -> Exchange:
     key = session.source.api_key
-    exchange = session.get("/doi/" + quote(work.doi, safe="/:;()"), params={"key": key} if key else {})
+    exchange = session.get(
+        "/doi/" + quote(work.doi, safe="/:;()"), params={"key": key} if key else {}
+    )
     if exchange.status_code in (401, 403):
         if not key:
             raise FetchFailure(Outcome.NOT_CONFIGURED, SPEC.key_hint, exchange)

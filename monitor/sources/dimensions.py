@@ -11,7 +11,8 @@ them. No rate limit is published; we ask once a second, as clients do.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from monitor.fetching import Session
@@ -45,9 +46,10 @@ def parse_response(exchange: Exchange) -> Parsed | None:
 
 def parse_metrics(record: Any) -> Parsed:
     """One Metrics API object → count and metrics; a missing optional metric is left out."""
-    citations = count(record, "times_cited")
+    citations = count(record, "times_cited")  # also checks that the record is an object
+    recent = record.get("recent_citations")
     metrics = {
-        "recent_citations": count(record, "recent_citations") if record.get("recent_citations") is not None else None,
+        "recent_citations": None if recent is None else count(record, "recent_citations"),
         "field_citation_ratio": may(record, "field_citation_ratio", float),
         "relative_citation_ratio": may(record, "relative_citation_ratio", float),
         "highly_cited_1": may(record, "highly_cited_1", bool),

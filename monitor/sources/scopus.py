@@ -12,7 +12,8 @@ token), else 401/403. The Search API allows 20,000 requests a week and reports
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from monitor.doi import doi_or_none
 from monitor.errors import MalformedResponse
@@ -83,7 +84,9 @@ def entries(payload: Any) -> list[dict[str, Any]]:
     found = []
     for entry in may(results, "entry", list, "search-results.") or []:
         if not isinstance(entry, dict):
-            raise MalformedResponse(f"search-results.entry[] should hold objects, got {entry!r:.40}")
+            raise MalformedResponse(
+                f"search-results.entry[] should hold objects, got {entry!r:.40}"
+            )
         if "error" in entry:
             if entry["error"] != EMPTY:
                 raise MalformedResponse(f"Scopus reported an error: {str(entry['error'])[:120]}")

@@ -9,7 +9,8 @@ Unpaywall``. About 100,000 calls a day are suggested; we ask 5 a second.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from monitor.fetching import FetchFailure, Session

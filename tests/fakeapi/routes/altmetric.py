@@ -14,8 +14,12 @@ NO_KEY = (
     "an API key at https://www.altmetric.com/solutions/altmetric-api/"
 )
 KEYS = {"test-altmetric-key"}
-LIMITS = {"X-HourlyRateLimit-Limit": "3600", "X-HourlyRateLimit-Remaining": "3599",
-          "X-DailyRateLimit-Limit": "86400", "X-DailyRateLimit-Remaining": "86399"}
+LIMITS = {
+    "X-HourlyRateLimit-Limit": "3600",
+    "X-HourlyRateLimit-Remaining": "3599",
+    "X-DailyRateLimit-Limit": "86400",
+    "X-DailyRateLimit-Remaining": "86399",
+}
 
 
 def load(fake: FakeAPI) -> None:

@@ -8,7 +8,11 @@ from tests.fakeapi.server import FakeAPI, Reply, Request
 
 # The 404 body a public client's test uses (mbhall88/boast src/providers/dimensions.rs);
 # not a recording: our parser reads only the status.
-NOT_FOUND = {"status": 404, "error": "NOT FOUND", "message": "Sorry, we can't find a record for that publication!"}
+NOT_FOUND = {
+    "status": 404,
+    "error": "NOT FOUND",
+    "message": "Sorry, we can't find a record for that publication!",
+}
 
 
 def load(fake: FakeAPI) -> None:

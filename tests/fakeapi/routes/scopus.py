@@ -12,12 +12,20 @@ from typing import Any
 from tests.fakeapi.server import FakeAPI, Reply, Request
 
 # A refused key, in the shape public Scopus clients test against.
-REFUSED = {"service-error": {"status": {
-    "statusCode": "AUTHORIZATION_ERROR",
-    "statusText": "The requestor is not authorized to access the requested view or fields of the resource",
-}}}
+REFUSED = {
+    "service-error": {
+        "status": {
+            "statusCode": "AUTHORIZATION_ERROR",
+            "statusText": "The requestor is not authorized to access the requested view or fields of the resource",
+        }
+    }
+}
 # Quota headers as Elsevier sends them (X-RateLimit-Reset is epoch milliseconds).
-QUOTA = {"X-RateLimit-Limit": "20000", "X-RateLimit-Remaining": "19996", "X-RateLimit-Reset": "1795000000000"}
+QUOTA = {
+    "X-RateLimit-Limit": "20000",
+    "X-RateLimit-Remaining": "19996",
+    "X-RateLimit-Reset": "1795000000000",
+}
 # Keys the fake accepts; any other key is refused.
 KEYS = {"test-scopus-key"}
 
@@ -32,19 +40,34 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
     if request.headers.get("x-els-apikey") not in KEYS:
         return Reply(401, REFUSED)
     query = request.arg("query") or ""
-    wanted = [clause.strip().removeprefix("DOI(").removesuffix(")").lower() for clause in query.split(" OR ")]
+    wanted = [
+        clause.strip().removeprefix("DOI(").removesuffix(")").lower()
+        for clause in query.split(" OR ")
+    ]
     count = int(request.arg("count", "25") or 25)
     found = [fake.records["scopus"][d] for d in wanted if d in fake.records["scopus"]][:count]
     entries: list[Any] = found or [{"@_fa": "true", "error": "Result set was empty"}]
-    return Reply(200, {"search-results": {
-        "opensearch:totalResults": str(len(found)),
-        "opensearch:startIndex": "0",
-        "opensearch:itemsPerPage": str(len(found)),
-        "opensearch:Query": {"@role": "request", "@searchTerms": query, "@startPage": "0"},
-        "link": [{"@_fa": "true", "@ref": "self", "@href": "https://api.elsevier.com/content/search/scopus",
-                  "@type": "application/json"}],
-        "entry": entries,
-    }}, dict(QUOTA))
+    return Reply(
+        200,
+        {
+            "search-results": {
+                "opensearch:totalResults": str(len(found)),
+                "opensearch:startIndex": "0",
+                "opensearch:itemsPerPage": str(len(found)),
+                "opensearch:Query": {"@role": "request", "@searchTerms": query, "@startPage": "0"},
+                "link": [
+                    {
+                        "@_fa": "true",
+                        "@ref": "self",
+                        "@href": "https://api.elsevier.com/content/search/scopus",
+                        "@type": "application/json",
+                    }
+                ],
+                "entry": entries,
+            }
+        },
+        dict(QUOTA),
+    )
 
 
 def set_count(fake: FakeAPI, doi: str, count: int) -> None:

@@ -27,17 +27,33 @@ def unpaywall() -> dict:
     record = copy.deepcopy(real)
     template = real["z_authors"][0]
     record.update(
-        doi=DOI, doi_url=f"https://doi.org/{DOI}", title=TITLE, genre="journal-article",
-        is_paratext=False, published_date="2021-05-01", year=2021,
-        journal_name="Drug Resistance Updates", journal_issns="1368-7646,1532-2084",
-        journal_issn_l="1368-7646", journal_is_oa=False, journal_is_in_doaj=False,
-        publisher="Elsevier BV", is_oa=False, oa_status="closed", has_repository_copy=False,
-        best_oa_location=None, first_oa_location=None, oa_locations=[], oa_locations_embargoed=[],
+        doi=DOI,
+        doi_url=f"https://doi.org/{DOI}",
+        title=TITLE,
+        genre="journal-article",
+        is_paratext=False,
+        published_date="2021-05-01",
+        year=2021,
+        journal_name="Drug Resistance Updates",
+        journal_issns="1368-7646,1532-2084",
+        journal_issn_l="1368-7646",
+        journal_is_oa=False,
+        journal_is_in_doaj=False,
+        publisher="Elsevier BV",
+        is_oa=False,
+        oa_status="closed",
+        has_repository_copy=False,
+        best_oa_location=None,
+        first_oa_location=None,
+        oa_locations=[],
+        oa_locations_embargoed=[],
         updated="2026-11-20T08:12:44Z",  # made up
         z_authors=[
             dict(
                 copy.deepcopy(template),
-                author_position="first" if i == 0 else ("last" if i == len(AUTHORS) - 1 else "additional"),
+                author_position="first"
+                if i == 0
+                else ("last" if i == len(AUTHORS) - 1 else "additional"),
                 raw_author_name=name,
                 is_corresponding=i == len(AUTHORS) - 1,
                 raw_affiliation_strings=[],
