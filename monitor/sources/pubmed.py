@@ -1,0 +1,282 @@
+"""PubMed (NCBI E-utilities): how many PubMed articles cite a work, by PMID.
+
+Batch: ``GET /elink.fcgi?dbfrom=pubmed&db=pubmed&linkname=pubmed_pubmed_citedin&id=1&id=2``.
+Each ``id`` parameter gets a link operation of its own, one ``LinkSet`` each, so the
+citing PMIDs stay apart per work (E-utilities help, NBK25499, ELink: "If more than one
+id parameter is provided, ELink will perform a separate link operation"). 100 ids a
+request keeps the URL short. A LinkSet without a ``pubmed_pubmed_citedin`` LinkSetDb
+is how PubMed says no PubMed article cites the work: 0, not an error. ``ERROR``
+elements (of the whole answer or of one LinkSet) are errors. The count comes from PMC
+reference lists, so it undercounts.
+
+NCBI asks for ``tool`` and ``email`` on every request. Without an API key it allows 3
+requests/s, 10 with one (``api_key`` query parameter, redacted before storing); we
+keep 3 unless ``[sources.pubmed] requests_per_second`` says otherwise. A work without
+a known PMID is not_found without a request.
+
+``parse_efetch`` reads the bibliographic record (EFetch PubmedArticleSet XML), for
+metadata enrichment; ``fetch`` does not call it.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any
+
+from monitor.errors import MalformedResponse
+from monitor.fetching import FetchFailure, Session
+from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.sources.base import (
+    Parsed,
+    SourceSpec,
+    chunks,
+    expect_status,
+    failed,
+    observe,
+    partial_date,
+    strip_markup,
+)
+
+SPEC = SourceSpec(
+    name="pubmed",
+    title="PubMed",
+    base_url="https://eutils.ncbi.nlm.nih.gov/entrez/eutils",
+    requests_per_second=3.0,  # NCBI's limit without a key; 10 with one
+    batch_size=100,
+    api_key_env="NCBI_API_KEY",
+    needs_pmid=True,
+    key_hint=(
+        "optional: an NCBI API key raises the limit from 3 to 10 requests/s; create one under "
+        "'API Key Management' at https://account.ncbi.nlm.nih.gov/settings/"
+    ),
+    secret_params=("api_key",),
+    homepage="https://pubmed.ncbi.nlm.nih.gov",
+)
+CITED_IN = "pubmed_pubmed_citedin"
+TOOL = "citation-monitor"
+
+
+def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
+    known = [w for w in works if w.pmid]
+    found = iter(cited_in(known, session))
+    return [next(found) if w.pmid else no_pmid(w, SPEC) for w in works]
+
+
+def no_pmid(work: Work, spec: SourceSpec) -> Observation:
+    return Observation(
+        work.doi,
+        spec.name,
+        Outcome.NOT_FOUND,
+        f"{spec.title} looks works up by PMID and none is known for this DOI: "
+        'set pmid = "…" in its [[works]] entry of config.toml',
+    )
+
+
+def cited_in(works: Sequence[Work], session: Session) -> list[Observation]:
+    """One elink request per batch; each work's LinkSet found by its PMID."""
+    source = session.source.name
+    observations: list[Observation] = []
+    for batch in chunks(works, SPEC.batch_size):
+        try:
+            exchange = request(session, batch)
+        except FetchFailure as failure:
+            observations += failed(batch, source, failure)
+            continue
+        try:
+            link_sets = parse_elink(exchange.body)
+        except MalformedResponse as exc:
+            observations += [
+                Observation(
+                    w.doi, source, Outcome.ERROR, f"unexpected response: {exc}", exchange=exchange
+                )
+                for w in batch
+            ]
+            continue
+        except FetchFailure as failure:
+            observations += failed(
+                batch, source, FetchFailure(failure.outcome, failure.message, exchange)
+            )
+            continue
+        for work in batch:
+            link_set = link_sets.get(work.pmid or "")
+            observations.append(observe_link_set(work, source, exchange, link_set))
+    return observations
+
+
+def observe_link_set(
+    work: Work, source: str, exchange: Exchange, link_set: ET.Element | None
+) -> Observation:
+    """A work's LinkSet: ok with its count, not_found when absent, error with NCBI's text."""
+    error = _text(link_set.find("ERROR")) if link_set is not None else None
+    if error:
+        return Observation(work.doi, source, Outcome.ERROR, f"PubMed: {error}", exchange=exchange)
+    return observe(
+        work, source, exchange, lambda: None if link_set is None else parse_link_set(link_set)
+    )
+
+
+def request(session: Session, batch: list[Work]) -> Exchange:
+    params: dict[str, Any] = {
+        "dbfrom": "pubmed",
+        "db": "pubmed",
+        "linkname": CITED_IN,
+        "id": [w.pmid for w in batch],  # repeated: one LinkSet per id
+        "tool": TOOL,
+    }
+    if session.contact_email:
+        params["email"] = session.contact_email
+    key = session.source.api_key
+    if key:
+        params["api_key"] = key
+    exchange = session.get("/elink.fcgi", params=params)
+    try:
+        expect_status(exchange, 200)
+    except FetchFailure as failure:
+        if key and key in failure.message:  # NCBI may echo a refused key in its error body
+            raise FetchFailure(
+                failure.outcome, failure.message.replace(key, "REDACTED"), exchange
+            ) from None
+        raise
+    return exchange
+
+
+def parse_elink(body: bytes) -> dict[str, ET.Element]:
+    """An eLinkResult document → its LinkSets by the PMID each was asked for.
+
+    An ``ERROR`` of the whole answer raises FetchFailure(error) with NCBI's text.
+    """
+    root = _xml(body, "eLinkResult")
+    error = _text(root.find("ERROR"))
+    if error:
+        raise FetchFailure(Outcome.ERROR, f"PubMed: {error}")
+    link_sets: dict[str, ET.Element] = {}
+    for link_set in root.findall("LinkSet"):
+        pmid = _text(link_set.find("IdList/Id"))
+        if not pmid:
+            raise MalformedResponse("a LinkSet has no IdList/Id")
+        link_sets.setdefault(pmid, link_set)
+    return link_sets
+
+
+def parse_link_set(link_set: ET.Element) -> Parsed:
+    """One LinkSet → the number of distinct PMIDs in its pubmed_pubmed_citedin LinkSetDb."""
+    citing: set[str] = set()
+    for db in link_set.findall("LinkSetDb"):
+        if _text(db.find("LinkName")) != CITED_IN:
+            continue
+        for element in db.findall("Link/Id"):
+            pmid = _text(element)
+            if not pmid or not pmid.isdigit():
+                raise MalformedResponse(f"{CITED_IN} Link/Id {pmid!r} is not a PMID")
+            citing.add(pmid)
+    return Parsed(citations=len(citing), metadata={"pmid": _text(link_set.find("IdList/Id"))})
+
+
+# --- EFetch: the bibliographic record ---
+
+_MONTHS = {
+    month: number
+    for number, month in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+
+
+def parse_efetch(body: bytes) -> dict[str, dict[str, Any]]:
+    """A PubmedArticleSet document → metadata by PMID."""
+    records: dict[str, dict[str, Any]] = {}
+    for article in _xml(body, "PubmedArticleSet").findall("PubmedArticle"):
+        pmid = _text(article.find("MedlineCitation/PMID"))
+        if not pmid:
+            raise MalformedResponse("a PubmedArticle has no MedlineCitation/PMID")
+        records[pmid] = parse_article(article)
+    return records
+
+
+def parse_article(article: ET.Element) -> dict[str, Any]:
+    citation, body = article.find("MedlineCitation"), article.find("MedlineCitation/Article")
+    if citation is None or body is None:
+        raise MalformedResponse("a PubmedArticle has no MedlineCitation/Article")
+    ids = {e.get("IdType"): _text(e) for e in article.findall("PubmedData/ArticleIdList/ArticleId")}
+    published = _date(body.find("Journal/JournalIssue/PubDate"))
+    title = _all_text(body.find("ArticleTitle"))
+    meta: dict[str, Any] = {
+        "title": title[:-1] if title and title.endswith(".") else title,
+        "authors": [_author(a) for a in body.findall("AuthorList/Author")],
+        "journal": _text(body.find("Journal/Title")),
+        "journal_abbreviation": _text(body.find("Journal/ISOAbbreviation")),
+        "issn": _text(body.find("Journal/ISSN")),
+        "volume": _text(body.find("Journal/JournalIssue/Volume")),
+        "issue": _text(body.find("Journal/JournalIssue/Issue")),
+        "pages": _text(body.find("Pagination/MedlinePgn")),
+        "published": published,
+        "published_online": _date(body.find("ArticleDate[@DateType='Electronic']")),
+        "year": int(published[:4]) if published else None,
+        "abstract": strip_markup(
+            " ".join(_abstract_part(p) for p in body.findall("Abstract/AbstractText"))
+        ),
+        "keywords": [k for k in map(_all_text, citation.findall("KeywordList/Keyword")) if k],
+        "mesh": [
+            m
+            for m in map(_text, citation.findall("MeshHeadingList/MeshHeading/DescriptorName"))
+            if m
+        ],
+        "publication_types": [
+            t for t in map(_text, body.findall("PublicationTypeList/PublicationType")) if t
+        ],
+        "pmid": _text(citation.find("PMID")),
+        "pmcid": ids.get("pmc"),
+        "doi": ids.get("doi"),
+    }
+    return {k: v for k, v in meta.items() if v not in (None, [], "")}
+
+
+def _author(author: ET.Element) -> dict[str, Any]:
+    given, family = _text(author.find("ForeName")), _text(author.find("LastName"))
+    entry = {
+        "name": " ".join(p for p in (given, family) if p),
+        "given": given,
+        "family": family,
+        "affiliations": [a for a in map(_text, author.findall("AffiliationInfo/Affiliation")) if a],
+    }
+    return {k: v for k, v in entry.items() if v}
+
+
+def _abstract_part(part: ET.Element) -> str:
+    label, text = part.get("Label"), _all_text(part) or ""
+    return f"{label.capitalize()}: {text}" if label else text
+
+
+def _date(element: ET.Element | None) -> str | None:
+    if element is None:
+        return None
+    month = _text(element.find("Month")) or ""
+    month = str(_MONTHS.get(month[:3].lower(), month)) if month else ""
+    return partial_date(
+        [_text(element.find("Year")) or "", month, _text(element.find("Day")) or ""]
+    )
+
+
+# --- XML helpers ---
+
+
+def _xml(body: bytes, root_tag: str) -> ET.Element:
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise MalformedResponse(f"body is not valid XML ({exc})") from None
+    if root.tag != root_tag:
+        raise MalformedResponse(f"expected an {root_tag} document, got <{root.tag}>")
+    return root
+
+
+def _text(element: ET.Element | None) -> str | None:
+    text = element.text.strip() if element is not None and element.text else ""
+    return text or None
+
+
+def _all_text(element: ET.Element | None) -> str | None:
+    """Text with inline markup (``vitamin D<sub>3</sub>``) flattened."""
+    text = " ".join("".join(element.itertext()).split()) if element is not None else ""
+    return text or None

@@ -1,0 +1,219 @@
+"""PubMed: elink and efetch parsers on the real recordings, cited-in counts through the fake."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from monitor.errors import MalformedResponse
+from monitor.fetching import FetchFailure
+from monitor.models import Outcome, Work
+from monitor.sources import pubmed
+from tests.conftest import DEFAULT_DOI, real_path
+from tests.fakeapi.routes import pubmed as fake_pubmed
+
+ELINK = "pubmed/elink_pubmed_to_pubmed_incl_citedin_pmid14873513.xml"
+EFETCH = "pubmed/efetch_pubmed_xml_pmid28731372.xml"
+PMID = "33930000"
+
+
+def cited_in_ids(text: str) -> list[str]:
+    """The Ids of the pubmed_pubmed_citedin LinkSetDb, read with a regex, apart from the parser."""
+    block = re.search(
+        r"<LinkName>pubmed_pubmed_citedin</LinkName>(.*?)</LinkSetDb>", text, re.DOTALL
+    )
+    return re.findall(r"<Id>(\d+)</Id>", block.group(1))
+
+
+def test_real_elink_answer_counts_only_the_cited_in_link_set():
+    body = real_path(ELINK).read_bytes()
+    link_sets = pubmed.parse_elink(body)
+    assert list(link_sets) == ["14873513"]
+    parsed = pubmed.parse_link_set(link_sets["14873513"])
+    assert parsed.citations == len(cited_in_ids(body.decode())) == 6
+    assert parsed.metadata == {"pmid": "14873513"}
+    assert body.count(b"<Id>") > 100  # the similar-articles link sets are not counted
+
+
+def test_a_link_set_without_cited_in_is_zero():
+    root = ET.fromstring(real_path(ELINK).read_bytes())
+    link_set = root.find("LinkSet")
+    for db in link_set.findall("LinkSetDb"):
+        if db.findtext("LinkName") == "pubmed_pubmed_citedin":
+            link_set.remove(db)
+    assert pubmed.parse_link_set(link_set).citations == 0
+
+
+def test_an_error_of_the_whole_answer_raises_with_ncbi_text():
+    body = b"<eLinkResult><ERROR>Invalid db name specified: pubmd</ERROR></eLinkResult>"
+    with pytest.raises(FetchFailure, match="PubMed: Invalid db name specified: pubmd"):
+        pubmed.parse_elink(body)
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"<html><body>Down for maintenance", "not valid XML"),
+        (b"<eSearchResult><Count>1</Count></eSearchResult>", "expected an eLinkResult document"),
+        (b"<eLinkResult><LinkSet><DbFrom>pubmed</DbFrom></LinkSet></eLinkResult>", "no IdList/Id"),
+    ],
+)
+def test_an_unexpected_document_is_malformed(body, message):
+    with pytest.raises(MalformedResponse, match=message):
+        pubmed.parse_elink(body)
+
+
+def test_a_citing_id_that_is_not_a_pmid_is_malformed():
+    text = real_path(ELINK).read_text().replace("<Id>22356836</Id>", "<Id>PMC123</Id>")
+    link_set = pubmed.parse_elink(text.encode())["14873513"]
+    with pytest.raises(MalformedResponse, match="'PMC123' is not a PMID"):
+        pubmed.parse_link_set(link_set)
+
+
+def test_real_efetch_record():
+    [(pmid, meta)] = pubmed.parse_efetch(real_path(EFETCH).read_bytes()).items()
+    assert pmid == "28731372" == meta["pmid"]
+    assert meta["title"] == (
+        "Exploring the effect of vitamin D3 supplementation on the anti-EBV antibody response "
+        "in relapsing-remitting multiple sclerosis"
+    )
+    assert meta["doi"] == "10.1177/1352458517722646" and meta["pmcid"] == "PMC6108041"
+    assert meta["journal"] == "Multiple sclerosis (Houndmills, Basingstoke, England)"
+    assert meta["journal_abbreviation"] == "Mult Scler" and meta["issn"] == "1477-0970"
+    assert (meta["volume"], meta["issue"], meta["pages"]) == ("24", "10", "1280-1287")
+    assert (meta["published"], meta["published_online"], meta["year"]) == (
+        "2018-09",
+        "2017-07-21",
+        2018,
+    )
+    assert len(meta["authors"]) == 11
+    assert (
+        meta["authors"][0]["name"] == "Linda Rolf" and meta["authors"][-1]["family"] == "Hupperts"
+    )
+    assert len(meta["mesh"]) == 11 and meta["mesh"][0] == "Adult"
+    assert "Epstein\u2013Barr virus" in meta["keywords"] and len(meta["keywords"]) == 6
+    assert meta["abstract"].startswith("Background: Epstein-Barr virus (EBV) infection")
+    assert "high-dose vitamin D3 supplements" in meta["abstract"]
+    assert meta["publication_types"][:2] == ["Journal Article", "Randomized Controlled Trial"]
+
+
+# --- through the fake ---
+
+
+def test_fetch_counts_the_constructed_citing_pmids(fake_api, make_session):
+    [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed))
+    assert obs.outcome is Outcome.OK, obs.message
+    assert obs.citations == 29
+    assert obs.metadata == {"pmid": PMID}
+    [hit] = fake_api.hits("pubmed", "/elink.fcgi")
+    assert (hit.arg("dbfrom"), hit.arg("db"), hit.arg("linkname")) == (
+        "pubmed",
+        "pubmed",
+        "pubmed_pubmed_citedin",
+    )
+    assert hit.query["id"] == [PMID]
+    assert (hit.arg("tool"), hit.arg("email")) == ("citation-monitor", "monitor-tests@example.org")
+    assert "api_key" not in hit.query
+
+
+def test_no_email_parameter_without_a_contact(fake_api, make_session):
+    pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed, contact_email=None))
+    [hit] = fake_api.hits("pubmed")
+    assert hit.arg("tool") == "citation-monitor" and "email" not in hit.query
+
+
+def test_an_article_nobody_cites_is_zero_not_an_error(fake_api, make_session):
+    [obs] = pubmed.fetch([Work("10.9999/uncited", pmid="12345")], make_session(pubmed))
+    assert obs.outcome is Outcome.OK and obs.citations == 0
+
+
+def test_a_work_without_pmid_is_not_found_without_a_request(fake_api, make_session):
+    works = [Work("10.9999/no.pmid"), Work(DEFAULT_DOI, pmid=PMID)]
+    first, second = pubmed.fetch(works, make_session(pubmed))
+    assert first.outcome is Outcome.NOT_FOUND and "[[works]]" in first.message
+    assert second.outcome is Outcome.OK
+    assert [h.query["id"] for h in fake_api.hits("pubmed")] == [[PMID]]
+    pubmed.fetch([Work("10.9999/no.pmid")], make_session(pubmed))
+    assert len(fake_api.hits("pubmed")) == 1
+
+
+def test_fetch_sends_100_ids_a_request_and_keeps_counts_apart(fake_api, make_session):
+    fake_pubmed.set_citing(fake_api, "40000007", ["41000001", "41000002", "41000003"])
+    works = [Work(f"10.9999/x.{i}", pmid=str(40000000 + i)) for i in range(149)] + [
+        Work(DEFAULT_DOI, pmid=PMID)
+    ]
+    observations = pubmed.fetch(works, make_session(pubmed))
+    assert [len(h.query["id"]) for h in fake_api.hits("pubmed", "/elink.fcgi")] == [100, 50]
+    counts = {o.doi: o.citations for o in observations}
+    assert counts[DEFAULT_DOI] == 29 and counts["10.9999/x.7"] == 3 and counts["10.9999/x.8"] == 0
+    assert {o.outcome for o in observations} == {Outcome.OK}
+
+
+def test_the_api_key_is_sent_and_redacted_from_stored_urls(fake_api, make_session):
+    session = make_session(pubmed, api_key="sekrit-key")
+    [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], session)
+    assert fake_api.hits("pubmed")[0].arg("api_key") == "sekrit-key"
+    assert "sekrit-key" not in obs.exchange.url and "api_key=REDACTED" in obs.exchange.url
+
+
+def test_a_refused_key_echoed_in_the_error_body_is_not_in_the_message(fake_api, make_session):
+    fake_api.inject(
+        "pubmed", status=400, body=b'{"error":"API key invalid","api-key":"sekrit-key"}'
+    )
+    [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed, api_key="sekrit-key"))
+    assert obs.outcome is Outcome.ERROR and "HTTP 400" in obs.message
+    assert "sekrit-key" not in obs.message and "REDACTED" in obs.message
+
+
+def test_an_error_element_of_the_whole_answer_fails_the_batch(fake_api, make_session):
+    fake_api.inject(
+        "pubmed", body=b"<eLinkResult><ERROR>Empty id list - nothing todo</ERROR></eLinkResult>"
+    )
+    observations = pubmed.fetch(
+        [Work(DEFAULT_DOI, pmid=PMID), Work("10.9/b", pmid="2")], make_session(pubmed)
+    )
+    assert [o.outcome for o in observations] == [Outcome.ERROR, Outcome.ERROR]
+    assert observations[0].message == "PubMed: Empty id list - nothing todo"
+    assert observations[0].exchange is not None
+
+
+def test_an_error_element_of_one_link_set_fails_that_work_only(fake_api, make_session):
+    body = (
+        "<eLinkResult>"
+        + fake_pubmed.link_set(fake_api, PMID)
+        + "<LinkSet><DbFrom>pubmed</DbFrom><IdList><Id>99</Id></IdList><ERROR>Invalid uid 99</ERROR></LinkSet>"
+        + "</eLinkResult>"
+    )
+    fake_api.inject("pubmed", body=body.encode())
+    ok, bad = pubmed.fetch(
+        [Work(DEFAULT_DOI, pmid=PMID), Work("10.9/b", pmid="99")], make_session(pubmed)
+    )
+    assert ok.outcome is Outcome.OK and ok.citations == 29
+    assert bad.outcome is Outcome.ERROR and bad.message == "PubMed: Invalid uid 99"
+
+
+def test_a_pmid_missing_from_the_answer_is_not_found(fake_api, make_session):
+    fake_api.inject(
+        "pubmed",
+        body=("<eLinkResult>" + fake_pubmed.link_set(fake_api, PMID) + "</eLinkResult>").encode(),
+    )
+    ok, missing = pubmed.fetch(
+        [Work(DEFAULT_DOI, pmid=PMID), Work("10.9/b", pmid="5")], make_session(pubmed)
+    )
+    assert ok.outcome is Outcome.OK and missing.outcome is Outcome.NOT_FOUND
+
+
+def test_429_is_rate_limited(fake_api, make_session):
+    fake_api.inject(
+        "pubmed", status=429, times=2, body=b'{"error":"API rate limit exceeded","count":"4"}'
+    )
+    [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed))
+    assert obs.outcome is Outcome.RATE_LIMITED and obs.citations is None
+
+
+def test_malformed_body_is_an_error(fake_api, make_session):
+    fake_api.inject("pubmed", malformed=True)
+    [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed))
+    assert obs.outcome is Outcome.ERROR and "not valid XML" in obs.message
