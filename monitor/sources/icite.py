@@ -124,7 +124,7 @@ def parse_record(record: Any) -> Parsed:
     )
 
 
-def _field(record: dict[str, Any], legacy: str, kind: type) -> Any:
+def _field(record: dict[str, Any], legacy: str, kind: type | tuple[type, ...]) -> Any:
     """A field under its legacy name or, failing that, its database name."""
     if legacy in record or legacy not in NAMES:
         return may(record, legacy, kind)
