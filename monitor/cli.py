@@ -118,12 +118,14 @@ def status_lines(summary: RunSummary) -> list[str]:
 
 
 def describe(report: SourceReport) -> str:
-    counts = [o for o in report.observations if o.citations is not None]
     if report.message:
         return report.message
-    if len(report.observations) == 1 and counts:
-        return f"{counts[0].citations} citations"
-    return f"{len(counts)} of {len(report.observations)} works counted"
+    ok = [o for o in report.observations if o.outcome.value == "ok"]
+    if not SOURCES[report.source].SPEC.counts_citations:
+        return f"{len(ok)} of {len(report.observations)} works described"
+    if len(report.observations) == 1 and ok and ok[0].citations is not None:
+        return f"{ok[0].citations} citations"
+    return f"{len(ok)} of {len(report.observations)} works counted"
 
 
 @cli.command("report")

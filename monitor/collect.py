@@ -11,15 +11,17 @@ import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
-from typing import Callable, Iterator, Sequence
+from types import ModuleType
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import httpx
 import sqlite_utils
 
-from monitor import store
+from monitor import citing, store
 from monitor.config import Config, SourceConfig
-from monitor.fetching import Session, make_client, utcnow
-from monitor.models import Observation, Outcome, RunSummary, SourceReport, Work
+from monitor.errors import MalformedResponse
+from monitor.fetching import FetchFailure, Session, make_client, utcnow
+from monitor.models import CitingList, Observation, Outcome, RunSummary, SourceReport, Work
 from monitor.sources import SOURCES
 from monitor.sources.base import not_configured
 
@@ -44,7 +46,7 @@ def run(
         try:
             with make_client(config.contact_email, config.http) as client:
                 for report in _fetch_all(db, config, works, client, now):
-                    store.save_source(db, run_id, work_ids, report, now())
+                    save(db, run_id, work_ids, report, now())
                     reports.append(report)
                     if on_source_done:
                         on_source_done(report)
@@ -80,19 +82,34 @@ def _fetch_all(
     first = [s for s in config.enabled_sources if s not in later]
     providers = {s.name for s in first if SOURCES[s.name].SPEC.provides_pmid}
     with ThreadPoolExecutor(max_workers=max(1, len(config.enabled_sources))) as pool:
-        running: dict[Future[SourceReport], str] = {
-            pool.submit(fetch_source, s, works, client, config, now): s.name for s in first
-        }
+        def start(source: SourceConfig, works: list[Work]) -> None:
+            lists = citing.last_complete_lists(db, source.name)
+            running[pool.submit(fetch_source, source, works, client, config, now, lists)] = source.name
+
+        running: dict[Future[SourceReport], str] = {}
+        for source in first:
+            start(source, works)
         while running or later:
             if later and not providers:
                 known = store.tracked_works(db, [w.doi for w in works])
                 for source in later:
-                    running[pool.submit(fetch_source, source, known, client, config, now)] = source.name
+                    start(source, known)
                 later = []
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 providers.discard(running.pop(future))
                 yield future.result()
+
+
+def save(
+    db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int], report: SourceReport, now: datetime
+) -> None:
+    """One source's observations, exchanges and citing lists: one transaction."""
+    with db.atomic():
+        response_ids = store.save_source(db, run_id, work_ids, report, now)
+        for listing in report.citing:
+            authors = store.work_authors(db, listing.doi)
+            citing.save_list(db, run_id, work_ids[listing.doi], listing, authors, response_ids, now)
 
 
 def _order(report: SourceReport) -> int:
@@ -105,8 +122,13 @@ def fetch_source(
     client: httpx.Client,
     config: Config,
     now: Callable[[], datetime] = utcnow,
+    lists: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SourceReport:
-    """Ask one source about all works. Whatever happens, returns one observation per work."""
+    """Ask one source about all works. Whatever happens, returns one observation per work.
+
+    ``lists`` holds the source's last complete citing list per DOI: a new list is
+    fetched only where it is due (see ``citing.list_is_due``).
+    """
     module = SOURCES[source.name]
     spec = module.SPEC
     started = time.monotonic()
@@ -134,12 +156,33 @@ def fetch_source(
                 for w in works
             ]
     observations = _one_per_work(source.name, works, observations)
+    listings: list[CitingList] = []
+    if config.citing.enabled and hasattr(module, "fetch_citing"):
+        for work, obs in zip(works, observations):
+            last = (lists or {}).get(work.doi)
+            if obs.outcome is Outcome.OK and citing.list_is_due(
+                last, obs.citations, now(), config.citing.max_list_age_days
+            ):
+                listings.append(_fetch_list(module, work, obs, session))
     return SourceReport(
         source.name,
         tuple(observations),
         tuple(session.exchanges),
         int((time.monotonic() - started) * 1000),
+        tuple(listings),
     )
+
+
+def _fetch_list(module: ModuleType, work: Work, obs: Observation, session: Session) -> CitingList:
+    try:
+        return module.fetch_citing(work, obs, session)
+    except FetchFailure as failure:
+        return CitingList(work.doi, obs.source, failure.outcome, message=failure.message)
+    except MalformedResponse as exc:
+        return CitingList(work.doi, obs.source, Outcome.ERROR, message=f"unexpected response: {exc}")
+    except Exception as exc:  # a bug in one source must not stop the others
+        log.exception("%s: unexpected failure listing citing works", obs.source)
+        return CitingList(work.doi, obs.source, Outcome.ERROR, message=f"internal error: {exc!r}")
 
 
 def _one_per_work(

@@ -48,6 +48,13 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class CitingConfig:
+    enabled: bool = True  # fetch lists of citing works (the ledger)
+    max_list_age_days: float = 30.0  # refetch a list this old even if its count is unchanged
+    max_pages: int = 100  # a safety cap per source and work; a capped list is incomplete
+
+
+@dataclass(frozen=True)
 class ScheduleConfig:
     cron: str = "0 6 * * *"
     timezone: str = "UTC"
@@ -77,6 +84,7 @@ class Config:
     works: tuple[Work, ...]
     sources: dict[str, SourceConfig]
     http: HttpConfig = HttpConfig()
+    citing: CitingConfig = CitingConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     email: EmailConfig = EmailConfig()
 
@@ -161,7 +169,7 @@ class _Parser:
         return p if p.is_absolute() else (self.path.parent / p)
 
     def config(self, raw: dict[str, Any]) -> Config:
-        top = {"monitor": {}, "works": [], "sources": {}, "http": {}, "schedule": {}, "email": {}}
+        top = {"monitor": {}, "works": [], "sources": {}, "http": {}, "citing": {}, "schedule": {}, "email": {}}
         self.table(raw, "top level", top)
         monitor = self.table(
             raw.get("monitor", {}),
@@ -179,6 +187,7 @@ class _Parser:
             works=self.works(raw.get("works", [])),
             sources=self.sources(raw.get("sources", {})),
             http=self.dataclass(raw.get("http", {}), "[http]", HttpConfig),
+            citing=self.dataclass(raw.get("citing", {}), "[citing]", CitingConfig),
             schedule=self.dataclass(raw.get("schedule", {}), "[schedule]", ScheduleConfig),
             email=self.email(raw.get("email", {})),
         )

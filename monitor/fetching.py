@@ -39,6 +39,8 @@ KEPT_HEADERS = (
     "x-ratelimit-reset",
     "x-ratelimit-cost-usd",
     "x-ratelimit-remaining-usd",
+    "x-hourlyratelimit-remaining",
+    "x-dailyratelimit-remaining",
 )
 MAX_BACKOFF_SECONDS = 60.0
 
@@ -117,12 +119,25 @@ class RateLimiter:
         if remaining is not None and reset is not None:
             try:
                 if float(remaining) <= 0:
-                    wait = float(reset)
+                    wait = reset_seconds(float(reset), time.time())
                     self.pause(wait)
                     return wait
             except ValueError:
                 pass
         return None
+
+
+def reset_seconds(reset: float, now_epoch: float) -> float:
+    """X-RateLimit-Reset as seconds from now.
+
+    APIs send it as seconds to wait (OpenAlex), epoch seconds, or epoch
+    milliseconds (Elsevier); the size of the number tells which.
+    """
+    if reset > 1e12:
+        reset = reset / 1000.0 - now_epoch
+    elif reset > 1e9:
+        reset -= now_epoch
+    return max(0.0, reset)
 
 
 def _seconds(interval: str) -> float:
@@ -230,12 +245,14 @@ class Session:
             else:
                 exchange = self.record(response, started)
                 forced = self.limiter.learn(response.headers)
+                status = response.status_code
                 if forced is not None and forced > self.http.max_retry_after_seconds:
                     self.exhausted = (
                         f"{self.host} says its quota is spent for {_duration(forced)}; "
                         "stopped asking it for this run"
                     )
-                status = response.status_code
+                    if status == 429 or status >= 500:
+                        raise FetchFailure(Outcome.QUOTA_EXHAUSTED, self.exhausted, exchange)
                 if status != 429 and status < 500:
                     return exchange
                 wait = retry_after_seconds(response.headers.get("retry-after"), self.now())

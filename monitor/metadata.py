@@ -26,7 +26,8 @@ FIELDS = frozenset(
     article_number published published_print published_online year type language abstract
     keywords mesh subjects topics license is_oa oa_status oa_url is_retracted updated_by
     update_to openalex_id pmid pmcid s2_id corpus_id tldr fields_of_study oa_license oa_version
-    oa_host_type oa_landing_url oa_pdf_url scopus_id eid altmetric_id publication_types""".split()
+    oa_host_type oa_landing_url oa_pdf_url scopus_id eid scopus_citedby_url altmetric_id
+    details_url publication_types europepmc_id""".split()
 )
 
 

@@ -94,13 +94,55 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class CitingRecord:
+    """One citing work as one source lists it. Every field but ``source`` may be unknown."""
+
+    source: str
+    doi: str | None = None
+    pmid: str | None = None
+    pmcid: str | None = None
+    openalex_id: str | None = None
+    s2_id: str | None = None
+    title: str | None = None
+    year: int | None = None
+    published: str | None = None  # publication date, YYYY[-MM[-DD]]
+    venue: str | None = None
+    type: str | None = None
+    authors: tuple[dict[str, Any], ...] = ()  # {name, orcid?, openalex_id?}
+    is_retracted: bool | None = None
+    contexts: tuple[str, ...] = ()
+    intents: tuple[str, ...] = ()
+    is_influential: bool | None = None
+    author_sc: bool | None = None  # OpenCitations' author self-citation flag
+    journal_sc: bool | None = None
+    countries: tuple[str, ...] = ()
+    institutions: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()  # subject fields of the citing work
+    exchange: Exchange | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class CitingList:
+    """A source's list of works citing one tracked work, as fetched in one run."""
+
+    doi: str
+    source: str
+    outcome: Outcome
+    records: tuple[CitingRecord, ...] = ()
+    complete: bool = False  # True only when every page arrived: only then can works vanish
+    message: str = ""
+    count_at_fetch: int | None = None  # the source's count when the list was fetched
+
+
+@dataclass(frozen=True)
 class SourceReport:
-    """All a source produced in one run: its observations and every exchange made."""
+    """All a source produced in one run: observations, citing lists, every exchange made."""
 
     source: str
     observations: tuple[Observation, ...]
     exchanges: tuple[Exchange, ...]
     elapsed_ms: int = 0
+    citing: tuple[CitingList, ...] = ()
 
     @property
     def outcome(self) -> Outcome:

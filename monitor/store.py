@@ -83,6 +83,86 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_citing_works(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE citers (
+            id INTEGER PRIMARY KEY,
+            doi TEXT UNIQUE,
+            preprint_doi TEXT,
+            pmid TEXT,
+            pmcid TEXT,
+            openalex_id TEXT,
+            s2_id TEXT,
+            title TEXT,
+            norm_title TEXT,
+            year INTEGER,
+            published TEXT,
+            venue TEXT,
+            type TEXT,
+            authors TEXT NOT NULL DEFAULT '[]',
+            countries TEXT NOT NULL DEFAULT '[]',
+            institutions TEXT NOT NULL DEFAULT '[]',
+            fields TEXT NOT NULL DEFAULT '[]',
+            is_retracted INTEGER,
+            is_preprint INTEGER NOT NULL DEFAULT 0,
+            first_seen_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX citers_pmid ON citers (pmid);
+        CREATE INDEX citers_preprint_doi ON citers (preprint_doi);
+        CREATE INDEX citers_openalex_id ON citers (openalex_id);
+        CREATE INDEX citers_s2_id ON citers (s2_id);
+        CREATE INDEX citers_norm_title ON citers (norm_title);
+        CREATE TABLE citations (
+            id INTEGER PRIMARY KEY,
+            work_id INTEGER NOT NULL REFERENCES works(id),
+            citer_id INTEGER NOT NULL REFERENCES citers(id),
+            first_seen_at TEXT NOT NULL,
+            first_seen_run_id INTEGER NOT NULL REFERENCES runs(id),
+            last_seen_at TEXT NOT NULL,
+            is_self_citation INTEGER NOT NULL DEFAULT 0,
+            is_influential INTEGER,
+            contexts TEXT NOT NULL DEFAULT '[]',
+            intents TEXT NOT NULL DEFAULT '[]',
+            UNIQUE (work_id, citer_id)
+        );
+        CREATE TABLE citation_sources (
+            citation_id INTEGER NOT NULL REFERENCES citations(id),
+            source TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            first_seen_run_id INTEGER NOT NULL REFERENCES runs(id),
+            last_seen_at TEXT NOT NULL,
+            gone_at TEXT,
+            author_sc INTEGER,
+            journal_sc INTEGER,
+            response_id INTEGER REFERENCES responses(id),
+            PRIMARY KEY (citation_id, source)
+        );
+        CREATE TABLE citing_fetches (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            work_id INTEGER NOT NULL REFERENCES works(id),
+            source TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            message TEXT NOT NULL DEFAULT '',
+            complete INTEGER NOT NULL,
+            items INTEGER NOT NULL,
+            count_at_fetch INTEGER
+        );
+        CREATE INDEX citing_fetches_by_work ON citing_fetches (work_id, source, id);
+        """
+    )
+
+
+@migrations()
+def m003_pruned_bodies(db: sqlite_utils.Database) -> None:
+    """Retention: a pruned raw body keeps its row (hash, size) with ``body`` NULL."""
+    db.execute("ALTER TABLE raw_bodies ADD COLUMN pruned_at TEXT")
+
+
 # Views hold no data: they are (re)created after the migrations, always current.
 VIEWS: dict[str, str] = {
     "latest_counts": """
@@ -137,6 +217,23 @@ VIEWS: dict[str, str] = {
             count(*) AS runs,
             sum(p.failed) AS failed_runs
         FROM per_run p GROUP BY p.source""",
+    "citing_works": """
+        SELECT
+            w.doi, c.doi AS citing_doi, c.pmid AS citing_pmid, c.title, c.year,
+            (SELECT group_concat(source, ',') FROM (
+                SELECT cs.source FROM citation_sources cs
+                WHERE cs.citation_id = e.id AND cs.gone_at IS NULL ORDER BY cs.source)
+            ) AS sources,
+            e.first_seen_at, e.is_self_citation, c.is_retracted,
+            c.published, c.venue, c.preprint_doi, c.openalex_id, c.s2_id, c.pmcid,
+            e.is_influential, e.intents, e.first_seen_run_id,
+            e.id AS citation_id, c.id AS citer_id
+        FROM citations e
+        JOIN works w ON w.id = e.work_id
+        JOIN citers c ON c.id = e.citer_id""",
+    "new_citing_works": """
+        SELECT * FROM citing_works
+        WHERE first_seen_run_id = (SELECT max(id) FROM runs)""",
 }
 
 
@@ -211,8 +308,11 @@ def finish_run(
 
 def save_source(
     db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int], report: SourceReport, now: datetime
-) -> None:
-    """Store one source's exchanges and observations for a run, all or nothing."""
+) -> dict[int, int]:
+    """Store one source's exchanges and observations for a run, all or nothing.
+
+    Returns id(exchange) → responses.id, for rows that point at their response.
+    """
     with db.atomic():
         response_ids = {id(ex): save_exchange(db, run_id, ex) for ex in report.exchanges}
         for obs in report.observations:
@@ -220,6 +320,7 @@ def save_source(
                 response_ids[id(obs.exchange)] = save_exchange(db, run_id, obs.exchange)
             save_observation(db, run_id, work_ids[obs.doi], obs, now, response_ids)
             learn_pmid(db, work_ids[obs.doi], obs)
+    return response_ids
 
 
 def save_exchange(db: sqlite_utils.Database, run_id: int, exchange: Exchange) -> int:
@@ -319,6 +420,27 @@ def latest_run(db: sqlite_utils.Database, as_of: str | None = None) -> dict[str,
     if row and row["summary"]:
         row["summary"] = json.loads(row["summary"])
     return row
+
+
+def latest_metadata(
+    db: sqlite_utils.Database, doi: str, as_of: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """source → the metadata of its latest ok observation of a work."""
+    rows = db.query(
+        "SELECT o.source, o.metadata FROM observations o JOIN works w ON w.id = o.work_id "
+        "WHERE w.doi = ? AND o.outcome = 'ok' AND (? IS NULL OR o.observed_at <= ?) "
+        "ORDER BY o.observed_at, o.id",
+        [doi, as_of, as_of],
+    )
+    return {row["source"]: json.loads(row["metadata"]) for row in rows}
+
+
+def work_authors(db: sqlite_utils.Database, doi: str) -> list[dict[str, Any]]:
+    """The tracked work's authors, from whichever source describes them best."""
+    from monitor.metadata import merge
+
+    record, _ = merge(latest_metadata(db, doi))
+    return list(record.get("authors") or [])
 
 
 def works_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:

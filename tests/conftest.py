@@ -48,7 +48,8 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
     """Write a config.toml whose every source points at the fake; returns its path.
 
     Keyword arguments: ``works`` (list of DOIs or dicts), ``sources`` (name → dict of
-    overrides, e.g. ``{"crossref": {"enabled": False}}``), ``extra`` (raw TOML appended).
+    overrides, e.g. ``{"crossref": {"enabled": False}}``), ``extra`` (raw TOML appended),
+    ``only`` (enable just these sources).
     """
 
     def write(
@@ -56,6 +57,7 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
         sources: dict[str, dict[str, Any]] | None = None,
         extra: str = "",
         contact_email: str = "monitor-tests@example.org",
+        only: tuple[str, ...] | None = None,
     ) -> Path:
         from monitor.sources import SOURCES
 
@@ -79,7 +81,10 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
         for name in SOURCES:
             lines += ["", f"[sources.{name}]", f'base_url = "{fake_api.base_url(name)}"',
                       "requests_per_second = 1000"]
-            for key, value in (sources or {}).get(name, {}).items():
+            overrides = (sources or {}).get(name, {})
+            if only is not None and "enabled" not in overrides:
+                lines.append(f"enabled = {'true' if name in only else 'false'}")
+            for key, value in overrides.items():
                 lines.append(f"{key} = {json.dumps(value)}")
         path = tmp_path / "config.toml"
         path.write_text("\n".join(lines) + "\n" + extra)

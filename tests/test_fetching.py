@@ -144,3 +144,27 @@ def test_user_agent_names_version_and_contact():
     assert user_agent("me@example.org").startswith("citation-monitor/")
     assert "mailto:me@example.org" in user_agent("me@example.org")
     assert "mailto" not in user_agent(None)
+
+
+def test_429_with_a_spent_quota_in_headers_is_not_retried():
+    """Elsevier sends X-RateLimit-Reset as epoch milliseconds; we must not sleep until then."""
+    import time as _time
+
+    reset_ms = str(int((_time.time() + 3 * 86400) * 1000))
+    handler, calls = replies(
+        httpx.Response(429, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset_ms})
+    )
+    s, slept = session(handler)
+    with pytest.raises(FetchFailure) as info:
+        s.get("/x")
+    assert info.value.outcome is Outcome.QUOTA_EXHAUSTED
+    assert "72.0 h" in info.value.message
+    assert len(calls) == 1 and sum(slept) < 1
+
+
+def test_reset_forms():
+    from monitor.fetching import reset_seconds
+
+    assert reset_seconds(30, 1_800_000_000) == 30
+    assert reset_seconds(1_800_000_060, 1_800_000_000) == 60
+    assert reset_seconds(1_800_000_060_000, 1_800_000_000) == 60

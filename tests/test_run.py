@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import json
 import sqlite3
 import subprocess
@@ -10,10 +12,18 @@ import time
 import zlib
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import DEFAULT_DOI
 from tests.fakeapi import Fault
 from tests.fakeapi.routes import crossref as fake_crossref
 from tests.fakeapi.routes import openalex as fake_openalex
+
+
+@pytest.fixture
+def write_config(write_config):
+    """These tests are about the backbone: just OpenAlex and Crossref."""
+    return functools.partial(write_config, only=("openalex", "crossref"))
 
 
 def latest(db_path: Path) -> dict[str, dict]:
@@ -212,12 +222,16 @@ def test_offline_run_records_failures_writes_report_and_exits_1(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
+    from monitor.sources import SOURCES
+
     config = tmp_path / "config.toml"
     config.write_text(
         f'[monitor]\ncontact_email = ""\n[[works]]\ndoi = "{DEFAULT_DOI}"\n'
         "[http]\nmax_retries = 1\nbackoff_seconds = 0.01\n"
-        f'[sources.openalex]\nbase_url = "http://127.0.0.1:{closed}/openalex"\n'
-        f'[sources.crossref]\nbase_url = "http://127.0.0.1:{closed}/crossref"\n'
+        + "".join(
+            f'[sources.{name}]\nbase_url = "http://127.0.0.1:{closed}/{name}"\nrequests_per_second = 100\n'
+            for name in SOURCES
+        )
     )
     proc = subprocess.run(
         [sys.executable, "-m", "monitor", "run", "--config", str(config)],
@@ -225,13 +239,18 @@ def test_offline_run_records_failures_writes_report_and_exits_1(tmp_path):
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert "openalex  error            cannot connect to 127.0.0.1" in proc.stdout
+    assert re.search(r"^openalex +error +cannot connect to 127\.0\.0\.1", proc.stdout, re.M)
     assert "no contact email" in proc.stderr  # warned once
     assert proc.stderr.count("no contact email") == 1
     page = (tmp_path / "state/report/works/10.1016-j.drup.2021.100752.html").read_text()
     assert "cannot connect to 127.0.0.1" in page
     rows = latest(tmp_path / "state/monitor.db")
-    assert {r["outcome"] for r in rows.values()} == {"error"}
+    keyed = {"scopus", "altmetric", "unpaywall"}  # no key / no contact email: not_configured
+    by_pmid = {"icite", "pubmed"}  # no source could give a PMID: not_found, no request
+    assert {r["outcome"] for s, r in rows.items() if s not in keyed | by_pmid} == {"error"}
+    assert {rows[s]["outcome"] for s in keyed} == {"not_configured"}
+    assert {rows[s]["outcome"] for s in by_pmid} == {"not_found"}
+    assert {r["citations"] for r in rows.values()} == {None}
 
 
 def test_a_run_while_another_holds_the_lock_exits_3(write_config, invoke, tmp_path):

@@ -1,7 +1,37 @@
-"""The registry of data sources: one module each, all behind the interface in ``base``."""
+"""The registry of data sources: one module each, all behind the interface in ``base``.
+
+The order is the order of status lines and report tables.
+"""
 
 from types import ModuleType
 
-from monitor.sources import crossref, openalex
+from monitor.sources import (
+    altmetric,
+    crossref,
+    dimensions,
+    europepmc,
+    icite,
+    openalex,
+    opencitations,
+    pubmed,
+    scopus,
+    semanticscholar,
+    unpaywall,
+)
 
-SOURCES: dict[str, ModuleType] = {module.SPEC.name: module for module in (openalex, crossref)}
+SOURCES: dict[str, ModuleType] = {
+    module.SPEC.name: module
+    for module in (
+        openalex,
+        crossref,
+        semanticscholar,
+        opencitations,
+        europepmc,
+        icite,
+        pubmed,
+        dimensions,
+        unpaywall,
+        scopus,
+        altmetric,
+    )
+}

@@ -3,7 +3,11 @@
 A source module exposes:
 
 - ``SPEC``: a ``SourceSpec`` (defaults for its ``[sources.NAME]`` config section);
-- ``fetch(works, session) -> list[Observation]``: one observation per work, in order.
+- ``fetch(works, session) -> list[Observation]``: one observation per work, in order;
+- optionally ``fetch_citing(work, observation, session) -> CitingList``: the works citing
+  one tracked work. It is called only for a work whose count observation is ok and whose
+  list is due (its count changed, or the last complete list is too old), so a quiet day
+  costs one count request per source and work.
 
 It builds requests with the ``Session`` it is given and parses responses into
 ``Parsed`` values. The helpers here turn failures into observations, so that a
@@ -19,7 +23,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure, Session
-from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
 
 T = TypeVar("T")
 
@@ -66,6 +70,16 @@ def failed(works: Sequence[Work], source: str, failure: FetchFailure) -> list[Ob
 
 def not_configured(works: Sequence[Work], source: str, hint: str) -> list[Observation]:
     return [Observation(w.doi, source, Outcome.NOT_CONFIGURED, hint) for w in works]
+
+
+def citing_list(
+    work: Work, observation: Observation, records: Sequence[CitingRecord], complete: bool
+) -> CitingList:
+    """An ok list, stamped with the count it was fetched at (for request economy)."""
+    return CitingList(
+        work.doi, observation.source, Outcome.OK, tuple(records), complete,
+        count_at_fetch=observation.citations,
+    )
 
 
 def observe(

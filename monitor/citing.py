@@ -1,0 +1,290 @@
+"""The citing-works ledger in the database: one row per distinct citing work.
+
+Tables (created in ``store``): ``citers`` (distinct citing works, a preprint and its
+published version being one row), ``citations`` (tracked work × citer, with our
+first-seen time), ``citation_sources`` (which source lists each citation, since
+when, and when it vanished), ``citing_fetches`` (each list fetch, for request economy).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from statistics import median
+from typing import Any, Iterable, Mapping
+
+import sqlite_utils
+
+from monitor import ledger
+from monitor.models import CitingList, CitingRecord, Outcome
+from monitor.store import iso
+
+_SCALARS = ("pmid", "pmcid", "openalex_id", "s2_id", "title", "year", "published", "venue", "type")
+_LISTS = ("countries", "institutions", "fields")
+
+
+def save_list(
+    db: sqlite_utils.Database,
+    run_id: int,
+    work_id: int,
+    listing: CitingList,
+    tracked_authors: list[Mapping[str, Any]],
+    response_ids: Mapping[int, int],
+    now: datetime,
+) -> None:
+    """Merge one source's list for one work into the ledger (inside the caller's transaction)."""
+    db.execute(
+        "INSERT INTO citing_fetches (run_id, work_id, source, fetched_at, outcome, message, "
+        "complete, items, count_at_fetch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_id, work_id, listing.source, iso(now), listing.outcome.value, listing.message,
+         int(listing.complete), len(listing.records), listing.count_at_fetch],
+    )
+    if listing.outcome is not Outcome.OK:
+        return
+    seen: set[int] = set()
+    for record in listing.records:
+        citer_id = upsert_citer(db, record, now)
+        self_cite = ledger.is_self_citation(record.authors, tracked_authors, record.author_sc)
+        citation_id = _upsert_citation(db, work_id, citer_id, record, run_id, now, self_cite)
+        response_id = response_ids.get(id(record.exchange)) if record.exchange else None
+        db.execute(
+            "INSERT INTO citation_sources (citation_id, source, first_seen_at, first_seen_run_id, "
+            "last_seen_at, author_sc, journal_sc, response_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (citation_id, source) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
+            "gone_at = NULL, author_sc = coalesce(excluded.author_sc, author_sc), "
+            "journal_sc = coalesce(excluded.journal_sc, journal_sc), "
+            "response_id = coalesce(excluded.response_id, response_id)",
+            [citation_id, listing.source, iso(now), run_id, iso(now),
+             _bool(record.author_sc), _bool(record.journal_sc), response_id],
+        )
+        seen.add(citation_id)
+    if listing.complete:  # only a complete list can show that a work has vanished
+        listed = db.query(
+            "SELECT cs.citation_id FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
+            "WHERE e.work_id = ? AND cs.source = ? AND cs.gone_at IS NULL",
+            [work_id, listing.source],
+        )
+        for row in list(listed):
+            if row["citation_id"] not in seen:
+                db.execute(
+                    "UPDATE citation_sources SET gone_at = ? WHERE citation_id = ? AND source = ?",
+                    [iso(now), row["citation_id"], listing.source],
+                )
+
+
+def _upsert_citation(
+    db: sqlite_utils.Database, work_id: int, citer_id: int, record: CitingRecord,
+    run_id: int, now: datetime, self_cite: bool,
+) -> int:
+    db.execute(
+        "INSERT INTO citations (work_id, citer_id, first_seen_at, first_seen_run_id, last_seen_at, "
+        "is_self_citation, is_influential, contexts, intents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (work_id, citer_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
+        "is_self_citation = max(is_self_citation, excluded.is_self_citation), "
+        "is_influential = coalesce(excluded.is_influential, is_influential), "
+        "contexts = CASE WHEN excluded.contexts != '[]' THEN excluded.contexts ELSE contexts END, "
+        "intents = CASE WHEN excluded.intents != '[]' THEN excluded.intents ELSE intents END",
+        [work_id, citer_id, iso(now), run_id, iso(now), int(self_cite), _bool(record.is_influential),
+         json.dumps(list(record.contexts)), json.dumps(list(record.intents))],
+    )
+    row = next(db.query("SELECT id FROM citations WHERE work_id = ? AND citer_id = ?", [work_id, citer_id]))
+    return int(row["id"])
+
+
+def upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> int:
+    """Find the citing work this record describes (merging duplicates it reveals), or add it."""
+    matches = _matching_citers(db, record)
+    if not matches:
+        cursor = db.execute(
+            "INSERT INTO citers (doi, first_seen_at, updated_at, is_preprint) VALUES (?, ?, ?, ?)",
+            [record.doi, iso(now), iso(now), int(ledger.is_preprint(record))],
+        )
+        citer_id = int(cursor.lastrowid or 0)
+    else:
+        citer_id = min(matches)
+        for other in sorted(matches - {citer_id}):
+            _merge_citers(db, citer_id, other)
+    _update_citer(db, citer_id, record, now)
+    return citer_id
+
+
+def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> set[int]:
+    found: set[int] = set()
+    if record.doi:
+        found |= _ids(db, "doi = ? OR preprint_doi = ?", [record.doi, record.doi])
+    for column in ("pmid", "openalex_id", "s2_id"):
+        value = getattr(record, column)
+        if value:
+            found |= _ids(db, f"{column} = ?", [value])
+    title = ledger.normalize_title(record.title)
+    if not found and title:
+        for row in db.query("SELECT id, doi, year, is_preprint FROM citers WHERE norm_title = ?", [title]):
+            preprint = bool(row["is_preprint"]) or ledger.is_preprint(record)
+            if not ledger.same_title_work(record.year, row["year"], preprint):
+                continue
+            if record.doi and row["doi"] and not preprint:
+                continue  # two DOIs, neither a preprint: two works that share a title
+            found.add(row["id"])
+    return found
+
+
+def _ids(db: sqlite_utils.Database, where: str, params: list[Any]) -> set[int]:
+    return {row["id"] for row in db.query(f"SELECT id FROM citers WHERE {where}", params)}
+
+
+def _update_citer(db: sqlite_utils.Database, citer_id: int, record: CitingRecord, now: datetime) -> None:
+    row = next(db.query("SELECT * FROM citers WHERE id = ?", [citer_id]))
+    changes: dict[str, Any] = {}
+    incoming_preprint = ledger.is_preprint(record)
+    if record.doi and record.doi not in (row["doi"], row["preprint_doi"]):
+        if row["doi"] is None:
+            changes["doi"] = record.doi
+        elif row["is_preprint"] and not incoming_preprint:
+            # the published version of a preprint we knew: it becomes the row's identity
+            changes.update(doi=record.doi, preprint_doi=row["doi"], is_preprint=0)
+            changes.update({k: getattr(record, k) for k in ("title", "year", "published", "venue", "type") if getattr(record, k)})
+        elif incoming_preprint and not row["preprint_doi"]:
+            changes["preprint_doi"] = record.doi
+    for column in _SCALARS:
+        value = getattr(record, column)
+        if value not in (None, "") and row[column] in (None, "") and column not in changes:
+            changes[column] = value
+    if record.authors and row["authors"] == "[]":
+        changes["authors"] = json.dumps([dict(a) for a in record.authors])
+    for column in _LISTS:
+        merged = sorted(set(json.loads(row[column])) | set(getattr(record, column)))
+        if merged != json.loads(row[column]):
+            changes[column] = json.dumps(merged)
+    if record.is_retracted is not None and not row["is_retracted"]:
+        changes["is_retracted"] = int(record.is_retracted)
+    if "title" in changes:
+        changes["norm_title"] = ledger.normalize_title(changes["title"])
+    if changes:
+        changes["updated_at"] = iso(now)
+        assignments = ", ".join(f"{k} = ?" for k in changes)
+        db.execute(f"UPDATE citers SET {assignments} WHERE id = ?", [*changes.values(), citer_id])
+
+
+def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int) -> None:
+    """Two rows turned out to be one work: move ``drop``'s citations onto ``keep``."""
+    for edge in list(db.query("SELECT * FROM citations WHERE citer_id = ?", [drop])):
+        twin = next(db.query(
+            "SELECT * FROM citations WHERE work_id = ? AND citer_id = ?", [edge["work_id"], keep]), None)
+        if twin is None:
+            db.execute("UPDATE citations SET citer_id = ? WHERE id = ?", [keep, edge["id"]])
+            continue
+        db.execute(
+            "INSERT OR IGNORE INTO citation_sources SELECT ?, source, first_seen_at, first_seen_run_id, "
+            "last_seen_at, gone_at, author_sc, journal_sc, response_id FROM citation_sources "
+            "WHERE citation_id = ?",
+            [twin["id"], edge["id"]],
+        )
+        db.execute("DELETE FROM citation_sources WHERE citation_id = ?", [edge["id"]])
+        db.execute(
+            "UPDATE citations SET first_seen_at = min(first_seen_at, ?), "
+            "first_seen_run_id = min(first_seen_run_id, ?), "
+            "is_self_citation = max(is_self_citation, ?) WHERE id = ?",
+            [edge["first_seen_at"], edge["first_seen_run_id"], edge["is_self_citation"], twin["id"]],
+        )
+        db.execute("DELETE FROM citations WHERE id = ?", [edge["id"]])
+    old = next(db.query("SELECT * FROM citers WHERE id = ?", [drop]))
+    db.execute("DELETE FROM citers WHERE id = ?", [drop])
+    db.execute(
+        "UPDATE citers SET first_seen_at = min(first_seen_at, ?), "
+        + ", ".join(f"{c} = coalesce({c}, ?)" for c in ("doi", "preprint_doi", *_SCALARS))
+        + " WHERE id = ?",
+        [old["first_seen_at"], old["doi"], old["preprint_doi"], *(old[c] for c in _SCALARS), keep],
+    )
+
+
+def _bool(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+# --- reading: request economy ------------------------------------------------------
+
+
+def last_complete_lists(db: sqlite_utils.Database, source: str) -> dict[str, dict[str, Any]]:
+    """doi → the last complete, ok list fetch of ``source`` for that work."""
+    rows = db.query(
+        "SELECT w.doi, f.count_at_fetch, f.fetched_at FROM citing_fetches f JOIN works w ON w.id = f.work_id "
+        "WHERE f.source = ? AND f.outcome = 'ok' AND f.complete = 1 "
+        "AND f.id = (SELECT max(g.id) FROM citing_fetches g WHERE g.work_id = f.work_id "
+        "AND g.source = f.source AND g.outcome = 'ok' AND g.complete = 1)",
+        [source],
+    )
+    return {row["doi"]: row for row in rows}
+
+
+def list_is_due(last: Mapping[str, Any] | None, count: int | None, now: datetime, max_age_days: float) -> bool:
+    """Fetch a list when there is none, when the count changed, or when it is too old."""
+    if last is None:
+        return True
+    if count is not None and count != last["count_at_fetch"]:
+        return True
+    fetched = datetime.fromisoformat(last["fetched_at"])
+    return now - fetched > timedelta(days=max_age_days)
+
+
+# --- reading: derived figures --------------------------------------------------------
+
+
+def ledger_rows(db: sqlite_utils.Database, doi: str, as_of: str | None = None) -> list[dict[str, Any]]:
+    """Every distinct citing work of one tracked work, with its per-source sightings."""
+    rows = list(db.query(
+        "SELECT e.id AS citation_id, e.first_seen_at, e.first_seen_run_id, e.is_self_citation, "
+        "e.is_influential, e.contexts, e.intents, c.* FROM citations e "
+        "JOIN works w ON w.id = e.work_id JOIN citers c ON c.id = e.citer_id "
+        "WHERE w.doi = ? AND (? IS NULL OR e.first_seen_at <= ?) ORDER BY coalesce(c.published, c.year) DESC, c.id",
+        [doi, as_of, as_of],
+    ))
+    sightings: dict[int, dict[str, dict[str, Any]]] = {}
+    if rows:
+        for s in db.query(
+            "SELECT cs.* FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
+            "JOIN works w ON w.id = e.work_id WHERE w.doi = ? AND (? IS NULL OR cs.first_seen_at <= ?)",
+            [doi, as_of, as_of],
+        ):
+            if as_of is not None and s["gone_at"] and s["gone_at"] > as_of:
+                s["gone_at"] = None
+            sightings.setdefault(s["citation_id"], {})[s["source"]] = s
+    for row in rows:
+        for key in ("authors", "countries", "institutions", "fields", "contexts", "intents"):
+            row[key] = json.loads(row[key])
+        row["sightings"] = sightings.get(row["citation_id"], {})
+        row["sources"] = sorted(k for k, v in row["sightings"].items() if not v["gone_at"])
+    return [r for r in rows if r["sightings"]]
+
+
+def coverage(rows: Iterable[Mapping[str, Any]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Per source: how many of the union it lists, and which it misses."""
+    rows = list(rows)
+    result = {}
+    for source in sources:
+        listed = [r for r in rows if source in r["sources"]]
+        if not any(source in r["sightings"] for r in rows):
+            continue
+        result[source] = {
+            "listed": len(listed),
+            "union": len(rows),
+            "missing": [r for r in rows if source not in r["sources"]],
+        }
+    return result
+
+
+def indexing_lag_days(rows: Iterable[Mapping[str, Any]], monitoring_since: str) -> dict[str, float]:
+    """Per source, the median days from a citing work's publication to the source listing it.
+
+    Only works published after monitoring began count: for older ones our first
+    sighting says when we started looking, not when the source indexed them.
+    """
+    lags: dict[str, list[float]] = {}
+    for row in rows:
+        published = row.get("published")
+        if not published or len(published) < 10 or published < monitoring_since[:10]:
+            continue
+        for source, sighting in row["sightings"].items():
+            seen = datetime.fromisoformat(sighting["first_seen_at"])
+            days = (seen.date() - datetime.fromisoformat(published).date()).days
+            lags.setdefault(source, []).append(max(0, days))
+    return {source: float(median(values)) for source, values in lags.items()}
