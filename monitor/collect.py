@@ -147,8 +147,19 @@ def fetch_source(
             works, source.name, f"{spec.title} needs an email address: set [monitor] contact_email"
         )
     else:
+        asked = [w for w in works if w.pmid] if spec.needs_pmid else list(works)
         try:
-            observations = list(module.fetch(works, session))
+            observations = list(module.fetch(asked, session)) + [
+                Observation(
+                    w.doi,
+                    source.name,
+                    Outcome.NOT_FOUND,
+                    f"{spec.title} looks works up by PMID and none is known for this DOI: "
+                    'set pmid = "…" in its [[works]] entry of config.toml',
+                )
+                for w in works
+                if w not in asked
+            ]
         except Exception as exc:  # a bug in one source must not stop the others
             log.exception("%s: unexpected failure", source.name)
             observations = [

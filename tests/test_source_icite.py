@@ -133,17 +133,6 @@ def test_fetch_reads_the_constructed_record(fake_api, make_session):
     assert hit.arg("pmids") == PMID
 
 
-def test_a_work_without_pmid_is_not_found_without_a_request(fake_api, make_session):
-    works = [Work("10.9999/no.pmid"), Work(DEFAULT_DOI, pmid=PMID), Work("10.9999/other")]
-    observations = icite.fetch(works, make_session(icite))
-    assert [o.doi for o in observations] == [w.doi for w in works]
-    assert [o.outcome for o in observations] == [Outcome.NOT_FOUND, Outcome.OK, Outcome.NOT_FOUND]
-    assert "none is known" in observations[0].message and "[[works]]" in observations[0].message
-    assert [h.arg("pmids") for h in fake_api.hits("icite")] == [PMID]
-    icite.fetch([Work("10.9999/no.pmid")], make_session(icite))
-    assert len(fake_api.hits("icite")) == 1
-
-
 def test_fetch_batches_200_pmids_per_request(fake_api, make_session):
     works = [Work(f"10.9999/x.{i}", pmid=str(40000000 + i)) for i in range(449)] + [
         Work(DEFAULT_DOI, pmid=PMID)

@@ -129,16 +129,6 @@ def test_an_article_nobody_cites_is_zero_not_an_error(fake_api, make_session):
     assert obs.outcome is Outcome.OK and obs.citations == 0
 
 
-def test_a_work_without_pmid_is_not_found_without_a_request(fake_api, make_session):
-    works = [Work("10.9999/no.pmid"), Work(DEFAULT_DOI, pmid=PMID)]
-    first, second = pubmed.fetch(works, make_session(pubmed))
-    assert first.outcome is Outcome.NOT_FOUND and "[[works]]" in first.message
-    assert second.outcome is Outcome.OK
-    assert [h.query["id"] for h in fake_api.hits("pubmed")] == [[PMID]]
-    pubmed.fetch([Work("10.9999/no.pmid")], make_session(pubmed))
-    assert len(fake_api.hits("pubmed")) == 1
-
-
 def test_fetch_sends_100_ids_a_request_and_keeps_counts_apart(fake_api, make_session):
     fake_pubmed.set_citing(fake_api, "40000007", ["41000001", "41000002", "41000003"])
     works = [Work(f"10.9999/x.{i}", pmid=str(40000000 + i)) for i in range(149)] + [

@@ -13,12 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure, Session
 from monitor.models import Exchange, Observation, Outcome, Work
-from monitor.sources.base import Parsed, SourceSpec, count, expect_status, lookup_each, may, need
+from monitor.sources.base import (
+    Parsed,
+    SourceSpec,
+    count,
+    doi_path,
+    expect_status,
+    lookup_each,
+    may,
+    need,
+)
 
 SPEC = SourceSpec(
     name="altmetric",
@@ -44,9 +52,7 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
 
 def request(session: Session, work: Work) -> Exchange:
     key = session.source.api_key
-    exchange = session.get(
-        "/doi/" + quote(work.doi, safe="/:;()"), params={"key": key} if key else {}
-    )
+    exchange = session.get("/doi/" + doi_path(work.doi), params={"key": key} if key else {})
     if exchange.status_code in (401, 403):
         if not key:
             raise FetchFailure(Outcome.NOT_CONFIGURED, SPEC.key_hint, exchange)

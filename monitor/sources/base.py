@@ -17,9 +17,11 @@ source module holds only what is particular to its API.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure, Session
@@ -54,6 +56,11 @@ class Parsed:
     citations: int | None
     metrics: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def doi_path(doi: str) -> str:
+    """A DOI as a URL path segment: its slashes kept, anything unsafe percent-encoded."""
+    return quote(doi, safe="/:;()")
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
@@ -142,7 +149,7 @@ def lookup_batches(
         for work in batch:
             record = found.get(work.doi)
             observations.append(
-                observe(work, source, exchange, lambda: None if record is None else parse(record))
+                observe(work, source, exchange, lambda r=record: None if r is None else parse(r))
             )
     return observations
 
@@ -162,7 +169,7 @@ def lookup_each(
         except FetchFailure as failure:
             observations += failed([work], source, failure)
             continue
-        observations.append(observe(work, source, exchange, lambda: parse(exchange)))
+        observations.append(observe(work, source, exchange, lambda e=exchange: parse(e)))
     return observations
 
 

@@ -13,11 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 from monitor.fetching import Session
 from monitor.models import Exchange, Observation, Work
-from monitor.sources.base import Parsed, SourceSpec, count, expect_status, lookup_each, may
+from monitor.sources.base import (
+    Parsed,
+    SourceSpec,
+    count,
+    doi_path,
+    expect_status,
+    lookup_each,
+    may,
+)
 
 SPEC = SourceSpec(
     name="dimensions",
@@ -33,7 +40,7 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
 
 
 def request(session: Session, work: Work) -> Exchange:
-    exchange = session.get("/doi/" + quote(work.doi, safe="/:;()"))
+    exchange = session.get("/doi/" + doi_path(work.doi))
     expect_status(exchange, 200, 404)
     return exchange
 

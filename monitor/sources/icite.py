@@ -61,30 +61,18 @@ NAMES = {
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
-    known = [w for w in works if w.pmid]
-    doi_by_pmid = {w.pmid: w.doi for w in reversed(known)}
-    found = iter(
-        lookup_batches(
-            known,
-            session,
-            SPEC.batch_size,
-            request=lambda batch: request(session, batch),
-            records=lambda payload: need(payload, "data", list),
-            key=lambda record: doi_by_pmid.get(_pmid(record)),
-            parse=parse_record,
-        )
+    """Works without a PMID never reach here: the collector answers them (SPEC.needs_pmid)."""
+    doi_by_pmid = {w.pmid: w.doi for w in reversed(works)}
+    return lookup_batches(
+        works,
+        session,
+        SPEC.batch_size,
+        request=lambda batch: request(session, batch),
+        records=lambda payload: need(payload, "data", list),
+        key=lambda record: doi_by_pmid.get(_pmid(record)),
+        parse=parse_record,
     )
-    return [next(found) if w.pmid else no_pmid(w, SPEC) for w in works]
 
-
-def no_pmid(work: Work, spec: SourceSpec) -> Observation:
-    return Observation(
-        work.doi,
-        spec.name,
-        Outcome.NOT_FOUND,
-        f"{spec.title} looks works up by PMID and none is known for this DOI: "
-        'set pmid = "…" in its [[works]] entry of config.toml',
-    )
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:

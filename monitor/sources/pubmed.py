@@ -58,19 +58,9 @@ TOOL = "citation-monitor"
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
-    known = [w for w in works if w.pmid]
-    found = iter(cited_in(known, session))
-    return [next(found) if w.pmid else no_pmid(w, SPEC) for w in works]
+    """Works without a PMID never reach here: the collector answers them (SPEC.needs_pmid)."""
+    return cited_in(works, session)
 
-
-def no_pmid(work: Work, spec: SourceSpec) -> Observation:
-    return Observation(
-        work.doi,
-        spec.name,
-        Outcome.NOT_FOUND,
-        f"{spec.title} looks works up by PMID and none is known for this DOI: "
-        'set pmid = "…" in its [[works]] entry of config.toml',
-    )
 
 
 def cited_in(works: Sequence[Work], session: Session) -> list[Observation]:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 from monitor.fetching import FetchFailure, Session
 from monitor.models import Exchange, Observation, Outcome, Work
-from monitor.sources.base import Parsed, SourceSpec, expect_status, lookup_each, may, need
+from monitor.sources.base import Parsed, SourceSpec, doi_path, expect_status, lookup_each, may, need
 
 SPEC = SourceSpec(
     name="unpaywall",
@@ -34,7 +33,7 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
 
 def request(session: Session, work: Work) -> Exchange:
     params = {"email": session.contact_email} if session.contact_email else {}
-    exchange = session.get("/" + quote(work.doi, safe="/:;()"), params=params)
+    exchange = session.get("/" + doi_path(work.doi), params=params)
     if exchange.status_code == 422:
         raise FetchFailure(
             Outcome.ERROR,
