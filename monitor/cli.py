@@ -10,11 +10,11 @@ from typing import Any, Callable
 
 import click
 
-from monitor import __version__, collect, report, store
+from monitor import __version__, report, store
 from monitor.config import CONFIG_ENV, Config, load_config
 from monitor.errors import ConfigError, LockHeldError, MonitorError
 from monitor.fetching import utcnow
-from monitor.lock import run_lock
+from monitor.job import run_job
 from monitor.models import RunSummary, SourceReport
 from monitor.sources import SOURCES
 
@@ -98,18 +98,16 @@ def run(config_path: Path, no_report: bool) -> None:
             err=True,
         )
     try:
-        with run_lock(config.database):
-            summary = collect.run(config, on_source_done=None)
-            for line in status_lines(summary):
-                click.echo(line)
-            if not no_report:
-                paths = report.write_report(config, store.iso(utcnow()))
-                click.echo(f"Report: {paths[0]}")
+        result = run_job(config, write_report=not no_report)
     except LockHeldError as exc:
         raise Failure(str(exc), EXIT_LOCKED) from None
     except MonitorError as exc:
         raise Failure(str(exc), EXIT_FAILED) from None
-    sys.exit(summary.exit_code)
+    for line in status_lines(result.summary):
+        click.echo(line)
+    if result.report_paths:
+        click.echo(f"Report: {result.report_paths[0]}")
+    sys.exit(result.exit_code)
 
 
 def status_lines(summary: RunSummary) -> list[str]:
