@@ -1,9 +1,4 @@
-"""Semantic Scholar: the parser on every real paper record and batch, and fetch through the fake.
-
-The real recordings of citation and reference pages (``citations_page_*``,
-``references_page_*``, ``citation_item_*``) are not read here: they belong to the
-citing-works ledger, a later issue.
-"""
+"""Semantic Scholar: the parsers on every real recording, and fetch / fetch_citing through the fake."""
 
 from __future__ import annotations
 
@@ -13,14 +8,18 @@ from datetime import UTC, datetime
 
 import pytest
 
+from monitor import citing, store
 from monitor.errors import MalformedResponse
-from monitor.models import Exchange, Outcome, Work
+from monitor.fetching import FetchFailure
+from monitor.ledger import normalize_title
+from monitor.models import Exchange, Observation, Outcome, Work
 from monitor.sources import semanticscholar
 from tests.conftest import DEFAULT_DOI, real_files, real_json, real_path
+from tests.fakeapi import Fault
 from tests.fakeapi.routes import semanticscholar as fake_s2
 
 PAPER_FILES = [p for p in real_files("semanticscholar") if p.name.startswith("paper_")]
-LEDGER_FILES = ("citations_page_", "references_page_", "citation_item_")
+CITATION_FILES = [p for p in real_files("semanticscholar") if p.name.startswith("citation")]
 # The ids sent for batch_papers_with_null_full_fields.json (PROVENANCE.md).
 BATCH_IDS = [
     "CorpusId:211530585",
@@ -47,10 +46,11 @@ def exchange(status: int, body: bytes) -> Exchange:
 # --- the parser on real recordings ---
 
 
-def test_every_real_recording_is_read_here_or_left_to_the_ledger():
+def test_every_real_recording_is_read_here():
     names = {p.name for p in real_files("semanticscholar")}
-    read = {p.name for p in PAPER_FILES} | {n for n in names if n.startswith(("batch_", "error_"))}
-    assert names - read == {n for n in names if n.startswith(LEDGER_FILES)}
+    read = {p.name for p in PAPER_FILES + CITATION_FILES}
+    read |= {n for n in names if n.startswith(("batch_", "error_", "references_page_"))}
+    assert names == read
 
 
 @pytest.mark.parametrize("path", PAPER_FILES, ids=lambda p: p.name)
@@ -332,3 +332,340 @@ def test_an_answer_of_the_wrong_length_is_an_error(fake_api, make_session):
     )
     assert {o.outcome for o in observations} == {Outcome.ERROR}
     assert "1 entries for 2 ids sent" in observations[0].message
+
+
+# --- citing works: the parser on real citation pages ---
+
+CITING_DOIS = [  # the shared citing works Semantic Scholar lists (A, B, C, D the preprint, E)
+    "10.1038/s41580-022-00001-a",
+    "10.1016/j.ccell.2022.00002",
+    "10.1016/j.phrs.2023.00003",
+    "10.1101/2023.01.01.00004",
+    "10.3390/cancers15000006",
+]
+PAPER_ID = "5e2a0c3f9b7d41e8a6c2f0d1b3e5a7c9d1f3b5e7"  # the default article's, constructed
+
+
+def test_real_first_citations_page_lists_every_citing_paper_by_id_and_title():
+    page = real_json("semanticscholar/citations_page_offset0_corpusid14514057.json")
+    assert (page["offset"], page["next"]) == (0, 100)
+    records = semanticscholar.parse_citations(page)
+    assert len(records) == 100  # asked with fields=title: paperId and title only
+    first = records[0]
+    assert first.s2_id == "344e7fb2000d9063cbc9deb550e46946bafe3c90"
+    assert first.title.startswith("We’ve got you covered! The effect of public health insurance")
+    assert first.source == "semanticscholar"
+    assert (first.doi, first.year, first.authors, first.contexts) == (None, None, (), ())
+    assert first.is_influential is None  # not asked for: unknown, never False
+    assert [r.s2_id for r in records] == [e["citingPaper"]["paperId"] for e in page["data"]]
+
+
+def test_real_last_citations_page_keeps_papers_known_by_title_only():
+    page = real_json("semanticscholar/citations_page_offset1800_last_corpusid14514057.json")
+    assert "next" not in page and page["offset"] == 1800
+    records = semanticscholar.parse_citations(page)
+    papers = [e["citingPaper"] for e in page["data"]]
+    identifiable = [p for p in papers if p["paperId"] or normalize_title(p["title"])]
+    assert len(page["data"]) == 81
+    assert [r.title for r in records] == [p["title"] for p in identifiable]
+    untitled = [r for r in records if r.s2_id is None]
+    assert (
+        untitled
+        and untitled[0].title == "The Construction of a Major Macromarketing Research Collection"
+    )
+
+
+def test_real_citation_edge_with_contexts_intents_and_influence():
+    edge = real_json("semanticscholar/citation_item_contexts_intents_isInfluential.json")
+    record = semanticscholar.parse_citation(edge)
+    assert record.doi == "10.1109/lra.2022.3229266"  # recorded as 10.1109/LRA.2022.3229266
+    assert record.s2_id == "bdcbc589c8d1e4dd0c6572630f8511557406ad2f"
+    assert record.title == "Learning to Throw With a Handful of Samples Using Decision Transformers"
+    assert (record.year, record.published) == (2023, "2023-02-01")
+    assert record.venue == "IEEE Robotics and Automation Letters"
+    assert record.type == "JournalArticle"
+    assert [a["name"] for a in record.authors] == ["M. Monastirsky", "Osher Azulay", "A. Sintov"]
+    assert record.authors[0]["s2_id"] == "97501516"
+    assert len(record.contexts) == 4 and record.contexts[0].startswith("RP is implemented")
+    assert record.intents == ("result", "background", "methodology")
+    assert record.is_influential is True
+    assert record.fields == ("Computer Science", "Engineering")
+    assert record.pmid is None
+
+
+def test_a_references_page_is_not_a_citations_page():
+    page = real_json("semanticscholar/references_page_offset0_doi.json")
+    assert "citedPaper" in page["data"][0]
+    with pytest.raises(MalformedResponse, match=r"'data\[0\]\.citingPaper' is missing"):
+        semanticscholar.parse_citations(page)
+
+
+@pytest.mark.parametrize(
+    "change, error",
+    [
+        (
+            lambda e: e.update(isInfluential="yes"),
+            r"'data\[0\]\.isInfluential' should be true/false",
+        ),
+        (lambda e: e.update(contexts="one context"), r"'data\[0\]\.contexts' should be a list"),
+        (
+            lambda e: e["citingPaper"].update(year="2023"),
+            r"'data\[0\]\.citingPaper\.year' should be",
+        ),
+        (
+            lambda e: e["citingPaper"]["externalIds"].update(DOI=["10.1/x"]),
+            r"'data\[0\]\.citingPaper\.externalIds\.DOI' should be a string",
+        ),
+    ],
+)
+def test_a_changed_citation_edge_is_an_error_naming_the_field(change, error):
+    edge = real_json("semanticscholar/citation_item_contexts_intents_isInfluential.json")
+    change(edge)
+    with pytest.raises(MalformedResponse, match=error):
+        semanticscholar.parse_citations({"offset": 0, "data": [edge]})
+
+
+def test_a_page_without_data_is_an_error():
+    with pytest.raises(MalformedResponse, match="'data' is missing"):
+        semanticscholar.parse_citations({"offset": 0, "next": 100})
+    with pytest.raises(MalformedResponse, match="expected an object"):
+        semanticscholar.parse_citations([])
+
+
+def test_an_edge_with_nothing_to_identify_the_citing_paper_is_left_out():
+    edges = [
+        {"citingPaper": {"paperId": None, "title": None}},
+        {"citingPaper": {"paperId": None, "title": "Notes"}},
+    ]
+    assert semanticscholar.parse_citations({"offset": 0, "data": edges}) == []
+
+
+# --- citing works through the fake ---
+
+
+def observed(session, doi=DEFAULT_DOI):
+    [obs] = semanticscholar.fetch([Work(doi)], session)
+    assert obs.outcome is Outcome.OK
+    return obs
+
+
+def test_fetch_citing_the_default_article(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = observed(session)
+    listing = semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert listing.outcome is Outcome.OK and listing.complete is True
+    assert (listing.doi, listing.source, listing.count_at_fetch) == (
+        DEFAULT_DOI,
+        "semanticscholar",
+        38,
+    )
+    assert [r.doi for r in listing.records] == CITING_DOIS
+    a, b, c, d, e = listing.records
+    assert [r.pmid for r in listing.records] == [
+        "35000001",
+        "35000002",
+        "36000003",
+        None,
+        "37000006",
+    ]
+    assert a.title == "Autophagy and immune evasion in solid tumours" and a.year == 2022
+    assert a.venue == "Nature Reviews Molecular Cell Biology" and a.type == "Review"
+    assert [x["name"] for x in a.authors] == ["Maria Rossi", "Jian Li"]
+    assert a.contexts and a.intents == ("background",) and a.is_influential is False
+    assert b.is_influential is True and b.intents == ("methodology", "background")
+    assert [x.is_influential for x in (c, d, e)] == [False, False, False]
+    assert c.contexts == () and [x["name"] for x in c.authors] == ["Yan Cheng", "Wei Zhang"]
+    assert d.venue == "bioRxiv" and d.type is None and d.published is None
+    [hit] = fake_api.hits("semanticscholar", "/paper/" + PAPER_ID)  # by the paperId of the count
+    assert hit.path == f"/paper/{PAPER_ID}/citations"
+    assert (hit.arg("offset"), hit.arg("limit")) == ("0", "1000")
+    assert hit.arg("fields") == semanticscholar.CITING_FIELDS
+    assert all(r.exchange is session.exchanges[-1] for r in listing.records)  # provenance
+
+
+def test_fetch_citing_pages_through_the_list(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = observed(session)
+    listing = semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session, page_size=2)
+    hits = fake_api.hits("semanticscholar", f"/paper/{PAPER_ID}/citations")
+    assert [(h.arg("offset"), h.arg("limit")) for h in hits] == [("0", "2"), ("2", "2"), ("4", "2")]
+    assert [r.doi for r in listing.records] == CITING_DOIS and listing.complete is True
+    pages = session.exchanges[-3:]
+    assert [pages.index(r.exchange) for r in listing.records] == [0, 0, 1, 1, 2]
+
+
+def test_fetch_citing_asks_by_doi_without_a_paper_id(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = Observation(DEFAULT_DOI, "semanticscholar", Outcome.OK, citations=38)
+    listing = semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert [r.doi for r in listing.records] == CITING_DOIS
+    [hit] = fake_api.hits("semanticscholar")
+    assert hit.path == f"/paper/DOI:{DEFAULT_DOI}/citations"
+
+
+def test_the_key_goes_in_a_header_for_the_list_too(fake_api, make_session):
+    session = make_session(semanticscholar, api_key="s2-secret")
+    semanticscholar.fetch_citing(Work(DEFAULT_DOI), observed(session), session)
+    hit = fake_api.hits("semanticscholar", "/paper/" + PAPER_ID)[0]
+    assert hit.headers["x-api-key"] == "s2-secret"
+    assert all("s2-secret" not in x.url for x in session.exchanges)
+
+
+def test_a_list_cut_by_the_page_cap_is_incomplete(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = observed(session)
+    session.max_pages = 2
+    listing = semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session, page_size=2)
+    assert listing.outcome is Outcome.OK and listing.complete is False
+    assert [r.doi for r in listing.records] == CITING_DOIS[:4]
+    assert len(fake_api.hits("semanticscholar", f"/paper/{PAPER_ID}/citations")) == 2
+
+
+def test_a_list_longer_than_the_api_lists_is_incomplete(fake_api, make_session, monkeypatch):
+    edges = fake_api.records[fake_s2.CITING][DEFAULT_DOI]
+    for n in range(7):  # twelve citing works
+        extra = copy.deepcopy(edges[-1])
+        extra["citingPaper"]["paperId"] = f"f{n}" * 20
+        extra["citingPaper"]["externalIds"]["DOI"] = f"10.9999/extra.{n}"
+        edges.append(extra)
+    monkeypatch.setattr(
+        semanticscholar, "OFFSET_LIMIT", 6
+    )  # the API stops at offset + limit 10,000
+    session = make_session(semanticscholar)
+    listing = semanticscholar.fetch_citing(
+        Work(DEFAULT_DOI), observed(session), session, page_size=3
+    )
+    hits = fake_api.hits("semanticscholar", f"/paper/{PAPER_ID}/citations")
+    assert [(h.arg("offset"), h.arg("limit")) for h in hits] == [("0", "3"), ("3", "2")]
+    assert len(listing.records) == 5 and listing.complete is False
+
+
+def test_a_failed_page_fails_the_whole_list(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = observed(session)
+    fake_api.inject("semanticscholar", Fault())  # the first page passes untouched
+    fake_api.inject("semanticscholar", status=500, body=b"<html>Internal error</html>", times=None)
+    with pytest.raises(FetchFailure) as failed:
+        semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session, page_size=2)
+    assert failed.value.outcome is Outcome.ERROR and "HTTP 500" in failed.value.message
+    hits = fake_api.hits("semanticscholar", f"/paper/{PAPER_ID}/citations")
+    assert [h.arg("offset") for h in hits] == ["0", "2", "2"]  # the second page, retried once
+
+
+def test_a_malformed_page_fails_the_whole_list(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = observed(session)
+    fake_api.inject("semanticscholar", Fault())
+    fake_api.inject("semanticscholar", malformed=True)
+    with pytest.raises(MalformedResponse, match="not valid JSON"):
+        semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session, page_size=2)
+    assert len(fake_api.hits("semanticscholar", f"/paper/{PAPER_ID}/citations")) == 2
+
+
+def test_a_429_that_persists_fails_the_list_as_rate_limited(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = observed(session)
+    fake_api.inject("semanticscholar", status=429, body=TOO_MANY_REQUESTS, times=None)
+    with pytest.raises(FetchFailure) as failed:
+        semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert failed.value.outcome is Outcome.RATE_LIMITED
+    assert "api-key-form" in failed.value.message
+
+
+def test_a_429_then_200_is_retried(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = observed(session)
+    fake_api.inject("semanticscholar", status=429, body=TOO_MANY_REQUESTS)
+    listing = semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert listing.complete is True and len(listing.records) == 5
+
+
+def test_an_unknown_paper_id_fails_the_list_quoting_the_api(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = Observation(
+        DEFAULT_DOI, "semanticscholar", Outcome.OK, citations=38, metadata={"s2_id": "0"}
+    )
+    with pytest.raises(FetchFailure) as failed:
+        semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert failed.value.message == "HTTP 404 from Semantic Scholar: Paper with id 0 not found"
+
+
+def test_a_page_too_large_is_asked_again_in_half_pages(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = observed(session)
+    fake_api.inject(
+        "semanticscholar",
+        status=400,
+        body=b'{"error": "Response would exceed maximum size. Try a smaller limit."}',
+    )
+    listing = semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    hits = fake_api.hits("semanticscholar", f"/paper/{PAPER_ID}/citations")
+    assert [h.arg("limit") for h in hits] == ["1000", "500"]
+    assert listing.complete is True and len(listing.records) == 5
+
+
+def test_another_400_fails_the_list(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = observed(session)
+    fake_api.inject(
+        "semanticscholar", status=400, body=b'{"error": "Unrecognized or unsupported fields: [x]"}'
+    )
+    with pytest.raises(FetchFailure, match="Unrecognized or unsupported fields"):
+        semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert len(fake_api.hits("semanticscholar", "/paper/" + PAPER_ID)) == 1
+
+
+def test_a_next_that_does_not_advance_is_an_error_not_a_loop(fake_api, make_session):
+    session = make_session(semanticscholar)
+    obs = observed(session)
+    fake_api.inject("semanticscholar", body=b'{"offset": 0, "next": 0, "data": []}', times=None)
+    with pytest.raises(MalformedResponse, match="'next' \\(0\\) does not advance"):
+        semanticscholar.fetch_citing(Work(DEFAULT_DOI), obs, session)
+
+
+def test_an_empty_list_is_complete_only_for_an_uncited_work(fake_api, make_session):
+    fake_api.records[fake_s2.CITING][DEFAULT_DOI] = []
+    session = make_session(semanticscholar)
+    cited = observed(session)
+    listing = semanticscholar.fetch_citing(Work(DEFAULT_DOI), cited, session)
+    assert listing.outcome is Outcome.OK and listing.records == () and listing.complete is False
+    uncited = Observation(
+        DEFAULT_DOI, "semanticscholar", Outcome.OK, citations=0, metadata=cited.metadata
+    )
+    assert semanticscholar.fetch_citing(Work(DEFAULT_DOI), uncited, session).complete is True
+
+
+# --- citing works in a run: the collector stores the list, or its failure ---
+
+
+def ledger_state(db_path):
+    db = store.open_db(db_path)
+    try:
+        fetches = list(db.query("SELECT * FROM citing_fetches WHERE source = 'semanticscholar'"))
+        return fetches, citing.ledger_rows(db, DEFAULT_DOI)
+    finally:
+        db.close()
+
+
+def test_a_run_stores_the_list_in_the_ledger(write_config, invoke, tmp_path):
+    config = write_config(only=("semanticscholar",))
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    [fetch], rows = ledger_state(tmp_path / "state/monitor.db")
+    assert (fetch["outcome"], fetch["complete"], fetch["items"]) == ("ok", 1, 5)
+    by_doi = {row["doi"]: row for row in rows}
+    assert set(by_doi) == set(CITING_DOIS)
+    assert by_doi["10.1016/j.phrs.2023.00003"]["is_self_citation"] == 1  # Yan Cheng
+    assert by_doi["10.1016/j.ccell.2022.00002"]["is_influential"] == 1
+
+
+def test_a_run_whose_list_request_fails_stores_a_failed_list(
+    write_config, invoke, fake_api, tmp_path
+):
+    config = write_config(only=("semanticscholar",))
+    fake_api.inject("semanticscholar", Fault())  # the count passes
+    fake_api.inject("semanticscholar", status=500, body=b"<html>Internal error</html>", times=None)
+    invoke("run", "--config", str(config))
+    [fetch], rows = ledger_state(tmp_path / "state/monitor.db")
+    assert (fetch["outcome"], fetch["complete"], fetch["items"]) == ("error", 0, 0)
+    assert "HTTP 500" in fetch["message"]
+    assert rows == []

@@ -9,6 +9,14 @@ A key is optional (header ``x-api-key``). Without one we share an anonymous pool
 that answers 429 often and sends no Retry-After; the Session backs off with jitter,
 and a 429 that outlasts the retries says where to get a key. 403 with a key means
 the key was refused (keys lapse after long disuse).
+
+Citing works (the ledger): ``GET /paper/{id}/citations?fields=...&offset=N&limit=M``,
+``{"offset", "next", "data": [{"citingPaper": {...}, "contexts", "intents",
+"isInfluential"}]}``, the last page without ``next``. The id is the paperId the count
+lookup returned (``DOI:...`` when there is none). Pages of 1000 (the documented
+maximum); ``offset + limit`` stays below 10,000, where the API stops listing, so a
+work cited more often gets an incomplete list. A page refused as too large (400,
+"Response would exceed maximum size") is asked again at half the size.
 """
 
 from __future__ import annotations
@@ -17,18 +25,24 @@ import re
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
+from monitor.doi import doi_or_none
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure, Session
-from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.ledger import normalize_title
+from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
     chunks,
+    citing_list,
     count,
+    doi_path,
     expect_status,
     lookup_batches,
     may,
+    need,
     strip_markup,
 )
 
@@ -72,13 +86,21 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:
+    return send(
+        session,
+        "POST",
+        "/paper/batch",
+        params={"fields": FIELDS},
+        json={"ids": [f"DOI:{w.doi}" for w in batch]},
+    )
+
+
+def send(session: Session, method: str, path: str, **kwargs: Any) -> Exchange:
+    """One request with the key (if any) in its header; any status but 200 raises FetchFailure."""
     key = session.source.api_key
     try:
-        exchange = session.post(
-            "/paper/batch",
-            params={"fields": FIELDS},
-            json={"ids": [f"DOI:{w.doi}" for w in batch]},
-            headers={"x-api-key": key} if key else None,
+        exchange = session.request(
+            method, path, headers={"x-api-key": key} if key else None, **kwargs
         )
     except FetchFailure as failure:
         if failure.outcome is Outcome.RATE_LIMITED and not key:
@@ -194,3 +216,108 @@ def _fields_of_study(record: dict[str, Any]) -> list[str]:
         if isinstance(f, dict) and isinstance(f.get("category"), str)
     ]
     return list(dict.fromkeys(names))
+
+
+# --- citing works (the ledger) ---
+
+# The fields of a citation edge and of its citing paper that parse_citation reads.
+CITING_FIELDS = (
+    "contexts,intents,isInfluential,title,year,externalIds,venue,publicationDate,"
+    "publicationTypes,authors,fieldsOfStudy,s2FieldsOfStudy"
+)
+PAGE_SIZE = 1000  # the documented maximum of ``limit``
+OFFSET_LIMIT = 10_000  # offset + limit must stay below it: the API lists no further
+TOO_LARGE = "maximum size"  # in the 400 text of an answer that would exceed 10 MB
+
+
+def fetch_citing(
+    work: Work, observation: Observation, session: Session, page_size: int = PAGE_SIZE
+) -> CitingList:
+    """Every page of the work's citations; complete only when the last page (no ``next``) came."""
+    paper_id = observation.metadata.get("s2_id")
+    path = f"/paper/{quote(paper_id) if paper_id else 'DOI:' + doi_path(work.doi)}/citations"
+    max_pages = getattr(session, "max_pages", 100)
+    records: list[CitingRecord] = []
+    offset = requests = 0
+    complete = False
+    while requests < max_pages and offset < OFFSET_LIMIT - 1:
+        limit = min(page_size, OFFSET_LIMIT - 1 - offset)
+        requests += 1
+        try:
+            exchange = send(
+                session,
+                "GET",
+                path,
+                params={"fields": CITING_FIELDS, "offset": offset, "limit": limit},
+            )
+        except FetchFailure as failure:
+            if failure.exchange is None or failure.exchange.status_code != 400:
+                raise
+            if TOO_LARGE not in failure.message or limit == 1:
+                raise
+            page_size = limit // 2  # ask the same offset again, in smaller pages
+            continue
+        page = exchange.json()
+        records += parse_citations(page, exchange)
+        following = may(page, "next", int)
+        if following is None:
+            complete = True
+            break
+        if following <= offset:
+            raise MalformedResponse(
+                f"field 'next' ({following}) does not advance past offset {offset}"
+            )
+        offset = following
+    if not records and observation.citations:
+        complete = False  # an empty list for a cited work is a glitch, not a fact to act on
+    return citing_list(work, observation, records, complete)
+
+
+def parse_citations(page: Any, exchange: Exchange | None = None) -> list[CitingRecord]:
+    """One page of ``/paper/{id}/citations`` → its citing works, in order."""
+    items = need(page, "data", list)
+    records = []
+    for i, item in enumerate(items):
+        record = parse_citation(item, exchange, f"data[{i}].")
+        if record is not None:
+            records.append(record)
+    return records
+
+
+def parse_citation(
+    item: Any, exchange: Exchange | None = None, where: str = ""
+) -> CitingRecord | None:
+    """One citation edge → a CitingRecord; None when nothing in it identifies the citing work."""
+    paper = need(item, "citingPaper", dict, where)
+    inner = f"{where}citingPaper."
+    ids = may(paper, "externalIds", dict, inner) or {}
+    pmid = may(ids, "PubMed", str, f"{inner}externalIds.")
+    pmcid = may(ids, "PubMedCentral", str, f"{inner}externalIds.")
+    types = [t for t in may(paper, "publicationTypes", list, inner) or [] if isinstance(t, str)]
+    record = CitingRecord(
+        source=SPEC.name,
+        doi=doi_or_none(may(ids, "DOI", str, f"{inner}externalIds.")),
+        pmid=pmid if pmid and pmid.isdigit() else None,
+        pmcid=f"PMC{pmcid}" if pmcid and pmcid.isdigit() else pmcid,
+        s2_id=may(paper, "paperId", str, inner),
+        title=may(paper, "title", str, inner) or None,
+        year=may(paper, "year", int, inner),
+        published=may(paper, "publicationDate", str, inner) or None,
+        venue=may(paper, "venue", str, inner) or None,
+        type=types[0] if types else None,
+        authors=tuple(
+            _author(a) for a in may(paper, "authors", list, inner) or [] if isinstance(a, dict)
+        ),
+        contexts=_strings(may(item, "contexts", list, where)),
+        intents=_strings(may(item, "intents", list, where)),
+        is_influential=may(item, "isInfluential", bool, where),
+        fields=tuple(_fields_of_study(paper)),
+        exchange=exchange,
+    )
+    if not (record.doi or record.pmid or record.s2_id or normalize_title(record.title)):
+        return None  # the ledger could not tell it apart from any other work
+    return record
+
+
+def _strings(values: list[Any] | None) -> tuple[str, ...]:
+    return tuple(v for v in values or [] if isinstance(v, str) and v)
