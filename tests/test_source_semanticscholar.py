@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor import citing, store
+from monitor import citing, collect, store
+from monitor.config import load_config
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure
 from monitor.ledger import normalize_title
@@ -638,8 +639,11 @@ def test_an_empty_list_is_complete_only_for_an_uncited_work(fake_api, make_sessi
 # --- citing works in a run: the collector stores the list, or its failure ---
 
 
-def ledger_state(db_path):
-    db = store.open_db(db_path)
+def run_and_read_ledger(config_path):
+    """One run through the collector (no report), then its list fetches and the ledger."""
+    config = load_config(config_path, environ={})
+    collect.run(config)
+    db = store.open_db(config.database)
     try:
         fetches = list(db.query("SELECT * FROM citing_fetches WHERE source = 'semanticscholar'"))
         return fetches, citing.ledger_rows(db, DEFAULT_DOI)
@@ -647,10 +651,9 @@ def ledger_state(db_path):
         db.close()
 
 
-def test_a_run_stores_the_list_in_the_ledger(write_config, invoke, tmp_path):
+def test_a_run_stores_the_list_in_the_ledger(write_config):
     config = write_config(only=("semanticscholar",))
-    assert invoke("run", "--config", str(config)).exit_code == 0
-    [fetch], rows = ledger_state(tmp_path / "state/monitor.db")
+    [fetch], rows = run_and_read_ledger(config)
     assert (fetch["outcome"], fetch["complete"], fetch["items"]) == ("ok", 1, 5)
     by_doi = {row["doi"]: row for row in rows}
     assert set(by_doi) == set(CITING_DOIS)
@@ -658,14 +661,11 @@ def test_a_run_stores_the_list_in_the_ledger(write_config, invoke, tmp_path):
     assert by_doi["10.1016/j.ccell.2022.00002"]["is_influential"] == 1
 
 
-def test_a_run_whose_list_request_fails_stores_a_failed_list(
-    write_config, invoke, fake_api, tmp_path
-):
+def test_a_run_whose_list_request_fails_stores_a_failed_list(write_config, fake_api):
     config = write_config(only=("semanticscholar",))
     fake_api.inject("semanticscholar", Fault())  # the count passes
     fake_api.inject("semanticscholar", status=500, body=b"<html>Internal error</html>", times=None)
-    invoke("run", "--config", str(config))
-    [fetch], rows = ledger_state(tmp_path / "state/monitor.db")
+    [fetch], rows = run_and_read_ledger(config)
     assert (fetch["outcome"], fetch["complete"], fetch["items"]) == ("error", 0, 0)
     assert "HTTP 500" in fetch["message"]
     assert rows == []

@@ -9,18 +9,37 @@ OpenCitations cannot tell "not indexed" from "zero citations": a DOI it has neve
 seen also answers ``[{"count": "0"}]`` (its own test suite asserts this for
 ``doi:10.9999/nonexistent``). We record what it says, ok with 0; only an empty
 list, which says nothing about the work, is not_found.
+
+Citing works (the ledger): ``GET /citations/doi:{doi}`` → every citation in one array,
+no paging: ``[{"oci", "citing", "cited", "creation", "timespan", "journal_sc",
+"author_sc"}]``. ``citing`` lists the citing work's ids, space-separated
+(``omid:br/061… doi:10.… pmid:…``; in the legacy COCI v1 a bare DOI); ``creation`` is its
+publication date (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``); the ``*_sc`` flags are
+``yes``/``no``. A value found in several indexes is written ``coci => a; poci => b``: the
+first is taken. The server's query stops at 200,000 rows, so an answer that long may be cut.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+from monitor.doi import doi_or_none
 from monitor.errors import MalformedResponse
 from monitor.fetching import Session
-from monitor.models import Exchange, Observation, Work
-from monitor.sources.base import Parsed, SourceSpec, count, expect_status, lookup_each
+from monitor.models import CitingList, CitingRecord, Exchange, Observation, Work
+from monitor.sources.base import (
+    Parsed,
+    SourceSpec,
+    citing_list,
+    count,
+    expect_status,
+    lookup_each,
+    may,
+    need,
+)
 
 SPEC = SourceSpec(
     name="opencitations",
@@ -46,10 +65,11 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
     )
 
 
-def request(session: Session, work: Work) -> Exchange:
+def request(session: Session, work: Work, operation: str = "citation-count") -> Exchange:
+    """``GET /{operation}/doi:{doi}`` with the access token, if any; only 200 is an answer."""
     token = session.source.api_key
     exchange = session.get(
-        f"/citation-count/doi:{quote(work.doi, safe='/')}",
+        f"/{operation}/doi:{quote(work.doi, safe='/')}",
         headers={"authorization": token} if token else None,
     )
     expect_status(exchange, 200)
@@ -63,3 +83,114 @@ def parse_count(payload: Any) -> Parsed | None:
     if not payload:
         return None
     return Parsed(citations=count(payload[0], "count", "[0]."))
+
+
+# --- citing works (the ledger) ---
+
+ROW_LIMIT = 200_000  # the LIMIT of the server's SPARQL query behind /citations
+_INDEX_PREFIX = re.compile(r"^\s*\[?[A-Za-z][\w -]*\]?\s*=>\s*")
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?")
+_FLAGS = {"yes": True, "no": False}
+
+
+def fetch_citing(work: Work, observation: Observation, session: Session) -> CitingList:
+    """The whole list in one answer: complete unless the server's row limit may have cut it."""
+    exchange = request(session, work, "citations")
+    rows = exchange.json()
+    records = parse_citations(rows, exchange)
+    complete = len(rows) < ROW_LIMIT
+    if not records and observation.citations:
+        complete = False  # an empty list for a cited work is a glitch, not a fact to act on
+    return citing_list(work, observation, records, complete)
+
+
+def parse_citations(payload: Any, exchange: Exchange | None = None) -> list[CitingRecord]:
+    """Rows of ``/citations`` (Index v2 or legacy COCI v1) → citing works, each citation once."""
+    if not isinstance(payload, list):
+        raise MalformedResponse(f"expected a list of citations, got {type(payload).__name__}")
+    records: list[CitingRecord] = []
+    seen: set[str] = set()
+    for i, row in enumerate(payload):
+        where = f"[{i}]."
+        key = first_value(may(row, "oci", str, where)) or first_value(
+            need(row, "citing", str, where)
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        record = parse_citation(row, exchange, where)
+        if record is not None:
+            records.append(record)
+    return records
+
+
+def parse_citation(
+    row: Any, exchange: Exchange | None = None, where: str = ""
+) -> CitingRecord | None:
+    """One row → the citing work; None when it carries no DOI, PMID or OpenAlex id."""
+    ids = parse_pids(first_value(need(row, "citing", str, where)))
+    published = _date(first_value(may(row, "creation", str, where)), f"{where}creation")
+    record = CitingRecord(
+        source=SPEC.name,
+        doi=doi_or_none(ids.get("doi")),
+        pmid=ids.get("pmid") if (ids.get("pmid") or "").isdigit() else None,
+        pmcid=_pmcid(ids.get("pmcid")),
+        openalex_id=ids.get("openalex"),
+        year=int(published[:4]) if published else None,
+        published=published,
+        author_sc=_flag(row, "author_sc", where),
+        journal_sc=_flag(row, "journal_sc", where),
+        exchange=exchange,
+    )
+    if not (record.doi or record.pmid or record.openalex_id):
+        return None  # known only by its OMID: nothing the ledger could match it by
+    return record
+
+
+def first_value(value: str | None) -> str:
+    """``'coci => a; poci => b'`` → ``'a'``; a plain value comes back stripped."""
+    if not value:
+        return ""
+    return _INDEX_PREFIX.sub("", value.split("; ")[0]).strip()
+
+
+def parse_pids(text: str) -> dict[str, str]:
+    """``'omid:br/061 doi:10.1/x pmid:123'`` → ``{'omid': 'br/061', 'doi': '10.1/x', 'pmid': '123'}``.
+
+    The first id of each scheme is kept; a bare DOI (legacy COCI v1) counts as ``doi``.
+    """
+    ids: dict[str, str] = {}
+    for token in text.split():
+        scheme, sep, value = token.partition(":")
+        if token.startswith("10."):
+            scheme, value = "doi", token
+        elif not sep or not value:
+            continue
+        ids.setdefault(scheme.lower(), value)
+    return ids
+
+
+def _pmcid(value: str | None) -> str | None:
+    if value and value.upper().startswith("PMC"):
+        return value.upper()
+    return f"PMC{value}" if value and value.isdigit() else None
+
+
+def _date(value: str, field: str) -> str | None:
+    if not value:
+        return None
+    match = _DATE.match(value)
+    if match is None:
+        raise MalformedResponse(
+            f"field '{field}' should be a date YYYY[-MM[-DD]], got {value[:40]!r}"
+        )
+    return match.group(0)
+
+
+def _flag(row: Any, key: str, where: str) -> bool | None:
+    value = first_value(may(row, key, str, where)).lower()
+    if not value:
+        return None
+    if value not in _FLAGS:
+        raise MalformedResponse(f"field '{where}{key}' should be yes or no, got {value[:40]!r}")
+    return _FLAGS[value]
