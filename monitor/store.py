@@ -163,8 +163,46 @@ def m003_pruned_bodies(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE raw_bodies ADD COLUMN pruned_at TEXT")
 
 
+@migrations()
+def m004_alerts_and_email(db: sqlite_utils.Database) -> None:
+    """Alerts raised after each run (view ``alerts``) and every email digest attempt."""
+    db.executescript(
+        """
+        CREATE TABLE alert_events (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            work_id INTEGER REFERENCES works(id),
+            kind TEXT NOT NULL,
+            source TEXT,
+            message TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}',
+            key TEXT NOT NULL DEFAULT '',
+            raised_at TEXT NOT NULL
+        );
+        CREATE INDEX alert_events_by_run ON alert_events (run_id);
+        CREATE INDEX alert_events_by_key ON alert_events (kind, key);
+        CREATE TABLE email_deliveries (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            first_run_id INTEGER NOT NULL,
+            attempted_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('sent', 'failed')),
+            policy TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            recipients TEXT NOT NULL DEFAULT '[]',
+            alerts INTEGER NOT NULL DEFAULT 0,
+            message_id TEXT,
+            error TEXT NOT NULL DEFAULT ''
+        );
+        """
+    )
+
+
 # Views hold no data: they are (re)created after the migrations, always current.
 VIEWS: dict[str, str] = {
+    "alerts": """
+        SELECT a.id, w.doi, a.kind, a.source, a.message, a.run_id, a.raised_at, a.details
+        FROM alert_events a LEFT JOIN works w ON w.id = a.work_id""",
     "latest_counts": """
         SELECT
             w.doi, o.source, o.outcome, o.citations, o.observed_at, o.message,
