@@ -117,12 +117,16 @@ def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> set[int
         if value:
             found |= _ids(db, f"{column} = ?", [value])
     title = ledger.normalize_title(record.title)
-    if not found and title:
+    if title:
+        incoming_preprint = ledger.is_preprint(record)
         for row in db.query("SELECT id, doi, year, is_preprint FROM citers WHERE norm_title = ?", [title]):
-            preprint = bool(row["is_preprint"]) or ledger.is_preprint(record)
-            if not ledger.same_title_work(record.year, row["year"], preprint):
+            row_preprint = bool(row["is_preprint"])
+            either = row_preprint or incoming_preprint
+            if row["id"] in found or not ledger.same_title_work(record.year, row["year"], either):
                 continue
-            if record.doi and row["doi"] and not preprint:
+            if found and row_preprint == incoming_preprint:
+                continue  # already known by an identifier: a title only links preprint and version
+            if record.doi and row["doi"] and not either:
                 continue  # two DOIs, neither a preprint: two works that share a title
             found.add(row["id"])
     return found
@@ -189,11 +193,23 @@ def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int) -> None:
         db.execute("DELETE FROM citations WHERE id = ?", [edge["id"]])
     old = next(db.query("SELECT * FROM citers WHERE id = ?", [drop]))
     db.execute("DELETE FROM citers WHERE id = ?", [drop])
-    db.execute(
-        "UPDATE citers SET first_seen_at = min(first_seen_at, ?), "
-        + ", ".join(f"{c} = coalesce({c}, ?)" for c in ("doi", "preprint_doi", *_SCALARS))
-        + " WHERE id = ?",
-        [old["first_seen_at"], old["doi"], old["preprint_doi"], *(old[c] for c in _SCALARS), keep],
+    db.execute("UPDATE citers SET first_seen_at = min(first_seen_at, ?) WHERE id = ?", [old["first_seen_at"], keep])
+    _update_citer(db, keep, _as_record(old), datetime.fromisoformat(old["updated_at"]))
+    if old["preprint_doi"]:
+        _update_citer(db, keep, CitingRecord(source="", doi=old["preprint_doi"], type="preprint"),
+                      datetime.fromisoformat(old["updated_at"]))
+
+
+def _as_record(row: Mapping[str, Any]) -> CitingRecord:
+    """A stored citer as if a source had listed it, to merge it into another row."""
+    return CitingRecord(
+        source="",
+        doi=row["doi"],
+        **{k: row[k] for k in _SCALARS if k != "type"},
+        type="preprint" if row["is_preprint"] else row["type"],
+        authors=tuple(json.loads(row["authors"])),
+        is_retracted=None if row["is_retracted"] is None else bool(row["is_retracted"]),
+        **{k: tuple(json.loads(row[k])) for k in _LISTS},
     )
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from monitor import collect, report, store
+from monitor import collect, report
 from monitor.config import Config
 from monitor.fetching import utcnow
 from monitor.lock import run_lock
@@ -40,5 +40,5 @@ def run_job(
         summary = collect.run(config, now=now, on_source_done=on_source_done)
         paths: list[Path] = []
         if write_report:
-            paths = report.write_report(config, store.iso(now()))
+            paths = report.write_report(config)
         return JobResult(summary, tuple(paths))

@@ -1,24 +1,30 @@
 """The HTML impact report, rendered from the snapshot store alone.
 
-``build`` reads the store into plain records; ``render`` turns them into files
-with Jinja2 (autoescape, StrictUndefined). A ``templates/`` folder beside the
-config file overrides the templates that ship with the package.
+``build`` reads the store into plain records (as it stood at ``as_of``); ``render``
+writes the site with Jinja2 (autoescape, StrictUndefined): ``index.html``, one page
+per work under ``works/``, ``feed.atom`` (new citing works), ``report.json`` (the
+same numbers) and a dated copy under ``archive/``. A ``templates/`` folder beside
+the config file overrides the shipped templates, file by file.
 """
 
 from __future__ import annotations
 
 import importlib.resources
+import json
 import os
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import sqlite_utils
+from markupsafe import Markup
 
-from monitor import __version__, metadata, store
+from monitor import __version__, analysis, charts, citing, cite, metadata, store
+from monitor.analysis import Metric
 from monitor.config import Config
 from monitor.doi import doi_slug
 from monitor.models import Outcome
@@ -31,11 +37,14 @@ class SourceRow:
 
     source: str
     title: str
+    counts_citations: bool
     outcome: str
     outcome_plain: str
     message: str
     citations: int | None
     previous: int | None  # the last ok count from an earlier run
+    change_30d: int | None
+    change_365d: int | None
     observed_at: str
     last_ok_citations: int | None
     last_ok_at: str | None
@@ -49,15 +58,69 @@ class SourceRow:
             return None
         return self.citations - self.previous
 
+    @property
+    def failed(self) -> bool:
+        return Outcome(self.outcome).is_failure
+
+
+@dataclass(frozen=True)
+class CitingEntry:
+    title: str
+    url: str | None
+    doi: str | None
+    pmid: str | None
+    preprint_doi: str | None
+    authors: str
+    venue: str | None
+    year: int | None
+    published: str | None
+    sources: tuple[str, ...]
+    gone_from: tuple[str, ...]
+    intents: tuple[str, ...]
+    context: str | None
+    is_influential: bool
+    is_self_citation: bool
+    is_retracted: bool
+    is_new: bool
+    first_seen_at: str
+    citation_id: int
+
+
+@dataclass(frozen=True)
+class Coverage:
+    source: str
+    title: str
+    listed: int
+    union: int
+    missing: tuple[str, ...]
+    lag_days: float | None
+
+
+@dataclass(frozen=True)
+class Best:
+    count: int | None
+    without_self: int | None
+    method: str
+
 
 @dataclass(frozen=True)
 class WorkPage:
     doi: str
     slug: str
     label: str | None
-    record: dict[str, Any]
+    record: metadata.Record
     origin: dict[str, str]
     rows: tuple[SourceRow, ...]
+    best: Best
+    metrics: tuple[Metric, ...] = ()
+    citing: tuple[CitingEntry, ...] = ()
+    coverage: tuple[Coverage, ...] = ()
+    who: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    per_year: tuple[tuple[str, int], ...] = ()
+    per_year_basis: str = ""
+    cumulative_chart: Markup = Markup("")
+    per_year_chart: Markup = Markup("")
+    cite: dict[str, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -68,9 +131,33 @@ class WorkPage:
         return f"works/{self.slug}.html"
 
     @property
-    def highest(self) -> SourceRow | None:
-        ok = [r for r in self.rows if r.citations is not None]
-        return max(ok, key=lambda r: r.citations or 0) if ok else None
+    def count_rows(self) -> list[SourceRow]:
+        return [r for r in self.rows if r.counts_citations]
+
+    @property
+    def new_citing(self) -> list[CitingEntry]:
+        return [c for c in self.citing if c.is_new]
+
+    @property
+    def fingerprint(self) -> list[dict[str, Any]]:
+        """Weighted topics, heaviest first: the research-topic fingerprint."""
+        topics = [t for t in self.record.get("topics") or [] if t.get("name")]
+        return sorted(topics, key=lambda t: -(t.get("score") or 0))
+
+    @property
+    def subject_areas(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for topic in self.fingerprint:
+            for level in ("field", "subfield"):
+                if topic.get(level):
+                    seen.setdefault(topic[level])
+        for subject in self.record.get("subjects") or []:
+            seen.setdefault(subject)
+        return list(seen)
+
+    @property
+    def notices(self) -> list[dict[str, Any]]:
+        return list(self.record.get("updated_by") or [])
 
 
 @dataclass(frozen=True)
@@ -79,68 +166,131 @@ class Report:
     run: dict[str, Any] | None
     generated_at: str
     as_of: str | None
+    next_run: str | None = None
     version: str = __version__
     source_titles: dict[str, str] = field(default_factory=dict)
+    archive: tuple[str, ...] = ()
 
     @property
     def sources_shown(self) -> list[str]:
-        """Sources with a row for any work, in registry order."""
-        present = {row.source for work in self.works for row in work.rows}
+        """Counting sources with a row for any work, in registry order."""
+        present = {row.source for work in self.works for row in work.count_rows}
         return [s for s in self.source_titles if s in present]
 
+    @property
+    def new_citing(self) -> list[tuple[WorkPage, CitingEntry]]:
+        return [(w, c) for w in self.works for c in w.new_citing]
 
-def build(db: sqlite_utils.Database, generated_at: str, as_of: str | None = None) -> Report:
+
+def build(
+    db: sqlite_utils.Database,
+    as_of: str | None = None,
+    next_run: str | None = None,
+    archive: tuple[str, ...] = (),
+) -> Report:
     """Read everything the report shows from the store, as it stood at ``as_of``."""
     history: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in store.observation_history(db, as_of):
         history[(row["doi"], row["source"])].append(row)
-    pages = []
-    for work in store.works_rows(db):
-        rows = []
-        per_source_meta = {}
-        for source in SOURCES:
-            observations = history.get((work["doi"], source))
-            if not observations:
-                continue
-            rows.append(_source_row(source, observations))
-            ok = [o for o in observations if o["outcome"] == Outcome.OK.value]
-            if ok:
-                per_source_meta[source] = ok[-1]["metadata"]
-        if not rows and as_of is not None:
-            continue
-        record, origin = metadata.merge(per_source_meta)
-        pages.append(
-            WorkPage(
-                doi=work["doi"],
-                slug=doi_slug(work["doi"]),
-                label=work["label"],
-                record=record,
-                origin=origin,
-                rows=tuple(rows),
-            )
-        )
+    run = store.latest_run(db, as_of)
+    generated_at = (run or {}).get("finished_at") or (run or {}).get("started_at") or as_of or ""
+    reference = datetime.fromisoformat(generated_at) if generated_at else datetime.now(timezone.utc)
+    pages = [
+        _work_page(db, work, history, run, reference, as_of)
+        for work in store.works_rows(db)
+        if any(history.get((work["doi"], s)) for s in SOURCES) or as_of is None
+    ]
     return Report(
         works=tuple(pages),
-        run=store.latest_run(db, as_of),
+        run=run,
         generated_at=generated_at,
         as_of=as_of,
+        next_run=next_run,
         source_titles={name: module.SPEC.title for name, module in SOURCES.items()},
+        archive=archive,
     )
 
 
-def _source_row(source: str, observations: list[dict[str, Any]]) -> SourceRow:
+def _work_page(
+    db: sqlite_utils.Database,
+    work: dict[str, Any],
+    history: dict[tuple[str, str], list[dict[str, Any]]],
+    run: dict[str, Any] | None,
+    reference: datetime,
+    as_of: str | None,
+) -> WorkPage:
+    doi = work["doi"]
+    rows, latest_ok, per_source_meta = [], {}, {}
+    for source in SOURCES:
+        observations = history.get((doi, source))
+        if not observations:
+            continue
+        ok = [o for o in observations if o["outcome"] == Outcome.OK.value]
+        rows.append(_source_row(source, observations, ok, reference))
+        if ok:
+            latest_ok[source] = ok[-1]
+            per_source_meta[source] = ok[-1]["metadata"]
+    record, origin = metadata.merge(per_source_meta)
+    ledger = citing.ledger_rows(db, doi, as_of)
+    latest_run_id = run["id"] if run else None
+    openalex = latest_ok.get("openalex")
+    counts_by_year = openalex["metrics"].get("counts_by_year") if openalex else None
+
+    series = []
+    for source in SOURCES:
+        ok = [o for o in history.get((doi, source), []) if o["outcome"] == "ok" and o["citations"] is not None]
+        if ok:
+            s = analysis.source_series(SOURCES[source].SPEC.title, ok)
+            if source == "openalex" and counts_by_year:
+                s = analysis.backfill_from_years(s, counts_by_year, record.get("published"))
+            series.append(s)
+    if ledger:
+        first_fetch = min(r["first_seen_at"] for r in ledger)
+        series.append(analysis.ledger_series(ledger, datetime.fromisoformat(first_fetch).date()))
+    years, basis = analysis.per_year(counts_by_year, ledger)
+    title = record.get("title") or doi
+    return WorkPage(
+        doi=doi,
+        slug=doi_slug(doi),
+        label=work["label"],
+        record=record,
+        origin=origin,
+        rows=tuple(rows),
+        best=_best(ledger, rows),
+        metrics=tuple(analysis.metrics(latest_ok)),
+        citing=tuple(_citing_entry(r, latest_run_id) for r in ledger),
+        coverage=_coverage(ledger),
+        who=analysis.who_cites(ledger),
+        per_year=tuple(years),
+        per_year_basis=basis,
+        cumulative_chart=charts.cumulative(
+            series, f"Cumulative citations over time: {title}",
+            "One line per source from our snapshots; dotted parts are backfilled estimates.",
+        ),
+        per_year_chart=charts.bars(years, f"Citations per year: {title}", f"Source: {basis}."),
+        cite=cite.citations(record, doi) if record.get("title") else {},
+    )
+
+
+def _source_row(
+    source: str, observations: list[dict[str, Any]], ok: list[dict[str, Any]], reference: datetime
+) -> SourceRow:
     latest = observations[-1]
-    ok = [o for o in observations if o["outcome"] == Outcome.OK.value]
     earlier = [o for o in ok if o["run_id"] != latest["run_id"]]
     outcome = Outcome(latest["outcome"])
+    spec = SOURCES[source].SPEC
+    window = analysis.changes(ok, reference) if latest["outcome"] == "ok" else {"30d": None, "365d": None}
     return SourceRow(
         source=source,
-        title=SOURCES[source].SPEC.title,
+        title=spec.title,
+        counts_citations=spec.counts_citations,
         outcome=outcome.value,
         outcome_plain=outcome.plain,
         message=latest["message"],
         citations=latest["citations"],
         previous=earlier[-1]["citations"] if earlier else None,
+        change_30d=window["30d"],
+        change_365d=window["365d"],
         observed_at=latest["observed_at"],
         last_ok_citations=ok[-1]["citations"] if ok else None,
         last_ok_at=ok[-1]["observed_at"] if ok else None,
@@ -148,6 +298,70 @@ def _source_row(source: str, observations: list[dict[str, Any]]) -> SourceRow:
         response_id=latest["response_id"],
         body_sha256=latest["body_sha256"],
     )
+
+
+def _best(ledger: list[dict[str, Any]], rows: list[SourceRow]) -> Best:
+    if ledger:
+        return Best(
+            len(ledger),
+            sum(1 for r in ledger if not r["is_self_citation"]),
+            "distinct citing works across all sources that list them",
+        )
+    counts = [r.citations for r in rows if r.counts_citations and r.citations is not None]
+    if counts:
+        return Best(max(counts), None, "the highest count any source reports (no citing lists yet)")
+    return Best(None, None, "no source has given a count yet")
+
+
+def _citing_entry(row: dict[str, Any], latest_run_id: int | None) -> CitingEntry:
+    doi = row["doi"]
+    url = f"https://doi.org/{doi}" if doi else (
+        f"https://pubmed.ncbi.nlm.nih.gov/{row['pmid']}/" if row["pmid"] else None)
+    names = [a.get("name") for a in row["authors"] if a.get("name")]
+    authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
+    contexts = [c for c in row["contexts"] if c]
+    return CitingEntry(
+        title=row["title"] or (f"PMID {row['pmid']}" if row["pmid"] else doi or "untitled"),
+        url=url,
+        doi=doi,
+        pmid=row["pmid"],
+        preprint_doi=row["preprint_doi"],
+        authors=authors,
+        venue=row["venue"],
+        year=row["year"],
+        published=row["published"],
+        sources=tuple(SOURCES[s].SPEC.title if s in SOURCES else s for s in row["sources"]),
+        gone_from=tuple(
+            SOURCES[s].SPEC.title if s in SOURCES else s
+            for s, v in row["sightings"].items() if v["gone_at"]
+        ),
+        intents=tuple(row["intents"]),
+        context=(contexts[0][:280] + ("…" if len(contexts[0]) > 280 else "")) if contexts else None,
+        is_influential=bool(row["is_influential"]),
+        is_self_citation=bool(row["is_self_citation"]),
+        is_retracted=bool(row["is_retracted"]),
+        is_new=row["first_seen_run_id"] == latest_run_id,
+        first_seen_at=row["first_seen_at"],
+        citation_id=row["citation_id"],
+    )
+
+
+def _coverage(ledger: list[dict[str, Any]]) -> tuple[Coverage, ...]:
+    if not ledger:
+        return ()
+    since = min(r["first_seen_at"] for r in ledger)
+    lags = citing.indexing_lag_days(ledger, since)
+    result = []
+    for source, cov in citing.coverage(ledger, SOURCES).items():
+        result.append(Coverage(
+            source=source,
+            title=SOURCES[source].SPEC.title,
+            listed=cov["listed"],
+            union=cov["union"],
+            missing=tuple(r["title"] or r["doi"] or f"PMID {r['pmid']}" for r in cov["missing"]),
+            lag_days=lags.get(source),
+        ))
+    return tuple(result)
 
 
 # --- rendering -----------------------------------------------------------------
@@ -167,25 +381,54 @@ def template_dirs(config_folder: Path) -> list[Path]:
 def environment(config_folder: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(config_folder)]),
-        autoescape=jinja2.select_autoescape(["html", "xml"], default=True),
+        autoescape=jinja2.select_autoescape(["html", "xml", "atom"], default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["signed"] = lambda n: "" if n is None else (f"+{n}" if n > 0 else str(n))
+    env.filters["signed"] = lambda n: "—" if n is None else (f"+{n}" if n > 0 else str(n))
     env.filters["day"] = lambda iso: (iso or "")[:10]
     env.filters["minute"] = lambda iso: (iso or "")[:16].replace("T", " ")
     return env
 
 
 def render(report: Report, config: Config, out_dir: Path) -> list[Path]:
-    """Write index.html and one page per work into ``out_dir``; return the paths."""
+    """Write the site into ``out_dir``; return the paths written, index first."""
     env = environment(config.folder)
     written = [write_atomic(out_dir / "index.html", env.get_template("index.html").render(report=report, root=""))]
     for page in report.works:
         html = env.get_template("work.html").render(report=report, work=page, root="../")
         written.append(write_atomic(out_dir / page.href, html))
+    written.append(write_atomic(out_dir / "feed.atom", env.get_template("feed.atom").render(report=report)))
+    written.append(write_atomic(out_dir / "report.json", json.dumps(as_json(report), indent=2, ensure_ascii=False) + "\n"))
     return written
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    """The numbers of the pages, for scripts."""
+    def work(page: WorkPage) -> dict[str, Any]:
+        return {
+            "doi": page.doi,
+            "title": page.title,
+            "best_estimate": asdict(page.best),
+            "sources": [
+                {k: v for k, v in asdict(r).items() if k != "body_sha256"} | {"change": r.change, "raw_sha256": r.body_sha256}
+                for r in page.rows
+            ],
+            "metrics": [asdict(m) for m in page.metrics],
+            "citations_per_year": dict(page.per_year),
+            "coverage": [asdict(c) | {"missing": list(c.missing)} for c in page.coverage],
+            "citing_works": [asdict(c) for c in page.citing],
+        }
+
+    return {
+        "generated_at": report.generated_at,
+        "as_of": report.as_of,
+        "version": report.version,
+        "last_run": report.run,
+        "next_run": report.next_run,
+        "works": [work(w) for w in report.works],
+    }
 
 
 def write_atomic(path: Path, text: str) -> Path:
@@ -203,10 +446,42 @@ def write_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def write_report(config: Config, generated_at: str, as_of: str | None = None) -> list[Path]:
+def next_run(config: Config, now: datetime) -> str | None:
+    """When the daemon's schedule fires next (for the run-health section)."""
+    try:
+        from apscheduler.triggers.cron import CronTrigger
+
+        trigger = CronTrigger.from_crontab(config.schedule.cron, timezone=config.schedule.timezone)
+        fire = trigger.get_next_fire_time(None, now)
+    except (ValueError, LookupError):
+        return None
+    return fire.astimezone(timezone.utc).isoformat(timespec="minutes") if fire else None
+
+
+def day_end(day: str) -> str:
+    """'2026-11-27' → the last moment of that day (UTC), as stored timestamps compare."""
+    return f"{day[:10]}T23:59:59.999999+00:00"
+
+
+def write_report(config: Config, as_of: str | None = None, out_dir: Path | None = None) -> list[Path]:
+    """Write the current site and today's archive copy; or, with ``as_of``, a past report.
+
+    A past report goes to ``archive/DAY/`` unless ``out_dir`` says otherwise. Today's
+    archive copy is built exactly as ``report --as-of DAY`` would rebuild it.
+    """
+    archive_dir = config.report_dir / "archive"
     db = store.open_db(config.database)
     try:
-        report = build(db, generated_at, as_of)
+        if as_of is not None:
+            return render(build(db, as_of), config, out_dir or archive_dir / as_of[:10])
+        current = build(db)
+        day = current.generated_at[:10] or None
+        dated = build(db, day_end(day)) if day else None
     finally:
         db.close()
-    return render(report, config, config.report_dir)
+    if dated is not None and day is not None:
+        render(dated, config, archive_dir / day)
+    days = tuple(sorted((p.name for p in archive_dir.iterdir() if p.is_dir()), reverse=True)) if archive_dir.is_dir() else ()
+    reference = datetime.fromisoformat(current.generated_at) if current.generated_at else datetime.now(timezone.utc)
+    current = replace(current, next_run=next_run(config, reference), archive=days)
+    return render(current, config, out_dir or config.report_dir)
