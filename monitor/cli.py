@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from monitor import __version__, report, store
+from monitor import __version__, queries, report, retention, store
 from monitor.config import CONFIG_ENV, Config, load_config
+from monitor.doi import InvalidDOI, normalize_doi
 from monitor.errors import ConfigError, LockHeldError, MonitorError
 from monitor.fetching import utcnow
 from monitor.job import run_job
@@ -171,6 +173,10 @@ def provenance(config_path: Path, observation_id: int) -> None:
             return
         click.echo(f"request: {row['url']} -> HTTP {row['status_code']} at {row['fetched_at']}")
         click.echo(f"body sha256: {row['body_sha256']}")
+        pruned = retention.pruned_at(db, row["body_sha256"])
+        if pruned:
+            click.echo(f"raw response pruned on {pruned[:10]}; the values read from it are kept")
+            return
         body = store.raw_body(db, row["body_sha256"])
         try:
             click.echo(json.dumps(json.loads(body), indent=2, ensure_ascii=False))
@@ -227,3 +233,171 @@ def sources_command(config_path: Path) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+# --- the database as a product: query, export, history, backup, prune ---------------
+
+
+def database_path(config_path: Path) -> Path:
+    return load(config_path).database
+
+
+@cli.command()
+@config_option
+@click.argument("sql")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of objects.")
+def query(config_path: Path, sql: str, as_csv: bool, as_json: bool) -> None:
+    """Run one SQL statement on a read-only connection and print the rows.
+
+    Prints a table, or CSV (--csv) or JSON (--json). Writes are refused. The
+    tables and views are described in docs/schema.md.
+
+    \b
+    Example:
+        citation-monitor query "select doi, source, citations from latest_counts" --csv
+    """
+    if as_csv and as_json:
+        raise click.UsageError("choose one of --csv and --json")
+    try:
+        conn = queries.connect(database_path(config_path))
+        try:
+            result = queries.run_query(conn, sql)
+        finally:
+            conn.close()
+    except MonitorError as exc:
+        raise Failure(str(exc)) from None
+    if as_csv or as_json:
+        queries.write_result(result, "csv" if as_csv else "json", click.get_text_stream("stdout"))
+    else:
+        click.echo(queries.format_table(result))
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(queries.FORMATS),
+    required=True,
+    help="csv or json (an array of objects).",
+)
+@click.option("--view", metavar="NAME", help="Export this view instead of the observations.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output).",
+)
+def export(config_path: Path, fmt: str, view: str | None, output: Path | None) -> None:
+    """Export every observation, or one view, as CSV or JSON.
+
+    Without --view: one row per observation, with its DOI and the URL, status and
+    body hash of its response (in JSON, metrics and metadata are nested objects).
+
+    \b
+    Example:
+        citation-monitor export --format csv --view count_history -o history.csv
+    """
+    try:
+        conn = queries.connect(database_path(config_path))
+        try:
+            if output is None:
+                queries.export(conn, fmt, click.get_text_stream("stdout"), view)
+            else:
+                count = queries.export_to_file(conn, fmt, output, view)
+                click.echo(f"{count} row{'s' if count != 1 else ''} written to {output}", err=True)
+        finally:
+            conn.close()
+    except MonitorError as exc:
+        raise Failure(str(exc)) from None
+
+
+@cli.command()
+@config_option
+@click.argument("doi")
+def history(config_path: Path, doi: str) -> None:
+    """Print a work's citation counts day by day, per source, with a sparkline.
+
+    DOI in any accepted form: 10.x/..., doi:10.x/... or https://doi.org/10.x/...
+
+    \b
+    Example:
+        citation-monitor history https://doi.org/10.1016/j.drup.2021.100752
+    """
+    try:
+        canonical = normalize_doi(doi)
+    except InvalidDOI as exc:
+        raise Failure(str(exc)) from None
+    try:
+        conn = queries.connect(database_path(config_path))
+        try:
+            series = queries.history(conn, canonical)
+        finally:
+            conn.close()
+    except MonitorError as exc:
+        raise Failure(str(exc)) from None
+    for line in queries.history_lines(canonical, series):
+        click.echo(line)
+
+
+@cli.command()
+@config_option
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+def backup(config_path: Path, path: Path, force: bool) -> None:
+    """Write a consistent, compacted copy of the database to PATH (VACUUM INTO).
+
+    Safe while a run or the daemon is writing: the copy is the database as it
+    stood when the backup began.
+
+    \b
+    Example:
+        citation-monitor backup backups/monitor-2026-11-01.db
+    """
+    try:
+        size = queries.backup(database_path(config_path), path, force=force)
+    except MonitorError as exc:
+        raise Failure(str(exc)) from None
+    click.echo(f"Backup: {path} ({size:,} bytes)")
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=1),
+    required=True,
+    metavar="DAYS",
+    help="Prune bodies no response of the last DAYS days points at.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be pruned; change nothing.")
+@click.option("--vacuum", is_flag=True, help="Then VACUUM, to shrink the file on disk.")
+def prune(config_path: Path, days: int, dry_run: bool, vacuum: bool) -> None:
+    """Delete raw response bodies older than DAYS days, keeping all that was read from them.
+
+    Kept: each body's SHA-256 and size, every response's URL, status and hash, and
+    every count, metric and metadata value. `provenance` then says when a body was
+    pruned. Without --vacuum the freed space is reused by later runs.
+
+    \b
+    Example:
+        citation-monitor prune --older-than 365
+    """
+    config = load(config_path)
+    if not config.database.is_file():
+        raise Failure(f"no database at {config.database}: run `citation-monitor run` first")
+    db = store.open_db(config.database)
+    try:
+        result = retention.prune(db, timedelta(days=days), utcnow(), dry_run=dry_run)
+        if vacuum and not dry_run:
+            db.vacuum()
+    finally:
+        db.close()
+    verb = "would prune" if dry_run else "pruned"
+    click.echo(
+        f"{verb} {result.bodies} raw bod{'y' if result.bodies == 1 else 'ies'} "
+        f"({result.stored_bytes:,} bytes stored, {result.responses} responses) "
+        f"last fetched before {result.cutoff[:10]}; hashes and extracted values are kept"
+    )

@@ -364,7 +364,9 @@ def save_source(
 def save_exchange(db: sqlite_utils.Database, run_id: int, exchange: Exchange) -> int:
     digest = hashlib.sha256(exchange.body).hexdigest()
     db.execute(
-        "INSERT OR IGNORE INTO raw_bodies (sha256, size, compression, body) VALUES (?, ?, 'zlib', ?)",
+        "INSERT INTO raw_bodies (sha256, size, compression, body) VALUES (?, ?, 'zlib', ?) "
+        "ON CONFLICT (sha256) DO UPDATE SET body = excluded.body, "
+        "compression = excluded.compression, pruned_at = NULL WHERE raw_bodies.body IS NULL",
         [digest, len(exchange.body), zlib.compress(exchange.body, 6)],
     )
     cursor = db.execute(
