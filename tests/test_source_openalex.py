@@ -1,17 +1,24 @@
-"""OpenAlex: the parser on every real recorded response, and fetch through the fake."""
+"""OpenAlex: the parsers on every real recorded response, and fetch and fetch_citing through
+the fake."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from monitor import collect, ledger
+from monitor.doi import doi_or_none
 from monitor.errors import MalformedResponse
+from monitor.fetching import FetchFailure
 from monitor.models import Outcome, Work
 from monitor.sources import openalex
 from tests.conftest import DEFAULT_DOI, real_files, real_json, real_path
 
-WORK_FILES = [p for p in real_files("openalex") if p.name.startswith("work_") and "select" not in p.name]
+WORK_FILES = [
+    p for p in real_files("openalex") if p.name.startswith("work_") and "select" not in p.name
+]
 
 
 @pytest.mark.parametrize("path", WORK_FILES, ids=lambda p: p.name)
@@ -20,7 +27,9 @@ def test_parses_every_real_work_record(path):
     parsed = openalex.parse_work(record)
     assert parsed.citations == record["cited_by_count"]
     assert parsed.metrics["fwci"] == record["fwci"]
-    assert parsed.metrics["citation_percentile"] == record["citation_normalized_percentile"]["value"]
+    assert (
+        parsed.metrics["citation_percentile"] == record["citation_normalized_percentile"]["value"]
+    )
     assert parsed.metrics["counts_by_year"] == {
         str(row["year"]): row["cited_by_count"] for row in record["counts_by_year"]
     }
@@ -102,3 +111,211 @@ def test_403_rate_limit_is_rate_limited(fake_api, make_session):
     fake_api.inject("openalex", status=403, body=b'{"error": "Rate limit exceeded; slow down"}')
     [obs] = openalex.fetch([Work(DEFAULT_DOI)], make_session(openalex, api_key="k"))
     assert obs.outcome is Outcome.RATE_LIMITED
+
+
+# --- citing works (the ledger): the parser on the real work objects ---
+
+LIST_PAGE = "openalex/works_list_filter_title_search_count2.json"
+
+
+@pytest.mark.parametrize("path", WORK_FILES, ids=lambda p: p.name)
+def test_every_real_work_record_parses_as_a_citing_work(path):
+    record = json.loads(path.read_text())
+    citing = openalex.parse_citing(record)
+    assert citing.doi == doi_or_none(record["doi"])
+    assert citing.openalex_id == record["id"].rsplit("/", 1)[1]
+    assert (citing.title, citing.year, citing.published, citing.type) == (
+        record["title"],
+        record["publication_year"],
+        record["publication_date"],
+        record["type"],
+    )
+    assert citing.venue == record["primary_location"]["source"]["display_name"]
+    assert [a["name"] for a in citing.authors] == [
+        a["author"]["display_name"] for a in record["authorships"]
+    ]
+    assert citing.is_retracted is record["is_retracted"]
+    assert set(citing.fields) == {t["field"]["display_name"] for t in record["topics"]}
+
+
+def test_real_list_page_results_as_citing_works():
+    article, preprint = (openalex.parse_citing(r) for r in real_json(LIST_PAGE)["results"])
+    assert (article.doi, article.pmid, article.openalex_id) == (
+        "10.1038/s42256-024-00832-8",
+        "38799228",
+        "W4396723768",
+    )
+    assert (article.venue, article.type, article.published, article.year) == (
+        "Nature Machine Intelligence",
+        "article",
+        "2024-05-08",
+        2024,
+    )
+    assert len(article.authors) == 6
+    assert article.authors[2] == {
+        "name": "Oliver Schilter",
+        "orcid": "0000-0003-0310-0851",
+        "openalex_id": "A5075449407",
+    }
+    assert article.authors[0] == {"name": "Andres M. Bran", "openalex_id": "A5031480183"}
+    assert article.countries == ("CH", "US")
+    assert article.institutions == (
+        "École Polytechnique Fédérale de Lausanne",
+        "University of Rochester",
+        "IBM Research - Zurich",
+    )
+    assert article.fields == ("Materials Science", "Computer Science")
+    assert article.is_retracted is False
+    assert (preprint.doi, preprint.pmid, preprint.type) == (
+        "10.48550/arxiv.2304.05376",
+        None,
+        "preprint",
+    )
+    assert preprint.venue == "arXiv (Cornell University)"
+    assert preprint.countries == () and preprint.institutions == ()
+    assert ledger.is_preprint(preprint) and not ledger.is_preprint(article)
+
+
+def test_a_citing_work_without_an_id_is_an_error_naming_the_field():
+    record = {k: v for k, v in real_json(LIST_PAGE)["results"][0].items() if k != "id"}
+    with pytest.raises(MalformedResponse, match=r"'results\[3\].id' is missing"):
+        openalex.parse_citing(record, where="results[3].")
+
+
+# --- citing works through the fake ---
+
+CITING_DOIS = [  # A, B, C, D' (the published version of the preprint D), E
+    "10.1038/s41580-022-00001-a",
+    "10.1016/j.ccell.2022.00002",
+    "10.1016/j.phrs.2023.00003",
+    "10.1038/s41467-024-00005",
+    "10.3390/cancers15000006",
+]
+
+
+@pytest.fixture
+def counted(fake_api, make_session):
+    """A keyed session and the ok count observation of the default article (its request dropped)."""
+    session = make_session(openalex, api_key="sekrit-key")
+    [obs] = openalex.fetch([Work(DEFAULT_DOI)], session)
+    assert obs.metadata["openalex_id"] == "W3139000000"
+    fake_api.requests.clear()
+    return session, obs
+
+
+def test_fetch_citing_lists_the_constructed_works(fake_api, counted):
+    session, obs = counted
+    listing = openalex.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert listing.outcome is Outcome.OK and listing.complete is True
+    assert listing.count_at_fetch == 41 and listing.source == "openalex"
+    assert [r.doi for r in listing.records] == CITING_DOIS
+    assert [r.pmid for r in listing.records] == [
+        "35000001",
+        "35000002",
+        "36000003",
+        "38000005",
+        "37000006",
+    ]
+    a, b, c, d, e = listing.records
+    assert (a.title, a.year, a.venue, a.type) == (
+        "Autophagy and immune evasion in solid tumours",
+        2022,
+        "Nature Reviews Molecular Cell Biology",
+        "review",
+    )
+    assert [x["name"] for x in a.authors] == ["Maria Rossi", "Jian Li"]
+    assert a.countries == ("IT", "CN") and a.institutions == (
+        "University of Milan",
+        "Central South University",
+    )
+    assert d.authors[0]["orcid"] == "0000-0002-1825-0097" and d.year == 2024
+    assert e.fields == ("Medicine",) and e.venue == "Cancers"
+    tracked = obs.metadata["authors"]
+    assert ledger.is_self_citation(c.authors, tracked)  # Yan Cheng, by OpenAlex author id
+    assert not any(ledger.is_self_citation(r.authors, tracked) for r in (a, b, d, e))
+    first, last = fake_api.hits("openalex", "/works")
+    assert (first.arg("filter"), first.arg("per_page"), first.arg("cursor")) == (
+        "cites:W3139000000",
+        "100",
+        "*",
+    )
+    assert last.arg("cursor") not in (None, "*")  # the empty last page, where next_cursor is null
+    assert first.arg("api_key") == "sekrit-key"
+    assert all("sekrit-key" not in x.url for x in session.exchanges)
+    assert a.exchange is session.exchanges[-2]  # the first list page, not the empty last one
+
+
+def test_fetch_citing_follows_the_cursor(fake_api, counted, monkeypatch):
+    session, obs = counted
+    monkeypatch.setattr(openalex, "PER_PAGE", 2)
+    listing = openalex.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    hits = fake_api.hits("openalex", "/works")
+    assert len(hits) == 4  # 2 + 2 + 1 + the empty last page
+    assert len({h.arg("cursor") for h in hits}) == 4 and hits[0].arg("cursor") == "*"
+    assert [r.doi for r in listing.records] == CITING_DOIS and listing.complete is True
+    assert listing.records[0].exchange is not listing.records[2].exchange
+
+
+def test_a_capped_list_is_not_complete(fake_api, counted, monkeypatch):
+    session, obs = counted
+    monkeypatch.setattr(openalex, "PER_PAGE", 2)
+    session.max_pages = 2
+    listing = openalex.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert len(fake_api.hits("openalex")) == 2
+    assert listing.outcome is Outcome.OK and listing.complete is False
+    assert [r.doi for r in listing.records] == CITING_DOIS[:4]
+
+
+def test_a_failed_page_fails_the_list(fake_api, counted, monkeypatch):
+    session, obs = counted
+    monkeypatch.setattr(openalex, "PER_PAGE", 2)
+    get = session.get
+
+    def second_page_fails(path, params=None, **kw):
+        if params and params.get("cursor") != "*":
+            fake_api.inject("openalex", status=500, times=None)
+        return get(path, params=params, **kw)
+
+    session.get = second_page_fails
+    with pytest.raises(FetchFailure, match="HTTP 500"):
+        openalex.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    listing = collect._fetch_list(openalex, Work(DEFAULT_DOI), obs, session)
+    assert listing.outcome is Outcome.ERROR and listing.records == () and not listing.complete
+
+
+def test_403_rate_limit_on_a_page_fails_the_list_as_rate_limited(fake_api, counted):
+    session, obs = counted
+    fake_api.inject("openalex", status=403, body=b'{"error": "Rate limit exceeded; slow down"}')
+    listing = collect._fetch_list(openalex, Work(DEFAULT_DOI), obs, session)
+    assert listing.outcome is Outcome.RATE_LIMITED and listing.records == ()
+
+
+def test_a_page_without_next_cursor_is_an_error_not_a_complete_list(fake_api, counted):
+    session, obs = counted
+    fake_api.inject("openalex", body=real_path(LIST_PAGE).read_bytes())  # basic paging's meta
+    listing = collect._fetch_list(openalex, Work(DEFAULT_DOI), obs, session)
+    assert listing.outcome is Outcome.ERROR
+    assert listing.message == "unexpected response: field 'meta.next_cursor' is missing"
+
+
+def test_an_empty_page_with_a_cursor_stops_the_list_incomplete(fake_api, counted):
+    session, obs = counted
+    body = {"meta": {"count": 5, "per_page": 100, "next_cursor": "IlsxNjA5Il0="}, "results": []}
+    fake_api.inject("openalex", body=json.dumps(body).encode())
+    listing = openalex.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert len(fake_api.hits("openalex")) == 1
+    assert listing.records == () and listing.complete is False
+
+
+def test_a_work_nobody_cites_has_a_complete_empty_list(fake_api, counted):
+    session, obs = counted
+    obs = dataclasses.replace(obs, citations=0, metadata={"openalex_id": "W1"})
+    listing = openalex.fetch_citing(Work("10.9/b"), obs, session)
+    assert listing.records == () and listing.complete is True
+    assert fake_api.hits("openalex")[0].arg("filter") == "cites:W1"
+
+
+def test_a_count_without_an_openalex_id_cannot_list(counted):
+    session, obs = counted
+    with pytest.raises(MalformedResponse, match="no OpenAlex id"):
+        openalex.fetch_citing(Work(DEFAULT_DOI), dataclasses.replace(obs, metadata={}), session)

@@ -3,18 +3,26 @@
 Batch: ``GET /works?filter=doi:a|b|...&per_page=100`` (at most 100 values per OR filter).
 A free API key has been required since 13 Feb 2026; without one we still try, and a
 401/403 becomes not_configured with a hint.
+
+Citing works (the ledger): ``GET /works?filter=cites:W…&per_page=100&cursor=*``, then
+``cursor=`` each ``meta.next_cursor`` until it is null (the last page is empty), as the
+paging guide says; complete only then. Each result is a full work object. Each page is a
+billed list call, so a list is fetched only when due (see ``citing.list_is_due``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from monitor.doi import doi_or_none
+from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure, Session
-from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    citing_list,
     count,
     expect_status,
     lookup_batches,
@@ -38,6 +46,7 @@ SPEC = SourceSpec(
     secret_params=("api_key",),
     homepage="https://openalex.org",
 )
+PER_PAGE = 100  # the largest per_page (apis.md §2(b))
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
@@ -53,9 +62,15 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:
-    params = {"filter": "doi:" + "|".join(w.doi for w in batch), "per_page": str(len(batch))}
+    return works_page(
+        session, {"filter": "doi:" + "|".join(w.doi for w in batch), "per_page": str(len(batch))}
+    )
+
+
+def works_page(session: Session, params: dict[str, str]) -> Exchange:
+    """``GET /works`` with the key, if any; a refusal is explained, only 200 is an answer."""
     if session.source.api_key:
-        params["api_key"] = session.source.api_key
+        params = {**params, "api_key": session.source.api_key}
     exchange = session.get("/works", params=params)
     if exchange.status_code in (401, 403):
         body = exchange.body.decode("utf-8", "replace").lower()
@@ -78,7 +93,9 @@ def parse_work(record: Any) -> Parsed:
     percentile = may(record, "citation_normalized_percentile", dict) or {}
     by_year = may(record, "cited_by_percentile_year", dict) or {}
     counts_by_year = {
-        str(need(row, "year", int, "counts_by_year[].")): count(row, "cited_by_count", "counts_by_year[].")
+        str(need(row, "year", int, "counts_by_year[].")): count(
+            row, "cited_by_count", "counts_by_year[]."
+        )
         for row in may(record, "counts_by_year", list) or []
     }
     metrics = {
@@ -120,8 +137,16 @@ def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
         "type": may(record, "type", str),
         "language": may(record, "language", str),
         "abstract": abstract_from_index(may(record, "abstract_inverted_index", dict)),
-        "keywords": [k["display_name"] for k in may(record, "keywords", list) or [] if isinstance(k, dict) and k.get("display_name")],
-        "mesh": [m["descriptor_name"] for m in may(record, "mesh", list) or [] if isinstance(m, dict) and m.get("descriptor_name")],
+        "keywords": [
+            k["display_name"]
+            for k in may(record, "keywords", list) or []
+            if isinstance(k, dict) and k.get("display_name")
+        ],
+        "mesh": [
+            m["descriptor_name"]
+            for m in may(record, "mesh", list) or []
+            if isinstance(m, dict) and m.get("descriptor_name")
+        ],
         "topics": [_topic(t) for t in may(record, "topics", list) or [] if isinstance(t, dict)],
         "is_oa": may(oa, "is_oa", bool),
         "oa_status": may(oa, "oa_status", str),
@@ -132,6 +157,85 @@ def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
         "pmcid": _tail(may(ids, "pmcid", str)),
     }
     return {k: v for k, v in meta.items() if v not in (None, [], "")}
+
+
+# --- citing works (the ledger) ---
+
+
+def fetch_citing(work: Work, observation: Observation, session: Session) -> CitingList:
+    """Every cursor page of the works citing this one; complete once ``next_cursor`` is null."""
+    openalex_id = observation.metadata.get("openalex_id")
+    if not openalex_id:
+        raise MalformedResponse("the work record gave no OpenAlex id to list citing works by")
+    max_pages = getattr(session, "max_pages", 100)
+    records: list[CitingRecord] = []
+    cursor = "*"
+    complete = False
+    for _ in range(max_pages):
+        params = {"filter": f"cites:{openalex_id}", "per_page": str(PER_PAGE), "cursor": cursor}
+        exchange = works_page(session, params)
+        payload = exchange.json()
+        results = need(payload, "results", list)
+        records += [parse_citing(r, exchange, f"results[{i}].") for i, r in enumerate(results)]
+        meta = need(payload, "meta", dict)
+        if "next_cursor" not in meta:  # no cursor paging: the list would be cut silently
+            raise MalformedResponse("field 'meta.next_cursor' is missing")
+        next_cursor = may(meta, "next_cursor", str, "meta.")
+        if not next_cursor:
+            complete = True
+            break
+        if not results:
+            break  # a cursor with nothing behind it: stop rather than loop
+        cursor = next_cursor
+    return citing_list(work, observation, records, complete)
+
+
+def parse_citing(record: Any, exchange: Exchange | None = None, where: str = "") -> CitingRecord:
+    """One work object of a ``cites:`` list → the citing work, with its authors' places."""
+    ids = may(record, "ids", dict, where) or {}
+    location = may(record, "primary_location", dict, where) or {}
+    venue = may(location, "source", dict, f"{where}primary_location.") or {}
+    authorships = [a for a in may(record, "authorships", list, where) or [] if isinstance(a, dict)]
+    countries = [c for a in authorships for c in may(a, "countries", list) or []]
+    institutions = [
+        i.get("display_name")
+        for a in authorships
+        for i in may(a, "institutions", list) or []
+        if isinstance(i, dict)
+    ]
+    fields = [
+        t["field"].get("display_name")
+        for t in may(record, "topics", list, where) or []
+        if isinstance(t, dict) and isinstance(t.get("field"), dict)
+    ]
+    authors = []
+    for authorship in authorships:
+        author = _author(authorship)
+        author.pop("institutions", None)
+        authors.append(author)
+    pmid = _tail(may(ids, "pmid", str, f"{where}ids."))
+    return CitingRecord(
+        source=SPEC.name,
+        doi=doi_or_none(may(record, "doi", str, where)),
+        pmid=pmid if pmid and pmid.isdigit() else None,
+        pmcid=_tail(may(ids, "pmcid", str, f"{where}ids.")),
+        openalex_id=_tail(need(record, "id", str, where)),
+        title=may(record, "title", str, where) or may(record, "display_name", str, where),
+        year=may(record, "publication_year", int, where),
+        published=may(record, "publication_date", str, where),
+        venue=may(venue, "display_name", str),
+        type=may(record, "type", str, where),
+        authors=tuple(a for a in authors if a.get("name")),
+        is_retracted=may(record, "is_retracted", bool, where),
+        countries=_distinct(countries),
+        institutions=_distinct(institutions),
+        fields=_distinct(fields),
+        exchange=exchange,
+    )
+
+
+def _distinct(values: list[Any]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if isinstance(v, str) and v))
 
 
 def _author(authorship: Any) -> dict[str, Any]:
