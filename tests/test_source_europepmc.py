@@ -1,22 +1,23 @@
-"""Europe PMC: the parser on every real search response, and fetch through the fake.
-
-The two LEGACY_*citations* recordings are citations lists (``/MED/{id}/citations``), not
-search results: they belong to the citing-works reader and are not read here.
-"""
+"""Europe PMC: the parsers on every real search and citations response, and fetch and
+fetch_citing through the fake."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
+from monitor import collect
 from monitor.errors import MalformedResponse
+from monitor.fetching import FetchFailure
 from monitor.models import Outcome, Work
 from monitor.sources import europepmc
 from tests.conftest import DEFAULT_DOI, ROOT, real_files, real_json
 from tests.fakeapi.routes import europepmc as fake_europepmc
 
 SEARCH_FILES = real_files("europepmc", "search_*.json")
+CITATIONS_FILES = real_files("europepmc", "LEGACY_*citations*.json")
 ABSTRACT = (ROOT / "tests/fakeapi/constructed/default_article_abstract.txt").read_text().strip()
 
 
@@ -206,3 +207,221 @@ def test_an_envelope_without_result_list_is_an_error_naming_it(fake_api, make_se
     fake_api.inject("europepmc", body=b'{"version": "6.9", "hitCount": 1}')
     [obs] = europepmc.fetch([Work(DEFAULT_DOI)], make_session(europepmc))
     assert obs.outcome is Outcome.ERROR and "'resultList' is missing" in obs.message
+
+
+# --- citing works (the ledger): the real citations pages ---
+
+
+@pytest.mark.parametrize("path", CITATIONS_FILES, ids=lambda p: p.name)
+def test_parses_every_real_citations_page(path):
+    payload = json.loads(path.read_text())
+    hit_count, citations = europepmc.parse_citations_page(payload)
+    assert hit_count == payload["hitCount"] and citations == payload["citationList"]["citation"]
+    for citation in citations:
+        record = europepmc.parse_citation(citation)
+        assert (
+            citation["source"] == "MED" and record.pmid == citation["id"] and record.pmcid is None
+        )
+        assert record.doi is None  # the citations shape carries none
+        assert record.year == citation["pubYear"]
+        assert record.venue == citation["journalAbbreviation"]
+        assert record.title == citation["title"].removesuffix(".")
+        names = citation["authorString"].removesuffix(".").split(", ")
+        assert [a["name"] for a in record.authors] == names
+
+
+def test_legacy_2015_citations_page_values():
+    payload = real_json("europepmc/LEGACY_2015_citations_MED_17183631.json")
+    hit_count, citations = europepmc.parse_citations_page(payload)
+    assert (hit_count, len(citations)) == (23, 23)  # the whole list on its one page
+    first = europepmc.parse_citation(citations[0])
+    assert first.pmid == "19749171" and first.year == 2009 and first.venue == "Pharmacol. Rev."
+    assert first.title == (
+        "The transient receptor potential vanilloid-1 channel in thermoregulation: "
+        "a thermosensor it is not"
+    )
+    assert len(first.authors) == 9 and first.authors[0] == {"name": "Romanovsky AA"}
+    assert first.type is None  # no citationType in 2015
+    assert europepmc.parse_citation(citations[2]).authors == ({"name": "Cardona PJ"},)
+
+
+def test_legacy_2016_citations_page_values():
+    payload = real_json("europepmc/LEGACY_2016_citations_MED_15723116_page1.json")
+    hit_count, citations = europepmc.parse_citations_page(payload)
+    assert (hit_count, len(citations)) == (810, 25)  # page 1 of many
+    first = europepmc.parse_citation(citations[0])
+    assert first.pmid == "16271386" and first.venue == "Cell" and first.year == 2005
+    assert first.type == "Journal Article"  # the first of citationType's list
+    assert first.title == (
+        "Passenger-strand cleavage facilitates assembly of siRNA into Ago2-containing RNAi "
+        "enzyme complexes"
+    )
+
+
+def test_pmc_and_preprint_citations():
+    citation = real_json("europepmc/LEGACY_2016_citations_MED_15723116_page1.json")["citationList"][
+        "citation"
+    ][0]
+    pmc = europepmc.parse_citation(dict(citation, source="PMC", id="PMC4740857"))
+    assert (pmc.pmid, pmc.pmcid) == (None, "PMC4740857")
+    preprint = europepmc.parse_citation(dict(citation, source="PPR", id="PPR170401"))
+    assert (preprint.pmid, preprint.pmcid, preprint.type) == (None, None, "preprint")
+
+
+def test_a_citation_without_source_is_an_error_naming_the_field():
+    citation = real_json("europepmc/LEGACY_2015_citations_MED_17183631.json")["citationList"][
+        "citation"
+    ][0]
+    with pytest.raises(MalformedResponse, match=r"'citationList.citation\[0\].source' is missing"):
+        europepmc.parse_citation(
+            {k: v for k, v in citation.items() if k != "source"}, where="citationList.citation[0]."
+        )
+    with pytest.raises(MalformedResponse, match="'hitCount' is missing"):
+        europepmc.parse_citations_page({"citationList": {"citation": []}})
+
+
+# --- citing works through the fake ---
+
+SHARED = {  # the shared citing works Europe PMC lists (constructed)
+    "35000001": ("Autophagy and immune evasion in solid tumours", 2022, "Nat Rev Mol Cell Biol"),
+    "36000003": ("Autophagy inhibitors sensitise tumours to PD-1 blockade", 2023, "Pharmacol Res"),
+    "37000006": (
+        "Autophagy-related gene signatures predict immunotherapy response",
+        2023,
+        "Cancers (Basel)",
+    ),
+}
+
+
+@pytest.fixture
+def counted(fake_api, make_session):
+    """The session and the ok count observation of the default article (its request dropped)."""
+    session = make_session(europepmc)
+    [obs] = europepmc.fetch([Work(DEFAULT_DOI)], session)
+    assert obs.metadata["europepmc_id"] == "MED/33930000"
+    fake_api.requests.clear()
+    return session, obs
+
+
+def fail_from_page(fake_api, session, page, **fault):
+    """Queue ``fault`` for the request of ``page`` and the ones after it."""
+    get = session.get
+
+    def wrapped(path, params=None, **kw):
+        if params and params.get("page") == str(page):
+            fake_api.inject("europepmc", times=None, **fault)
+        return get(path, params=params, **kw)
+
+    session.get = wrapped
+
+
+def test_fetch_citing_lists_the_constructed_citations(fake_api, counted):
+    session, obs = counted
+    listing = europepmc.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert listing.outcome is Outcome.OK and listing.complete is True
+    assert listing.count_at_fetch == 30 and listing.source == "europepmc"
+    assert {r.pmid: (r.title, r.year, r.venue) for r in listing.records} == SHARED
+    cheng = next(r for r in listing.records if r.pmid == "36000003")
+    assert cheng.authors == ({"name": "Cheng Y"}, {"name": "Zhang W"})
+    assert cheng.type == "research-article" and cheng.doi is None
+    [hit] = fake_api.hits("europepmc")
+    assert hit.path == "/MED/33930000/citations"
+    assert (hit.arg("format"), hit.arg("page"), hit.arg("pageSize")) == ("json", "1", "1000")
+    assert all(r.exchange is session.exchanges[-1] for r in listing.records)
+
+
+def test_fetch_citing_pages_until_hit_count(fake_api, counted, monkeypatch):
+    session, obs = counted
+    monkeypatch.setattr(europepmc, "PAGE_SIZE", 2)
+    listing = europepmc.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    hits = fake_api.hits("europepmc", "/MED/33930000/citations")
+    assert [(h.arg("page"), h.arg("pageSize")) for h in hits] == [("1", "2"), ("2", "2")]
+    assert listing.complete is True and {r.pmid for r in listing.records} == set(SHARED)
+    assert listing.records[0].exchange is not listing.records[2].exchange  # each its own page
+
+
+def test_a_capped_list_is_not_complete(fake_api, counted, monkeypatch):
+    session, obs = counted
+    monkeypatch.setattr(europepmc, "PAGE_SIZE", 1)
+    session.max_pages = 2
+    listing = europepmc.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert len(fake_api.hits("europepmc")) == 2
+    assert listing.outcome is Outcome.OK and listing.complete is False
+    assert [r.pmid for r in listing.records] == ["35000001", "36000003"]
+
+
+def page_body(hit_count, citations):
+    return json.dumps(
+        {
+            "version": "6.9",
+            "hitCount": hit_count,
+            "request": {},
+            "citationList": {"citation": citations},
+        }
+    ).encode()
+
+
+def test_fewer_citations_than_hit_count_is_not_complete(fake_api, counted):
+    session, obs = counted
+    three = fake_api.records[fake_europepmc.CITING]["MED/33930000"]["citationList"]["citation"]
+    fake_api.inject("europepmc", body=page_body(5, three))
+    fake_api.inject("europepmc", body=page_body(5, []))
+    listing = europepmc.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert len(listing.records) == 3 and listing.complete is False
+    assert len(fake_api.hits("europepmc")) == 2  # page 2 came back empty: stop
+
+
+def test_a_list_that_changed_while_paged_is_not_complete(fake_api, counted, monkeypatch):
+    session, obs = counted
+    monkeypatch.setattr(europepmc, "PAGE_SIZE", 2)
+    three = fake_api.records[fake_europepmc.CITING]["MED/33930000"]["citationList"]["citation"]
+    fake_api.inject("europepmc", body=page_body(4, three[:2]))  # then the fake says 3
+    listing = europepmc.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert len(listing.records) == 3 and listing.complete is False
+
+
+def test_a_failed_page_fails_the_list(fake_api, counted, monkeypatch):
+    session, obs = counted
+    monkeypatch.setattr(europepmc, "PAGE_SIZE", 1)
+    fail_from_page(fake_api, session, 2, status=503, body=b"Service Unavailable")
+    with pytest.raises(FetchFailure, match="HTTP 503"):
+        europepmc.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    assert [h.arg("page") for h in fake_api.hits("europepmc")] == ["1", "2", "2"]  # one retry
+    listing = collect._fetch_list(europepmc, Work(DEFAULT_DOI), obs, session)  # still failing
+    assert listing.outcome is Outcome.ERROR and listing.records == () and not listing.complete
+
+
+def test_a_malformed_page_fails_the_list(fake_api, counted):
+    session, obs = counted
+    fake_api.inject("europepmc", malformed=True)
+    listing = collect._fetch_list(europepmc, Work(DEFAULT_DOI), obs, session)
+    assert listing.outcome is Outcome.ERROR and "not valid JSON" in listing.message
+    assert listing.records == () and listing.complete is False
+
+
+def test_an_error_inside_http_200_fails_the_list(fake_api, counted):
+    session, obs = counted
+    fake_api.inject("europepmc", body=b'{"errCode": 404, "errMsg": "Invalid source: ABC"}')
+    with pytest.raises(FetchFailure, match="Europe PMC error 404: Invalid source: ABC"):
+        europepmc.fetch_citing(Work(DEFAULT_DOI), obs, session)
+
+
+def test_429_fails_the_list_as_rate_limited(fake_api, counted):
+    session, obs = counted
+    fake_api.inject("europepmc", status=429, times=2)
+    listing = collect._fetch_list(europepmc, Work(DEFAULT_DOI), obs, session)
+    assert listing.outcome is Outcome.RATE_LIMITED and listing.records == ()
+
+
+def test_a_work_nobody_cites_has_a_complete_empty_list(fake_api, counted):
+    session, obs = counted
+    obs = dataclasses.replace(obs, citations=0, metadata={"europepmc_id": "MED/12345"})
+    listing = europepmc.fetch_citing(Work("10.9/b"), obs, session)
+    assert listing.outcome is Outcome.OK and listing.records == () and listing.complete is True
+    assert fake_api.hits("europepmc")[0].path == "/MED/12345/citations"
+
+
+def test_a_count_without_an_id_cannot_list(counted):
+    session, obs = counted
+    with pytest.raises(MalformedResponse, match="no source and id"):
+        europepmc.fetch_citing(Work(DEFAULT_DOI), dataclasses.replace(obs, metadata={}), session)

@@ -5,6 +5,14 @@ Batch: ``GET /search?query=DOI:"a" OR DOI:"b"&format=json&resultType=core&pageSi
 text names. No key. Europe PMC publishes no rate limit; we stay at 5 requests/s.
 It sometimes reports an error inside an HTTP 200 (``{"errCode": …, "errMsg": …}``):
 that is an error, never an empty result.
+
+Citing works (the ledger): ``GET /{source}/{id}/citations?format=json&page=N&pageSize=1000``
+(source and id from the search record, e.g. ``MED/33930000``), pages counted from 1 until
+``hitCount`` citations have come: only then is the list complete. Each
+``citationList.citation[]`` entry carries ``id``, ``source``, ``citationType``, ``title``,
+``authorString``, ``journalAbbreviation``, ``pubYear``, ``volume``, ``issue``, ``pageInfo``,
+``citedByCount`` and no DOI: an id of source ``MED`` is a PMID, of source ``PMC`` a PMCID,
+and a ``PPR`` record is a preprint.
 """
 
 from __future__ import annotations
@@ -12,14 +20,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from monitor.doi import doi_or_none
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure, Session
-from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    citing_list,
     count,
     expect_status,
     lookup_batches,
@@ -37,6 +47,7 @@ SPEC = SourceSpec(
     provides_pmid=True,
     homepage="https://europepmc.org",
 )
+PAGE_SIZE = 1000  # the largest pageSize of /citations (apis.md §5(b))
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
@@ -61,7 +72,12 @@ def request(session: Session, batch: list[Work]) -> Exchange:
         # room for a DOI that matches more than one record (first one wins)
         "pageSize": str(2 * len(batch)),
     }
-    exchange = session.get("/search", params=params)
+    return answer(session, "/search", params)
+
+
+def answer(session: Session, path: str, params: dict[str, str]) -> Exchange:
+    """GET ``path``; anything but a 200 without an error inside is a FetchFailure."""
+    exchange = session.get(path, params=params)
     expect_status(exchange, 200)
     error = api_error(exchange)
     if error:
@@ -144,9 +160,13 @@ def _title(title: str | None) -> str | None:
 def _authors(record: dict[str, Any]) -> list[dict[str, Any]]:
     listed = may(may(record, "authorList", dict), "author", list, "authorList.")
     if listed is None:  # lite results: "Schoenfeld JD, Haas-Kogan DA, O'Neill AF."
-        names = (may(record, "authorString", str) or "").rstrip(".").split(", ")
-        return [{"name": n.strip()} for n in names if n.strip()]
+        return _author_string(may(record, "authorString", str))
     return [_author(a) for a in listed if isinstance(a, dict)]
+
+
+def _author_string(names: str | None) -> list[dict[str, Any]]:
+    """'Schoenfeld JD, Haas-Kogan DA, O'Neill AF.' → one {"name"} per author, as written."""
+    return [{"name": n.strip()} for n in (names or "").rstrip(".").split(", ") if n.strip()]
 
 
 def _author(author: dict[str, Any]) -> dict[str, Any]:
@@ -178,3 +198,78 @@ def _first_issn(issns: str | None) -> str | None:
 
 def _yes(flag: str | None) -> bool | None:
     return {"Y": True, "N": False}.get(flag or "")
+
+
+# --- citing works (the ledger) ---
+
+
+def fetch_citing(work: Work, observation: Observation, session: Session) -> CitingList:
+    """Every page of the work's citations; complete only once ``hitCount`` of them came."""
+    path = citations_path(observation)
+    max_pages = getattr(session, "max_pages", 100)
+    records: list[CitingRecord] = []
+    seen: set[tuple[str, str]] = set()
+    counts: set[int] = set()
+    complete = False
+    for page in range(1, max_pages + 1):
+        params = {"format": "json", "page": str(page), "pageSize": str(PAGE_SIZE)}
+        exchange = answer(session, path, params)
+        hit_count, citations = parse_citations_page(exchange.json())
+        counts.add(hit_count)
+        for i, citation in enumerate(citations):
+            record = parse_citation(citation, exchange, f"citationList.citation[{i}].")
+            key = (str(citation["source"]).upper(), str(citation["id"]).strip())
+            if key not in seen:  # a list that shifted between pages repeats a citation
+                seen.add(key)
+                records.append(record)
+        if len(records) >= hit_count:
+            complete = len(counts) == 1  # a list that changed while paged may have lost some
+            break
+        if not citations:
+            break  # fewer citations than hitCount said: the rest never came
+    return citing_list(work, observation, records, complete)
+
+
+def citations_path(observation: Observation) -> str:
+    """``/MED/33930000/citations``, from the search record's source and id."""
+    ident = observation.metadata.get("europepmc_id")
+    source, _, number = (ident or "").partition("/")
+    if not source or not number:
+        raise MalformedResponse("the search record gave no source and id to list citations by")
+    return f"/{quote(source, safe='')}/{quote(number, safe='')}/citations"
+
+
+def parse_citations_page(payload: Any) -> tuple[int, list[Any]]:
+    """A ``/citations`` page → (hitCount, its ``citationList.citation`` entries)."""
+    hit_count = count(payload, "hitCount")
+    listing = may(payload, "citationList", dict)
+    if listing is None and hit_count == 0:
+        return 0, []
+    citations = need(need(payload, "citationList", dict), "citation", list, "citationList.")
+    return hit_count, citations
+
+
+def parse_citation(
+    citation: Any, exchange: Exchange | None = None, where: str = ""
+) -> CitingRecord:
+    """One ``citationList.citation[]`` entry → the citing work (no DOI in this shape)."""
+    source = need(citation, "source", str, where).upper()
+    ident = str(need(citation, "id", (str, int), where)).strip()
+    year = may(citation, "pubYear", (int, str), where)
+    types = may(citation, "citationType", str, where)
+    kind = (
+        "preprint"
+        if source == "PPR"
+        else next((t.strip() for t in (types or "").split(";") if t.strip()), None)
+    )
+    return CitingRecord(
+        source=SPEC.name,
+        pmid=ident if source == "MED" and ident.isdigit() else None,
+        pmcid=ident.upper() if source == "PMC" and ident.upper().startswith("PMC") else None,
+        title=_title(may(citation, "title", str, where)),
+        year=int(year) if str(year).isdigit() else None,
+        venue=may(citation, "journalAbbreviation", str, where),
+        type=kind,
+        authors=tuple(_author_string(may(citation, "authorString", str, where))),
+        exchange=exchange,
+    )

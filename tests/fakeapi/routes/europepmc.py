@@ -1,19 +1,38 @@
-"""Europe PMC: /search?query=DOI:"a" OR DOI:"b"&format=json (the search envelope)."""
+"""Europe PMC: /search?query=DOI:"a" OR DOI:"b"&format=json (the search envelope) and
+/{source}/{id}/citations?page=N&pageSize=M (the citations envelope, pages counted from 1)."""
 
 from __future__ import annotations
 
+import json
 import re
 
-from tests.fakeapi.server import FakeAPI, Reply, Request
+from tests.fakeapi.server import CONSTRUCTED, FakeAPI, Reply, Request
 
 _DOI_CLAUSE = re.compile(r'DOI:"([^"]+)"', re.IGNORECASE)
+_CITATIONS = re.compile(r"^/([A-Za-z]+)/([^/]+)/citations$")
+CITING = "europepmc_citing"  # records[CITING]["MED/33930000"]: the whole citations page
+MAX_PAGE_SIZE = 1000
 
 
 def load(fake: FakeAPI) -> None:
-    fake.load_records("europepmc", lambda r: r["doi"].lower())
+    # A search record per DOI; ``citing_`` files hold a work's citations, found by the
+    # source and id of that work's search record.
+    lists = {}
+    for path in sorted((CONSTRUCTED / "europepmc").glob("*.json")):
+        body = json.loads(path.read_text())
+        if path.name.startswith("citing_"):
+            lists[path.stem.removeprefix("citing_").replace("_", "/", 1)] = body
+        else:
+            fake.records["europepmc"][body["doi"].lower()] = body
+    for doi, page in lists.items():
+        record = fake.records["europepmc"][doi]
+        fake.records[CITING][f"{record['source']}/{record['id']}"] = page
 
 
 def handle(fake: FakeAPI, request: Request) -> Reply:
+    match = _CITATIONS.match(request.path)
+    if match:
+        return citations(fake, request, f"{match.group(1).upper()}/{match.group(2)}")
     if request.path != "/search":
         return Reply(404, "Not Found", {"Content-Type": "text/plain"})
     records = fake.records["europepmc"]
@@ -39,5 +58,30 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
     )
 
 
+def citations(fake: FakeAPI, request: Request, key: str) -> Reply:
+    """One page of a work's citations. An id without citations answers hitCount 0 and an
+    empty list: assumed, no such answer is recorded."""
+    page = int(request.arg("page", "1") or 1)
+    page_size = min(int(request.arg("pageSize", "25") or 25), MAX_PAGE_SIZE)
+    source, _, ident = key.partition("/")
+    stored = fake.records[CITING].get(key)
+    everything = stored["citationList"]["citation"] if stored else []
+    start = (page - 1) * page_size
+    return Reply(
+        200,
+        {
+            "version": stored["version"] if stored else "6.9",
+            "hitCount": len(everything),
+            "request": {"id": ident, "source": source, "page": page, "pageSize": page_size},
+            "citationList": {"citation": everything[start : start + page_size]},
+        },
+    )
+
+
 def set_count(fake: FakeAPI, doi: str, count: int) -> None:
     fake.records["europepmc"][doi]["citedByCount"] = count
+
+
+def set_citing(fake: FakeAPI, key: str, citations: list[dict]) -> None:
+    """Replace the citations of ``key`` (``MED/33930000``) with these entries."""
+    fake.records[CITING][key] = {"version": "6.9", "citationList": {"citation": list(citations)}}

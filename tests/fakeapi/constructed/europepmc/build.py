@@ -8,6 +8,11 @@ article 10.1016/j.canep.2025.102866, which like ours has an article number and n
 so every field name and nesting is Europe PMC's own; only values are replaced. The MeSH
 list takes its shape from another result of the same file. The count, PMID, ids, MeSH
 headings, affiliations and index dates are made up for tests.
+
+``citing()`` builds the default article's citations list (``/MED/33930000/citations``) from
+the genuine page ../shared/fixtures/real/europepmc/LEGACY_2016_citations_MED_15723116_page1.json:
+its envelope and first citation are deep-copied and the values replaced by those of the
+shared citing works A, C and E of the cross-source scenario (all constructed).
 """
 
 import copy
@@ -123,7 +128,87 @@ def europepmc() -> dict:
     return record
 
 
+# The shared citing works Europe PMC lists (A, C, E), as its citations module writes them:
+# MEDLINE author initials, NLM journal abbreviations, titles with PubMed's closing period.
+# (PMID, citationType, title, authorString, journalAbbreviation, pubYear, volume, issue,
+# pageInfo, citedByCount); volume to citedByCount are made up.
+CITING = [
+    (
+        "35000001",
+        "Review; Journal Article",
+        "Autophagy and immune evasion in solid tumours.",
+        "Rossi M, Li J.",
+        "Nat Rev Mol Cell Biol",
+        2022,
+        "23",
+        "4",
+        "245-262",
+        14,
+    ),
+    (
+        "36000003",
+        "research-article; Journal Article",
+        "Autophagy inhibitors sensitise tumours to PD-1 blockade.",
+        "Cheng Y, Zhang W.",
+        "Pharmacol Res",
+        2023,
+        "189",
+        None,
+        "106683",
+        3,
+    ),
+    (
+        "37000006",
+        "Journal Article",
+        "Autophagy-related gene signatures predict immunotherapy response.",
+        "Schmidt L.",
+        "Cancers (Basel)",
+        2023,
+        "15",
+        "6",
+        "1706",
+        1,
+    ),
+]
+
+
+def citing() -> dict:
+    """Every citation of the default article in one page; the fake pages it by page/pageSize."""
+    real = json.loads(
+        (REAL / "europepmc" / "LEGACY_2016_citations_MED_15723116_page1.json").read_text()
+    )
+    page = copy.deepcopy(real)
+    shape = real["citationList"]["citation"][0]
+    page.update(
+        version="6.9",  # the version the search answers give (search_core_cancer_pageSize25.json)
+        hitCount=len(CITING),
+        request={"id": PMID, "source": "MED", "page": 1, "pageSize": 1000},
+    )
+    page["citationList"]["citation"] = []
+    for pmid, kind, title, authors, journal, year, volume, issue, pages, cited in CITING:
+        citation = dict(
+            copy.deepcopy(shape),
+            id=pmid,
+            source="MED",
+            citationType=kind,
+            title=title,
+            authorString=authors,
+            journalAbbreviation=journal,
+            pubYear=year,
+            volume=volume,
+            issue=issue,
+            pageInfo=pages,
+            citedByCount=cited,
+        )
+        if issue is None:
+            del citation["issue"]  # as the real citations without an issue have none
+        page["citationList"]["citation"].append(citation)
+    return page
+
+
 if __name__ == "__main__":
     if not REAL.is_dir():
         sys.exit(f"needs the real recordings at {REAL}")
-    (HERE / f"{DOI.replace('/', '_')}.json").write_text(json.dumps(europepmc(), indent=2) + "\n")
+    slug = DOI.replace("/", "_")
+    (HERE / f"{slug}.json").write_text(json.dumps(europepmc(), indent=2) + "\n")
+    (HERE / f"citing_{slug}.json").write_text(json.dumps(citing(), indent=2) + "\n")
