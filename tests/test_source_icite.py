@@ -1,11 +1,16 @@
-"""NIH iCite: the parser on the real docs sample (legacy and database names), fetch through the fake."""
+"""NIH iCite: the parser on the real docs sample (legacy and database names), fetch through the
+fake, and the citing PMIDs read again from the answer the count came from."""
 
 from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
 
 import pytest
 
 from monitor.errors import MalformedResponse
-from monitor.models import Outcome, Work
+from monitor.models import Exchange, Observation, Outcome, Work
 from monitor.sources import icite
 from tests.conftest import DEFAULT_DOI, real_json
 from tests.fakeapi.routes import icite as fake_icite
@@ -122,7 +127,7 @@ def test_an_rcr_of_the_wrong_type_is_an_error():
 def test_fetch_reads_the_constructed_record(fake_api, make_session):
     [obs] = icite.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(icite))
     assert obs.outcome is Outcome.OK, obs.message
-    assert obs.citations == 32
+    assert obs.citations == 3
     assert obs.metrics["relative_citation_ratio"] == 1.42
     assert obs.metrics["nih_percentile"] == 61.3
     assert obs.metrics["provisional"] is False and obs.metrics["is_research_article"] is False
@@ -140,7 +145,7 @@ def test_fetch_batches_200_pmids_per_request(fake_api, make_session):
     observations = icite.fetch(works, make_session(icite))
     hits = fake_api.hits("icite", "/pubs")
     assert [len(h.arg("pmids").split(",")) for h in hits] == [200, 200, 50]
-    assert observations[-1].outcome is Outcome.OK and observations[-1].citations == 32
+    assert observations[-1].outcome is Outcome.OK and observations[-1].citations == 3
     assert {o.outcome for o in observations[:-1]} == {Outcome.NOT_FOUND}
 
 
@@ -174,3 +179,83 @@ def test_an_envelope_without_data_is_an_error_naming_it(fake_api, make_session):
     fake_api.inject("icite", body=b'{"meta": {}, "links": {}}')
     [obs] = icite.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(icite))
     assert obs.outcome is Outcome.ERROR and "'data' is missing" in obs.message
+
+
+# --- citing works (the ledger) ---
+
+
+def counted(record: dict) -> Observation:
+    """An ok observation of ``record`` whose exchange is a batch answer holding it."""
+    body = json.dumps({"meta": {}, "links": {}, "data": [sample()[1], record]}).encode()
+    exchange = Exchange(
+        "icite",
+        "GET",
+        "https://icite.od.nih.gov/api/pubs?pmids=x",
+        200,
+        {},
+        body,
+        datetime.now(UTC),
+        1,
+    )
+    parsed = icite.parse_record(record)
+    return Observation(
+        DEFAULT_DOI, "icite", Outcome.OK, citations=parsed.citations, exchange=exchange
+    )
+
+
+def test_citing_pmids_of_the_docs_sample_record_are_its_cited_by():
+    # The docs sample's README author emptied cited_by (citation_count 46, cited_by []).
+    record = sample()[0]
+    assert record["cited_by"] == [] and record["citation_count"] == 46
+    assert icite.citing_pmids(record) == []
+    assert icite.citing_pmids(dict(record, cited_by=[31000002, "31000001", 31000002])) == [
+        "31000002",
+        "31000001",
+    ]
+
+
+def test_citing_pmids_under_the_database_name():
+    record = database_names(dict(sample()[0], cited_by=[31000001]))
+    assert "cited_by" not in record and record["citedByPmids"] == [31000001]
+    assert icite.citing_pmids(record) == ["31000001"]
+
+
+def test_a_record_without_citing_pmids_is_an_error_naming_the_field():
+    record = {k: v for k, v in sample()[0].items() if k != "cited_by"}
+    with pytest.raises(MalformedResponse, match="'cited_by' is missing"):
+        icite.citing_pmids(record)
+    with pytest.raises(MalformedResponse, match="'cited_by' should list PMIDs"):
+        icite.citing_pmids(dict(record, cited_by=["PMC123"]))
+
+
+def test_fetch_citing_reads_the_batch_answer_again_without_a_request(fake_api, make_session):
+    session = make_session(icite)
+    works = [Work("10.9999/other", pmid="23456789"), Work(DEFAULT_DOI, pmid=PMID)]
+    other, obs = icite.fetch(works, session)
+    assert obs.outcome is Outcome.OK and other.exchange is obs.exchange  # one batch
+    listing = icite.fetch_citing(works[1], obs, session)
+    assert len(fake_api.hits("icite")) == 1  # the count's request only
+    assert listing.outcome is Outcome.OK and listing.complete is True
+    assert [r.pmid for r in listing.records] == ["35000001", "35000002", "36000003"]
+    assert {r.source for r in listing.records} == {"icite"}
+    assert all(r.exchange is obs.exchange for r in listing.records)  # provenance: the batch answer
+    assert listing.count_at_fetch == obs.citations == 3
+
+
+def test_an_empty_list_for_a_cited_work_is_not_complete():
+    record = sample()[0]  # cited_by [] although citation_count is 46
+    listing = icite.fetch_citing(Work(DEFAULT_DOI, pmid="23456789"), counted(record), None)
+    assert listing.records == () and listing.complete is False
+    uncited = dict(record, citation_count=0)
+    listing = icite.fetch_citing(Work(DEFAULT_DOI, pmid="23456789"), counted(uncited), None)
+    assert listing.records == () and listing.complete is True
+
+
+def test_a_pmid_missing_from_the_answer_is_an_error():
+    obs = counted(sample()[0])
+    with pytest.raises(MalformedResponse, match="PMID 40000000 is not in the answer"):
+        icite.fetch_citing(Work(DEFAULT_DOI, pmid="40000000"), obs, None)
+    with pytest.raises(MalformedResponse, match="no iCite answer"):
+        icite.fetch_citing(
+            Work(DEFAULT_DOI, pmid="23456789"), dataclasses.replace(obs, exchange=None), None
+        )

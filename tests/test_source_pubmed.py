@@ -1,15 +1,17 @@
-"""PubMed: elink and efetch parsers on the real recordings, cited-in counts through the fake."""
+"""PubMed: elink and efetch parsers on the real recordings, cited-in counts through the fake,
+and the cited-in PMIDs read again from the answer the count came from."""
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 
 import pytest
 
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure
-from monitor.models import Outcome, Work
+from monitor.models import Exchange, Observation, Outcome, Work
 from monitor.sources import pubmed
 from tests.conftest import DEFAULT_DOI, real_path
 from tests.fakeapi.routes import pubmed as fake_pubmed
@@ -105,7 +107,7 @@ def test_real_efetch_record():
 def test_fetch_counts_the_constructed_citing_pmids(fake_api, make_session):
     [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed))
     assert obs.outcome is Outcome.OK, obs.message
-    assert obs.citations == 29
+    assert obs.citations == 3
     assert obs.metadata == {"pmid": PMID}
     [hit] = fake_api.hits("pubmed", "/elink.fcgi")
     assert (hit.arg("dbfrom"), hit.arg("db"), hit.arg("linkname")) == (
@@ -137,7 +139,7 @@ def test_fetch_sends_100_ids_a_request_and_keeps_counts_apart(fake_api, make_ses
     observations = pubmed.fetch(works, make_session(pubmed))
     assert [len(h.query["id"]) for h in fake_api.hits("pubmed", "/elink.fcgi")] == [100, 50]
     counts = {o.doi: o.citations for o in observations}
-    assert counts[DEFAULT_DOI] == 29 and counts["10.9999/x.7"] == 3 and counts["10.9999/x.8"] == 0
+    assert counts[DEFAULT_DOI] == 3 and counts["10.9999/x.7"] == 3 and counts["10.9999/x.8"] == 0
     assert {o.outcome for o in observations} == {Outcome.OK}
 
 
@@ -180,7 +182,7 @@ def test_an_error_element_of_one_link_set_fails_that_work_only(fake_api, make_se
     ok, bad = pubmed.fetch(
         [Work(DEFAULT_DOI, pmid=PMID), Work("10.9/b", pmid="99")], make_session(pubmed)
     )
-    assert ok.outcome is Outcome.OK and ok.citations == 29
+    assert ok.outcome is Outcome.OK and ok.citations == 3
     assert bad.outcome is Outcome.ERROR and bad.message == "PubMed: Invalid uid 99"
 
 
@@ -207,3 +209,47 @@ def test_malformed_body_is_an_error(fake_api, make_session):
     fake_api.inject("pubmed", malformed=True)
     [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed))
     assert obs.outcome is Outcome.ERROR and "not valid XML" in obs.message
+
+
+# --- citing works (the ledger) ---
+
+
+def test_real_elink_answer_lists_the_cited_in_pmids_in_order():
+    body = real_path(ELINK).read_bytes()
+    link_set = pubmed.parse_elink(body)["14873513"]
+    pmids = pubmed.cited_in_pmids(link_set)
+    assert pmids == cited_in_ids(body.decode())
+    assert len(pmids) == 6 and "22356836" in pmids
+
+
+def test_fetch_citing_reads_the_batch_answer_again_without_a_request(fake_api, make_session):
+    session = make_session(pubmed)
+    works = [Work("10.9/b", pmid="12345"), Work(DEFAULT_DOI, pmid=PMID)]
+    uncited, obs = pubmed.fetch(works, session)
+    listing = pubmed.fetch_citing(works[1], obs, session)
+    assert len(fake_api.hits("pubmed")) == 1  # the count's request only
+    assert listing.outcome is Outcome.OK and listing.complete is True
+    assert [r.pmid for r in listing.records] == ["35000001", "36000003", "37000006"]
+    assert len(listing.records) == obs.citations == listing.count_at_fetch
+    assert all(r.exchange is obs.exchange and r.source == "pubmed" for r in listing.records)
+    nobody = pubmed.fetch_citing(works[0], uncited, session)
+    assert nobody.records == () and nobody.complete is True and nobody.count_at_fetch == 0
+
+
+def test_fetch_citing_of_a_real_answer():
+    body = real_path(ELINK).read_bytes()
+    exchange = Exchange(
+        "pubmed",
+        "GET",
+        "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/elink.fcgi",
+        200,
+        {},
+        body,
+        datetime.now(UTC),
+        1,
+    )
+    obs = Observation(DEFAULT_DOI, "pubmed", Outcome.OK, citations=6, exchange=exchange)
+    listing = pubmed.fetch_citing(Work(DEFAULT_DOI, pmid="14873513"), obs, None)
+    assert [r.pmid for r in listing.records] == cited_in_ids(body.decode())
+    with pytest.raises(MalformedResponse, match="PMID 99 has no LinkSet"):
+        pubmed.fetch_citing(Work(DEFAULT_DOI, pmid="99"), obs, None)

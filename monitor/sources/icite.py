@@ -10,6 +10,11 @@ Field names: by default the API answers with the legacy names of the docs sample
 (fixtures:icite/docs_sample_pubs_pmids_23456789_27599104.json); ``legacy=false`` gives
 the database names. We read both, and both "Yes"/"No" strings (docs sample, 2024) and
 true/false (support page example, current) for flags.
+
+Citing works (the ledger): the record carries the citing PMIDs, ``cited_by`` (legacy;
+``citedByPmids`` in database names), so ``fetch_citing`` makes no request: it reads them
+again from the batch answer the count came from. They are PMIDs only; the ledger learns
+the rest from other sources.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from typing import Any
 
 from monitor.errors import MalformedResponse
 from monitor.fetching import Session
-from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.models import CitingList, CitingRecord, Exchange, Observation, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    citing_list,
     count,
     expect_status,
     lookup_batches,
@@ -44,7 +50,8 @@ SPEC = SourceSpec(
 # support page "Bulk Data and API" (its look-up table and example), as quoted in the
 # iCite briefing LeviMelo/needle_in_a_haysack icite_api_summary.md (rcr, acr, fcr, ecr,
 # nihRcrPercentile, rcrIsProvisional, citedByPmidCount, isClinicalArticle,
-# citingClinicalPmids, pubYear, journalNameIso); apis.md §6(c) lists the same names.
+# citingClinicalPmids, pubYear, journalNameIso, citedByPmids); apis.md §6(c) lists the same
+# names.
 NAMES = {
     "citation_count": "citedByPmidCount",
     "relative_citation_ratio": "rcr",
@@ -55,6 +62,7 @@ NAMES = {
     "provisional": "rcrIsProvisional",
     "is_clinical": "isClinicalArticle",
     "cited_by_clin": "citingClinicalPmids",
+    "cited_by": "citedByPmids",
     "year": "pubYear",
     "journal": "journalNameIso",
 }
@@ -72,7 +80,6 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
         key=lambda record: doi_by_pmid.get(_pmid(record)),
         parse=parse_record,
     )
-
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:
@@ -159,3 +166,36 @@ def _authors(authors: Any) -> list[dict[str, Any]]:
             entry = {"name": name or author.get("fullName"), "given": given, "family": family}
             entries.append({k: v for k, v in entry.items() if v})
     return [e for e in entries if e.get("name")]
+
+
+# --- citing works (the ledger) ---
+
+
+def fetch_citing(work: Work, observation: Observation, session: Session) -> CitingList:
+    """The citing PMIDs of the work's record, read from the answer its count came from.
+
+    No request is made. An empty list for a work iCite counts as cited (the docs sample
+    has one) is not complete: it says nothing about which citations vanished.
+    """
+    exchange = observation.exchange
+    if exchange is None:
+        raise MalformedResponse("the count kept no iCite answer to read the citing PMIDs from")
+    record = next((r for r in need(exchange.json(), "data", list) if _pmid(r) == work.pmid), None)
+    if record is None:
+        raise MalformedResponse(f"PMID {work.pmid} is not in the answer it was counted from")
+    pmids = citing_pmids(record)
+    records = [CitingRecord(source=SPEC.name, pmid=p, exchange=exchange) for p in pmids]
+    return citing_list(work, observation, records, bool(pmids) or not observation.citations)
+
+
+def citing_pmids(record: dict[str, Any]) -> list[str]:
+    """``cited_by`` (or ``citedByPmids``) → distinct PMIDs as digit strings, in order."""
+    legacy = "cited_by"
+    name = legacy if legacy in record or NAMES[legacy] not in record else NAMES[legacy]
+    pmids: dict[str, None] = {}
+    for value in need(record, name, list):
+        pmid = str(value).strip() if isinstance(value, (int, str)) else ""
+        if isinstance(value, bool) or not pmid.isdigit():
+            raise MalformedResponse(f"field '{name}' should list PMIDs, got {str(value)[:40]!r}")
+        pmids[pmid] = None
+    return list(pmids)

@@ -14,6 +14,9 @@ requests/s, 10 with one (``api_key`` query parameter, redacted before storing); 
 keep 3 unless ``[sources.pubmed] requests_per_second`` says otherwise. A work without
 a known PMID is not_found without a request.
 
+Citing works (the ledger): the cited-in PMIDs came with the count, so ``fetch_citing``
+makes no request: it reads the work's LinkSet again from the elink answer of its batch.
+
 ``parse_efetch`` reads the bibliographic record (EFetch PubmedArticleSet XML), for
 metadata enrichment; ``fetch`` does not call it.
 """
@@ -26,11 +29,12 @@ from typing import Any
 
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure, Session
-from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
     chunks,
+    citing_list,
     expect_status,
     failed,
     observe,
@@ -60,7 +64,6 @@ TOOL = "citation-monitor"
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
     """Works without a PMID never reach here: the collector answers them (SPEC.needs_pmid)."""
     return cited_in(works, session)
-
 
 
 def cited_in(works: Sequence[Work], session: Session) -> list[Observation]:
@@ -151,7 +154,15 @@ def parse_elink(body: bytes) -> dict[str, ET.Element]:
 
 def parse_link_set(link_set: ET.Element) -> Parsed:
     """One LinkSet → the number of distinct PMIDs in its pubmed_pubmed_citedin LinkSetDb."""
-    citing: set[str] = set()
+    return Parsed(
+        citations=len(cited_in_pmids(link_set)),
+        metadata={"pmid": _text(link_set.find("IdList/Id"))},
+    )
+
+
+def cited_in_pmids(link_set: ET.Element) -> list[str]:
+    """The distinct PMIDs of a LinkSet's pubmed_pubmed_citedin LinkSetDb, in order."""
+    citing: dict[str, None] = {}
     for db in link_set.findall("LinkSetDb"):
         if _text(db.find("LinkName")) != CITED_IN:
             continue
@@ -159,8 +170,28 @@ def parse_link_set(link_set: ET.Element) -> Parsed:
             pmid = _text(element)
             if not pmid or not pmid.isdigit():
                 raise MalformedResponse(f"{CITED_IN} Link/Id {pmid!r} is not a PMID")
-            citing.add(pmid)
-    return Parsed(citations=len(citing), metadata={"pmid": _text(link_set.find("IdList/Id"))})
+            citing[pmid] = None
+    return list(citing)
+
+
+def fetch_citing(work: Work, observation: Observation, session: Session) -> CitingList:
+    """The work's cited-in PMIDs, read from the elink answer its count came from: no request.
+
+    The count is the number of these PMIDs, so the list is always complete.
+    """
+    exchange = observation.exchange
+    if exchange is None:
+        raise MalformedResponse("the count kept no elink answer to read the citing PMIDs from")
+    link_set = parse_elink(exchange.body).get(work.pmid or "")
+    if link_set is None:
+        raise MalformedResponse(
+            f"PMID {work.pmid} has no LinkSet in the answer it was counted from"
+        )
+    records = [
+        CitingRecord(source=SPEC.name, pmid=pmid, exchange=exchange)
+        for pmid in cited_in_pmids(link_set)
+    ]
+    return citing_list(work, observation, records, complete=True)
 
 
 # --- EFetch: the bibliographic record ---

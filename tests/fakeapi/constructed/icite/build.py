@@ -5,7 +5,9 @@ Run from the project root:  python tests/fakeapi/constructed/icite/build.py
 Starts as a deep copy of the first ``data[]`` entry of the iCite docs sample
 (../shared/fixtures/real/icite/docs_sample_pubs_pmids_23456789_27599104.json), so every
 field name is iCite's own (legacy names, "Yes"/"No" flags); only values are replaced.
-The PMID, the counts and every metric are made up for tests.
+The PMID, the counts and every metric are made up for tests. ``cited_by`` lists the PMIDs
+of the shared citing works A, B and C of the cross-source scenario, and
+``citation_count`` is their number, as in a real record.
 """
 
 import copy
@@ -18,6 +20,7 @@ sys.path.insert(0, str(HERE.parent))
 from build_default_article import AUTHORS, DOI, REAL, TITLE
 
 PMID = 33930000  # constructed
+CITED_BY = [35000001, 35000002, 36000003]  # the shared citing works A, B, C (constructed)
 
 
 def icite() -> dict:
@@ -39,15 +42,15 @@ def icite() -> dict:
         molecular_cellular=0.25,
         apt=0.25,
         is_clinical="No",
-        citation_count=32,
-        citations_per_year=6.4,
-        expected_citations_per_year=4.507042253521127,  # 6.4 / 1.42
-        field_citation_rate=8.213,
+        citation_count=len(CITED_BY),
+        citations_per_year=0.6,  # 3 citations over 5 years
+        expected_citations_per_year=0.6 / 1.42,
+        field_citation_rate=0.8213,
         provisional="No",
         x_coord=-0.21650635094610965,
         y_coord=0.375,
         cited_by_clin=[35000001],
-        cited_by=[],
+        cited_by=CITED_BY,
         references=[],
         doi=DOI,
         last_modified="03/01/2026, 09:00:00",

@@ -6,7 +6,8 @@ Starts from the genuine eLinkResult of
 ../shared/fixtures/real/pubmed/elink_pubmed_to_pubmed_incl_citedin_pmid14873513.xml (its XML
 declaration, DOCTYPE and LinkSet, whitespace included), keeps only the
 pubmed_pubmed_citedin LinkSetDb (what ``linkname=pubmed_pubmed_citedin`` asks for) and
-replaces the values: the PMID 33930000 and the 29 citing PMIDs are made up for tests.
+replaces the values: the PMID 33930000 and the citing PMIDs are made up for tests. The
+citing PMIDs are those of the shared citing works A, C and E of the cross-source scenario.
 """
 
 import copy
@@ -19,7 +20,7 @@ sys.path.insert(0, str(HERE.parent))
 from build_default_article import REAL
 
 PMID = "33930000"  # constructed
-CITING = [str(34100000 + 52711 * k) for k in range(29)]  # constructed, 2021-2025-like PMIDs
+CITING = ["35000001", "36000003", "37000006"]  # the shared citing works A, C, E (constructed)
 
 
 def elink() -> str:
