@@ -153,6 +153,10 @@ def _update_citer(db: sqlite_utils.Database, citer_id: int, record: CitingRecord
         value = getattr(record, column)
         if value not in (None, "") and row[column] in (None, "") and column not in changes:
             changes[column] = value
+    # a fuller date that agrees with the stored one ('2022' → '2022-03-14') replaces it
+    if record.published and row["published"] and len(record.published) > len(row["published"]) \
+            and record.published.startswith(row["published"]) and "published" not in changes:
+        changes["published"] = record.published
     if record.authors and row["authors"] == "[]":
         changes["authors"] = json.dumps([dict(a) for a in record.authors])
     for column in _LISTS:

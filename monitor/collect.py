@@ -168,6 +168,7 @@ def fetch_source(
             ]
     observations = _one_per_work(source.name, works, observations)
     listings: list[CitingList] = []
+    session.max_pages = config.citing.max_pages
     if config.citing.enabled and hasattr(module, "fetch_citing"):
         for work, obs in zip(works, observations):
             last = (lists or {}).get(work.doi)

@@ -205,6 +205,7 @@ class Session:
         self.limiter = RateLimiter(source.requests_per_second, sleep=sleep)
         self.exchanges: list[Exchange] = []
         self.exhausted: str | None = None  # once set, no more requests this run
+        self.max_pages = 100  # a cap on pages per citing list (config [citing] max_pages)
         self.host = urlsplit(source.base_url).netloc
 
     def url(self, path: str) -> str:

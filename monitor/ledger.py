@@ -49,16 +49,19 @@ def same_title_work(
 
 
 def name_key(name: str | None) -> str | None:
-    """'Jin Ming Yang' and 'Yang, J.-M.' → 'yang j': family name plus first initial."""
+    """'Jin Ming Yang', 'Yang, J.-M.' and MEDLINE's 'Yang JM' → 'yang j': family name, first initial."""
     if not name:
         return None
     text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    parts = text.split()
     if "," in text:
         family, _, given = text.partition(",")
+    elif len(parts) > 1 and re.fullmatch(r"[A-Z]{1,3}", parts[-1]):  # MEDLINE: 'Cheng Y'
+        family, given = " ".join(parts[:-1]), parts[-1]
     else:
-        parts = text.split()
         family, given = (parts[-1], " ".join(parts[:-1])) if parts else ("", "")
+    family, given = family.lower(), given.lower()
     family = re.sub(r"[^a-z]", "", family)
     initial = re.sub(r"[^a-z]", "", given)[:1]
     return f"{family} {initial}".strip() if family else None

@@ -51,6 +51,7 @@ class SourceRow:
     observation_id: int
     response_id: int | None
     body_sha256: str | None
+    pruned_at: str | None = None  # the raw body was pruned (retention); values are kept
 
     @property
     def change(self) -> int | None:
@@ -297,6 +298,7 @@ def _source_row(
         observation_id=latest["id"],
         response_id=latest["response_id"],
         body_sha256=latest["body_sha256"],
+        pruned_at=latest["pruned_at"],
     )
 
 

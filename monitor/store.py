@@ -23,9 +23,20 @@ from monitor.models import Exchange, Observation, SourceReport, Work
 migrations = Migrations("citation-monitor")
 
 
+def _script(db: sqlite_utils.Database, sql: str) -> None:
+    """Run DDL statement by statement, inside the migration's transaction.
+
+    (``executescript`` would commit first, so a crash could leave half a migration.)
+    """
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE works (
             id INTEGER PRIMARY KEY,
@@ -85,7 +96,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m002_citing_works(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE citers (
             id INTEGER PRIMARY KEY,
@@ -166,7 +178,8 @@ def m003_pruned_bodies(db: sqlite_utils.Database) -> None:
 @migrations()
 def m004_alerts_and_email(db: sqlite_utils.Database) -> None:
     """Alerts raised after each run (view ``alerts``) and every email digest attempt."""
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE alert_events (
             id INTEGER PRIMARY KEY,
@@ -438,8 +451,9 @@ def observation_history(
 ) -> list[dict[str, Any]]:
     """Every observation up to ``as_of`` (ISO time, inclusive), oldest first, with its DOI."""
     rows = db.query(
-        "SELECT w.doi, o.* , r.body_sha256, r.url AS response_url FROM observations o "
+        "SELECT w.doi, o.*, r.body_sha256, r.url AS response_url, b.pruned_at FROM observations o "
         "JOIN works w ON w.id = o.work_id LEFT JOIN responses r ON r.id = o.response_id "
+        "LEFT JOIN raw_bodies b ON b.sha256 = r.body_sha256 "
         "WHERE (? IS NULL OR o.observed_at <= ?) ORDER BY o.observed_at, o.id",
         [as_of, as_of],
     )

@@ -1,35 +1,229 @@
-"""The report: rendered from stored data only; escaping, overrides, regeneration as of a date."""
+"""The impact report, rendered from stored data: every section's numbers against the database."""
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
+import xml.etree.ElementTree as ET
+
+import pytest
 
 from tests.conftest import DEFAULT_DOI
 
 PAGE = "state/report/works/10.1016-j.drup.2021.100752.html"
+KEYS = {"SCOPUS_API_KEY": "test-scopus-key", "ALTMETRIC_API_KEY": "test-altmetric-key"}
 
 
-def test_report_numbers_match_the_database(write_config, invoke, tmp_path):
-    invoke("run", "--config", str(write_config()))
+@pytest.fixture
+def site(write_config, invoke, tmp_path):
+    """Two runs of every source (keys set) against the fake: a populated database and site."""
+    config = write_config()
+    for _ in range(2):
+        result = invoke("run", "--config", str(config), env=KEYS)
+        assert result.exit_code == 0, result.output
     conn = sqlite3.connect(tmp_path / "state/monitor.db")
-    page = (tmp_path / PAGE).read_text()
-    for source, citations, obs_id in conn.execute("select source, citations, observation_id from latest_counts"):
-        if citations is not None:
-            assert f'<td class="num">{citations}' in page
-        assert f'<td class="num">{obs_id}</td>' in page  # provenance table
+    conn.row_factory = sqlite3.Row
+    return config, conn, (tmp_path / PAGE).read_text()
 
 
-def test_a_citing_title_with_script_is_shown_as_text(write_config, invoke, fake_api, tmp_path):
-    fake_api.records["crossref"][DEFAULT_DOI]["title"] = ["<script>alert(1)</script> & more"]
-    invoke("run", "--config", str(write_config()))
+def section(page: str, anchor: str) -> str:
+    """The HTML from a heading with id=anchor to the next h2."""
+    start = page.index(f'id="{anchor}"')
+    end = page.find("<h2", start + 1)
+    return page[start : end if end > 0 else None]
+
+
+def cells(html: str) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", html, re.S)]
+
+
+def test_headline_is_the_ledger(site):
+    _, conn, page = site
+    total = conn.execute("select count(*) from citing_works where doi = ?", [DEFAULT_DOI]).fetchone()[0]
+    own = conn.execute("select count(*) from citing_works where doi = ? and is_self_citation = 1", [DEFAULT_DOI]).fetchone()[0]
+    assert total > 0 and own > 0
+    headline = section(page, "citations")
+    assert f'<div class="big">{total}</div>' in headline
+    assert f'<div class="big">{total - own}</div><div class="note">without self-citations' in headline
+
+
+def test_each_source_row_shows_its_latest_count(site):
+    _, conn, page = site
+    table = section(page, "citations")
+    rows = {r[0]: r for r in conn.execute("select source, citations, outcome from latest_counts")}
+    from monitor.sources import SOURCES
+
+    for source, (name, citations, outcome) in rows.items():
+        spec = SOURCES[source].SPEC
+        if not spec.counts_citations:
+            continue
+        assert outcome == "ok"
+        row = re.search(rf"<th scope=\"row\">{re.escape(spec.title)}</th>(.*?)</tr>", table, re.S)
+        assert row, source
+        assert cells(row.group(1))[0] == str(citations)
+
+
+def test_metrics_come_from_the_stored_observations(site):
+    _, conn, page = site
+    metrics = {}
+    for source, raw in conn.execute(
+        "select o.source, o.metrics from observations o join latest_counts l on l.observation_id = o.id"
+    ):
+        metrics[source] = json.loads(raw)
+    block = section(page, "metrics")
+    assert f"{metrics['openalex']['fwci']:.2f}" in block
+    assert f"{metrics['icite']['relative_citation_ratio']:.2f}" in block
+    assert f"{metrics['dimensions']['field_citation_ratio']:.2f}" in block
+    assert f"<td class=\"num\">{metrics['semanticscholar']['influential_citations']}</td>" in block
+    assert f"{metrics['altmetric']['altmetric_score']:.2f}" in block
+
+
+def test_citations_per_year_equal_openalex_counts_by_year(site):
+    _, conn, page = site
+    (raw,) = conn.execute(
+        "select o.metrics from observations o join latest_counts l on l.observation_id = o.id where o.source = 'openalex'"
+    ).fetchone()
+    by_year = json.loads(raw)["counts_by_year"]
+    table = section(page, "charts")
+    for year, n in by_year.items():
+        assert f'<th scope="row">{year}</th><td class="num">{n}</td>' in table
+    assert "<svg" in table and "<title>Cumulative citations over time" in table
+
+
+def test_citing_works_and_coverage_match_the_ledger(site):
+    _, conn, page = site
+    rows = conn.execute("select * from citing_works where doi = ?", [DEFAULT_DOI]).fetchall()
+    listing = section(page, "citing-all")
+    assert listing.count("<li>") == len(rows)
+    for row in rows:
+        assert (row["title"] or f"PMID {row['citing_pmid']}") in listing
+    self_cites = sum(r["is_self_citation"] for r in rows)
+    assert listing.count(">self-citation</span>") == self_cites
+    coverage = section(page, "coverage")
+    for source in {s for r in rows for s in (r["sources"] or "").split(",") if s}:
+        from monitor.sources import SOURCES
+
+        listed = sum(1 for r in rows if source in (r["sources"] or "").split(","))
+        row = re.search(rf"<th scope=\"row\">{re.escape(SOURCES[source].SPEC.title)}</th>(.*?)</tr>", coverage, re.S)
+        assert cells(row.group(1))[0] == f"{listed} of {len(rows)}"
+
+
+def test_who_cites_counts_venues(site):
+    _, conn, page = site
+    (venue, n) = conn.execute(
+        "select c.venue, count(*) from citations e join citers c on c.id = e.citer_id "
+        "where c.venue is not null group by c.venue order by count(*) desc, c.venue limit 1"
+    ).fetchone()
+    assert f"<td>{venue}</td><td class=\"num\">{n}</td>" in section(page, "who")
+
+
+def test_portal_page_contents_are_all_there(site):
+    """Everything the university portal shows for the default article (../shared/seed)."""
+    _, _, page = site
+    for text in [
+        "Emerging role of autophagy in anti-tumor immunity",
+        "Ting Jiang", "Xisha Chen", "Xingcong Ren", "Jin Ming Yang", "Yan Cheng",
+        "Drug Resistance Updates", "article number 100752", "published 2021-05",
+        "Immunotherapies such as CAR-T cell transfer",  # abstract
+        "Tumor microenvironment (TME)",  # keywords
+        "Oncology",  # subject areas
+        'id="fingerprint"',
+        "<th scope=\"row\">Scopus</th>\n      <td class=\"num\">37",
+        'id="cite"', "Jiang, T., Chen, X., Ren, X., Yang, J. M., &amp; Cheng, Y. (2021)",
+        "@article{Jiang2021", "TY  - JOUR",
+    ]:
+        assert text in page, text
+
+
+def test_report_json_has_the_same_numbers(site, tmp_path):
+    _, conn, page = site
+    data = json.loads((tmp_path / "state/report/report.json").read_text())
+    [work] = data["works"]
+    assert work["doi"] == DEFAULT_DOI
+    latest = {r["source"]: r["citations"] for r in conn.execute("select source, citations from latest_counts")}
+    assert {s["source"]: s["citations"] for s in work["sources"]} == latest
+    assert work["best_estimate"]["count"] == len(work["citing_works"])
+    assert f'<div class="big">{work["best_estimate"]["count"]}</div>' in page
+
+
+def test_feed_is_atom_with_the_new_citing_works(site, tmp_path, invoke, fake_api):
+    _, conn, _ = site
+    feed = ET.parse(tmp_path / "state/report/feed.atom").getroot()
+    atom = "{http://www.w3.org/2005/Atom}"
+    assert feed.tag == f"{atom}feed"
+    assert feed.find(f"{atom}updated") is not None
+    new = conn.execute("select count(*) from new_citing_works").fetchone()[0]
+    assert len(feed.findall(f"{atom}entry")) == new
+
+
+def test_first_run_feed_lists_every_citing_work(write_config, invoke, tmp_path):
+    invoke("run", "--config", str(write_config()), env=KEYS)
+    feed = ET.parse(tmp_path / "state/report/feed.atom").getroot()
+    entries = feed.findall("{http://www.w3.org/2005/Atom}entry")
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    assert len(entries) == conn.execute("select count(*) from citing_works").fetchone()[0] > 0
+    for entry in entries:
+        assert entry.find("{http://www.w3.org/2005/Atom}id").text.startswith("urn:citation-monitor:citation:")
+
+
+def test_a_citing_title_with_script_is_shown_as_text(site, invoke, tmp_path):
+    config, conn, _ = site
+    conn.execute("update citers set title = '<script>alert(1)</script> & co' where id = (select min(id) from citers)")
+    conn.commit()
+    assert invoke("report", "--config", str(config)).exit_code == 0
     for path in (tmp_path / "state/report").rglob("*.html"):
-        text = path.read_text()
-        assert "<script>" not in text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in (tmp_path / PAGE).read_text()
+        assert "<script>" not in path.read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in (tmp_path / PAGE).read_text()
+    ET.parse(tmp_path / "state/report/feed.atom")  # still well-formed XML
+
+
+def test_pages_are_self_contained(site, tmp_path):
+    for path in (tmp_path / "state/report").rglob("*.html"):
+        html = path.read_text()
+        assert "<script" not in html and "<img" not in html
+        assert not re.search(r'<link[^>]+rel="stylesheet"', html)
+        assert "@import" not in html and "url(" not in html
+        assert not re.search(r'src="https?:', html)
+
+
+def test_archive_copy_equals_regeneration_as_of_that_day(site, invoke, tmp_path):
+    config, conn, _ = site
+    [day] = [p.name for p in (tmp_path / "state/report/archive").iterdir()]
+    archived = tmp_path / "state/report/archive" / day
+    out = tmp_path / "regenerated"
+    result = invoke("report", "--config", str(config), "--as-of", day, "--output", str(out))
+    assert result.exit_code == 0, result.output
+    for name in ("index.html", "works/10.1016-j.drup.2021.100752.html", "report.json", "feed.atom"):
+        assert (out / name).read_bytes() == (archived / name).read_bytes(), name
+
+
+def test_report_as_of_regenerates_the_past(write_config, invoke, fake_api, tmp_path):
+    from tests.fakeapi.routes import openalex as fake_openalex
+
+    config = write_config(only=("openalex", "crossref"))
+    invoke("run", "--config", str(config))
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    # move the first run into the past, so that "as of" that day excludes the second
+    for table, column in (("observations", "observed_at"), ("runs", "started_at"), ("runs", "finished_at"),
+                          ("citations", "first_seen_at"), ("citation_sources", "first_seen_at")):
+        conn.execute(f"update {table} set {column} = '2026-01-01T06:00:00.000000+00:00'")
+    conn.commit()
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 50)
+    invoke("run", "--config", str(config))
+    assert '<td class="num">50' in (tmp_path / PAGE).read_text()
+    assert invoke("report", "--config", str(config), "--as-of", "2026-01-01").exit_code == 0
+    past = (tmp_path / "state/report/archive/2026-01-01/works/10.1016-j.drup.2021.100752.html").read_text()
+    assert '<td class="num">41' in past and '<td class="num">50' not in past
+
+
+def test_as_of_must_be_a_date(write_config, invoke):
+    result = invoke("report", "--config", str(write_config()), "--as-of", "last week")
+    assert result.exit_code == 2 and "--as-of 'last week' is not a date; use YYYY-MM-DD" in result.output
 
 
 def test_templates_beside_the_config_override_the_shipped_ones(write_config, invoke, tmp_path):
-    config = write_config()
+    config = write_config(only=("openalex", "crossref"))
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates/index.html").write_text("custom index: {{ report.works | length }} works")
     invoke("run", "--config", str(config))
@@ -37,30 +231,15 @@ def test_templates_beside_the_config_override_the_shipped_ones(write_config, inv
     assert "Drug Resistance Updates" in (tmp_path / PAGE).read_text()  # not overridden: shipped
 
 
-def test_report_as_of_regenerates_the_past(write_config, invoke, fake_api, tmp_path):
-    from tests.fakeapi.routes import openalex as fake_openalex
-
-    config = write_config()
+def test_a_failed_source_is_never_shown_as_zero(write_config, invoke, fake_api, tmp_path):
+    config = write_config(only=("openalex", "crossref"))
     invoke("run", "--config", str(config))
-    conn = sqlite3.connect(tmp_path / "state/monitor.db")
-    # move the first run into the past, so that "as of" that day excludes the second
-    conn.execute("update observations set observed_at = '2026-01-01T06:00:00.000000+00:00'")
-    conn.execute("update runs set started_at = '2026-01-01T06:00:00.000000+00:00'")
-    conn.commit()
-    invoke("report", "--config", str(config))
-    first = (tmp_path / PAGE).read_text()
-    fake_openalex.set_count(fake_api, DEFAULT_DOI, 50)
+    fake_api.inject("crossref", status=503, times=None)
     invoke("run", "--config", str(config))
-    assert "50" in (tmp_path / PAGE).read_text()
-    result = invoke("report", "--config", str(config), "--as-of", "2026-01-01")
-    assert result.exit_code == 0, result.output
-    past = (tmp_path / PAGE).read_text()
-    assert '<td class="num">41' in past and '<td class="num">50' not in past
-
-    def body(html: str) -> str:
-        return html.split("<main>")[1].split("</main>")[0]
-
-    assert body(past) == body(first)
+    row = re.search(r'<th scope="row">Crossref</th>(.*?)</tr>', section((tmp_path / PAGE).read_text(), "citations"), re.S)
+    text = row.group(1)
+    assert "—" in cells(text)[0] and "failed" in text and "HTTP 503" in text
+    assert "Last known count 35" in text
 
 
 def test_report_of_an_empty_database_says_so(tmp_path, invoke):
@@ -69,3 +248,20 @@ def test_report_of_an_empty_database_says_so(tmp_path, invoke):
     result = invoke("report", "--config", str(config))
     assert result.exit_code == 0
     assert "No works are tracked yet" in (tmp_path / "state/report/index.html").read_text()
+
+
+def test_the_report_says_where_provenance_was_pruned(write_config, invoke, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from monitor import retention, store
+
+    config = write_config(only=("openalex", "crossref"))
+    invoke("run", "--config", str(config))
+    db = store.open_db(tmp_path / "state/monitor.db")
+    result = retention.prune(db, timedelta(days=0), datetime.now(timezone.utc) + timedelta(seconds=1))
+    db.close()
+    assert result.bodies > 0
+    invoke("report", "--config", str(config))
+    page = (tmp_path / PAGE).read_text()
+    assert "body pruned on" in section(page, "provenance")
+    assert '<td class="num">41' in section(page, "citations")  # the values are kept

@@ -1,0 +1,135 @@
+"""The citing-works ledger across sources, through the fake (issue: who cites the article).
+
+The constructed lists (tests/fakeapi/constructed/*/citing_*.json) share six citing
+works A, B, C, D (a bioRxiv preprint), D' (its published version) and E:
+
+    OpenAlex          A B C   D' E        Europe PMC  A   C      E
+    Semantic Scholar  A B C D    E        iCite       A B C
+    OpenCitations     A B C   D'          PubMed      A   C      E
+
+C shares an author (Yan Cheng) with the tracked work; B is influential for Semantic Scholar.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from monitor import ledger
+from tests.conftest import DEFAULT_DOI
+from tests.fakeapi.routes import semanticscholar as fake_s2
+
+LISTING = ("openalex", "semanticscholar", "opencitations", "europepmc", "icite", "pubmed")
+A, B, C = "10.1038/s41580-022-00001-a", "10.1016/j.ccell.2022.00002", "10.1016/j.phrs.2023.00003"
+D, D2, E = "10.1101/2023.01.01.00004", "10.1038/s41467-024-00005", "10.3390/cancers15000006"
+
+
+def list_requests(fake_api) -> int:
+    """Requests for citing lists (iCite and PubMed lists come with their counts)."""
+    return (
+        len([h for h in fake_api.hits("openalex", "/works") if h.arg("filter", "").startswith("cites:")])
+        + len(fake_api.hits("semanticscholar", "/paper/")) - len(fake_api.hits("semanticscholar", "/paper/batch"))
+        + len(fake_api.hits("opencitations", "/citations/"))
+        + len([h for h in fake_api.hits("europepmc") if h.path.endswith("/citations")])
+    )
+
+
+@pytest.fixture
+def ledger_db(write_config, invoke, tmp_path):
+    config = write_config(only=LISTING)
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    conn.row_factory = sqlite3.Row
+    return config, conn
+
+
+def rows(conn) -> dict[str, sqlite3.Row]:
+    return {r["citing_doi"]: r for r in conn.execute("select * from citing_works where doi = ?", [DEFAULT_DOI])}
+
+
+def test_the_ledger_holds_exactly_the_distinct_citing_works(ledger_db):
+    _, conn = ledger_db
+    found = rows(conn)
+    assert set(found) == {A, B, C, D2, E}  # D and D' are one work, under the published DOI
+    assert found[D2]["preprint_doi"] == D
+    assert {doi: found[doi]["sources"] for doi in found} == {
+        A: "europepmc,icite,openalex,opencitations,pubmed,semanticscholar",
+        B: "icite,openalex,opencitations,semanticscholar",
+        C: "europepmc,icite,openalex,opencitations,pubmed,semanticscholar",
+        D2: "openalex,opencitations,semanticscholar",
+        E: "europepmc,openalex,pubmed,semanticscholar",
+    }
+    assert found[A]["citing_pmid"] == "35000001"
+    assert {doi for doi, r in found.items() if r["is_self_citation"]} == {C}
+    assert {doi for doi, r in found.items() if r["is_influential"]} == {B}
+    assert conn.execute("select count(*) from new_citing_works").fetchone()[0] == 5
+
+
+def test_coverage_per_source(ledger_db):
+    from monitor import citing, store
+
+    _, conn = ledger_db
+    db = store.open_db(__import__("pathlib").Path(conn.execute("pragma database_list").fetchone()[2]))
+    coverage = citing.coverage(citing.ledger_rows(db, DEFAULT_DOI), LISTING)
+    db.close()
+    assert {s: (c["listed"], c["union"]) for s, c in coverage.items()} == {
+        "openalex": (5, 5), "semanticscholar": (5, 5), "opencitations": (4, 5),
+        "europepmc": (3, 5), "icite": (3, 5), "pubmed": (3, 5),
+    }
+    assert {r["doi"] for r in coverage["opencitations"]["missing"]} == {E}
+    assert {r["doi"] for r in coverage["europepmc"]["missing"]} == {B, D2}
+
+
+def test_unchanged_counts_make_no_list_requests(ledger_db, invoke, fake_api):
+    config, _ = ledger_db
+    first = list_requests(fake_api)
+    assert first >= 4
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    assert list_requests(fake_api) == first  # a quiet day: counts only
+
+
+def test_a_work_that_vanishes_from_a_source_is_kept_with_its_last_sighting(ledger_db, invoke, fake_api):
+    config, conn = ledger_db
+    edges = fake_api.records[fake_s2.CITING][DEFAULT_DOI]
+    fake_api.records[fake_s2.CITING][DEFAULT_DOI] = [e for e in edges if (e["citingPaper"].get("externalIds") or {}).get("DOI") != E]
+    fake_s2.set_count(fake_api, DEFAULT_DOI, fake_api.records["semanticscholar"][DEFAULT_DOI]["citationCount"] - 1)
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    found = rows(conn)
+    assert set(found) == {A, B, C, D2, E}  # never deleted
+    assert found[E]["sources"] == "europepmc,openalex,pubmed"
+    gone = conn.execute(
+        "select cs.gone_at, cs.last_seen_at from citation_sources cs join citations e on e.id = cs.citation_id "
+        "join citers c on c.id = e.citer_id where c.doi = ? and cs.source = 'semanticscholar'", [E]
+    ).fetchone()
+    assert gone["gone_at"] is not None and gone["last_seen_at"] < gone["gone_at"]
+    assert conn.execute("select count(*) from new_citing_works").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        ("Jin Ming Yang", "Yang JM", True),
+        ("Yan Cheng", "Cheng, Y.", True),
+        ("Yan Cheng", "Yun Chen", False),
+    ],
+)
+def test_name_keys(a, b, same):
+    assert (ledger.name_key(a) == ledger.name_key(b)) is same
+
+
+def test_self_citation_by_orcid_beats_names():
+    tracked = [{"name": "Yan Cheng", "orcid": "0000-0001"}]
+    assert ledger.is_self_citation([{"name": "Y. Cheng-Smith", "orcid": "0000-0001"}], tracked)
+    assert not ledger.is_self_citation([{"name": "Maria Rossi"}], tracked)
+    assert ledger.is_self_citation([{"name": "Maria Rossi"}], tracked, author_sc=True)
+
+
+def test_preprint_rules():
+    from monitor.models import CitingRecord
+
+    assert ledger.is_preprint(CitingRecord("x", doi="10.1101/2023.01.01.1"))
+    assert ledger.is_preprint(CitingRecord("x", doi="10.5555/x", type="posted-content"))
+    assert not ledger.is_preprint(CitingRecord("x", doi="10.1038/x"))
+    assert ledger.normalize_title("Émerging  role: of <i>autophagy</i>!") == "emerging role of autophagy"
