@@ -133,3 +133,17 @@ def test_preprint_rules():
     assert ledger.is_preprint(CitingRecord("x", doi="10.5555/x", type="posted-content"))
     assert not ledger.is_preprint(CitingRecord("x", doi="10.1038/x"))
     assert ledger.normalize_title("Émerging  role: of <i>autophagy</i>!") == "emerging role of autophagy"
+
+
+def test_indexing_lag_counts_only_works_published_after_monitoring_began():
+    from monitor.citing import indexing_lag_days
+
+    since = "2026-01-01T00:00:00+00:00"
+    rows = [
+        {"published": "2026-02-01", "sightings": {"openalex": {"first_seen_at": "2026-02-11T06:00:00+00:00"},
+                                                  "semanticscholar": {"first_seen_at": "2026-03-03T06:00:00+00:00"}}},
+        {"published": "2026-03-01", "sightings": {"openalex": {"first_seen_at": "2026-03-21T06:00:00+00:00"}}},
+        {"published": "2020-05-01", "sightings": {"openalex": {"first_seen_at": "2026-01-01T06:00:00+00:00"}}},
+        {"published": "2026", "sightings": {"openalex": {"first_seen_at": "2026-06-01T06:00:00+00:00"}}},
+    ]
+    assert indexing_lag_days(rows, since) == {"openalex": 15.0, "semanticscholar": 30.0}
