@@ -141,12 +141,13 @@ def top(values: Iterable[str], n: int = 8) -> list[tuple[str, int]]:
     return Counter(v for v in values if v).most_common(n)
 
 
-def who_cites(rows: list[Mapping[str, Any]]) -> dict[str, list[tuple[str, int]]]:
+def who_cites(rows: list[Mapping[str, Any]]) -> dict[tuple[str, str], list[tuple[str, int]]]:
+    """(heading, column name) → the most frequent values among the citing works."""
     return {
-        "Venues": top(r["venue"] for r in rows),
-        "Fields": top(f for r in rows for f in r["fields"]),
-        "Countries": top(c for r in rows for c in r["countries"]),
-        "Institutions": top(i for r in rows for i in r["institutions"]),
+        ("Venues", "Venue"): top(r["venue"] for r in rows),
+        ("Fields", "Field"): top(f for r in rows for f in r["fields"]),
+        ("Countries", "Country"): top(c for r in rows for c in r["countries"]),
+        ("Institutions", "Institution"): top(i for r in rows for i in r["institutions"]),
     }
 
 

@@ -144,9 +144,12 @@ def _update_citer(db: sqlite_utils.Database, citer_id: int, record: CitingRecord
         if row["doi"] is None:
             changes["doi"] = record.doi
         elif row["is_preprint"] and not incoming_preprint:
-            # the published version of a preprint we knew: it becomes the row's identity
+            # the published version of a preprint we knew: it becomes the row's identity,
+            # and the preprint's venue, type and dates give way (later sources fill them)
             changes.update(doi=record.doi, preprint_doi=row["doi"], is_preprint=0)
-            changes.update({k: getattr(record, k) for k in ("title", "year", "published", "venue", "type") if getattr(record, k)})
+            changes.update({k: getattr(record, k) for k in ("year", "published", "venue", "type")})
+            if record.title:
+                changes["title"] = record.title
         elif incoming_preprint and not row["preprint_doi"]:
             changes["preprint_doi"] = record.doi
     for column in _SCALARS:

@@ -116,7 +116,7 @@ class WorkPage:
     metrics: tuple[Metric, ...] = ()
     citing: tuple[CitingEntry, ...] = ()
     coverage: tuple[Coverage, ...] = ()
-    who: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    who: dict[tuple[str, str], list[tuple[str, int]]] = field(default_factory=dict)
     per_year: tuple[tuple[str, int], ...] = ()
     per_year_basis: str = ""
     cumulative_chart: Markup = Markup("")

@@ -265,3 +265,17 @@ def test_the_report_says_where_provenance_was_pruned(write_config, invoke, tmp_p
     page = (tmp_path / PAGE).read_text()
     assert "body pruned on" in section(page, "provenance")
     assert '<td class="num">41' in section(page, "citations")  # the values are kept
+
+
+def test_accessible_structure(site, tmp_path):
+    """Headings never skip a level; every table has header cells; charts have a title."""
+    for path in [tmp_path / PAGE, tmp_path / "state/report/index.html"]:
+        html = path.read_text()
+        assert '<html lang="en">' in html
+        levels = [int(h) for h in re.findall(r"<h([1-6])[ >]", html)]
+        assert levels[0] == 1 and levels.count(1) == 1
+        assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels
+        for table in re.findall(r"<table>.*?</table>", html, re.S):
+            assert "<th" in table
+        for svg in re.findall(r"<svg.*?</svg>", html, re.S):
+            assert 'role="img"' in svg and "<title>" in svg and "<desc>" in svg
