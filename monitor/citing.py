@@ -152,12 +152,16 @@ def _update_citer(db: sqlite_utils.Database, citer_id: int, record: CitingRecord
                 changes["title"] = record.title
         elif incoming_preprint and not row["preprint_doi"]:
             changes["preprint_doi"] = record.doi
-    for column in _SCALARS:
+    # the preprint of a row that is its published version lends ids, never venue or dates
+    lends_ids_only = incoming_preprint and not row["is_preprint"] and row["doi"] is not None
+    columns = ("openalex_id", "s2_id", "title") if lends_ids_only else _SCALARS
+    for column in columns:
         value = getattr(record, column)
         if value not in (None, "") and row[column] in (None, "") and column not in changes:
             changes[column] = value
     # a fuller date that agrees with the stored one ('2022' → '2022-03-14') replaces it
-    if record.published and row["published"] and len(record.published) > len(row["published"]) \
+    if not lends_ids_only and record.published and row["published"] \
+            and len(record.published) > len(row["published"]) \
             and record.published.startswith(row["published"]) and "published" not in changes:
         changes["published"] = record.published
     if record.authors and row["authors"] == "[]":

@@ -54,6 +54,7 @@ def test_the_ledger_holds_exactly_the_distinct_citing_works(ledger_db):
     found = rows(conn)
     assert set(found) == {A, B, C, D2, E}  # D and D' are one work, under the published DOI
     assert found[D2]["preprint_doi"] == D
+    assert (found[D2]["venue"], found[D2]["year"]) == ("Nature Communications", 2024)  # not bioRxiv's
     assert {doi: found[doi]["sources"] for doi in found} == {
         A: "europepmc,icite,openalex,opencitations,pubmed,semanticscholar",
         B: "icite,openalex,opencitations,semanticscholar",
