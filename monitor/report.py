@@ -190,17 +190,16 @@ def build(
     archive: tuple[str, ...] = (),
 ) -> Report:
     """Read everything the report shows from the store, as it stood at ``as_of``."""
-    history: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in store.observation_history(db, as_of):
-        history[(row["doi"], row["source"])].append(row)
     run = store.latest_run(db, as_of)
     generated_at = (run or {}).get("finished_at") or (run or {}).get("started_at") or as_of or ""
     reference = datetime.fromisoformat(generated_at) if generated_at else datetime.now(timezone.utc)
-    pages = [
-        _work_page(db, work, history, run, reference, as_of)
-        for work in store.works_rows(db)
-        if any(history.get((work["doi"], s)) for s in SOURCES) or as_of is None
-    ]
+    pages = []
+    for work in store.works_rows(db):  # one work at a time: memory stays bounded
+        history: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in store.observation_history(db, work["doi"], as_of):
+            history[row["source"]].append(row)
+        if history or as_of is None:
+            pages.append(_work_page(db, work, history, run, reference, as_of))
     return Report(
         works=tuple(pages),
         run=run,
@@ -215,7 +214,7 @@ def build(
 def _work_page(
     db: sqlite_utils.Database,
     work: dict[str, Any],
-    history: dict[tuple[str, str], list[dict[str, Any]]],
+    history: dict[str, list[dict[str, Any]]],
     run: dict[str, Any] | None,
     reference: datetime,
     as_of: str | None,
@@ -223,7 +222,7 @@ def _work_page(
     doi = work["doi"]
     rows, latest_ok, per_source_meta = [], {}, {}
     for source in SOURCES:
-        observations = history.get((doi, source))
+        observations = history.get(source)
         if not observations:
             continue
         ok = [o for o in observations if o["outcome"] == Outcome.OK.value]
@@ -239,7 +238,7 @@ def _work_page(
 
     series = []
     for source in SOURCES:
-        ok = [o for o in history.get((doi, source), []) if o["outcome"] == "ok" and o["citations"] is not None]
+        ok = [o for o in history.get(source, []) if o["outcome"] == "ok" and o["citations"] is not None]
         if ok:
             s = analysis.source_series(SOURCES[source].SPEC.title, ok)
             if source == "openalex" and counts_by_year:

@@ -447,15 +447,15 @@ def raw_body(db: sqlite_utils.Database, sha256: str) -> bytes:
 
 
 def observation_history(
-    db: sqlite_utils.Database, as_of: str | None = None
+    db: sqlite_utils.Database, doi: str, as_of: str | None = None
 ) -> list[dict[str, Any]]:
-    """Every observation up to ``as_of`` (ISO time, inclusive), oldest first, with its DOI."""
+    """One work's observations up to ``as_of`` (ISO time, inclusive), oldest first."""
     rows = db.query(
         "SELECT w.doi, o.*, r.body_sha256, r.url AS response_url, b.pruned_at FROM observations o "
         "JOIN works w ON w.id = o.work_id LEFT JOIN responses r ON r.id = o.response_id "
         "LEFT JOIN raw_bodies b ON b.sha256 = r.body_sha256 "
-        "WHERE (? IS NULL OR o.observed_at <= ?) ORDER BY o.observed_at, o.id",
-        [as_of, as_of],
+        "WHERE w.doi = ? AND (? IS NULL OR o.observed_at <= ?) ORDER BY o.observed_at, o.id",
+        [doi, as_of, as_of],
     )
     return [
         {**row, "metrics": json.loads(row["metrics"]), "metadata": json.loads(row["metadata"])}
