@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+import zoneinfo
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
@@ -62,6 +64,21 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """Which changes raise an alert after a run (see monitor/alerts.py)."""
+
+    new_citations: bool = True  # new citing works in the ledger, else a count that rose
+    milestones: tuple[int, ...] = (50, 100, 250, 500, 1000)  # the highest count passes one
+    jumps: bool = True  # one source's count rises unusually in one run:
+    jump_min: int = 10  # ... by at least this many citations
+    jump_percent: float = 25.0  # ... and by at least this share of its previous count
+    drops: bool = True  # a source's count falls, with the likely cause
+    drop_min: int = 1
+    retractions: bool = True  # retraction or correction of the work or of a citing work
+    failing_runs: int = 3  # a source failed this many runs in a row (0: never)
+
+
+@dataclass(frozen=True)
 class EmailConfig:
     enabled: bool = False
     smtp_host: str = "localhost"
@@ -87,6 +104,7 @@ class Config:
     citing: CitingConfig = CitingConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     email: EmailConfig = EmailConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @property
     def folder(self) -> Path:
@@ -169,7 +187,7 @@ class _Parser:
         return p if p.is_absolute() else (self.path.parent / p)
 
     def config(self, raw: dict[str, Any]) -> Config:
-        top = {"monitor": {}, "works": [], "sources": {}, "http": {}, "citing": {}, "schedule": {}, "email": {}}
+        top = {"monitor": {}, "works": [], "sources": {}, "http": {}, "citing": {}, "schedule": {}, "email": {}, "alerts": {}}
         self.table(raw, "top level", top)
         monitor = self.table(
             raw.get("monitor", {}),
@@ -188,8 +206,9 @@ class _Parser:
             sources=self.sources(raw.get("sources", {})),
             http=self.dataclass(raw.get("http", {}), "[http]", HttpConfig),
             citing=self.dataclass(raw.get("citing", {}), "[citing]", CitingConfig),
-            schedule=self.dataclass(raw.get("schedule", {}), "[schedule]", ScheduleConfig),
+            schedule=self.schedule(raw.get("schedule", {})),
             email=self.email(raw.get("email", {})),
+            alerts=self.alerts(raw.get("alerts", {})),
         )
 
     def dataclass(self, raw: Any, where: str, cls: Callable[..., Any]) -> Any:
@@ -206,7 +225,53 @@ class _Parser:
             raise self.fail(
                 "[email]", f"policy must be on-change, every-run or weekly, got {email.policy!r}"
             )
+        for address in (email.sender, *email.recipients):
+            if address and "@" not in address:
+                raise self.fail("[email]", f"{address!r} is not an email address")
+        if email.enabled and not email.recipients:
+            raise self.fail("[email]", 'is enabled but has no recipients; add recipients = ["you@example.org"]')
+        if email.enabled and not email.sender:
+            raise self.fail("[email]", 'is enabled but has no sender; add sender = "monitor@example.org"')
+        if email.report_url and not _is_url(email.report_url):
+            raise self.fail("[email]", f"report_url {email.report_url!r} is not an http(s) URL")
+        if bool(email.username_env) != bool(email.password_env):
+            raise self.fail("[email]", "needs both username_env and password_env, or neither")
         return email
+
+    def schedule(self, raw: Any) -> ScheduleConfig:
+        from apscheduler.triggers.cron import CronTrigger
+
+        schedule = self.dataclass(raw, "[schedule]", ScheduleConfig)
+        try:
+            zoneinfo.ZoneInfo(schedule.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise self.fail(
+                "[schedule]", f"timezone {schedule.timezone!r} is not a known time zone; e.g. \"UTC\" or \"Europe/Berlin\""
+            ) from None
+        fields = schedule.cron.split()
+        if len(fields) != 5:
+            raise self.fail(
+                "[schedule]", f"cron must have 5 fields, got {len(fields)}; e.g. \"0 6 * * *\" (06:00 daily)"
+            )
+        if re.search(r"(^|[,-])\d", fields[4]):
+            raise self.fail(
+                "[schedule]",
+                f"cron day of week {fields[4]!r} must use names (mon, tue, ... sun), not numbers: "
+                "APScheduler counts 0 as Monday, crontab as Sunday",
+            )
+        try:
+            CronTrigger.from_crontab(schedule.cron, timezone=schedule.timezone)
+        except ValueError as exc:
+            raise self.fail("[schedule]", f"cron {schedule.cron!r} is not valid: {exc}") from None
+        return schedule
+
+    def alerts(self, raw: Any) -> AlertsConfig:
+        alerts = self.dataclass(raw, "[alerts]", AlertsConfig)
+        if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in alerts.milestones):
+            raise self.fail("[alerts]", f"milestones must be whole numbers above 0, e.g. [50, 100], got {list(alerts.milestones)!r}")
+        if alerts.drop_min < 1:
+            raise self.fail("[alerts]", "drop_min must be 1 or more; set drops = false to turn drop alerts off")
+        return replace(alerts, milestones=tuple(sorted(set(alerts.milestones))))
 
     def works(self, raw: Any) -> tuple[Work, ...]:
         if not isinstance(raw, list):

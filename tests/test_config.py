@@ -58,6 +58,17 @@ def test_doi_forms_are_normalised(tmp_path):
         ('[[works]]\ndoi = "10.1234/a"\n[[works]]\ndoi = "doi:10.1234/A"\n', "listed twice"),
         ('[email]\nsecurity = "tls"\n', "security must be starttls, ssl or none"),
         ('[http]\ntimeout_seconds = -1\n', "timeout_seconds must not be negative"),
+        ('[schedule]\ncron = "0 6 * * * *"\n', "[schedule] cron must have 5 fields, got 6"),
+        ('[schedule]\ncron = "0 6 * * 1-5"\n', "cron day of week '1-5' must use names (mon, tue, ... sun)"),
+        ('[schedule]\ncron = "61 6 * * *"\n', "[schedule] cron '61 6 * * *' is not valid"),
+        ('[schedule]\ntimezone = "Mars/Olympus"\n', "timezone 'Mars/Olympus' is not a known time zone"),
+        ('[alerts]\nmilestones = [100, 0]\n', "[alerts] milestones must be whole numbers above 0"),
+        ('[alerts]\nmilestone = [100]\n', "[alerts] has unknown key 'milestone'; did you mean 'milestones'?"),
+        ('[alerts]\njump_percent = "a lot"\n', "[alerts] jump_percent must be a number"),
+        ('[email]\nenabled = true\nsender = "m@example.org"\n', "[email] is enabled but has no recipients"),
+        ('[email]\nrecipients = ["nobody"]\n', "[email] 'nobody' is not an email address"),
+        ('[email]\npolicy = "daily"\n', "policy must be on-change, every-run or weekly"),
+        ('[email]\nusername_env = "SMTP_USER"\n', "needs both username_env and password_env"),
     ],
 )
 def test_each_mistake_is_one_line_naming_file_key_and_fix(tmp_path, text, message):
@@ -88,3 +99,12 @@ def test_config_path_from_environment(tmp_path, invoke):
     path = write(tmp_path, '[monitor]\nbogus = 1\n')
     result = invoke("run", env={"CITATION_MONITOR_CONFIG": str(path)})
     assert result.exit_code == 2 and "unknown key 'bogus'" in result.output
+
+
+def test_schedule_alerts_and_email_defaults(tmp_path):
+    config = load_config(write(tmp_path, "[alerts]\nmilestones = [100, 50, 100]\n"), environ={})
+    assert config.schedule.cron == "0 6 * * *" and config.schedule.timezone == "UTC"
+    assert config.schedule.misfire_grace_minutes == 60
+    assert config.alerts.milestones == (50, 100)  # sorted, once each
+    assert config.alerts.new_citations and config.alerts.failing_runs == 3
+    assert config.email.enabled is False and config.email.policy == "on-change"
