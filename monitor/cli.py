@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import click
 
-from monitor import __version__, queries, report, retention, store
+from monitor import __version__, daemon, mailer, queries, report, retention, store
 from monitor.config import CONFIG_ENV, Config, load_config
 from monitor.doi import InvalidDOI, normalize_doi
 from monitor.errors import ConfigError, LockHeldError, MonitorError
@@ -81,18 +81,33 @@ def cli(verbose: int) -> None:
 @cli.command()
 @config_option
 @click.option("--no-report", is_flag=True, help="Store the snapshot but do not write the report.")
-def run(config_path: Path, no_report: bool) -> None:
-    """Ask every enabled source about every tracked work, store the snapshot, write the report.
+@click.option(
+    "--status/--quiet",
+    "status",
+    default=None,
+    help="--status: a line per source, the alerts and the report path (the default on a "
+    "terminal). --quiet: only problems (the default otherwise, e.g. under cron).",
+)
+def run(config_path: Path, no_report: bool, status: bool | None) -> None:
+    """Fetch every source, store the snapshot, raise alerts, write the report, email if due.
 
-    Prints one status line per source. Exit code: 0 when every enabled source
-    answered, 1 when any failed (whatever did arrive is kept), 2 for a bad
-    config, 3 when another run holds the lock.
+    Asks every enabled source about every tracked work; sends the email digest
+    when [email] policy says so.
+
+    On a terminal it prints one status line per source. Under cron (standard
+    output not a terminal) it is quiet except for problems: failed sources and
+    warnings, so cron mails you only when something needs a look. Exit code: 0
+    when every enabled source answered, 1 when any failed (whatever did arrive is
+    kept), 2 for a bad config, 3 when another run holds the lock.
 
     \b
     Example:
         citation-monitor run --config config.toml
+        0 6 * * * cd /srv/citations && citation-monitor run   # a crontab line
     """
     config = load(config_path)
+    if status is None:
+        status = is_terminal()
     if not config.contact_email:
         click.echo(
             "Warning: no contact email set; the APIs' polite pools need one. "
@@ -105,11 +120,23 @@ def run(config_path: Path, no_report: bool) -> None:
         raise Failure(str(exc), EXIT_LOCKED) from None
     except MonitorError as exc:
         raise Failure(str(exc), EXIT_FAILED) from None
-    for line in status_lines(result.summary):
-        click.echo(line)
-    if result.report_paths:
-        click.echo(f"Report: {result.report_paths[0]}")
+    for source, line in zip(result.summary.sources, status_lines(result.summary)):
+        if status or source.outcome.is_failure:
+            click.echo(line)
+    if status:
+        for alert in result.alerts:
+            click.echo(f"Alert: {alert.message}")
+        if result.delivery:
+            click.echo(f"Email {result.delivery.status}: {result.delivery.subject}")
+        if result.report_paths:
+            click.echo(f"Report: {result.report_paths[0]}")
+    for problem in result.problems:
+        click.echo(f"Warning: {problem}", err=True)
     sys.exit(result.exit_code)
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 def status_lines(summary: RunSummary) -> list[str]:
@@ -401,3 +428,74 @@ def prune(config_path: Path, days: int, dry_run: bool, vacuum: bool) -> None:
         f"({result.stored_bytes:,} bytes stored, {result.responses} responses) "
         f"last fetched before {result.cutoff[:10]}; hashes and extracted values are kept"
     )
+
+
+# --- running unattended: the daemon and the email digest ---------------------------
+
+
+@cli.command("daemon")
+@config_option
+@click.option("--run-now", is_flag=True, help="Also run once at start, then follow the schedule.")
+def daemon_command(config_path: Path, run_now: bool) -> None:
+    """Run on the [schedule] of config.toml until stopped, logging one line per run.
+
+    Each run is exactly `citation-monitor run` (alerts, report and email
+    included) under the same lock, so the daemon and a cron job never overlap.
+    SIGTERM or Ctrl-C lets a run in progress finish, then exits 0.
+
+    \b
+    Example:
+        citation-monitor daemon --run-now --config /srv/citations/config.toml
+    """
+    config = load(config_path)
+    logger = logging.getLogger("monitor.daemon")
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)  # one line per run, even without -v
+    sys.exit(daemon.serve(config, run_now=run_now))
+
+
+@cli.command("email")
+@config_option
+@click.option("--dry-run", is_flag=True, help="Write the message to a file instead of sending it.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="digest.eml",
+    show_default=True,
+    help="Where --dry-run writes the message (an .eml file any mail client opens).",
+)
+def email_command(config_path: Path, dry_run: bool, output: Path) -> None:
+    """Send the email digest of the latest run now, whatever [email] policy says.
+
+    It carries the alerts since the last digest that was sent, each work's
+    counts and a chart. The attempt is recorded; a failed send is retried
+    after the next run. With --dry-run nothing is sent or recorded.
+
+    \b
+    Example:
+        citation-monitor email --dry-run --output digest.eml
+    """
+    config = load(config_path)
+    if not config.database.is_file():
+        raise Failure(f"no database at {config.database}: run `citation-monitor run` first")
+    try:
+        if dry_run:
+            message = mailer.preview(config, utcnow())
+            report.write_atomic(output, message.as_string())
+            click.echo(f"Digest written to {output}: {message['Subject']}")
+            return
+        if not config.email.enabled:
+            raise Failure(
+                f"{config.path}: [email] is not enabled; set enabled = true, smtp_host, sender and "
+                "recipients, or use --dry-run",
+                EXIT_CONFIG,
+            )
+        delivery = mailer.send_now(config, utcnow())
+    except LockHeldError as exc:
+        raise Failure(str(exc), EXIT_LOCKED) from None
+    except MonitorError as exc:
+        raise Failure(str(exc)) from None
+    if delivery.status == "failed":
+        raise Failure(f"email digest not sent: {delivery.error}; it is retried after the next run")
+    click.echo(f"Sent to {', '.join(delivery.recipients)}: {delivery.subject}")

@@ -36,7 +36,7 @@ def latest(db_path: Path) -> dict[str, dict]:
 
 def test_run_stores_fixture_counts_and_writes_report(write_config, invoke, fake_api, tmp_path):
     config = write_config()
-    result = invoke("run", "--config", str(config))
+    result = invoke("run", "--config", str(config), "--status")
     assert result.exit_code == 0, result.output
     expected_openalex = fake_api.records["openalex"][DEFAULT_DOI]["cited_by_count"]
     expected_crossref = fake_api.records["crossref"][DEFAULT_DOI]["is-referenced-by-count"]
@@ -278,3 +278,30 @@ def test_sources_lists_configuration_and_last_outcome_never_the_key(write_config
     assert fake_api.base_url("openalex") in lines["openalex"]
     assert "disabled" in lines["crossref"] and "never run" in lines["crossref"]
     assert "sk-secret-1" not in result.output
+
+
+def test_run_is_quiet_under_cron_unless_something_fails(write_config, invoke, fake_api, tmp_path):
+    """Cron mails whatever a job prints: print nothing when all went well."""
+    config = write_config()
+    result = invoke("run", "--config", str(config))  # standard output is not a terminal here
+    assert result.exit_code == 0 and result.output == ""
+    assert (tmp_path / "state/report/index.html").exists()
+    fake_api.inject("crossref", status=500, times=None)
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 1
+    assert re.fullmatch(r"crossref +error +HTTP 500 from 127\.0\.0\.1:\d+ after 3 attempts\n", result.output)
+
+
+def test_run_prints_status_alerts_and_report_on_a_terminal(write_config, invoke, fake_api, monkeypatch):
+    from monitor import cli
+
+    monkeypatch.setattr(cli, "is_terminal", lambda: True)
+    config = write_config()
+    invoke("run", "--config", str(config))
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+    lines = invoke("run", "--config", str(config)).output.splitlines()
+    assert lines[0].startswith("openalex  ok               44 citations")
+    assert lines[1].startswith("crossref  ok               35 citations")
+    assert lines[2].startswith("Alert: 3 new citations of “Emerging role of autophagy")
+    assert lines[3].startswith("Report: ") and len(lines) == 4
+    assert invoke("run", "--config", str(config), "--quiet").output == ""

@@ -1,0 +1,532 @@
+"""Alerts: what changed in a run that a person would want to hear about.
+
+After each run the rules below read the database (the run's observations, the
+earlier ones, the citing-works ledger, source health) and store what they find in
+``alert_events`` with the run that raised them (view ``alerts``):
+
+- ``new_citations``: new citing works in the ledger, from a source that had
+  listed the work before; else a count that rose.
+- ``milestone``: the highest count passes one of ``[alerts] milestones``.
+- ``jump``: one source's count rises unusually in one run.
+- ``drop``: a source's count falls, with its likely cause: an outage of that
+  source, a merge of duplicate records, or a real removal.
+- ``retraction`` / ``correction``: a notice about the tracked work (Crossref
+  ``updated-by``, OpenAlex ``is_retracted``); ``citing_retraction``: a retracted
+  citing work.
+- ``source_failing``: a source failed ``failing_runs`` runs in a row.
+
+A first observation sets a baseline and raises no count alert. Notices and
+retracted citing works are raised once each, whenever first seen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from monitor import metadata, store
+from monitor.config import AlertsConfig
+from monitor.sources import SOURCES
+
+# Most important first: the digest's subject line names the first kind present.
+KINDS = (
+    "retraction",
+    "correction",
+    "new_citations",
+    "milestone",
+    "drop",
+    "jump",
+    "citing_retraction",
+    "source_failing",
+)
+FAILURES = ("error", "rate_limited", "quota_exhausted")
+RETRACTION_NOTICES = {"retraction", "partial_retraction", "withdrawal", "removal"}
+CORRECTION_NOTICES = {
+    "correction",
+    "corrigendum",
+    "erratum",
+    "addendum",
+    "clarification",
+    "expression_of_concern",
+}
+RECENT_RUNS = 3  # a failure of the source in its last runs makes an outage the likely cause
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str
+    message: str  # one line that stands on its own
+    doi: str | None = None  # None for alerts about a source
+    source: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    key: str = ""  # what makes a once-only alert the same alert again
+    id: int | None = None
+    run_id: int | None = None
+    raised_at: str | None = None
+
+    @property
+    def rank(self) -> int:
+        return KINDS.index(self.kind) if self.kind in KINDS else len(KINDS)
+
+
+def raise_alerts(
+    db: sqlite_utils.Database, settings: AlertsConfig, run_id: int, now: datetime
+) -> list[Alert]:
+    """Evaluate every rule for a finished run and store what fires, in one transaction."""
+    with db.atomic():
+        found = evaluate(db, settings, run_id)
+        return save(db, run_id, found, now)
+
+
+def save(
+    db: sqlite_utils.Database, run_id: int, alerts: Iterable[Alert], now: datetime
+) -> list[Alert]:
+    work_ids = {row["doi"]: row["id"] for row in db.query("SELECT id, doi FROM works")}
+    saved = []
+    for alert in alerts:
+        cursor = db.execute(
+            "INSERT INTO alert_events (run_id, work_id, kind, source, message, details, key, raised_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                work_ids.get(alert.doi or ""),
+                alert.kind,
+                alert.source,
+                alert.message,
+                json.dumps(alert.details, sort_keys=True),
+                alert.key,
+                store.iso(now),
+            ],
+        )
+        saved.append(replace(alert, id=cursor.lastrowid, run_id=run_id, raised_at=store.iso(now)))
+    return saved
+
+
+def for_runs(db: sqlite_utils.Database, first_run_id: int, last_run_id: int) -> list[Alert]:
+    """The alerts raised by runs first..last, most important first."""
+    rows = db.query(
+        "SELECT a.*, w.doi FROM alert_events a LEFT JOIN works w ON w.id = a.work_id "
+        "WHERE a.run_id BETWEEN ? AND ? ORDER BY a.id",
+        [first_run_id, last_run_id],
+    )
+    alerts = [
+        Alert(
+            kind=r["kind"],
+            message=r["message"],
+            doi=r["doi"],
+            source=r["source"],
+            details=json.loads(r["details"]),
+            key=r["key"],
+            id=r["id"],
+            run_id=r["run_id"],
+            raised_at=r["raised_at"],
+        )
+        for r in rows
+    ]
+    return sorted(alerts, key=lambda a: (a.rank, a.id or 0))
+
+
+# --- the rules ------------------------------------------------------------------
+
+
+def evaluate(db: sqlite_utils.Database, settings: AlertsConfig, run_id: int) -> list[Alert]:
+    """What the run's data says, without storing anything."""
+    run = next(db.query("SELECT * FROM runs WHERE id = ?", [run_id]), None)
+    if run is None:
+        return []
+    rules = _Rules(db, settings, run)
+    found: list[Alert] = []
+    for work in store.works_rows(db):
+        found += rules.for_work(work)
+    if settings.failing_runs:
+        found += rules.failing_sources()
+    return found
+
+
+class _Rules:
+    def __init__(self, db: sqlite_utils.Database, settings: AlertsConfig, run: Mapping[str, Any]):
+        self.db = db
+        self.settings = settings
+        self.run_id: int = run["id"]
+        self.started_at: str = run["started_at"]
+        self.keys: set[tuple[str, str, int | None]] = set()  # raised in this evaluation
+
+    def for_work(self, work: Mapping[str, Any]) -> list[Alert]:
+        rows = self.observations(work["id"])
+        if not rows:
+            return []
+        record, _ = metadata.merge(store.latest_metadata(self.db, work["doi"]))
+        context = _Work(
+            work["id"], work["doi"], record.get("title") or work["label"] or work["doi"]
+        )
+        counted = [r for r in rows if r["citations"] is not None]
+        context.now = max((r["citations"] for r in counted), default=None)
+        found: list[Alert] = []
+        if self.settings.retractions:
+            found += self.notices(context, rows)
+            found += self.retracted_citers(context)
+        if self.settings.new_citations:
+            found += self.new_citations(context, counted)
+        if self.settings.milestones:
+            found += self.milestone(context, counted)
+        for row in counted:
+            if row["previous"] is None:
+                continue
+            change = row["citations"] - row["previous"]
+            if self.settings.jumps and self.is_jump(change, row["previous"]):
+                found.append(self.jump(context, row, change))
+            if self.settings.drops and -change >= self.settings.drop_min:
+                found.append(self.drop(context, row, -change))
+        return found
+
+    def observations(self, work_id: int) -> list[dict[str, Any]]:
+        """The run's observations of a work, each with its source's previous ok count."""
+        rows = self.db.query(
+            "SELECT o.source, o.outcome, o.citations, o.metadata, o.message, "
+            "p.citations AS previous, p.run_id AS previous_run_id, p.observed_at AS previous_at "
+            "FROM observations o LEFT JOIN observations p ON p.id = ("
+            "  SELECT q.id FROM observations q WHERE q.work_id = o.work_id AND q.source = o.source "
+            "  AND q.outcome = 'ok' AND q.citations IS NOT NULL AND q.run_id < o.run_id "
+            "  ORDER BY q.run_id DESC, q.id DESC LIMIT 1) "
+            "WHERE o.run_id = ? AND o.work_id = ? ORDER BY o.source",
+            [self.run_id, work_id],
+        )
+        return [{**r, "metadata": json.loads(r["metadata"])} for r in rows]
+
+    def once(self, alert: Alert, work_id: int | None) -> list[Alert]:
+        """Keep an alert only if no earlier run (nor this evaluation) raised the same one."""
+        mark = (alert.kind, alert.key, work_id)
+        if mark in self.keys:
+            return []
+        earlier = self.db.execute(
+            "SELECT 1 FROM alert_events WHERE kind = ? AND key = ? AND work_id IS ? LIMIT 1",
+            [alert.kind, alert.key, work_id],
+        ).fetchone()
+        self.keys.add(mark)
+        return [] if earlier else [alert]
+
+    # -- retractions and corrections --
+
+    def notices(self, work: _Work, rows: list[dict[str, Any]]) -> list[Alert]:
+        found: list[Alert] = []
+        for row in rows:
+            if row["outcome"] != "ok":
+                continue
+            meta, source = row["metadata"], row["source"]
+            if meta.get("is_retracted") is True:
+                found += self.once(
+                    Alert(
+                        "retraction",
+                        f"“{work.short}” is retracted, says {title_of(source)}",
+                        work.doi,
+                        source,
+                        {"now": work.now, "title": work.title},
+                        "retracted",
+                    ),
+                    work.id,
+                )
+            for notice in meta.get("updated_by") or []:
+                kind = str(notice.get("type") or "").lower().replace("-", "_")
+                where = ", ".join(str(notice[k]) for k in ("doi", "date") if notice.get(k))
+                label = notice.get("label") or kind.replace("_", " ").capitalize()
+                details = {"now": work.now, "title": work.title, "notice": notice}
+                if kind in RETRACTION_NOTICES:
+                    found += self.once(
+                        Alert(
+                            "retraction",
+                            f"“{work.short}” is retracted: {label} ({where})",
+                            work.doi,
+                            source,
+                            details,
+                            "retracted",
+                        ),
+                        work.id,
+                    )
+                elif kind in CORRECTION_NOTICES:
+                    key = f"{kind}:{notice.get('doi') or label}:{notice.get('date') or ''}"
+                    found += self.once(
+                        Alert(
+                            "correction",
+                            f"{label} published for “{work.short}” ({where})",
+                            work.doi,
+                            source,
+                            details,
+                            key,
+                        ),
+                        work.id,
+                    )
+        return found
+
+    def retracted_citers(self, work: _Work) -> list[Alert]:
+        found: list[Alert] = []
+        for citer in self.db.query(
+            "SELECT c.id, c.doi, c.title FROM citations e JOIN citers c ON c.id = e.citer_id "
+            "WHERE e.work_id = ? AND c.is_retracted = 1 ORDER BY c.id",
+            [work.id],
+        ):
+            name = citer["title"] or citer["doi"] or f"citing work {citer['id']}"
+            doi = f" (doi:{citer['doi']})" if citer["doi"] and citer["title"] else ""
+            found += self.once(
+                Alert(
+                    "citing_retraction",
+                    f"A work citing “{work.short}” is retracted: {name}{doi}",
+                    work.doi,
+                    None,
+                    {
+                        "now": work.now,
+                        "title": work.title,
+                        "citing_doi": citer["doi"],
+                        "citing_title": citer["title"],
+                    },
+                    citer["doi"] or str(citer["id"]),
+                ),
+                work.id,
+            )
+        return found
+
+    # -- counts --
+
+    def new_citations(self, work: _Work, counted: list[dict[str, Any]]) -> list[Alert]:
+        citing = self.new_citing_works(work.id)
+        if citing:
+            n = len(citing)
+            names = "; ".join(c["title"] or c["doi"] or "untitled" for c in citing[:3])
+            more = f"; and {n - 3} more" if n > 3 else ""
+            return [
+                Alert(
+                    "new_citations",
+                    f"{n} new citing work{'s' if n != 1 else ''} of “{work.short}”: {names}{more}",
+                    work.doi,
+                    None,
+                    {
+                        "count": n,
+                        "now": work.now,
+                        "title": work.title,
+                        "basis": "ledger",
+                        "citing": citing[:50],
+                    },
+                )
+            ]
+        rises = [r for r in counted if r["previous"] is not None and r["citations"] > r["previous"]]
+        if not rises:
+            return []
+        top = max(rises, key=lambda r: (r["citations"] - r["previous"], r["citations"]))
+        n = top["citations"] - top["previous"]
+        return [
+            Alert(
+                "new_citations",
+                f"{n} new citation{'s' if n != 1 else ''} of “{work.short}” on {title_of(top['source'])} "
+                f"({top['previous']} → {top['citations']})",
+                work.doi,
+                top["source"],
+                {
+                    "count": n,
+                    "now": work.now,
+                    "title": work.title,
+                    "basis": "counts",
+                    "rises": {r["source"]: [r["previous"], r["citations"]] for r in rises},
+                },
+            )
+        ]
+
+    def new_citing_works(self, work_id: int) -> list[dict[str, Any]]:
+        """Citing works first seen in this run, from a source that had listed the work before.
+
+        A source's first list sets its baseline: what it lists then is not news.
+        """
+        rows = self.db.query(
+            "SELECT c.doi, c.title, c.year, c.venue, e.id AS citation_id FROM citations e "
+            "JOIN citers c ON c.id = e.citer_id WHERE e.work_id = ? AND e.first_seen_run_id = ? "
+            "AND EXISTS (SELECT 1 FROM citation_sources cs WHERE cs.citation_id = e.id "
+            "  AND cs.first_seen_run_id = ? AND EXISTS (SELECT 1 FROM citing_fetches f "
+            "  WHERE f.work_id = e.work_id AND f.source = cs.source AND f.outcome = 'ok' "
+            "  AND f.run_id < ?)) ORDER BY coalesce(c.published, c.year) DESC, c.id",
+            [work_id, self.run_id, self.run_id, self.run_id],
+        )
+        return [{k: r[k] for k in ("doi", "title", "year", "venue")} for r in rows]
+
+    def milestone(self, work: _Work, counted: list[dict[str, Any]]) -> list[Alert]:
+        before = self.db.execute(
+            "SELECT max(citations) FROM observations WHERE work_id = ? AND outcome = 'ok' AND run_id < ?",
+            [work.id, self.run_id],
+        ).fetchone()[0]
+        if before is None or work.now is None:
+            return []
+        passed = [m for m in self.settings.milestones if before < m <= work.now]
+        if not passed:
+            return []
+        best = max(counted, key=lambda r: r["citations"])
+        return self.once(
+            Alert(
+                "milestone",
+                f"“{work.short}” passed {passed[-1]} citations (now {work.now} on {title_of(best['source'])})",
+                work.doi,
+                best["source"],
+                {"milestone": passed[-1], "now": work.now, "title": work.title},
+                f"milestone:{passed[-1]}",
+            ),
+            work.id,
+        )
+
+    def is_jump(self, change: int, previous: int) -> bool:
+        return change >= max(1, self.settings.jump_min) and (
+            change * 100 >= self.settings.jump_percent * previous
+        )
+
+    def jump(self, work: _Work, row: Mapping[str, Any], change: int) -> Alert:
+        since = (row["previous_at"] or "")[:10]
+        return Alert(
+            "jump",
+            f"Unusual jump: {title_of(row['source'])} counts {change} more citations of "
+            f"“{work.short}” than on {since} ({row['previous']} → {row['citations']})",
+            work.doi,
+            row["source"],
+            {
+                "previous": row["previous"],
+                "count": row["citations"],
+                "change": change,
+                "now": work.now,
+                "title": work.title,
+            },
+        )
+
+    def drop(self, work: _Work, row: Mapping[str, Any], fall: int) -> Alert:
+        cause, why, gone = self.drop_cause(work.id, row)
+        return Alert(
+            "drop",
+            f"{title_of(row['source'])} count of “{work.short}” fell by {fall} "
+            f"({row['previous']} → {row['citations']}): likely {why}",
+            work.doi,
+            row["source"],
+            {
+                "cause": cause,
+                "previous": row["previous"],
+                "count": row["citations"],
+                "now": work.now,
+                "title": work.title,
+                "gone": gone[:50],
+            },
+        )
+
+    def drop_cause(
+        self, work_id: int, row: Mapping[str, Any]
+    ) -> tuple[str, str, list[dict[str, Any]]]:
+        source = row["source"]
+        name = title_of(source)
+        failure = self.recent_failure(work_id, source, row["previous_run_id"])
+        if failure:
+            return "outage", f"a source outage: {name} failed recently ({failure})", []
+        gone = [
+            dict(r)
+            for r in self.db.query(
+                "SELECT c.doi, c.title, EXISTS (SELECT 1 FROM citation_sources o WHERE "
+                "  o.citation_id = cs.citation_id AND o.source != cs.source AND o.gone_at IS NULL"
+                ") AS elsewhere FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
+                "JOIN citers c ON c.id = e.citer_id "
+                "WHERE e.work_id = ? AND cs.source = ? AND cs.gone_at >= ? ORDER BY c.id",
+                [work_id, source, self.started_at],
+            )
+        ]
+        listed = [g for g in gone if g["elsewhere"]]
+        if gone and len(listed) == len(gone):
+            n = len(gone)
+            return (
+                "merge",
+                (
+                    f"a merge of duplicate records: {n} citing work{'s' if n != 1 else ''} no longer "
+                    f"listed by {name} {'are' if n != 1 else 'is'} still listed by other sources"
+                ),
+                gone,
+            )
+        if gone:
+            lost = [g["title"] or g["doi"] or "untitled" for g in gone if not g["elsewhere"]]
+            return (
+                "removal",
+                (
+                    f"a real removal: no source lists {'; '.join(lost[:3])}"
+                    + (f" and {len(lost) - 3} more" if len(lost) > 3 else "")
+                    + " any more"
+                ),
+                gone,
+            )
+        return (
+            "removal",
+            f"a real removal: {name} answered normally and no duplicates were merged",
+            [],
+        )
+
+    def recent_failure(self, work_id: int, source: str, previous_run_id: int | None) -> str | None:
+        """A failure of ``source`` in its last few runs or since its previous count, if any."""
+        recent = [
+            r["run_id"]
+            for r in self.db.query(
+                "SELECT DISTINCT run_id FROM observations WHERE source = ? AND run_id <= ? "
+                "ORDER BY run_id DESC LIMIT ?",
+                [source, self.run_id, RECENT_RUNS],
+            )
+        ]
+        since = min([*recent, (previous_run_id or self.run_id) + 1])
+        failed = self.db.execute(
+            "SELECT message, outcome FROM observations WHERE source = ? AND run_id BETWEEN ? AND ? "
+            "AND outcome IN (?, ?, ?) ORDER BY run_id DESC LIMIT 1",
+            [source, since, self.run_id, *FAILURES],
+        ).fetchone()
+        if failed:
+            return failed[0] or failed[1]
+        listing = self.db.execute(
+            "SELECT message, outcome FROM citing_fetches WHERE work_id = ? AND source = ? "
+            "AND run_id = ? AND outcome != 'ok' LIMIT 1",
+            [work_id, source, self.run_id],
+        ).fetchone()
+        return f"its citing list: {listing[0] or listing[1]}" if listing else None
+
+    # -- sources --
+
+    def failing_sources(self) -> list[Alert]:
+        found: list[Alert] = []
+        n = self.settings.failing_runs
+        for row in self.db.query(
+            "SELECT * FROM source_health WHERE failure_streak >= ? AND source IN "
+            "(SELECT DISTINCT source FROM observations WHERE run_id = ?) ORDER BY source",
+            [n, self.run_id],
+        ):
+            streak = row["failure_streak"]
+            message = f": {row['last_message']}" if row["last_message"] else ""
+            found += self.once(
+                Alert(
+                    "source_failing",
+                    f"{title_of(row['source'])} has failed {streak} runs in a row{message}",
+                    None,
+                    row["source"],
+                    {"failure_streak": streak, "last_success_at": row["last_success_at"]},
+                    f"{row['source']}:{row['last_success_at'] or 'never'}",
+                ),
+                None,
+            )
+        return found
+
+
+class _Work:
+    def __init__(self, work_id: int, doi: str, title: str):
+        self.id, self.doi, self.title = work_id, doi, title
+        self.short = shorten(title)
+        self.now: int | None = None
+
+
+def title_of(source: str) -> str:
+    module = SOURCES.get(source)
+    return module.SPEC.title if module else source
+
+
+def shorten(text: str, width: int = 60) -> str:
+    """Cut at a word boundary and end with an ellipsis, for subjects and one-liners."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1].rsplit(" ", 1)[0].rstrip(" ,.;:")
+    return cut + "…"

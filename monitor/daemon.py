@@ -1,0 +1,169 @@
+"""The daemon: run the job on the ``[schedule]`` of config.toml, until told to stop.
+
+An APScheduler 3.x ``BlockingScheduler`` with one job, on a cron trigger in the
+configured time zone: runs that were missed while the machine slept are coalesced
+into one, never more than one run at a time, and a run later than
+``misfire_grace_minutes`` is skipped (the next one is on its way). The job is
+``run_job``, exactly what ``citation-monitor run`` does, under the same run lock,
+so the daemon and a cron ``run`` can never overlap.
+
+SIGTERM or SIGINT stops it cleanly: no new run starts, the current one finishes
+(each source's results commit as they arrive; a second signal exits at once,
+and SQLite rolls back what was not committed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from types import FrameType
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from monitor.config import Config, ScheduleConfig
+from monitor.errors import LockHeldError, MonitorError
+from monitor.job import JobResult, run_job
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "run"
+
+
+def build_trigger(schedule: ScheduleConfig) -> CronTrigger:
+    """The cron trigger of ``[schedule]``: five crontab fields, in its time zone."""
+    return CronTrigger.from_crontab(schedule.cron, timezone=schedule.timezone)
+
+
+def scheduled_run(config: Config) -> JobResult | None:
+    """What the scheduler calls: ``run_job``, logged. Never raises: the daemon keeps going."""
+    try:
+        result = run_job(config)
+    except LockHeldError as exc:
+        log.warning("run skipped: %s", exc)
+        return None
+    except MonitorError as exc:
+        log.error("run failed: %s", exc)
+        return None
+    except Exception:
+        log.exception("run failed unexpectedly")
+        return None
+    log.info("%s", describe(result))
+    for problem in result.problems:
+        log.warning("run %s: %s", result.summary.run_id, problem)
+    return result
+
+
+def describe(result: JobResult) -> str:
+    """One log line per run: outcome, failed sources, alerts, email."""
+    summary = result.summary
+    failed = [
+        f"{s.source} ({s.outcome.value}: {s.message})"
+        for s in summary.sources
+        if s.outcome.is_failure
+    ]
+    text = f"run {summary.run_id}: {len(summary.sources) - len(failed)} of {len(summary.sources)} sources ok"
+    if failed:
+        text += "; failed: " + ", ".join(failed)
+    text += f"; {len(result.alerts)} alert{'s' if len(result.alerts) != 1 else ''}"
+    if result.delivery:
+        text += f"; email {result.delivery.status}: {result.delivery.subject}"
+    seconds = (summary.finished_at - summary.started_at).total_seconds()
+    return f"{text}; took {seconds:.1f} s"
+
+
+def build_scheduler(
+    config: Config,
+    *,
+    job: Callable[..., Any] | None = None,
+    trigger: BaseTrigger | None = None,
+    run_now: bool = False,
+    executor: ThreadPoolExecutor | None = None,
+    scheduler_class: type[BaseScheduler] = BlockingScheduler,
+) -> BaseScheduler:
+    """A scheduler holding the one job. ``job`` and ``trigger`` default to the config's."""
+    schedule = config.schedule
+    scheduler = scheduler_class(
+        executors={"default": executor or ThreadPoolExecutor(max_workers=1)},
+        timezone=schedule.timezone,
+    )
+    options: dict[str, Any] = {}
+    if run_now:
+        options["next_run_time"] = datetime.now(scheduler.timezone)
+    scheduler.add_job(
+        job or scheduled_run,
+        trigger or build_trigger(schedule),
+        args=[] if job else [config],
+        id=JOB_ID,
+        name="citation-monitor run",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=schedule.misfire_grace_minutes * 60,
+        **options,
+    )
+    return scheduler
+
+
+def serve(
+    config: Config,
+    *,
+    run_now: bool = False,
+    trigger: BaseTrigger | None = None,
+) -> int:
+    """Run the scheduler in the foreground until SIGTERM or SIGINT; return the exit code."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    scheduler = build_scheduler(config, trigger=trigger, run_now=run_now, executor=executor)
+    stopping = threading.Event()
+
+    def shutdown() -> None:
+        try:
+            scheduler.shutdown(wait=False)
+        except SchedulerNotRunningError:
+            pass
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stopping.is_set():
+            log.warning(
+                "%s again: exiting now; SQLite rolls back what the run had not committed", name
+            )
+            os._exit(128 + signum)
+        stopping.set()
+        log.info("%s: stopping; a run in progress finishes first", name)
+        # shutdown takes the scheduler's locks: not from inside a signal handler
+        threading.Thread(target=shutdown, daemon=True).start()
+
+    def next_run(event: JobEvent) -> None:
+        job = scheduler.get_job(JOB_ID)
+        if job is not None and job.next_run_time and not stopping.is_set():
+            log.info("next run at %s", job.next_run_time.isoformat(timespec="minutes"))
+
+    scheduler.add_listener(next_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        log.info(
+            "daemon started (pid %d): cron %r in %s, misfire grace %d min%s",
+            os.getpid(),
+            config.schedule.cron,
+            config.schedule.timezone,
+            config.schedule.misfire_grace_minutes,
+            "; running once now" if run_now else "",
+        )
+        if not stopping.is_set():
+            scheduler.start()  # blocks until shutdown
+    finally:
+        executor.shutdown(wait=True)  # the run in progress finishes, its results committed
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("daemon stopped")
+    return 0

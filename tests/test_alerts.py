@@ -1,0 +1,279 @@
+"""Alert rules, on real databases built by running the CLI against the fake APIs."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEFAULT_DOI
+from tests.fakeapi.routes import crossref as fake_crossref
+from tests.fakeapi.routes import openalex as fake_openalex
+from tests.fakeapi.routes import opencitations as fake_opencitations
+
+OC_CITING = fake_opencitations.CITING
+
+
+@pytest.fixture
+def write_config(write_config):
+    """OpenAlex and Crossref for counts; tests that need a citing list add OpenCitations."""
+    return functools.partial(write_config, only=("openalex", "crossref"))
+
+
+@pytest.fixture
+def run(invoke, tmp_path):
+    """Run the CLI once on a config; return the alerts that run raised."""
+
+    def run_once(config: Path, expect: int = 0) -> list[dict]:
+        result = invoke("run", "--config", str(config))
+        assert result.exit_code == expect, result.output
+        return alerts_of(tmp_path / "state/monitor.db", latest=True)
+
+    return run_once
+
+
+def alerts_of(db: Path, latest: bool = False) -> list[dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    where = "WHERE run_id = (SELECT max(id) FROM runs)" if latest else ""
+    rows = [dict(r) for r in conn.execute(f"SELECT * FROM alerts {where} ORDER BY id")]
+    conn.close()
+    for row in rows:
+        row["details"] = json.loads(row["details"])
+    return rows
+
+
+def kinds(alerts: list[dict]) -> list[str]:
+    return [a["kind"] for a in alerts]
+
+
+def test_a_first_run_sets_the_baseline_and_raises_nothing(write_config, run):
+    assert run(write_config()) == []
+
+
+def test_a_rising_count_is_new_citations_with_the_run_that_raised_it(
+    write_config, run, fake_api, tmp_path
+):
+    config = write_config()
+    run(config)
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+    found = run(config)
+    assert kinds(found) == ["new_citations"]
+    alert = found[0]
+    assert alert["doi"] == DEFAULT_DOI and alert["source"] == "openalex" and alert["run_id"] == 2
+    assert alert["details"]["count"] == 3 and alert["details"]["now"] == 44
+    assert alert["details"]["basis"] == "counts"
+    assert alert["message"].startswith("3 new citations of “Emerging role of autophagy")
+    assert "on OpenAlex (41 → 44)" in alert["message"]
+    assert run(config) == []  # unchanged: nothing new
+
+
+def test_new_citing_works_come_from_the_ledger_once_a_source_has_listed_the_work(
+    write_config, run, fake_api
+):
+    config = write_config(sources={"opencitations": {"enabled": True}})
+    run(config)  # the first list is the baseline: not news
+    listing = fake_api.records[OC_CITING][DEFAULT_DOI]
+    listing.append(
+        {
+            **listing[0],
+            "oci": "06120000009-06180000752",
+            "citing": "omid:br/06120000009 doi:10.1234/brand-new.2026 pmid:39000009",
+        }
+    )
+    fake_opencitations.set_count(fake_api, DEFAULT_DOI, 34)  # was 33
+    found = run(config)
+    assert kinds(found) == ["new_citations"]
+    details = found[0]["details"]
+    assert details["basis"] == "ledger" and details["count"] == 1
+    assert [c["doi"] for c in details["citing"]] == ["10.1234/brand-new.2026"]
+    assert found[0]["message"].startswith("1 new citing work of “Emerging role")
+    assert "10.1234/brand-new.2026" in found[0]["message"]
+
+
+def test_milestones_are_raised_once_each(write_config, run, fake_api):
+    config = write_config(extra="[alerts]\nmilestones = [45, 50]\njumps = false\n")
+    run(config)
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 47)
+    found = run(config)
+    assert kinds(found) == ["new_citations", "milestone"]
+    assert found[1]["message"].endswith("passed 45 citations (now 47 on OpenAlex)")
+    assert found[1]["details"]["milestone"] == 45
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)  # dips below and comes back: no repeat
+    run(config)
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 46)
+    assert "milestone" not in kinds(run(config))
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 58)  # passes 50, the next one
+    assert [a["details"].get("milestone") for a in run(config) if a["kind"] == "milestone"] == [50]
+
+
+def test_an_unusual_jump_needs_both_thresholds(write_config, run, fake_api):
+    config = write_config(extra="[alerts]\nmilestones = []\njump_min = 10\njump_percent = 50\n")
+    run(config)
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 41 + 12)  # +12 but 29 %: not unusual
+    assert kinds(run(config)) == ["new_citations"]
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 53 + 30)  # +30 and 57 %
+    found = run(config)
+    assert kinds(found) == ["new_citations", "jump"]
+    jump = found[1]
+    assert jump["source"] == "openalex"
+    assert jump["details"] == {**jump["details"], "previous": 53, "count": 83, "change": 30}
+    assert jump["message"].startswith("Unusual jump: OpenAlex counts 30 more citations")
+
+
+def test_a_drop_after_an_outage_says_so(write_config, run, fake_api):
+    config = write_config()
+    run(config)
+    fake_api.inject("crossref", status=500, times=None)
+    run(config, expect=1)
+    fake_api.faults["crossref"].clear()
+    fake_crossref.set_count(fake_api, DEFAULT_DOI, 30)
+    found = run(config)
+    assert kinds(found) == ["drop"]
+    drop = found[0]
+    assert drop["source"] == "crossref" and drop["details"]["cause"] == "outage"
+    assert drop["message"].startswith("Crossref count of “Emerging role")
+    assert (
+        "fell by 5 (35 → 30): likely a source outage: Crossref failed recently (HTTP 500"
+        in drop["message"]
+    )
+
+
+def test_a_drop_with_no_outage_and_no_ledger_is_likely_a_real_removal(write_config, run, fake_api):
+    config = write_config()
+    run(config)
+    fake_crossref.set_count(fake_api, DEFAULT_DOI, 34)
+    (drop,) = run(config)
+    assert drop["kind"] == "drop" and drop["details"]["cause"] == "removal"
+    assert "likely a real removal: Crossref answered normally" in drop["message"]
+
+
+def test_a_drop_where_the_gone_citing_work_is_listed_elsewhere_is_a_merge(
+    write_config, run, fake_api
+):
+    config = write_config(
+        sources={"opencitations": {"enabled": True}, "semanticscholar": {"enabled": True}}
+    )
+    run(config)
+    listing = fake_api.records[OC_CITING][DEFAULT_DOI]
+    # 10.1038/s41580-022-00001-a is listed by Semantic Scholar too
+    listing[:] = [row for row in listing if "s41580-022-00001-a" not in row["citing"]]
+    fake_opencitations.set_count(fake_api, DEFAULT_DOI, 32)
+    found = run(config)
+    (drop,) = [a for a in found if a["kind"] == "drop"]
+    assert drop["source"] == "opencitations" and drop["details"]["cause"] == "merge"
+    assert [g["doi"] for g in drop["details"]["gone"]] == ["10.1038/s41580-022-00001-a"]
+    assert (
+        "a merge of duplicate records: 1 citing work no longer listed by OpenCitations"
+        in drop["message"]
+    )
+
+
+def test_a_drop_where_the_citing_work_is_gone_from_every_source_is_a_real_removal(
+    write_config, run, fake_api
+):
+    config = write_config(
+        sources={"opencitations": {"enabled": True}, "semanticscholar": {"enabled": True}}
+    )
+    listing = fake_api.records[OC_CITING][DEFAULT_DOI]
+    listing.append(
+        {
+            **listing[0],
+            "oci": "06120000009-06180000752",
+            "citing": "omid:br/06120000009 doi:10.1234/only-in-opencitations",
+        }
+    )
+    fake_opencitations.set_count(fake_api, DEFAULT_DOI, 34)
+    run(config)
+    listing.pop()
+    fake_opencitations.set_count(fake_api, DEFAULT_DOI, 33)
+    (drop,) = [a for a in run(config) if a["kind"] == "drop"]
+    assert drop["details"]["cause"] == "removal"
+    assert (
+        "a real removal: no source lists 10.1234/only-in-opencitations any more" in drop["message"]
+    )
+
+
+def test_retraction_and_correction_notices_are_raised_once(write_config, run, fake_api):
+    config = write_config()
+    run(config)
+    record = fake_api.records["crossref"][DEFAULT_DOI]
+    record["updated-by"] = [
+        {
+            "DOI": "10.1016/j.drup.2026.101000",
+            "type": "correction",
+            "label": "Correction",
+            "source": "publisher",
+            "updated": {"date-parts": [[2026, 3, 2]]},
+        },
+    ]
+    found = run(config)
+    assert kinds(found) == ["correction"]
+    assert found[0]["message"] == (
+        "Correction published for “Emerging role of autophagy in anti-tumor immunity…” "
+        "(10.1016/j.drup.2026.101000, 2026-03-02)"
+    )
+    assert run(config) == []  # the same notice is not news twice
+    fake_api.records["openalex"][DEFAULT_DOI]["is_retracted"] = True
+    record["updated-by"].append(
+        {
+            "DOI": "10.1016/j.drup.2026.102000",
+            "type": "retraction",
+            "label": "Retraction",
+            "source": "retraction-watch",
+            "updated": {"date-parts": [[2026, 4, 1]]},
+        }
+    )
+    found = run(config)
+    assert kinds(found) == ["retraction"]  # once, though two sources say so
+    assert run(config) == []
+
+
+def test_a_retracted_citing_work_is_raised_once(write_config, run, fake_api, tmp_path):
+    config = write_config(sources={"opencitations": {"enabled": True}})
+    run(config)
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    with conn:  # as a source that reports retractions (OpenAlex) would mark it
+        conn.execute("UPDATE citers SET is_retracted = 1 WHERE doi = '10.1016/j.ccell.2022.00002'")
+    conn.close()
+    (alert,) = run(config)
+    assert alert["kind"] == "citing_retraction"
+    assert alert["message"].startswith("A work citing “Emerging role")
+    assert (
+        " is retracted: " in alert["message"] and "10.1016/j.ccell.2022.00002" in alert["message"]
+    )
+    assert run(config) == []
+
+
+def test_a_source_failing_n_runs_in_a_row_is_raised_once_per_streak(write_config, run, fake_api):
+    config = write_config(extra="[alerts]\nfailing_runs = 2\n")
+    fake_api.inject("crossref", status=503, times=None)
+    assert run(config, expect=1) == []
+    found = run(config, expect=1)
+    assert kinds(found) == ["source_failing"]
+    assert found[0]["doi"] is None and found[0]["source"] == "crossref"
+    assert found[0]["message"].startswith("Crossref has failed 2 runs in a row: HTTP 503")
+    assert run(config, expect=1) == []  # the same streak
+    fake_api.faults["crossref"].clear()
+    run(config)
+    fake_api.inject("crossref", status=503, times=None)
+    run(config, expect=1)
+    assert kinds(run(config, expect=1)) == ["source_failing"]  # a new streak
+
+
+def test_rules_can_be_turned_off(write_config, run, fake_api):
+    config = write_config(extra="[alerts]\nnew_citations = false\nmilestones = []\ndrops = false\n")
+    run(config)
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+    fake_crossref.set_count(fake_api, DEFAULT_DOI, 20)
+    assert run(config) == []
+
+
+def test_a_failed_source_is_never_a_drop(write_config, run, fake_api):
+    config = write_config(extra="[alerts]\nfailing_runs = 0\n")
+    run(config)
+    fake_api.inject("openalex", status=500, times=None)
+    assert run(config, expect=1) == []

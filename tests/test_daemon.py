@@ -1,0 +1,326 @@
+"""The daemon: trigger from [schedule], coalescing and misfires on a controlled clock,
+and the real process: runs on schedule, stops cleanly on SIGTERM, never overlaps a run."""
+
+from __future__ import annotations
+
+import functools
+import os
+import queue
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import apscheduler.executors.base
+import apscheduler.schedulers.base
+import pytest
+from apscheduler.events import (
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+)
+
+from monitor import daemon
+from monitor.config import ScheduleConfig, load_config
+from monitor.errors import LockHeldError
+from monitor.lock import run_lock
+from tests.conftest import ROOT
+
+# --- the trigger ----------------------------------------------------------------------
+
+
+def test_the_trigger_is_the_configured_cron_in_its_time_zone():
+    trigger = daemon.build_trigger(ScheduleConfig("30 6 * * mon-fri", "Europe/Berlin", 15))
+    fields = {f.name: str(f) for f in trigger.fields}
+    assert fields["minute"] == "30" and fields["hour"] == "6" and fields["day_of_week"] == "mon-fri"
+    assert str(trigger.timezone) == "Europe/Berlin"
+    berlin = ZoneInfo("Europe/Berlin")
+    friday_after = datetime(2026, 3, 27, 7, 0, tzinfo=berlin)
+    # the weekend in between moves Berlin to summer time: 06:30 local is 04:30 UTC on Monday
+    monday = trigger.get_next_fire_time(None, friday_after)
+    assert monday == datetime(2026, 3, 30, 6, 30, tzinfo=berlin)
+    assert monday.astimezone(UTC).hour == 4
+
+
+def test_the_job_coalesces_runs_one_at_a_time_with_the_configured_grace(tmp_path):
+    config = config_with_schedule(tmp_path, 'cron = "0 6 * * *"\nmisfire_grace_minutes = 45\n')
+    scheduler = daemon.build_scheduler(config)
+    (job,) = scheduler.get_jobs()
+    assert job.func is daemon.scheduled_run and job.args == (config,)
+    assert job.coalesce is True and job.max_instances == 1
+    assert job.misfire_grace_time == 45 * 60
+    assert str(job.trigger) == "cron[month='*', day='*', day_of_week='*', hour='6', minute='0']"
+
+
+def config_with_schedule(tmp_path: Path, schedule: str):
+    path = tmp_path / "config.toml"
+    path.write_text(f"[schedule]\n{schedule}")
+    return load_config(path, environ={})
+
+
+# --- a controlled clock -------------------------------------------------------------------
+
+
+class Clock:
+    """Stands in for ``datetime`` inside APScheduler: ``now()`` is whatever the test says."""
+
+    def __init__(self, start: datetime):
+        self.moment = start
+        clock = self
+
+        class FakeDatetime(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return clock.moment.astimezone(tz) if tz else clock.moment.replace(tzinfo=None)
+
+        self.datetime = FakeDatetime
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock(datetime(2026, 3, 2, 5, 0, tzinfo=UTC))  # a Monday, 05:00 UTC
+    for module in (apscheduler.schedulers.base, apscheduler.executors.base, daemon):
+        monkeypatch.setattr(module, "datetime", clock.datetime)
+    return clock
+
+
+@pytest.fixture
+def scheduled(tmp_path, clock):
+    """Start the real BlockingScheduler (in a thread) with a job that records its calls."""
+    started = []
+
+    def start(
+        schedule: str = 'cron = "0 6 * * *"\nmisfire_grace_minutes = 60\n', job=None, run_now=False
+    ):
+        config = config_with_schedule(tmp_path, schedule)
+        calls: list[datetime] = []
+        events: queue.Queue = queue.Queue()
+        scheduler = daemon.build_scheduler(
+            config, job=job or (lambda: calls.append(clock.moment)), run_now=run_now
+        )
+        scheduler.add_listener(
+            events.put, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+        )
+        thread = threading.Thread(target=scheduler.start, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 5
+        while not scheduler.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started.append((scheduler, thread))
+        return scheduler, calls, events
+
+    yield start
+    for scheduler, thread in started:
+        scheduler.shutdown(wait=True)
+        thread.join(5)
+
+
+def advance_to(clock: Clock, scheduler, moment: datetime) -> None:
+    clock.moment = moment
+    scheduler.wakeup()
+
+
+def test_missed_runs_coalesce_into_one(clock, scheduled):
+    scheduler, calls, events = scheduled()
+    # the machine slept from Monday 05:00 to Thursday 06:30: four 06:00 runs were missed
+    advance_to(clock, scheduler, datetime(2026, 3, 5, 6, 30, tzinfo=UTC))
+    event = events.get(timeout=5)
+    assert event.code == EVENT_JOB_EXECUTED
+    assert event.scheduled_run_time == datetime(2026, 3, 5, 6, 0, tzinfo=UTC)  # the latest only
+    time.sleep(0.1)
+    assert events.empty() and len(calls) == 1
+    assert scheduler.get_job(daemon.JOB_ID).next_run_time == datetime(2026, 3, 6, 6, 0, tzinfo=UTC)
+
+
+def test_a_run_later_than_the_grace_is_skipped_not_run(clock, scheduled):
+    scheduler, calls, events = scheduled()
+    advance_to(clock, scheduler, datetime(2026, 3, 2, 7, 1, tzinfo=UTC))  # 61 minutes late
+    event = events.get(timeout=5)
+    assert event.code == EVENT_JOB_MISSED
+    assert calls == []
+    assert scheduler.get_job(daemon.JOB_ID).next_run_time == datetime(2026, 3, 3, 6, 0, tzinfo=UTC)
+    advance_to(clock, scheduler, datetime(2026, 3, 3, 6, 59, tzinfo=UTC))  # 59 minutes late: runs
+    assert events.get(timeout=5).code == EVENT_JOB_EXECUTED
+    assert len(calls) == 1
+
+
+def test_never_two_runs_at_once(clock, scheduled):
+    release = threading.Event()
+    running = []
+
+    def slow_job():
+        running.append(clock.moment)
+        release.wait(5)
+
+    scheduler, _, events = scheduled(job=slow_job)
+    advance_to(clock, scheduler, datetime(2026, 3, 2, 6, 0, tzinfo=UTC))
+    deadline = time.monotonic() + 5
+    while not running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    advance_to(
+        clock, scheduler, datetime(2026, 3, 3, 6, 0, tzinfo=UTC)
+    )  # still running a day later
+    assert events.get(timeout=5).code == EVENT_JOB_MAX_INSTANCES
+    release.set()
+    assert events.get(timeout=5).code == EVENT_JOB_EXECUTED
+    assert len(running) == 1
+
+
+def test_run_now_runs_at_start_then_on_schedule(clock, scheduled):
+    scheduler, calls, events = scheduled(run_now=True)
+    assert events.get(timeout=5).code == EVENT_JOB_EXECUTED
+    assert calls == [datetime(2026, 3, 2, 5, 0, tzinfo=UTC)]
+    assert scheduler.get_job(daemon.JOB_ID).next_run_time == datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+
+
+# --- the real process -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def write_config(write_config):
+    return functools.partial(write_config, only=("openalex", "crossref"))
+
+
+def clean_env() -> dict[str, str]:
+    from monitor.sources import SOURCES
+
+    drop = {m.SPEC.api_key_env for m in SOURCES.values()} | {
+        "CITATION_MONITOR_CONFIG",
+        "CITATION_MONITOR_CONTACT_EMAIL",
+    }
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def runs(db: Path) -> list[tuple]:
+    if not db.exists():
+        return []
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT id, status, finished_at FROM runs ORDER BY id").fetchall()
+    except sqlite3.OperationalError:  # not created yet
+        return []
+    finally:
+        conn.close()
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def assert_lock_free(db: Path) -> None:
+    try:
+        with run_lock(db):
+            pass
+    except LockHeldError as exc:  # pragma: no cover - the failure being tested for
+        pytest.fail(f"the run lock is still held: {exc}")
+
+
+def test_the_daemon_runs_on_schedule_and_stops_cleanly_on_sigterm(write_config, tmp_path):
+    """A cron trigger that fires every second stands in for the config's (minutes at best)."""
+    config = write_config()
+    db = tmp_path / "state/monitor.db"
+    script = (
+        "import logging, sys\n"
+        "from apscheduler.triggers.cron import CronTrigger\n"
+        "from monitor import daemon\n"
+        "from monitor.config import load_config\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "sys.exit(daemon.serve(load_config(sys.argv[1]), trigger=CronTrigger(second='*')))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(config)],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: any(status != "running" for _, status, _ in runs(db)))
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "run 1: 2 of 2 sources ok; 0 alerts" in stderr
+    assert "SIGTERM: stopping" in stderr and "daemon stopped" in stderr
+    assert all(status == "ok" and finished for _, status, finished in runs(db))
+    assert_lock_free(db)
+
+
+def test_sigterm_during_a_run_lets_it_finish(write_config, fake_api, tmp_path):
+    config = write_config(extra='[schedule]\ncron = "0 0 1 1 *"\n')  # only --run-now runs
+    db = tmp_path / "state/monitor.db"
+    fake_api.inject("openalex", delay=1.0)  # the run is in progress for a second
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "daemon", "--run-now", "--config", str(config)],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: fake_api.hits("openalex"))  # mid-run
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "SIGTERM: stopping; a run in progress finishes first" in stderr
+    assert "run 1: 2 of 2 sources ok" in stderr
+    ((_, status, finished),) = runs(db)
+    assert status == "ok" and finished
+    conn = sqlite3.connect(db)
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM observations WHERE run_id = 1 AND outcome = 'ok'"
+        ).fetchone()[0]
+        == 2
+    )
+    conn.close()
+    assert_lock_free(db)
+
+
+def test_two_concurrent_runs_one_exits_3(write_config, fake_api, tmp_path):
+    config = write_config()
+    fake_api.inject("openalex", delay=1.0)
+    command = [sys.executable, "-m", "monitor", "run", "--config", str(config)]
+    first = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: fake_api.hits("openalex"))  # the first run holds the lock
+        second = subprocess.run(
+            command,
+            cwd=ROOT,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        first_out, first_err = first.communicate(timeout=30)
+    finally:
+        first.kill()
+    assert second.returncode == 3
+    assert "Error: another run holds the lock" in second.stderr
+    assert f"(pid {first.pid})" in second.stderr
+    assert first.returncode == 0, first_err
+    assert first_out == ""  # quiet when not on a terminal, and nothing failed
+    assert [status for _, status, _ in runs(tmp_path / "state/monitor.db")] == ["ok"]

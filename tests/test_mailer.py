@@ -1,0 +1,480 @@
+"""Email digests, against a real SMTP server on loopback (aiosmtpd)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import functools
+import json
+import socket
+import sqlite3
+import ssl
+import subprocess
+import zlib
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from monitor import mailer, store
+from monitor.alerts import Alert
+from monitor.config import EmailConfig, load_config
+from tests.conftest import DEFAULT_DOI
+from tests.fakeapi.routes import openalex as fake_openalex
+
+RECIPIENTS = ["ada@example.org", "grace@example.org"]
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.envelopes: list = []
+        self.port = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return [
+            email.message_from_bytes(e.content, policy=email.policy.default) for e in self.envelopes
+        ]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """``smtp_server(port=None, **aiosmtpd_options)`` starts a server; returns its Inbox."""
+    controllers = []
+
+    def start(port: int | None = None, **options) -> Inbox:
+        inbox = Inbox()
+        controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port(), **options)
+        controller.start()
+        controllers.append(controller)
+        inbox.port = controller.port
+        return inbox
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def email_section(port: int, policy: str = "on-change", **extra) -> str:
+    lines = [
+        "[email]",
+        "enabled = true",
+        'smtp_host = "127.0.0.1"',
+        f"smtp_port = {port}",
+        'security = "none"',
+        'sender = "monitor@example.org"',
+        f"recipients = {json.dumps(RECIPIENTS)}",
+        f'policy = "{policy}"',
+        'report_url = "https://example.org/citations/"',
+    ]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def write_config(write_config):
+    return functools.partial(write_config, only=("openalex", "crossref"))
+
+
+def deliveries(tmp_path: Path) -> list[dict]:
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    conn.row_factory = sqlite3.Row
+    rows = [dict(r) for r in conn.execute("SELECT * FROM email_deliveries ORDER BY id")]
+    conn.close()
+    return rows
+
+
+def png_size_and_colors(data: bytes) -> tuple[int, int, set[tuple[int, int, int]]]:
+    """Decode the PNGs pngchart writes (8-bit palette, filter 0), checking every CRC."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks = 8, {}
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        crc = int.from_bytes(data[pos + 8 + length : pos + 12 + length], "big")
+        assert zlib.crc32(kind + body) == crc, kind
+        chunks[kind] = body
+        pos += 12 + length
+    width, height = (
+        int.from_bytes(chunks[b"IHDR"][:4], "big"),
+        int.from_bytes(chunks[b"IHDR"][4:8], "big"),
+    )
+    palette = chunks[b"PLTE"]
+    raw = zlib.decompress(chunks[b"IDAT"])
+    used = {raw[y * (width + 1) + 1 + x] for y in range(0, height, 2) for x in range(0, width, 2)}
+    return width, height, {tuple(palette[3 * i : 3 * i + 3]) for i in used}
+
+
+def test_the_digest_after_a_run_with_alerts_arrives_whole(
+    write_config, invoke, fake_api, smtp_server, tmp_path
+):
+    inbox = smtp_server()
+    config = write_config(extra=email_section(inbox.port))
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    assert inbox.envelopes == [] and deliveries(tmp_path) == []  # on-change: nothing happened
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 0 and result.output == ""  # quiet: nothing went wrong
+
+    (envelope,) = inbox.envelopes
+    assert envelope.mail_from == "monitor@example.org"
+    assert envelope.rcpt_tos == RECIPIENTS
+    (message,) = inbox.messages
+    assert message["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+    assert message["From"] == "monitor@example.org"
+    assert message["To"] == "ada@example.org, grace@example.org"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["Message-ID"].strip().endswith("@example.org>")
+    assert email.utils.parsedate_to_datetime(message["Date"]).tzinfo is not None
+
+    assert message.get_content_type() == "multipart/alternative"
+    text, related = message.get_payload()
+    assert text.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    html, image = related.get_payload()
+    assert html.get_content_type() == "text/html"
+    assert image.get_content_type() == "image/png"
+
+    plain = text.get_content()
+    assert "3 new citations of “Emerging role of autophagy" in plain
+    assert "OpenAlex (41 → 44)" in plain
+    assert f"https://doi.org/{DEFAULT_DOI}" in plain
+    assert "Full report: https://example.org/citations/" in plain
+    assert "  OpenAlex      44  (+3)" in plain
+
+    body = html.get_content()
+    assert image["Content-ID"] == "<chart-1@citation-monitor>"
+    assert 'src="cid:chart-1@citation-monitor"' in body
+    assert "<svg" not in body and "<style" not in body and "<script" not in body
+    assert 'style="' in body and "<table" in body
+    assert 'href="https://example.org/citations/"' in body
+    assert "3 new citations of “Emerging role of autophagy" in body
+    assert "Crossref" in body and ">35<" in body
+
+    width, height, colors = png_size_and_colors(image.get_content())
+    assert (width, height) == (1120, 400)  # twice the displayed size, for sharp screens
+    assert (0, 114, 178) in colors and (213, 94, 0) in colors  # a line for each source
+
+    (row,) = deliveries(tmp_path)
+    assert row["status"] == "sent" and row["error"] == "" and row["alerts"] == 1
+    assert row["run_id"] == 2 and row["first_run_id"] == 2
+    assert (
+        row["subject"] == message["Subject"] and row["message_id"] == message["Message-ID"].strip()
+    )
+    assert json.loads(row["recipients"]) == RECIPIENTS
+
+
+def test_a_refused_login_is_recorded_and_retried_after_the_next_run(
+    write_config, invoke, fake_api, smtp_server, tmp_path
+):
+    accepted = {"ok": False}
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        good = (auth_data.login, auth_data.password) in (
+            (b"monitor", b"s3cret"),
+            ("monitor", "s3cret"),
+        )
+        return AuthResult(success=good and accepted["ok"], handled=False)  # the server answers 535
+
+    inbox = smtp_server(authenticator=authenticator, auth_require_tls=False)
+    config = write_config(
+        extra=email_section(inbox.port, username_env="SMTP_USER", password_env="SMTP_PASS")
+    )
+    env = {"SMTP_USER": "monitor", "SMTP_PASS": "s3cret"}
+    invoke("run", "--config", str(config), env=env)
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+    result = invoke("run", "--config", str(config), env=env)
+    assert result.exit_code == 0  # the sources answered; the email problem is a warning
+    assert (
+        f"Warning: email digest not sent: SMTP server 127.0.0.1:{inbox.port} refused the login (535"
+        in result.output
+    )
+    assert "check $SMTP_USER and $SMTP_PASS; it is retried after the next run" in result.output
+    assert "s3cret" not in result.output
+    assert inbox.envelopes == []
+    (failed,) = deliveries(tmp_path)
+    assert failed["status"] == "failed" and "refused the login" in failed["error"]
+    assert failed["subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+
+    accepted["ok"] = True  # the next run has no new alert, but the missed digest goes out
+    assert invoke("run", "--config", str(config), env=env).exit_code == 0
+    (message,) = inbox.messages
+    assert message["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+    retry = deliveries(tmp_path)[-1]
+    assert retry["status"] == "sent" and retry["run_id"] == 3 and retry["first_run_id"] == 2
+    assert invoke("run", "--config", str(config), env=env).exit_code == 0
+    assert len(inbox.envelopes) == 1  # delivered: not sent again
+
+
+def test_a_server_that_is_down_is_recorded_and_retried_after_the_next_run(
+    write_config, invoke, fake_api, smtp_server, tmp_path
+):
+    port = free_port()  # nobody listens yet
+    config = write_config(extra=email_section(port))
+    invoke("run", "--config", str(config))
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 0
+    assert f"cannot reach SMTP server 127.0.0.1:{port} (Connection refused)" in result.output
+    assert [d["status"] for d in deliveries(tmp_path)] == ["failed"]
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    assert conn.execute("select count(*) from alerts where run_id = 2").fetchone()[0] == 1  # kept
+    assert conn.execute("select count(*) from observations where run_id = 2").fetchone()[0] == 2
+    conn.close()
+
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 45)  # a new alert in the meantime
+    inbox = smtp_server(port=port)
+    invoke("run", "--config", str(config))
+    (message,) = inbox.messages
+    assert message["Subject"] == "4 new citations: Emerging role of autophagy… (now 45)"
+    plain = message.get_body(("plain",)).get_content()
+    assert "(41 → 44)" in plain and "(44 → 45)" in plain  # both runs' alerts
+    assert deliveries(tmp_path)[-1]["first_run_id"] == 2
+
+
+def test_every_run_policy_sends_without_alerts(write_config, invoke, smtp_server):
+    inbox = smtp_server()
+    config = write_config(extra=email_section(inbox.port, policy="every-run"))
+    invoke("run", "--config", str(config))
+    invoke("run", "--config", str(config))
+    assert [m["Subject"] for m in inbox.messages] == [
+        "No new alerts: Emerging role of autophagy… (41 citations)"
+    ] * 2
+
+
+def test_weekly_policy_sends_a_week_apart_with_everything_since(
+    write_config, invoke, fake_api, smtp_server, tmp_path
+):
+    inbox = smtp_server()
+    path = write_config(extra=email_section(inbox.port, policy="weekly"))
+    config = load_config(path, environ={})
+    invoke("run", "--config", str(path))  # the first digest goes out at once
+    assert len(inbox.envelopes) == 1
+    db = store.open_db(config.database)
+    try:
+        sent_at = datetime.fromisoformat(deliveries(tmp_path)[0]["attempted_at"])
+        fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+        invoke("run", "--config", str(path))
+        assert len(inbox.envelopes) == 1  # not a week yet
+        assert mailer.deliver(db, config, 2, sent_at + timedelta(days=3)) is None
+        delivery = mailer.deliver(db, config, 2, sent_at + timedelta(days=7))
+    finally:
+        db.close()
+    assert delivery is not None and delivery.status == "sent" and delivery.first_run_id == 2
+    assert inbox.messages[-1]["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+
+
+def test_email_dry_run_writes_an_eml_and_sends_nothing(write_config, invoke, fake_api, tmp_path):
+    config = write_config()  # email disabled: a preview still works
+    invoke("run", "--config", str(config))
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+    invoke("run", "--config", str(config))
+    out = tmp_path / "digest.eml"
+    result = invoke("email", "--config", str(config), "--dry-run", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output
+        == f"Digest written to {out}: 3 new citations: Emerging role of autophagy… (now 44)\n"
+    )
+    message = email.message_from_bytes(out.read_bytes(), policy=email.policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert message.get_body(("html",)).get_content().count("cid:chart-1@citation-monitor") == 1
+    assert deliveries(tmp_path) == []
+
+
+def test_email_sends_now_whatever_the_policy(write_config, invoke, smtp_server, tmp_path):
+    inbox = smtp_server()
+    config = write_config(extra=email_section(inbox.port))
+    invoke("run", "--config", str(config))
+    result = invoke("email", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Sent to ada@example.org, grace@example.org: No new alerts:")
+    assert len(inbox.envelopes) == 1 and deliveries(tmp_path)[0]["status"] == "sent"
+
+
+def test_email_refuses_when_disabled_or_before_any_run(write_config, invoke, tmp_path):
+    config = write_config()
+    result = invoke("email", "--config", str(config))
+    assert result.exit_code == 1 and "run `citation-monitor run` first" in result.output
+    invoke("run", "--config", str(config))
+    result = invoke("email", "--config", str(config))
+    assert result.exit_code == 2
+    assert "[email] is not enabled; set enabled = true" in result.output
+
+
+def test_a_missing_credential_variable_is_named(
+    write_config, invoke, fake_api, smtp_server, tmp_path
+):
+    inbox = smtp_server()
+    config = write_config(
+        extra=email_section(
+            inbox.port, policy="every-run", username_env="SMTP_USER", password_env="SMTP_PASS"
+        )
+    )
+    result = invoke("run", "--config", str(config))
+    assert (
+        "environment variable SMTP_USER (named by [email] username_env) is not set" in result.output
+    )
+    assert deliveries(tmp_path)[0]["status"] == "failed"
+
+
+# --- STARTTLS and SSL, with a throwaway certificate ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    try:
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot make a test certificate with openssl: {exc}")
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    client = ssl.create_default_context(cafile=str(cert))
+    return server, client
+
+
+def a_message() -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"], message["From"], message["To"] = (
+        "test",
+        "monitor@example.org",
+        "ada@example.org",
+    )
+    message.set_content("hello")
+    return message
+
+
+def test_starttls_and_login(smtp_server, certificate):
+    server_context, client_context = certificate
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append(
+            (
+                bytes(auth_data.login, "ascii")
+                if isinstance(auth_data.login, str)
+                else auth_data.login,
+                session.ssl is not None,
+            )
+        )
+        return AuthResult(success=True, handled=False)
+
+    inbox = smtp_server(
+        tls_context=server_context, require_starttls=True, authenticator=authenticator
+    )
+    settings = EmailConfig(
+        enabled=True,
+        smtp_host="127.0.0.1",
+        smtp_port=inbox.port,
+        security="starttls",
+        username_env="U",
+        password_env="P",
+        sender="monitor@example.org",
+        recipients=("ada@example.org",),
+    )
+    mailer.send(a_message(), settings, {"U": "monitor", "P": "pw"}, ssl_context=client_context)
+    assert len(inbox.envelopes) == 1
+    assert logins == [(b"monitor", True)]  # the login went over TLS
+
+
+def test_implicit_ssl(smtp_server, certificate):
+    server_context, client_context = certificate
+    inbox = smtp_server(ssl_context=server_context)
+    settings = EmailConfig(
+        enabled=True,
+        smtp_host="127.0.0.1",
+        smtp_port=inbox.port,
+        security="ssl",
+        sender="monitor@example.org",
+        recipients=("ada@example.org",),
+    )
+    mailer.send(a_message(), settings, {}, ssl_context=client_context)
+    assert len(inbox.envelopes) == 1
+
+
+def test_an_untrusted_certificate_is_refused(smtp_server, certificate):
+    server_context, _ = certificate
+    inbox = smtp_server(tls_context=server_context)
+    settings = EmailConfig(
+        enabled=True,
+        smtp_host="127.0.0.1",
+        smtp_port=inbox.port,
+        security="starttls",
+        sender="monitor@example.org",
+        recipients=("ada@example.org",),
+    )
+    with pytest.raises(mailer.DeliveryError, match=r"TLS with SMTP server 127\.0\.0\.1:\d+ failed"):
+        mailer.send(a_message(), settings, {})
+    assert inbox.envelopes == []
+
+
+# --- subjects -----------------------------------------------------------------------------
+
+
+def digest_work(doi: str, title: str, now: int) -> mailer.DigestWork:
+    return mailer.DigestWork(doi, title, now, (), (), None, "chart-1@citation-monitor", ())
+
+
+def test_the_subject_names_the_most_important_alert_first():
+    works = [
+        digest_work("10.1/a", "Alpha beta gamma delta epsilon zeta", 10),
+        digest_work("10.1/b", "Second work", 5),
+    ]
+    new_a = Alert("new_citations", "…", "10.1/a", details={"count": 2})
+    new_b = Alert("new_citations", "…", "10.1/b", details={"count": 1})
+    retraction = Alert("retraction", "…", "10.1/b")
+    failing = Alert(
+        "source_failing", "Crossref has failed 3 runs in a row: HTTP 500", None, "crossref"
+    )
+    assert (
+        mailer.subject_line([new_a], works) == "2 new citations: Alpha beta gamma delta… (now 10)"
+    )
+    assert mailer.subject_line([new_a, new_b], works) == "3 new citations of 2 works"
+    assert (
+        mailer.subject_line([retraction, new_a, new_b], works)
+        == "Retraction: Second work (+2 more alerts)"
+    )
+    assert mailer.subject_line([new_a, failing], works) == (
+        "2 new citations: Alpha beta gamma delta… (now 10) (+1 more alert)"
+    )
+    assert mailer.subject_line([failing], works) == "Crossref has failed 3 runs in a row"
+    assert mailer.subject_line([], works) == "No new alerts for 2 works"
