@@ -151,13 +151,19 @@ def serve(
     scheduler.add_listener(next_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        job = scheduler.get_job(JOB_ID)
+        first = (
+            job.next_run_time
+            if run_now
+            else job.trigger.get_next_fire_time(None, datetime.now(scheduler.timezone))
+        )
         log.info(
-            "daemon started (pid %d): cron %r in %s, misfire grace %d min%s",
+            "daemon started (pid %d): cron %r in %s, misfire grace %d min; first run at %s",
             os.getpid(),
             config.schedule.cron,
             config.schedule.timezone,
             config.schedule.misfire_grace_minutes,
-            "; running once now" if run_now else "",
+            first.isoformat(timespec="minutes") if first else "never",
         )
         if not stopping.is_set():
             scheduler.start()  # blocks until shutdown

@@ -324,3 +324,28 @@ def test_two_concurrent_runs_one_exits_3(write_config, fake_api, tmp_path):
     assert first.returncode == 0, first_err
     assert first_out == ""  # quiet when not on a terminal, and nothing failed
     assert [status for _, status, _ in runs(tmp_path / "state/monitor.db")] == ["ok"]
+
+
+def test_a_lock_left_by_a_killed_run_does_not_block_the_next(write_config, invoke, tmp_path):
+    config = write_config()
+    db = tmp_path / "state/monitor.db"
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from monitor.lock import run_lock\n"
+        "with run_lock(Path(sys.argv[1])):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(db)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert invoke("run", "--config", str(config)).exit_code == 3
+    finally:
+        holder.kill()  # SIGKILL: no chance to clean up
+        holder.wait(10)
+        holder.stdout.close()
+    assert (tmp_path / "state/monitor.db.lock").read_text() == str(holder.pid)  # stale pid left
+    assert invoke("run", "--config", str(config)).exit_code == 0
