@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import date
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -160,21 +161,33 @@ def describe(report: SourceReport) -> str:
 @click.option(
     "--as-of",
     metavar="DATE",
-    help="Regenerate the report as the data stood at DATE (YYYY-MM-DD or an ISO time, UTC).",
+    help="Regenerate the report as the data stood at the end of DATE (YYYY-MM-DD, UTC), "
+    "into REPORT_DIR/archive/DATE unless --output is given.",
 )
-def report_command(config_path: Path, as_of: str | None) -> None:
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the site into this folder instead.",
+)
+def report_command(config_path: Path, as_of: str | None, output: Path | None) -> None:
     """Write the HTML report from the stored snapshots, without asking any source.
 
     \b
     Example:
+        citation-monitor report
         citation-monitor report --as-of 2026-11-01
     """
     config = load(config_path)
     cutoff = None
     if as_of:
-        cutoff = as_of + "T23:59:59.999999+00:00" if len(as_of) == 10 else as_of
-    paths = report.write_report(config, store.iso(utcnow()), cutoff)
-    click.echo(f"Report: {paths[0]} ({len(paths) - 1} work page{'s' if len(paths) != 2 else ''})")
+        try:
+            date.fromisoformat(as_of)
+        except ValueError:
+            raise Failure(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01", EXIT_CONFIG) from None
+        cutoff = report.day_end(as_of)
+    paths = report.write_report(config, cutoff, output)
+    pages = sum(1 for p in paths if p.parent.name == "works")
+    click.echo(f"Report: {paths[0]} ({pages} work page{'s' if pages != 1 else ''})")
 
 
 @cli.command()
