@@ -7,9 +7,10 @@ as they stood at a given time, so a past report can be regenerated exactly.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from monitor.charts import Series
 from monitor.models import Outcome

@@ -9,9 +9,10 @@ when, and when it vanished), ``citing_fetches`` (each list fetch, for request ec
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from statistics import median
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import sqlite_utils
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import date
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 

@@ -11,9 +11,10 @@ import os
 import re
 import tomllib
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from monitor.doi import InvalidDOI, normalize_doi

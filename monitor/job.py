@@ -11,10 +11,10 @@ committed) and the steps before it are kept, and the failure is reported.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from monitor import alerts, collect, mailer, report, store
 from monitor.alerts import Alert

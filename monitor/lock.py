@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from monitor.errors import LockHeldError
 
@@ -23,8 +23,7 @@ def lock_path(database: Path) -> Path:
 def run_lock(database: Path) -> Iterator[None]:
     path = lock_path(database)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")
-    try:
+    with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -44,5 +43,3 @@ def run_lock(database: Path) -> Iterator[None]:
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
-    finally:
-        handle.close()

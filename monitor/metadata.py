@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 # Who we believe first, field by field; sources not named follow in registry order.
 # Crossref carries the publisher's own deposit; OpenAlex has disambiguated authors,
@@ -22,12 +23,7 @@ DEFAULT_ORDER = ("crossref", "openalex", "europepmc", "semanticscholar", "pubmed
 
 # Every field a source parser may fill in. Templates read them as attributes.
 FIELDS = frozenset(
-    """title authors journal journal_abbreviation issn publisher volume issue pages
-    article_number published published_print published_online year type language abstract
-    keywords mesh subjects topics license is_oa oa_status oa_url is_retracted updated_by
-    update_to openalex_id pmid pmcid s2_id corpus_id tldr fields_of_study oa_license oa_version
-    oa_host_type oa_landing_url oa_pdf_url scopus_id eid scopus_citedby_url altmetric_id
-    details_url publication_types europepmc_id""".split()
+    ["title", "authors", "journal", "journal_abbreviation", "issn", "publisher", "volume", "issue", "pages", "article_number", "published", "published_print", "published_online", "year", "type", "language", "abstract", "keywords", "mesh", "subjects", "topics", "license", "is_oa", "oa_status", "oa_url", "is_retracted", "updated_by", "update_to", "openalex_id", "pmid", "pmcid", "s2_id", "corpus_id", "tldr", "fields_of_study", "oa_license", "oa_version", "oa_host_type", "oa_landing_url", "oa_pdf_url", "scopus_id", "eid", "scopus_citedby_url", "altmetric_id", "details_url", "publication_types", "europepmc_id"]
 )
 
 

@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import jinja2
 import sqlite_utils
 from markupsafe import Markup
 
-from monitor import __version__, analysis, charts, citing, cite, metadata, store
+from monitor import __version__, analysis, charts, cite, citing, metadata, store
 from monitor.analysis import Metric
 from monitor.config import Config
 from monitor.doi import doi_slug
@@ -119,8 +119,8 @@ class WorkPage:
     who: dict[tuple[str, str], list[tuple[str, int]]] = field(default_factory=dict)
     per_year: tuple[tuple[str, int], ...] = ()
     per_year_basis: str = ""
-    cumulative_chart: Markup = Markup("")
-    per_year_chart: Markup = Markup("")
+    cumulative_chart: Markup = field(default_factory=Markup)
+    per_year_chart: Markup = field(default_factory=Markup)
     cite: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -192,7 +192,7 @@ def build(
     """Read everything the report shows from the store, as it stood at ``as_of``."""
     run = store.latest_run(db, as_of)
     generated_at = (run or {}).get("finished_at") or (run or {}).get("started_at") or as_of or ""
-    reference = datetime.fromisoformat(generated_at) if generated_at else datetime.now(timezone.utc)
+    reference = datetime.fromisoformat(generated_at) if generated_at else datetime.now(UTC)
     pages = []
     for work in store.works_rows(db):  # one work at a time: memory stays bounded
         history: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -456,7 +456,7 @@ def next_run(config: Config, now: datetime) -> str | None:
         fire = trigger.get_next_fire_time(None, now)
     except (ValueError, LookupError):
         return None
-    return fire.astimezone(timezone.utc).isoformat(timespec="minutes") if fire else None
+    return fire.astimezone(UTC).isoformat(timespec="minutes") if fire else None
 
 
 def day_end(day: str) -> str:
@@ -483,6 +483,6 @@ def write_report(config: Config, as_of: str | None = None, out_dir: Path | None 
     if dated is not None and day is not None:
         render(dated, config, archive_dir / day)
     days = tuple(sorted((p.name for p in archive_dir.iterdir() if p.is_dir()), reverse=True)) if archive_dir.is_dir() else ()
-    reference = datetime.fromisoformat(current.generated_at) if current.generated_at else datetime.now(timezone.utc)
+    reference = datetime.fromisoformat(current.generated_at) if current.generated_at else datetime.now(UTC)
     current = replace(current, next_run=next_run(config, reference), archive=days)
     return render(current, config, out_dir or config.report_dir)

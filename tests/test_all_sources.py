@@ -47,7 +47,7 @@ def test_with_keys_every_source_is_ok(write_config, invoke, tmp_path):
     assert rows["scopus"]["citations"] == 37  # the portal's "37 Scopus citations"
     assert rows["unpaywall"]["citations"] is None and rows["altmetric"]["citations"] is None  # no counts
     for source in SOURCES:
-        assert re.search(rf"^{source} +ok ", result.output, re.M), source
+        assert re.search(rf"^{source} +ok ", result.output, re.MULTILINE), source
 
 
 def test_a_hanging_source_and_a_changed_schema_do_not_stop_the_others(write_config, invoke, fake_api, tmp_path):
@@ -60,8 +60,8 @@ def test_a_hanging_source_and_a_changed_schema_do_not_stop_the_others(write_conf
     assert rows["dimensions"]["outcome"] == "error" and "timed out after 0.3s" in rows["dimensions"]["message"]
     assert rows["europepmc"]["outcome"] == "error" and "citedByCount" in rows["europepmc"]["message"]
     assert {s for s, r in rows.items() if r["outcome"] == "ok"} == set(SOURCES) - {"dimensions", "europepmc"}
-    assert re.search(r"^dimensions +error +timed out", result.output, re.M)
-    assert re.search(r"^europepmc +error +.*citedByCount", result.output, re.M)
+    assert re.search(r"^dimensions +error +timed out", result.output, re.MULTILINE)
+    assert re.search(r"^europepmc +error +.*citedByCount", result.output, re.MULTILINE)
 
 
 def test_metadata_is_merged_with_the_source_of_each_field(write_config, invoke, tmp_path):

@@ -28,7 +28,7 @@ def chromium(url: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions", "--hide-scrollbars",
          f"--user-data-dir={tmp / 'profile'}", "--enable-logging=stderr", "--v=0", *args, url],
-        capture_output=True, text=True, timeout=90,
+        capture_output=True, text=True, timeout=90, check=False,
     )
 
 
@@ -80,7 +80,7 @@ def load(url: str, tmp: Path) -> tuple[subprocess.CompletedProcess[str], set[str
 def test_the_network_check_sees_a_page_that_fetches(tmp_path):
     page = tmp_path / "fetching.html"
     page.write_text('<!doctype html><title>x</title><img src="http://127.0.0.1:9/pixel.png" alt="">')
-    proc, urls = load(page.as_uri(), tmp_path)
+    _, urls = load(page.as_uri(), tmp_path)
     assert urls == {"http://127.0.0.1:9/pixel.png"}
 
 

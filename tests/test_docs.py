@@ -27,7 +27,7 @@ def test_every_command_is_in_the_readme(name):
 
 
 def test_readme_quick_start_and_ci_agree():
-    blocks = re.findall(r"```bash\n(.*?)\n```", README, re.S)
+    blocks = re.findall(r"```bash\n(.*?)\n```", README, re.DOTALL)
     assert "pip install -e . && citation-monitor run" in blocks
     assert "pip install -e '.[test]' && pytest" in blocks
     ci = (ROOT / ".ci/run").read_text().strip().splitlines()

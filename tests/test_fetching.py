@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from monitor.config import HttpConfig, SourceConfig
-from monitor.fetching import FetchFailure, RateLimiter, Session, redact_url, retry_after_seconds, user_agent
+from monitor.fetching import (
+    FetchFailure,
+    RateLimiter,
+    Session,
+    redact_url,
+    retry_after_seconds,
+    user_agent,
+)
 from monitor.models import Outcome
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def session(handler, api_key=None, **http) -> tuple[Session, list[float]]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
+from datetime import UTC
 
 import pytest
 
@@ -35,7 +37,7 @@ def section(page: str, anchor: str) -> str:
 
 
 def cells(html: str) -> list[str]:
-    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", html, re.S)]
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", html, re.DOTALL)]
 
 
 def test_headline_is_the_ledger(site):
@@ -59,7 +61,7 @@ def test_each_source_row_shows_its_latest_count(site):
         if not spec.counts_citations:
             continue
         assert outcome == "ok"
-        row = re.search(rf"<th scope=\"row\">{re.escape(spec.title)}</th>(.*?)</tr>", table, re.S)
+        row = re.search(rf"<th scope=\"row\">{re.escape(spec.title)}</th>(.*?)</tr>", table, re.DOTALL)
         assert row, source
         assert cells(row.group(1))[0] == str(citations)
 
@@ -105,7 +107,7 @@ def test_citing_works_and_coverage_match_the_ledger(site):
         from monitor.sources import SOURCES
 
         listed = sum(1 for r in rows if source in (r["sources"] or "").split(","))
-        row = re.search(rf"<th scope=\"row\">{re.escape(SOURCES[source].SPEC.title)}</th>(.*?)</tr>", coverage, re.S)
+        row = re.search(rf"<th scope=\"row\">{re.escape(SOURCES[source].SPEC.title)}</th>(.*?)</tr>", coverage, re.DOTALL)
         assert cells(row.group(1))[0] == f"{listed} of {len(rows)}"
 
 
@@ -188,7 +190,7 @@ def test_pages_are_self_contained(site, tmp_path):
 
 
 def test_archive_copy_equals_regeneration_as_of_that_day(site, invoke, tmp_path):
-    config, conn, _ = site
+    config, _, _ = site
     [day] = [p.name for p in (tmp_path / "state/report/archive").iterdir()]
     archived = tmp_path / "state/report/archive" / day
     out = tmp_path / "regenerated"
@@ -236,7 +238,7 @@ def test_a_failed_source_is_never_shown_as_zero(write_config, invoke, fake_api, 
     invoke("run", "--config", str(config))
     fake_api.inject("crossref", status=503, times=None)
     invoke("run", "--config", str(config))
-    row = re.search(r'<th scope="row">Crossref</th>(.*?)</tr>', section((tmp_path / PAGE).read_text(), "citations"), re.S)
+    row = re.search(r'<th scope="row">Crossref</th>(.*?)</tr>', section((tmp_path / PAGE).read_text(), "citations"), re.DOTALL)
     text = row.group(1)
     assert "—" in cells(text)[0] and "failed" in text and "HTTP 503" in text
     assert "Last known count 35" in text
@@ -251,14 +253,14 @@ def test_report_of_an_empty_database_says_so(tmp_path, invoke):
 
 
 def test_the_report_says_where_provenance_was_pruned(write_config, invoke, tmp_path):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from monitor import retention, store
 
     config = write_config(only=("openalex", "crossref"))
     invoke("run", "--config", str(config))
     db = store.open_db(tmp_path / "state/monitor.db")
-    result = retention.prune(db, timedelta(days=0), datetime.now(timezone.utc) + timedelta(seconds=1))
+    result = retention.prune(db, timedelta(days=0), datetime.now(UTC) + timedelta(seconds=1))
     db.close()
     assert result.bodies > 0
     invoke("report", "--config", str(config))
@@ -274,8 +276,8 @@ def test_accessible_structure(site, tmp_path):
         assert '<html lang="en">' in html
         levels = [int(h) for h in re.findall(r"<h([1-6])[ >]", html)]
         assert levels[0] == 1 and levels.count(1) == 1
-        assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels
-        for table in re.findall(r"<table>.*?</table>", html, re.S):
+        assert all(b <= a + 1 for a, b in itertools.pairwise(levels)), levels
+        for table in re.findall(r"<table>.*?</table>", html, re.DOTALL):
             assert "<th" in table
-        for svg in re.findall(r"<svg.*?</svg>", html, re.S):
+        for svg in re.findall(r"<svg.*?</svg>", html, re.DOTALL):
             assert 'role="img"' in svg and "<title>" in svg and "<desc>" in svg

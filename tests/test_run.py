@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-import re
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DEFAULT_DOI
-from tests.fakeapi import Fault
 from tests.fakeapi.routes import crossref as fake_crossref
 from tests.fakeapi.routes import openalex as fake_openalex
 
@@ -236,11 +235,11 @@ def test_offline_run_records_failures_writes_report_and_exits_1(tmp_path):
     )
     proc = subprocess.run(
         [sys.executable, "-m", "monitor", "run", "--config", str(config)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert re.search(r"^openalex +error +cannot connect to 127\.0\.0\.1", proc.stdout, re.M)
+    assert re.search(r"^openalex +error +cannot connect to 127\.0\.0\.1", proc.stdout, re.MULTILINE)
     assert "no contact email" in proc.stderr  # warned once
     assert proc.stderr.count("no contact email") == 1
     page = (tmp_path / "state/report/works/10.1016-j.drup.2021.100752.html").read_text()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from monitor import store
 from monitor.models import Exchange, Observation, Outcome, SourceReport, Work
 
-T0 = datetime(2026, 11, 1, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 
 
 def exchange(body: bytes, source: str = "crossref") -> Exchange:

@@ -15,14 +15,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.errors import MalformedResponse
-from monitor.fetching import FetchFailure, Session
-from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.fetching import Session
+from monitor.models import Exchange, Observation, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    check_key,
     count,
     doi_path,
     expect_status,
+    json_unless_404,
     lookup_each,
     may,
     need,
@@ -53,24 +55,18 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
 def request(session: Session, work: Work) -> Exchange:
     key = session.source.api_key
     exchange = session.get("/doi/" + doi_path(work.doi), params={"key": key} if key else {})
-    if exchange.status_code in (401, 403):
-        if not key:
-            raise FetchFailure(Outcome.NOT_CONFIGURED, SPEC.key_hint, exchange)
-        raise FetchFailure(
-            Outcome.ERROR,
-            f"Altmetric refused the API key in ${session.source.api_key_env} "
-            f"(HTTP {exchange.status_code}); check it with Altmetric support or apply at "
-            "https://www.altmetric.com/solutions/altmetric-api/",
-            exchange,
-        )
+    check_key(
+        exchange,
+        session,
+        SPEC,
+        "check it with Altmetric support or apply at https://www.altmetric.com/solutions/altmetric-api/",
+    )
     expect_status(exchange, 200, 404)
     return exchange
 
 
 def parse_response(exchange: Exchange) -> Parsed | None:
-    if exchange.status_code == 404:
-        return None
-    return parse_counts(exchange.json())
+    return json_unless_404(parse_counts)(exchange)
 
 
 def parse_counts(record: Any) -> Parsed:

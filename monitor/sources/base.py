@@ -84,7 +84,11 @@ def citing_list(
 ) -> CitingList:
     """An ok list, stamped with the count it was fetched at (for request economy)."""
     return CitingList(
-        work.doi, observation.source, Outcome.OK, tuple(records), complete,
+        work.doi,
+        observation.source,
+        Outcome.OK,
+        tuple(records),
+        complete,
         count_at_fetch=observation.citations,
     )
 
@@ -142,7 +146,9 @@ def lookup_batches(
                 found.setdefault(key(record) or "", record)
         except MalformedResponse as exc:
             observations += [
-                Observation(w.doi, source, Outcome.ERROR, f"unexpected response: {exc}", exchange=exchange)
+                Observation(
+                    w.doi, source, Outcome.ERROR, f"unexpected response: {exc}", exchange=exchange
+                )
                 for w in batch
             ]
             continue
@@ -183,15 +189,44 @@ def expect_status(exchange: Exchange, *allowed: int) -> None:
         )
 
 
+def check_key(exchange: Exchange, session: Session, spec: SourceSpec, fix: str) -> None:
+    """A 401/403: without a key, not_configured with the source's hint; with one, an error
+    that names the key's environment variable and ``fix`` (what to check)."""
+    if exchange.status_code not in (401, 403):
+        return
+    if not session.source.api_key:
+        raise FetchFailure(Outcome.NOT_CONFIGURED, spec.key_hint, exchange)
+    raise FetchFailure(
+        Outcome.ERROR,
+        f"{spec.title} refused the API key in ${session.source.api_key_env} "
+        f"(HTTP {exchange.status_code}); {fix}",
+        exchange,
+    )
+
+
+def json_unless_404(parse: Callable[[Any], Parsed]) -> Callable[[Exchange], Parsed | None]:
+    """For one-request-per-work sources: a 404 is not_found, anything else is parsed as JSON."""
+    return lambda exchange: None if exchange.status_code == 404 else parse(exchange.json())
+
+
 # --- reading fields: a changed schema is an error naming the field, never a silent 0 ---
 
-_KINDS: dict[type, str] = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object", bool: "true/false"}
+_KINDS: dict[type, str] = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+    bool: "true/false",
+}
 
 
 def need(record: Any, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
     """A field that must be there, with the right type."""
     if not isinstance(record, dict):
-        raise MalformedResponse(f"expected an object at '{where or '.'}', got {type(record).__name__}")
+        raise MalformedResponse(
+            f"expected an object at '{where or '.'}', got {type(record).__name__}"
+        )
     if key not in record:
         raise MalformedResponse(f"field '{where}{key}' is missing")
     return _typed(record[key], key, kind, where, allow_none=False)
@@ -204,14 +239,18 @@ def may(record: Any, key: str, kind: type | tuple[type, ...], where: str = "") -
     return _typed(record[key], key, kind, where, allow_none=True)
 
 
-def _typed(value: Any, key: str, kind: type | tuple[type, ...], where: str, allow_none: bool) -> Any:
+def _typed(
+    value: Any, key: str, kind: type | tuple[type, ...], where: str, allow_none: bool
+) -> Any:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if float in kinds and int not in kinds:
         kinds = (*kinds, int)
     if value is None and allow_none:
         return None
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        names = " or ".join(_KINDS.get(k, k.__name__) for k in kinds if k is not int or float not in kinds)
+        names = " or ".join(
+            _KINDS.get(k, k.__name__) for k in kinds if k is not int or float not in kinds
+        )
         raise MalformedResponse(
             f"field '{where}{key}' should be {names}, got {type(value).__name__} {str(value)[:40]!r}"
         )

@@ -7,7 +7,8 @@ Crossref gives non-members only the count, never the list of citing works.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from monitor.doi import doi_or_none
 from monitor.fetching import Session

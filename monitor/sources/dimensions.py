@@ -22,6 +22,7 @@ from monitor.sources.base import (
     count,
     doi_path,
     expect_status,
+    json_unless_404,
     lookup_each,
     may,
 )
@@ -46,9 +47,7 @@ def request(session: Session, work: Work) -> Exchange:
 
 
 def parse_response(exchange: Exchange) -> Parsed | None:
-    if exchange.status_code == 404:
-        return None
-    return parse_metrics(exchange.json())
+    return json_unless_404(parse_metrics)(exchange)
 
 
 def parse_metrics(record: Any) -> Parsed:

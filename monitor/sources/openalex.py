@@ -22,6 +22,7 @@ from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outc
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    check_key,
     citing_list,
     count,
     expect_status,
@@ -76,14 +77,7 @@ def works_page(session: Session, params: dict[str, str]) -> Exchange:
         body = exchange.body.decode("utf-8", "replace").lower()
         if "rate limit" in body:
             raise FetchFailure(Outcome.RATE_LIMITED, "OpenAlex: rate limit exceeded", exchange)
-        if not session.source.api_key:
-            raise FetchFailure(Outcome.NOT_CONFIGURED, SPEC.key_hint, exchange)
-        raise FetchFailure(
-            Outcome.ERROR,
-            f"OpenAlex refused the API key in ${session.source.api_key_env} "
-            f"(HTTP {exchange.status_code}); check it at https://openalex.org/settings/api",
-            exchange,
-        )
+    check_key(exchange, session, SPEC, "check it at https://openalex.org/settings/api")
     expect_status(exchange, 200)
     return exchange
 

@@ -17,11 +17,12 @@ from typing import Any
 
 from monitor.doi import doi_or_none
 from monitor.errors import MalformedResponse
-from monitor.fetching import FetchFailure, Session
-from monitor.models import Exchange, Observation, Outcome, Work
+from monitor.fetching import Session
+from monitor.models import Exchange, Observation, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    check_key,
     count,
     expect_status,
     lookup_batches,
@@ -64,16 +65,12 @@ def request(session: Session, batch: list[Work]) -> Exchange:
     key = session.source.api_key
     headers = {"Accept": "application/json", **({"X-ELS-APIKey": key} if key else {})}
     exchange = session.get("/content/search/scopus", params=params, headers=headers)
-    if exchange.status_code in (401, 403):
-        if not key:
-            raise FetchFailure(Outcome.NOT_CONFIGURED, SPEC.key_hint, exchange)
-        raise FetchFailure(
-            Outcome.ERROR,
-            f"Scopus refused the API key in ${session.source.api_key_env} (HTTP "
-            f"{exchange.status_code}): it is wrong or not entitled from this network; "
-            "check it at https://dev.elsevier.com/",
-            exchange,
-        )
+    check_key(
+        exchange,
+        session,
+        SPEC,
+        "it is wrong or not entitled from this network: check it at https://dev.elsevier.com/",
+    )
     expect_status(exchange, 200)
     return exchange
 

@@ -14,7 +14,16 @@ from typing import Any
 
 from monitor.fetching import FetchFailure, Session
 from monitor.models import Exchange, Observation, Outcome, Work
-from monitor.sources.base import Parsed, SourceSpec, doi_path, expect_status, lookup_each, may, need
+from monitor.sources.base import (
+    Parsed,
+    SourceSpec,
+    doi_path,
+    expect_status,
+    json_unless_404,
+    lookup_each,
+    may,
+    need,
+)
 
 SPEC = SourceSpec(
     name="unpaywall",
@@ -46,9 +55,7 @@ def request(session: Session, work: Work) -> Exchange:
 
 
 def parse_response(exchange: Exchange) -> Parsed | None:
-    if exchange.status_code == 404:
-        return None
-    return parse_record(exchange.json())
+    return json_unless_404(parse_record)(exchange)
 
 
 def parse_record(record: Any) -> Parsed:

@@ -7,6 +7,6 @@ are injected per prefix: a status, headers such as Retry-After, a delay, a
 malformed or truncated body, a dropped connection.
 """
 
-from tests.fakeapi.server import Fault, FakeAPI, Reply
+from tests.fakeapi.server import FakeAPI, Fault, Reply
 
 __all__ = ["FakeAPI", "Fault", "Reply"]

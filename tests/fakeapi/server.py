@@ -9,10 +9,11 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 CONSTRUCTED = Path(__file__).parent / "constructed"
@@ -100,11 +101,11 @@ class FakeAPI:
     def base_url(self, api: str) -> str:
         return f"{self.url}/{api}"
 
-    def __enter__(self) -> "FakeAPI":
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
 
