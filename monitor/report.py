@@ -171,6 +171,10 @@ class Report:
     version: str = __version__
     source_titles: dict[str, str] = field(default_factory=dict)
     archive: tuple[str, ...] = ()
+    alerts: tuple[dict[str, Any], ...] = ()  # raised by the last run
+
+    def alerts_for(self, doi: str) -> list[dict[str, Any]]:
+        return [a for a in self.alerts if a["doi"] == doi]
 
     @property
     def sources_shown(self) -> list[str]:
@@ -208,6 +212,7 @@ def build(
         next_run=next_run,
         source_titles={name: module.SPEC.title for name, module in SOURCES.items()},
         archive=archive,
+        alerts=tuple(store.run_alerts(db, run["id"])) if run else (),
     )
 
 

@@ -517,3 +517,8 @@ def provenance(db: sqlite_utils.Database, observation_id: int) -> dict[str, Any]
         ),
         None,
     )
+
+
+def run_alerts(db: sqlite_utils.Database, run_id: int) -> list[dict[str, Any]]:
+    """The alerts one run raised, for the report."""
+    return list(db.query("SELECT * FROM alerts WHERE run_id = ? ORDER BY id", [run_id]))

@@ -281,3 +281,21 @@ def test_accessible_structure(site, tmp_path):
             assert "<th" in table
         for svg in re.findall(r"<svg.*?</svg>", html, re.DOTALL):
             assert 'role="img"' in svg and "<title>" in svg and "<desc>" in svg
+
+
+def test_the_last_runs_alerts_are_shown(write_config, invoke, fake_api, tmp_path):
+    from tests.fakeapi.routes import openalex as fake_openalex
+
+    config = write_config(only=("openalex", "crossref"), extra="[citing]\nenabled = false\n")
+    invoke("run", "--config", str(config))
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 60)  # +19: a jump, and past the 50 milestone
+    invoke("run", "--config", str(config))
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    messages = [m for (m,) in conn.execute("select message from alerts where run_id = 2")]
+    assert messages
+    index, page = (tmp_path / "state/report/index.html").read_text(), (tmp_path / PAGE).read_text()
+    for message in messages:
+        escaped = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;").replace("'", "&#39;")
+        assert escaped in index and escaped in page
+    invoke("run", "--config", str(config))  # a quiet run: the alerts are the last run's only
+    assert "Alerts from the last run" not in (tmp_path / PAGE).read_text()
