@@ -308,7 +308,7 @@ def query(config_path: Path, sql: str, as_csv: bool, as_json: bool) -> None:
     except MonitorError as exc:
         raise Failure(str(exc)) from None
     if as_csv or as_json:
-        queries.write_result(result, "csv" if as_csv else "json", click.get_text_stream("stdout"))
+        queries.write_result(result, "csv" if as_csv else "json", sys.stdout)
     else:
         click.echo(queries.format_table(result))
 
@@ -343,7 +343,7 @@ def export(config_path: Path, fmt: str, view: str | None, output: Path | None) -
         conn = queries.connect(database_path(config_path))
         try:
             if output is None:
-                queries.export(conn, fmt, click.get_text_stream("stdout"), view)
+                queries.export(conn, fmt, sys.stdout, view)
             else:
                 count = queries.export_to_file(conn, fmt, output, view)
                 click.echo(f"{count} row{'s' if count != 1 else ''} written to {output}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,14 +13,30 @@ from tests.conftest import ROOT
 
 def test_wheel_ships_templates_and_renders_without_the_source_tree(tmp_path):
     wheels = tmp_path / "wheels"
+    source = tmp_path / "source"  # a copy, so that no stale build/ folder can leak into the wheel
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "state", "*.egg-info", "__pycache__", "test-artifacts", ".*_cache"
+        ),
+    )
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     [wheel] = wheels.glob("citation_monitor-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "monitor/templates/work.html" in names
-    assert "monitor/templates/_partials/source_table.html" in names
+    shipped = {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "templates").rglob("*")
+        if p.is_file() and p.suffix != ".py"
+    }
+    assert {f"monitor/{p}" for p in shipped} <= set(names)
+    assert "monitor/templates/_partials/headline.html" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     project = tmp_path / "elsewhere"
@@ -34,8 +51,12 @@ def test_wheel_ships_templates_and_renders_without_the_source_tree(tmp_path):
                 "print(monitor.__file__, file=sys.stderr); cli(['report'])"
             ),
         ],
-        cwd=project, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60, check=False,
+        cwd=project,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert str(site) in proc.stderr  # the unpacked wheel, not the source tree
