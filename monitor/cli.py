@@ -18,7 +18,7 @@ from monitor.doi import InvalidDOI, normalize_doi
 from monitor.errors import ConfigError, LockHeldError, MonitorError
 from monitor.fetching import utcnow
 from monitor.job import run_job
-from monitor.models import RunSummary, SourceReport
+from monitor.models import SourceReport
 from monitor.sources import SOURCES
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 1, 2, 3
@@ -115,15 +115,27 @@ def run(config_path: Path, no_report: bool, status: bool | None) -> None:
             "Set [monitor] contact_email or CITATION_MONITOR_CONTACT_EMAIL.",
             err=True,
         )
+    width = max((len(s.name) for s in config.enabled_sources), default=8)
+    if status:
+        click.echo(
+            f"Asking {len(config.enabled_sources)} sources about {len(config.works)} "
+            f"work{'s' if len(config.works) != 1 else ''}…"
+        )
     try:
-        result = run_job(config, write_report=not no_report)
+        result = run_job(
+            config,
+            write_report=not no_report,
+            # on a terminal, each source's line as soon as it is done: progress on long runs
+            on_source_done=(lambda r: click.echo(status_line(r, width))) if status else None,
+        )
     except LockHeldError as exc:
         raise Failure(str(exc), EXIT_LOCKED) from None
     except MonitorError as exc:
         raise Failure(str(exc), EXIT_FAILED) from None
-    for source, line in zip(result.summary.sources, status_lines(result.summary)):
-        if status or source.outcome.is_failure:
-            click.echo(line)
+    if not status:
+        for source in result.summary.sources:
+            if source.outcome.is_failure:
+                click.echo(status_line(source, width))
     if status:
         for alert in result.alerts:
             click.echo(f"Alert: {alert.message}")
@@ -140,9 +152,9 @@ def is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def status_lines(summary: RunSummary) -> list[str]:
-    width = max((len(s.source) for s in summary.sources), default=8)
-    return [f"{s.source:<{width}}  {s.outcome.value:<15}  {describe(s)}" for s in summary.sources]
+def status_line(report: SourceReport, width: int) -> str:
+    """``openalex  ok               41 citations``: one source's line."""
+    return f"{report.source:<{width}}  {report.outcome.value:<15}  {describe(report)}"
 
 
 def describe(report: SourceReport) -> str:
