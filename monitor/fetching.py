@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -44,6 +44,10 @@ KEPT_HEADERS = (
     "x-dailyratelimit-remaining",
 )
 MAX_BACKOFF_SECONDS = 60.0
+REDACTED = "REDACTED"
+MIN_REDACTED_KEY = 8  # a shorter "key" would match ordinary text; real keys are far longer
+# Quotas announced per window without a reset time (Altmetric): at worst a whole window to wait.
+WINDOW_QUOTAS = (("x-dailyratelimit-remaining", 86400.0), ("x-hourlyratelimit-remaining", 3600.0))
 
 
 def utcnow() -> datetime:
@@ -125,6 +129,16 @@ class RateLimiter:
                     return wait
             except ValueError:
                 pass
+        # Altmetric: hourly and daily allowances, with no reset time; once one is spent,
+        # every further request until the window turns is a 429.
+        for header, window in WINDOW_QUOTAS:
+            try:
+                spent = float(headers.get(header, "1")) <= 0
+            except ValueError:
+                continue
+            if spent:
+                self.pause(window)
+                return window
         return None
 
 
@@ -174,7 +188,7 @@ def redact_url(url: str, secret_params: tuple[str, ...]) -> str:
         return url
     parts = urlsplit(url)
     query = [
-        (k, "REDACTED" if k in secret_params else v)
+        (k, REDACTED if k in secret_params else v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return urlunsplit(parts._replace(query=urlencode(query, safe=":|,/*")))
@@ -244,6 +258,10 @@ class Session:
                 failure = FetchFailure(
                     Outcome.ERROR, f"cannot connect to {self.host} ({_reason(exc)})"
                 )
+            except httpx.RequestError as exc:  # an undecodable body, a redirect loop
+                failure = FetchFailure(
+                    Outcome.ERROR, f"unusable answer from {self.host} ({_reason(exc)})"
+                )
             else:
                 exchange = self.record(response, started)
                 forced = self.limiter.learn(response.headers)
@@ -282,13 +300,20 @@ class Session:
         raise AssertionError("unreachable")
 
     def record(self, response: httpx.Response, started: float) -> Exchange:
+        """The Exchange to keep: no secret in its URL or body (some APIs echo a refused key)."""
+        url = redact_url(str(response.request.url), self.secret_params)
+        body = response.content
+        key = self.source.api_key
+        if key and len(key) >= MIN_REDACTED_KEY:
+            url = url.replace(key, REDACTED).replace(quote(key, safe=""), REDACTED)
+            body = body.replace(key.encode(), REDACTED.encode())
         exchange = Exchange(
             source=self.source.name,
             method=response.request.method,
-            url=redact_url(str(response.request.url), self.secret_params),
+            url=url,
             status_code=response.status_code,
             headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
-            body=response.content,
+            body=body,
             fetched_at=self.now(),
             elapsed_ms=int((time.monotonic() - started) * 1000),
         )
@@ -296,7 +321,7 @@ class Session:
         return exchange
 
 
-def _reason(exc: httpx.TransportError) -> str:
+def _reason(exc: httpx.RequestError) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:160]
 

@@ -175,3 +175,64 @@ def test_reset_forms():
     assert reset_seconds(30, 1_800_000_000) == 30
     assert reset_seconds(1_800_000_060, 1_800_000_000) == 60
     assert reset_seconds(1_800_000_060_000, 1_800_000_000) == 60
+
+
+def test_a_key_echoed_in_a_body_or_path_is_never_stored():
+    """NCBI answers a refused or throttled api_key with a JSON body that repeats it."""
+    key = "0123456789abcdef-sekrit"
+    handler, calls = replies(httpx.Response(400, json={"error": "API key invalid", "api-key": key}))
+    s, _ = session(handler, api_key=key)
+    exchange = s.get(f"/by-key/{key}", params={"api_key": key})
+    assert key in str(calls[0].url)  # sent as asked
+    assert key.encode() not in exchange.body and b'"api-key":"REDACTED"' in exchange.body
+    assert key not in exchange.url and "/by-key/REDACTED" in exchange.url
+    assert key not in repr(s.exchanges)
+
+
+def test_a_short_key_is_not_redacted_from_ordinary_text():
+    handler, _ = replies(httpx.Response(200, json={"count": 1}))
+    s, _ = session(handler, api_key="k")
+    assert s.get("/x").json() == {"count": 1}
+
+
+def test_an_undecodable_body_is_an_error_outcome_not_a_crash():
+    def handler(request):
+        raise httpx.DecodingError("Error -3 while decompressing data: incorrect header check")
+
+    s, slept = session(handler, max_retries=1)
+    with pytest.raises(FetchFailure) as info:
+        s.get("/x")
+    assert info.value.outcome is Outcome.ERROR
+    assert info.value.message.startswith("unusable answer from api.example.org (Error -3")
+    assert len(slept) == 1  # retried once, like a transport error
+
+
+def test_a_redirect_loop_is_an_error_outcome():
+    def handler(request):
+        raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.")
+
+    s, _ = session(handler, max_retries=0)
+    with pytest.raises(FetchFailure, match="unusable answer from api.example.org") as info:
+        s.get("/x")
+    assert info.value.outcome is Outcome.ERROR
+
+
+@pytest.mark.parametrize(
+    "header, hours", [("X-HourlyRateLimit-Remaining", "1.0 h"), ("X-DailyRateLimit-Remaining", "24.0 h")]
+)
+def test_a_spent_hourly_or_daily_allowance_stops_the_source(header, hours):
+    """Altmetric announces its allowances without a reset time: the rest of the run waits."""
+    handler, calls = replies(httpx.Response(200, json={}, headers={header: "0"}))
+    s, slept = session(handler)
+    assert s.get("/x").status_code == 200  # the answer that spent the allowance is kept
+    with pytest.raises(FetchFailure) as info:
+        s.get("/y")
+    assert info.value.outcome is Outcome.QUOTA_EXHAUSTED and hours in info.value.message
+    assert len(calls) == 1 and sum(slept) == 0
+
+
+def test_an_allowance_left_does_not_slow_us_down():
+    limiter = RateLimiter(100.0, clock=lambda: 0.0, sleep=lambda _: None)
+    headers = {"X-HourlyRateLimit-Remaining": "12", "X-DailyRateLimit-Remaining": "n/a"}
+    assert limiter.learn(httpx.Headers(headers)) is None
+    assert limiter.next_at == 0.0
