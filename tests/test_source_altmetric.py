@@ -138,6 +138,16 @@ def test_429_every_time_is_rate_limited(fake_api, make_session):
     assert obs.outcome is Outcome.RATE_LIMITED and obs.metrics == {}
 
 
+def test_a_spent_hourly_allowance_stops_asking_for_this_run(fake_api, make_session):
+    fake_api.inject("altmetric", headers={"X-HourlyRateLimit-Remaining": "0"})
+    works = [Work(DEFAULT_DOI), Work("10.9999/next"), Work("10.9999/after")]
+    first, *rest = altmetric.fetch(works, make_session(altmetric, api_key=KEY))
+    assert first.outcome is Outcome.OK  # the answer that spent the allowance still counts
+    assert [o.outcome for o in rest] == [Outcome.QUOTA_EXHAUSTED] * 2
+    assert all("stopped asking it for this run" in o.message for o in rest)
+    assert len(fake_api.hits("altmetric")) == 1  # no request is spent on a certain 429
+
+
 def test_malformed_body_is_an_error(fake_api, make_session):
     fake_api.inject("altmetric", malformed=True)
     [obs] = altmetric.fetch([Work(DEFAULT_DOI)], make_session(altmetric, api_key=KEY))

@@ -157,6 +157,17 @@ def test_a_refused_key_echoed_in_the_error_body_is_not_in_the_message(fake_api, 
     [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed, api_key="sekrit-key"))
     assert obs.outcome is Outcome.ERROR and "HTTP 400" in obs.message
     assert "sekrit-key" not in obs.message and "REDACTED" in obs.message
+    assert b"sekrit-key" not in obs.exchange.body  # the stored body too
+
+
+def test_a_throttled_key_echoed_in_429_bodies_is_not_stored(fake_api, make_session):
+    body = b'{"error":"API rate limit exceeded","api-key":"sekrit-key","count":"11","limit":"10"}'
+    fake_api.inject("pubmed", status=429, times=2, body=body)
+    session = make_session(pubmed, api_key="sekrit-key")
+    [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], session)
+    assert obs.outcome is Outcome.RATE_LIMITED
+    assert len(session.exchanges) == 2
+    assert all(b"sekrit-key" not in x.body and "sekrit-key" not in x.url for x in session.exchanges)
 
 
 def test_an_error_element_of_the_whole_answer_fails_the_batch(fake_api, make_session):

@@ -123,14 +123,7 @@ def request(session: Session, batch: list[Work]) -> Exchange:
     if key:
         params["api_key"] = key
     exchange = session.get("/elink.fcgi", params=params)
-    try:
-        expect_status(exchange, 200)
-    except FetchFailure as failure:
-        if key and key in failure.message:  # NCBI may echo a refused key in its error body
-            raise FetchFailure(
-                failure.outcome, failure.message.replace(key, "REDACTED"), exchange
-            ) from None
-        raise
+    expect_status(exchange, 200)  # NCBI echoes a refused key: the Session stored it redacted
     return exchange
 
 
