@@ -182,25 +182,32 @@ def _update_citer(db: sqlite_utils.Database, citer_id: int, record: CitingRecord
 
 
 def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int) -> None:
-    """Two rows turned out to be one work: move ``drop``'s citations onto ``keep``."""
+    """Two rows turned out to be one work: move ``drop``'s citations onto ``keep``.
+
+    Where both cite the same tracked work, the two links become one that keeps everything
+    either knew: the earliest sighting, the latest, every source's listing, contexts and intents.
+    """
     for edge in list(db.query("SELECT * FROM citations WHERE citer_id = ?", [drop])):
         twin = next(db.query(
             "SELECT * FROM citations WHERE work_id = ? AND citer_id = ?", [edge["work_id"], keep]), None)
         if twin is None:
             db.execute("UPDATE citations SET citer_id = ? WHERE id = ?", [keep, edge["id"]])
             continue
-        db.execute(
-            "INSERT OR IGNORE INTO citation_sources SELECT ?, source, first_seen_at, first_seen_run_id, "
-            "last_seen_at, gone_at, author_sc, journal_sc, response_id FROM citation_sources "
-            "WHERE citation_id = ?",
-            [twin["id"], edge["id"]],
-        )
+        db.execute(_MERGE_SIGHTINGS, [twin["id"], edge["id"]])
         db.execute("DELETE FROM citation_sources WHERE citation_id = ?", [edge["id"]])
         db.execute(
-            "UPDATE citations SET first_seen_at = min(first_seen_at, ?), "
-            "first_seen_run_id = min(first_seen_run_id, ?), "
-            "is_self_citation = max(is_self_citation, ?) WHERE id = ?",
-            [edge["first_seen_at"], edge["first_seen_run_id"], edge["is_self_citation"], twin["id"]],
+            "UPDATE citations SET first_seen_at = ?, first_seen_run_id = ?, last_seen_at = ?, "
+            "is_self_citation = ?, is_influential = ?, contexts = ?, intents = ? WHERE id = ?",
+            [
+                min(twin["first_seen_at"], edge["first_seen_at"]),
+                min(twin["first_seen_run_id"], edge["first_seen_run_id"]),
+                max(twin["last_seen_at"], edge["last_seen_at"]),
+                max(twin["is_self_citation"], edge["is_self_citation"]),
+                _either(twin["is_influential"], edge["is_influential"]),
+                _union_json(twin["contexts"], edge["contexts"]),
+                _union_json(twin["intents"], edge["intents"]),
+                twin["id"],
+            ],
         )
         db.execute("DELETE FROM citations WHERE id = ?", [edge["id"]])
     old = next(db.query("SELECT * FROM citers WHERE id = ?", [drop]))
@@ -210,6 +217,38 @@ def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int) -> None:
     if old["preprint_doi"]:
         _update_citer(db, keep, CitingRecord(source="", doi=old["preprint_doi"], type="preprint"),
                       datetime.fromisoformat(old["updated_at"]))
+
+
+# One source's sighting of a link moves onto the link it merges into; where that link has a
+# sighting of the same source too, the two become one: earliest first sighting, latest last
+# sighting, and still listed if either is.
+_MERGE_SIGHTINGS = """
+    INSERT INTO citation_sources (citation_id, source, first_seen_at, first_seen_run_id,
+        last_seen_at, gone_at, author_sc, journal_sc, response_id)
+    SELECT ?, source, first_seen_at, first_seen_run_id, last_seen_at, gone_at, author_sc,
+        journal_sc, response_id FROM citation_sources WHERE citation_id = ?
+    ON CONFLICT (citation_id, source) DO UPDATE SET
+        first_seen_at = min(first_seen_at, excluded.first_seen_at),
+        first_seen_run_id = min(first_seen_run_id, excluded.first_seen_run_id),
+        last_seen_at = max(last_seen_at, excluded.last_seen_at),
+        gone_at = CASE WHEN gone_at IS NULL OR excluded.gone_at IS NULL THEN NULL
+                       ELSE max(gone_at, excluded.gone_at) END,
+        author_sc = coalesce(max(author_sc, excluded.author_sc), author_sc, excluded.author_sc),
+        journal_sc = coalesce(max(journal_sc, excluded.journal_sc), journal_sc, excluded.journal_sc),
+        response_id = CASE WHEN excluded.last_seen_at > last_seen_at
+                           THEN coalesce(excluded.response_id, response_id)
+                           ELSE coalesce(response_id, excluded.response_id) END"""
+
+
+def _either(a: int | None, b: int | None) -> int | None:
+    """A flag two rows merge into: set if either sets it, unknown only if both are."""
+    known = [v for v in (a, b) if v is not None]
+    return max(known) if known else None
+
+
+def _union_json(a: str, b: str) -> str:
+    """Two JSON lists as one, in order, without repeats."""
+    return json.dumps(list(dict.fromkeys([*json.loads(a), *json.loads(b)])))
 
 
 def _as_record(row: Mapping[str, Any]) -> CitingRecord:
@@ -263,7 +302,7 @@ def ledger_rows(db: sqlite_utils.Database, doi: str, as_of: str | None = None) -
         "SELECT e.id AS citation_id, e.first_seen_at, e.first_seen_run_id, e.is_self_citation, "
         "e.is_influential, e.contexts, e.intents, c.* FROM citations e "
         "JOIN works w ON w.id = e.work_id JOIN citers c ON c.id = e.citer_id "
-        "WHERE w.doi = ? AND (? IS NULL OR e.first_seen_at <= ?) ORDER BY coalesce(c.published, c.year) DESC, c.id",
+        "WHERE w.doi = ? AND (? IS NULL OR e.first_seen_at <= ?) ORDER BY coalesce(c.published, CAST(c.year AS TEXT)) DESC, c.id",
         [doi, as_of, as_of],
     ))
     sightings: dict[int, dict[str, dict[str, Any]]] = {}

@@ -148,3 +148,73 @@ def test_indexing_lag_counts_only_works_published_after_monitoring_began():
         {"published": "2026", "sightings": {"openalex": {"first_seen_at": "2026-06-01T06:00:00+00:00"}}},
     ]
     assert indexing_lag_days(rows, since) == {"openalex": 15.0, "semanticscholar": 30.0}
+
+
+# --- merging citers: two rows that turn out to be one work ---------------------------------
+
+
+@pytest.fixture
+def store_db(tmp_path):
+    from datetime import UTC, datetime
+
+    from monitor import store
+    from monitor.models import Work
+
+    db = store.open_db(tmp_path / "monitor.db")
+    store.sync_works(db, [Work(DEFAULT_DOI)], datetime(2026, 1, 1, tzinfo=UTC))
+    yield db
+    db.close()
+
+
+def save(db, day: int, source: str, *records, complete: bool = True) -> None:
+    """One run in which ``source`` listed ``records`` as the works citing the default article."""
+    from datetime import UTC, datetime
+
+    from monitor import citing, store
+    from monitor.models import CitingList, CitingRecord, Outcome
+
+    now = datetime(2026, 1, day, 6, tzinfo=UTC)
+    run = store.start_run(db, now)
+    listing = CitingList(DEFAULT_DOI, source, Outcome.OK,
+                         tuple(CitingRecord(source, **r) for r in records), complete=complete)
+    with db.atomic():
+        citing.save_list(db, run, 1, listing, [], {}, now)
+
+
+def test_a_merge_keeps_the_dropped_rows_contexts_intents_and_influence(store_db):
+    # Europe PMC knows the work by PMID only, Semantic Scholar by DOI only (with contexts):
+    # two rows, until OpenAlex gives both ids and shows they are one work.
+    save(store_db, 1, "europepmc", {"pmid": "111"})
+    save(store_db, 1, "semanticscholar", {"doi": "10.1/x", "contexts": ("as shown in [3]",),
+                                              "intents": ("methodology",), "is_influential": True})
+    assert store_db["citers"].count == 2
+    save(store_db, 2, "openalex", {"doi": "10.1/x", "pmid": "111"})
+    [row] = store_db.query("select * from citing_works")
+    assert (row["citing_doi"], row["citing_pmid"]) == ("10.1/x", "111")
+    assert row["sources"] == "europepmc,openalex,semanticscholar"
+    assert row["is_influential"] == 1 and row["intents"] == '["methodology"]'
+    [edge] = store_db.query("select contexts, first_seen_at, last_seen_at from citations")
+    assert edge["contexts"] == '["as shown in [3]"]'
+    assert edge["first_seen_at"].startswith("2026-01-01") and edge["last_seen_at"].startswith("2026-01-02")
+
+
+def test_a_merge_keeps_a_sources_current_sighting_over_a_gone_one(store_db):
+    # OpenAlex first lists the work by PMID, then (a complete list) by DOI only: the PMID row
+    # is gone from OpenAlex, the DOI row listed. Crossing them merges the rows: OpenAlex lists it.
+    save(store_db, 1, "openalex", {"pmid": "222"})
+    save(store_db, 2, "openalex", {"doi": "10.1/y"})
+    save(store_db, 3, "europepmc", {"doi": "10.1/y", "pmid": "222"})
+    [row] = store_db.query("select * from citing_works")
+    assert row["sources"] == "europepmc,openalex"
+    [sighting] = store_db.query("select * from citation_sources where source = 'openalex'")
+    assert sighting["gone_at"] is None
+    assert sighting["first_seen_at"].startswith("2026-01-01")  # the earlier of the two sightings
+    assert sighting["last_seen_at"].startswith("2026-01-02")
+
+
+def test_ledger_rows_are_newest_first_whether_a_date_or_only_a_year_is_known(store_db):
+    from monitor import citing
+
+    save(store_db, 1, "openalex", {"doi": "10.1/old", "published": "2020-03-01", "year": 2020},
+         {"doi": "10.1/new", "year": 2025}, {"doi": "10.1/mid", "published": "2023-06", "year": 2023})
+    assert [r["doi"] for r in citing.ledger_rows(store_db, DEFAULT_DOI)] == ["10.1/new", "10.1/mid", "10.1/old"]
