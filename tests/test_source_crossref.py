@@ -77,3 +77,24 @@ def test_fetch_batches_50_dois_per_request(fake_api, make_session):
     observations = crossref.fetch(works, make_session(crossref))
     assert len(fake_api.hits("crossref", "/works")) == 3
     assert len(observations) == 120
+
+
+def list_answer(items: list, total: int) -> bytes:
+    message = {"total-results": total, "items": items, "items-per-page": len(items)}
+    return json.dumps({"status": "ok", "message-type": "work-list", "message": message}).encode()
+
+
+def test_an_item_without_its_doi_is_an_error_naming_the_field(fake_api, make_session):
+    item = {k: v for k, v in fake_api.records["crossref"][DEFAULT_DOI].items() if k != "DOI"}
+    fake_api.inject("crossref", body=list_answer([item], 1))
+    [obs] = crossref.fetch([Work(DEFAULT_DOI)], make_session(crossref))
+    assert obs.outcome is Outcome.ERROR and obs.citations is None
+    assert "'message.items[].DOI' is missing" in obs.message
+
+
+def test_an_answer_cut_short_is_an_error_for_the_works_it_leaves_out(fake_api, make_session):
+    item = fake_api.records["crossref"][DEFAULT_DOI]
+    fake_api.inject("crossref", body=list_answer([item], 2))
+    found, missing = crossref.fetch([Work(DEFAULT_DOI), Work("10.9999/x")], make_session(crossref))
+    assert found.outcome is Outcome.OK and found.citations == item["is-referenced-by-count"]
+    assert missing.outcome is Outcome.ERROR and "lists 1 of the 2 records" in missing.message

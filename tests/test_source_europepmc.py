@@ -160,6 +160,29 @@ def test_fetch_batches_25_dois_per_request(fake_api, make_session):
     assert {o.outcome for o in observations[:12] + observations[13:]} == {Outcome.NOT_FOUND}
 
 
+def test_an_answer_cut_short_is_an_error_for_the_works_it_leaves_out(fake_api, make_session):
+    record = fake_api.records["europepmc"][DEFAULT_DOI]
+    body = {"version": "6.9", "hitCount": 3, "resultList": {"result": [record]}}
+    fake_api.inject("europepmc", body=json.dumps(body).encode())
+    works = [Work(DEFAULT_DOI), Work("10.9999/cut")]
+    found, missing = europepmc.fetch(works, make_session(europepmc))
+    assert found.outcome is Outcome.OK and found.citations == record["citedByCount"]
+    assert missing.outcome is Outcome.ERROR and missing.citations is None
+    assert "the answer lists 1 of the 3 records it matched" in missing.message
+
+
+def test_a_result_without_its_doi_is_an_error_naming_the_field_not_a_not_found(
+    fake_api, make_session
+):
+    record = dict(fake_api.records["europepmc"][DEFAULT_DOI])
+    del record["doi"]
+    body = {"version": "6.9", "hitCount": 1, "resultList": {"result": [record]}}
+    fake_api.inject("europepmc", body=json.dumps(body).encode())
+    [obs] = europepmc.fetch([Work(DEFAULT_DOI)], make_session(europepmc))
+    assert obs.outcome is Outcome.ERROR and obs.citations is None
+    assert "'resultList.result[].doi' is missing" in obs.message
+
+
 def test_a_changed_count_is_read(fake_api, make_session):
     fake_europepmc.set_count(fake_api, DEFAULT_DOI, 33)
     [obs] = europepmc.fetch([Work(DEFAULT_DOI)], make_session(europepmc))

@@ -93,6 +93,31 @@ def test_fetch_batches_100_dois_per_request(fake_api, make_session):
     assert {o.outcome for o in observations[1:]} == {Outcome.NOT_FOUND}
 
 
+def test_a_full_page_is_asked_whatever_the_batch(fake_api, make_session):
+    openalex.fetch([Work(DEFAULT_DOI)], make_session(openalex))
+    assert fake_api.hits("openalex", "/works")[0].arg("per_page") == "100"
+
+
+def test_a_page_cut_short_is_an_error_for_the_works_it_leaves_out(fake_api, make_session):
+    """Two OpenAlex works may share a DOI: a full page can then leave a tracked work out."""
+    record = fake_api.records["openalex"][DEFAULT_DOI]
+    body = {"meta": {"count": 101, "per_page": 100}, "results": [record]}
+    fake_api.inject("openalex", body=json.dumps(body).encode())
+    found, missing = openalex.fetch([Work(DEFAULT_DOI), Work("10.9999/x")], make_session(openalex))
+    assert found.outcome is Outcome.OK and found.citations == record["cited_by_count"]
+    assert missing.outcome is Outcome.ERROR and missing.citations is None
+    assert "lists 1 of the 101 records" in missing.message
+
+
+def test_a_result_without_its_doi_is_an_error_naming_the_field(fake_api, make_session):
+    record = {k: v for k, v in fake_api.records["openalex"][DEFAULT_DOI].items() if k != "doi"}
+    body = {"meta": {"count": 1, "per_page": 100}, "results": [record]}
+    fake_api.inject("openalex", body=json.dumps(body).encode())
+    [obs] = openalex.fetch([Work(DEFAULT_DOI)], make_session(openalex))
+    assert obs.outcome is Outcome.ERROR and obs.citations is None
+    assert "field 'results[].doi' is missing" in obs.message
+
+
 def test_real_404_html_body_on_list_is_an_error(fake_api, make_session):
     body = real_path("openalex/error_404_not_found_html.txt").read_bytes()
     fake_api.inject("openalex", status=404, body=body, headers={"Content-Type": "text/html"})

@@ -126,11 +126,15 @@ def lookup_batches(
     records: Callable[[Any], list[Any]],
     key: Callable[[Any], str | None],
     parse: Callable[[Any], Parsed],
+    total: Callable[[Any], int | None] | None = None,
 ) -> list[Observation]:
     """Look works up ``size`` at a time: one request per batch, records matched back by key.
 
-    A failed request fails its batch only; a record missing from a batch's answer
-    is not_found; a malformed record is an error for its own work.
+    A failed request fails its batch only; a malformed record is an error for its own
+    work. A work with no record in the answer is not_found only when the answer can be
+    trusted to hold every match: when a record could not be keyed (``key`` raised
+    MalformedResponse, naming the field) or the answer says, through ``total``, that it
+    matched more records than it lists, such a work is an error instead.
     """
     source = session.source.name
     observations: list[Observation] = []
@@ -140,10 +144,20 @@ def lookup_batches(
         except FetchFailure as failure:
             observations += failed(batch, source, failure)
             continue
+        doubts: list[str] = []
         try:
+            payload = exchange.json()
+            listed = records(payload)
             found: dict[str, Any] = {}
-            for record in records(exchange.json()):
-                found.setdefault(key(record) or "", record)
+            for record in listed:
+                try:
+                    matched = key(record)
+                except MalformedResponse as exc:
+                    doubts.append(f"a record could not be matched to a work ({exc})")
+                    continue
+                if matched:
+                    found.setdefault(matched, record)
+            matching = total(payload) if total else None
         except MalformedResponse as exc:
             observations += [
                 Observation(
@@ -152,8 +166,21 @@ def lookup_batches(
                 for w in batch
             ]
             continue
+        if matching is not None and matching > len(listed):
+            doubts.append(f"the answer lists {len(listed)} of the {matching} records it matched")
         for work in batch:
             record = found.get(work.doi)
+            if record is None and doubts:
+                observations.append(
+                    Observation(
+                        work.doi,
+                        source,
+                        Outcome.ERROR,
+                        f"unexpected response: {doubts[0]}; whether this work is indexed is unknown",
+                        exchange=exchange,
+                    )
+                )
+                continue
             observations.append(
                 observe(work, source, exchange, lambda r=record: None if r is None else parse(r))
             )

@@ -42,8 +42,9 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
         SPEC.batch_size,
         request=lambda batch: request(session, batch),
         records=lambda payload: need(need(payload, "message", dict), "items", list, "message."),
-        key=lambda record: doi_or_none(record.get("DOI")) if isinstance(record, dict) else None,
+        key=lambda record: doi_or_none(need(record, "DOI", str, "message.items[].")),
         parse=parse_work,
+        total=lambda payload: count(payload["message"], "total-results", "message."),
     )
 
 

@@ -59,8 +59,9 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
         records=lambda payload: need(
             need(payload, "resultList", dict), "result", list, "resultList."
         ),
-        key=lambda record: doi_or_none(record.get("doi")) if isinstance(record, dict) else None,
+        key=lambda record: doi_or_none(need(record, "doi", str, "resultList.result[].")),
         parse=parse_record,
+        total=lambda payload: count(payload, "hitCount"),
     )
 
 

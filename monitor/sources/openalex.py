@@ -57,14 +57,16 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
         SPEC.batch_size,
         request=lambda batch: request(session, batch),
         records=lambda payload: need(payload, "results", list),
-        key=lambda record: doi_or_none(record.get("doi")) if isinstance(record, dict) else None,
+        key=lambda record: doi_or_none(need(record, "doi", str, "results[].")),
         parse=parse_work,
+        total=lambda payload: count(need(payload, "meta", dict), "count", "meta."),
     )
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:
+    # A full page whatever the batch: a DOI held by two works must not push another out.
     return works_page(
-        session, {"filter": "doi:" + "|".join(w.doi for w in batch), "per_page": str(len(batch))}
+        session, {"filter": "doi:" + "|".join(w.doi for w in batch), "per_page": str(PER_PAGE)}
     )
 
 
