@@ -51,6 +51,43 @@ def test_state_of_oa_record_values():
     assert parsed.metadata["abstract"].split()[0]  # rebuilt from the inverted index
 
 
+@pytest.mark.parametrize("path", WORK_FILES, ids=lambda p: p.name)
+def test_pmcid_is_stored_as_other_sources_store_it(path):
+    """OpenAlex writes ids.pmcid as a PMC URL ending in bare digits; we store 'PMC<digits>'."""
+    record = json.loads(path.read_text())
+    url = record["ids"].get("pmcid")
+    parsed = openalex.parse_work(record)
+    if url is None:
+        assert "pmcid" not in parsed.metadata
+        return
+    digits = url.rstrip("/").rsplit("/", 1)[1].removeprefix("PMC")
+    assert parsed.metadata["pmcid"] == f"PMC{digits}"
+    assert openalex.parse_citing(record).pmcid == f"PMC{digits}"
+
+
+def test_state_of_oa_record_pmcid():
+    meta = openalex.parse_work(real_json("openalex/work_W2741809807_state_of_oa_full.json")).metadata
+    assert meta["pmcid"] == "PMC5815332"  # ids.pmcid ".../pmc/articles/5815332" in the recording
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("https://www.ncbi.nlm.nih.gov/pmc/articles/5815332", "PMC5815332"),
+        ("https://www.ncbi.nlm.nih.gov/pmc/articles/PMC5815332/", "PMC5815332"),
+        ("10134429", "PMC10134429"),
+        ("pmc6108041", "PMC6108041"),
+        ("PMC", None),
+        ("not-an-id", None),
+        (None, None),
+    ],
+)
+def test_one_pmcid_form_for_every_source(value, expected):
+    from monitor.sources.base import pmcid_or_none
+
+    assert pmcid_or_none(value) == expected
+
+
 def test_recent_record_carries_pmid_and_orcid():
     parsed = openalex.parse_work(real_json("openalex/work_by_doi_10.1016_j.xgen.2025.100814.json"))
     assert parsed.metadata["pmid"] == "40120586"

@@ -63,6 +63,18 @@ def doi_path(doi: str) -> str:
     return quote(doi, safe="/:;()")
 
 
+_PMCID = re.compile(r"^(?:PMC)?(\d+)$", re.IGNORECASE)
+
+
+def pmcid_or_none(value: object) -> str | None:
+    """A PMCID in its one stored form: 'PMC5815332' from 'PMC5815332', '5815332' (Semantic
+    Scholar, OpenCitations) or '…/pmc/articles/5815332' (OpenAlex); None when it is none."""
+    if not isinstance(value, str):
+        return None
+    match = _PMCID.match(value.strip().rstrip("/").rsplit("/", 1)[-1])
+    return f"PMC{match.group(1)}" if match else None
+
+
 def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])

@@ -35,6 +35,7 @@ from monitor.sources.base import (
     lookup_batches,
     may,
     need,
+    pmcid_or_none,
     strip_markup,
 )
 
@@ -138,7 +139,7 @@ def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
         "is_oa": _yes(may(record, "isOpenAccess", str)),
         "oa_license": may(record, "license", str),
         "pmid": may(record, "pmid", str),
-        "pmcid": may(record, "pmcid", str),
+        "pmcid": pmcid_or_none(may(record, "pmcid", str)),
         # the path of its citations list: /{source}/{id}/citations
         "europepmc_id": f"{source}/{ident}" if source and ident else None,
     }
@@ -266,7 +267,7 @@ def parse_citation(
     return CitingRecord(
         source=SPEC.name,
         pmid=ident if source == "MED" and ident.isdigit() else None,
-        pmcid=ident.upper() if source == "PMC" and ident.upper().startswith("PMC") else None,
+        pmcid=pmcid_or_none(ident) if source == "PMC" else None,
         title=_title(may(citation, "title", str, where)),
         year=int(year) if str(year).isdigit() else None,
         venue=may(citation, "journalAbbreviation", str, where),

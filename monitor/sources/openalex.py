@@ -29,6 +29,7 @@ from monitor.sources.base import (
     lookup_batches,
     may,
     need,
+    pmcid_or_none,
 )
 
 SPEC = SourceSpec(
@@ -150,7 +151,7 @@ def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
         "is_retracted": may(record, "is_retracted", bool),
         "openalex_id": _tail(may(record, "id", str)),
         "pmid": _tail(may(ids, "pmid", str)),
-        "pmcid": _tail(may(ids, "pmcid", str)),
+        "pmcid": pmcid_or_none(may(ids, "pmcid", str)),
     }
     return {k: v for k, v in meta.items() if v not in (None, [], "")}
 
@@ -214,7 +215,7 @@ def parse_citing(record: Any, exchange: Exchange | None = None, where: str = "")
         source=SPEC.name,
         doi=doi_or_none(may(record, "doi", str, where)),
         pmid=pmid if pmid and pmid.isdigit() else None,
-        pmcid=_tail(may(ids, "pmcid", str, f"{where}ids.")),
+        pmcid=pmcid_or_none(may(ids, "pmcid", str, f"{where}ids.")),
         openalex_id=_tail(need(record, "id", str, where)),
         title=may(record, "title", str, where) or may(record, "display_name", str, where),
         year=may(record, "publication_year", int, where),

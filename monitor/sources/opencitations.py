@@ -39,6 +39,7 @@ from monitor.sources.base import (
     lookup_each,
     may,
     need,
+    pmcid_or_none,
 )
 
 SPEC = SourceSpec(
@@ -134,7 +135,7 @@ def parse_citation(
         source=SPEC.name,
         doi=doi_or_none(ids.get("doi")),
         pmid=ids.get("pmid") if (ids.get("pmid") or "").isdigit() else None,
-        pmcid=_pmcid(ids.get("pmcid")),
+        pmcid=pmcid_or_none(ids.get("pmcid")),
         openalex_id=ids.get("openalex"),
         year=int(published[:4]) if published else None,
         published=published,
@@ -168,12 +169,6 @@ def parse_pids(text: str) -> dict[str, str]:
             continue
         ids.setdefault(scheme.lower(), value)
     return ids
-
-
-def _pmcid(value: str | None) -> str | None:
-    if value and value.upper().startswith("PMC"):
-        return value.upper()
-    return f"PMC{value}" if value and value.isdigit() else None
 
 
 def _date(value: str, field: str) -> str | None:

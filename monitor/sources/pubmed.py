@@ -39,6 +39,7 @@ from monitor.sources.base import (
     failed,
     observe,
     partial_date,
+    pmcid_or_none,
     strip_markup,
 )
 
@@ -240,7 +241,7 @@ def parse_article(article: ET.Element) -> dict[str, Any]:
             t for t in map(_text, body.findall("PublicationTypeList/PublicationType")) if t
         ],
         "pmid": _text(citation.find("PMID")),
-        "pmcid": ids.get("pmc"),
+        "pmcid": pmcid_or_none(ids.get("pmc")),
         "doi": ids.get("doi"),
     }
     return {k: v for k, v in meta.items() if v not in (None, [], "")}

@@ -43,6 +43,7 @@ from monitor.sources.base import (
     lookup_batches,
     may,
     need,
+    pmcid_or_none,
     strip_markup,
 )
 
@@ -192,7 +193,7 @@ def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
         "s2_id": may(record, "paperId", str),
         "corpus_id": str(corpus_id) if corpus_id else None,
         "pmid": may(ids, "PubMed", str, "externalIds."),
-        "pmcid": f"PMC{pmcid}" if pmcid and pmcid.isdigit() else pmcid,
+        "pmcid": pmcid_or_none(pmcid),
     }
     return {k: v for k, v in meta.items() if v not in (None, [], "")}
 
@@ -298,7 +299,7 @@ def parse_citation(
         source=SPEC.name,
         doi=doi_or_none(may(ids, "DOI", str, f"{inner}externalIds.")),
         pmid=pmid if pmid and pmid.isdigit() else None,
-        pmcid=f"PMC{pmcid}" if pmcid and pmcid.isdigit() else pmcid,
+        pmcid=pmcid_or_none(pmcid),
         s2_id=may(paper, "paperId", str, inner),
         title=may(paper, "title", str, inner) or None,
         year=may(paper, "year", int, inner),
