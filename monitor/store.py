@@ -251,8 +251,12 @@ VIEWS: dict[str, str] = {
                        WHEN sum(outcome = 'not_found') > 0 THEN 'not_found'
                        ELSE 'not_configured'
                    END AS outcome,
-                   max(CASE WHEN outcome != 'ok' THEN message END) AS message
-            FROM observations GROUP BY source, run_id
+                   (SELECT m.message FROM observations m
+                    WHERE m.run_id = o.run_id AND m.source = o.source AND m.outcome != 'ok'
+                    ORDER BY CASE m.outcome WHEN 'error' THEN 0 WHEN 'quota_exhausted' THEN 1
+                             WHEN 'rate_limited' THEN 2 WHEN 'not_found' THEN 3 ELSE 4 END, m.id
+                    LIMIT 1) AS message
+            FROM observations o GROUP BY source, run_id
         )
         SELECT
             p.source,
@@ -450,13 +454,17 @@ def raw_body(db: sqlite_utils.Database, sha256: str) -> bytes:
 def observation_history(
     db: sqlite_utils.Database, doi: str, as_of: str | None = None
 ) -> list[dict[str, Any]]:
-    """One work's observations up to ``as_of`` (ISO time, inclusive), oldest first."""
+    """One work's observations up to ``as_of`` (ISO time, inclusive), oldest first.
+
+    ``pruned_at`` is set only where the raw body had been pruned by then.
+    """
     rows = db.query(
-        "SELECT w.doi, o.*, r.body_sha256, r.url AS response_url, b.pruned_at FROM observations o "
-        "JOIN works w ON w.id = o.work_id LEFT JOIN responses r ON r.id = o.response_id "
-        "LEFT JOIN raw_bodies b ON b.sha256 = r.body_sha256 "
+        "SELECT w.doi, o.*, r.body_sha256, r.url AS response_url, "
+        "CASE WHEN ? IS NULL OR b.pruned_at <= ? THEN b.pruned_at END AS pruned_at "  # not yet, as of then
+        "FROM observations o JOIN works w ON w.id = o.work_id "
+        "LEFT JOIN responses r ON r.id = o.response_id LEFT JOIN raw_bodies b ON b.sha256 = r.body_sha256 "
         "WHERE w.doi = ? AND (? IS NULL OR o.observed_at <= ?) ORDER BY o.observed_at, o.id",
-        [doi, as_of, as_of],
+        [as_of, as_of, doi, as_of, as_of],
     )
     return [
         {**row, "metrics": json.loads(row["metrics"]), "metadata": json.loads(row["metadata"])}

@@ -299,3 +299,43 @@ def test_the_last_runs_alerts_are_shown(write_config, invoke, fake_api, tmp_path
         assert escaped in index and escaped in page
     invoke("run", "--config", str(config))  # a quiet run: the alerts are the last run's only
     assert "Alerts from the last run" not in (tmp_path / PAGE).read_text()
+
+
+def test_a_past_report_stays_what_the_data_said_then(write_config, invoke, fake_api, tmp_path):
+    """Regenerated after later runs, prunes and vanishings, --as-of DAY gives the same bytes."""
+    from datetime import datetime, timedelta
+
+    from monitor import retention, store
+    from tests.fakeapi.routes import openalex as fake_openalex
+
+    config = write_config(only=("openalex", "crossref"))
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    tables = [t for (t,) in conn.execute("select name from sqlite_master where type = 'table'")]
+    for table in tables:  # the first run happened on 2026-01-01
+        for column in [c[1] for c in conn.execute(f'pragma table_info("{table}")') if c[1].endswith("_at")]:
+            conn.execute(f'update "{table}" set "{column}" = ? where "{column}" is not null',
+                         ["2026-01-01T06:00:00.000000+00:00"])
+    conn.commit()
+    conn.close()
+
+    def past() -> dict[str, bytes]:
+        out = tmp_path / "past"
+        assert invoke("report", "--config", str(config), "--as-of", "2026-01-01", "--output", str(out)).exit_code == 0
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    then = past()
+    assert '<td class="num">' in then["works/10.1016-j.drup.2021.100752.html"].decode()
+    # later: the bodies are pruned, OpenAlex counts one more and drops a citing work from its list
+    db = store.open_db(tmp_path / "state/monitor.db")
+    assert retention.prune(db, timedelta(days=1), datetime.now(UTC)).bodies > 0
+    db.close()
+    record = fake_api.records["openalex"][DEFAULT_DOI]
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, record["cited_by_count"] + 1)
+    citing_list = fake_api.records[fake_openalex.CITING][record["id"].rsplit("/", 1)[1]]
+    del citing_list[-1]
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    assert conn.execute("select count(*) from citation_sources where gone_at is not null").fetchone()[0] == 1
+    assert conn.execute("select count(*) from raw_bodies where pruned_at is not null").fetchone()[0] > 0
+    assert past() == then

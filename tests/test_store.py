@@ -94,3 +94,31 @@ def test_pmid_learned_from_a_source_but_config_wins(db):
         store.save_source(db, run, ids, report("openalex", obs), T0)
     pmids = {r["doi"]: (r["pmid"], r["pmid_source"]) for r in db.query("select * from works")}
     assert pmids == {"10.1/a": ("999", "openalex"), "10.1/b": ("111", "config")}
+
+
+def test_source_health_gives_the_message_of_the_worst_outcome(db):
+    ids = store.sync_works(db, [Work("10.1/a"), Work("10.1/b")], T0)
+    run = store.start_run(db, T0)
+    store.save_source(db, run, ids, report(
+        "crossref",
+        Observation("10.1/a", "crossref", Outcome.ERROR, "HTTP 500"),
+        Observation("10.1/b", "crossref", Outcome.NOT_FOUND, "Not indexed by Crossref"),
+    ), T0)
+    [health] = db.query("select * from source_health")
+    assert (health["last_outcome"], health["last_message"]) == ("error", "HTTP 500")
+    assert (health["failure_streak"], health["runs"], health["failed_runs"]) == (1, 1, 1)
+
+
+def test_history_as_of_a_day_does_not_know_of_a_later_prune(db):
+    from datetime import timedelta
+
+    from monitor import retention
+
+    ids = store.sync_works(db, [Work("10.1/a")], T0)
+    store.save_source(db, store.start_run(db, T0), ids, report("crossref", Observation(
+        "10.1/a", "crossref", Outcome.OK, citations=7, exchange=exchange(b"1"))), T0)
+    retention.prune(db, timedelta(days=1), T0 + timedelta(days=10))
+    [now] = store.observation_history(db, "10.1/a")
+    [then] = store.observation_history(db, "10.1/a", store.iso(T0 + timedelta(days=1)))
+    assert now["pruned_at"] == store.iso(T0 + timedelta(days=10))
+    assert then["pruned_at"] is None and then["body_sha256"] == now["body_sha256"]
