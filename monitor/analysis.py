@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from monitor.charts import Series
-from monitor.models import Outcome
 
 # name → (label, one-line meaning, source, metric key)
 METRICS: tuple[tuple[str, str, str, str], ...] = (
@@ -93,21 +92,24 @@ def source_series(label: str, ok_history: list[Mapping[str, Any]]) -> Series:
     return Series(label, tuple(sorted(by_day.items())))
 
 
-def backfill_from_years(series: Series, counts_by_year: Mapping[str, int], published: str | None) -> Series:
-    """Before the first snapshot, the cumulative count at each year's end from yearly counts."""
+def backfill_from_years(
+    series: Series, counts_by_year: Mapping[str, int], total: int | None, published: str | None
+) -> Series:
+    """Before the first snapshot, the cumulative count at each year's end from yearly counts.
+
+    ``counts_by_year`` and ``total`` come from the same (latest) observation: OpenAlex
+    lists only recent years, so ``total`` minus their sum is what was cited before them.
+    """
     if not series.points or not counts_by_year:
         return series
     first_day, first_value = series.points[0]
-    years = sorted(int(y) for y in counts_by_year)
-    total_listed = sum(counts_by_year.values())
-    offset = max(0, first_value - total_listed)  # citations older than the yearly window
+    offset = max(0, (total or 0) - sum(counts_by_year.values()))  # citations older than the yearly window
     points: list[tuple[date, int]] = []
-    if published and len(published) >= 4:
-        start = date.fromisoformat(published[:10]) if len(published) >= 10 else date(int(published[:4]), 1, 1)
-        if start < first_day:
-            points.append((start, 0))
+    start = _as_date(published, month=1)
+    if start is not None and start < first_day:
+        points.append((start, 0))
     running = offset
-    for year in years:
+    for year in sorted(int(y) for y in counts_by_year):
         running += counts_by_year[str(year)]
         end = date(year, 12, 31)
         if end < first_day:
@@ -123,9 +125,8 @@ def ledger_series(rows: list[Mapping[str, Any]], first_seen_day: date | None) ->
         points[day] = i
     backfill: list[tuple[date, int]] = []
     if first_seen_day:
-        published = sorted(
-            _as_date(r["published"]) or date(r["year"], 7, 1) for r in rows if r.get("published") or r.get("year")
-        )
+        dates = (_as_date(r.get("published")) or _as_date(str(r.get("year") or "")) for r in rows)
+        published = sorted(d for d in dates if d is not None)
         backfill = [(d, i) for i, d in enumerate(published, start=1) if d < first_seen_day]
     return Series("Distinct citing works", tuple(sorted(points.items())), tuple(backfill))
 
@@ -152,7 +153,8 @@ def who_cites(rows: list[Mapping[str, Any]]) -> dict[tuple[str, str], list[tuple
     }
 
 
-def _as_date(value: str | None) -> date | None:
+def _as_date(value: str | None, month: int = 7) -> date | None:
+    """'2021-05-04' as it is; '2021-05' as its first day; '2021' as ``month``'s first day."""
     if not value:
         return None
     try:
@@ -160,10 +162,6 @@ def _as_date(value: str | None) -> date | None:
             return date.fromisoformat(value[:10])
         if len(value) == 7:
             return date(int(value[:4]), int(value[5:7]), 1)
-        return date(int(value[:4]), 7, 1)
+        return date(int(value[:4]), month, 1)
     except ValueError:
         return None
-
-
-def is_failure(outcome: str) -> bool:
-    return Outcome(outcome).is_failure

@@ -247,7 +247,8 @@ def _work_page(
         if ok:
             s = analysis.source_series(SOURCES[source].SPEC.title, ok)
             if source == "openalex" and counts_by_year:
-                s = analysis.backfill_from_years(s, counts_by_year, record.get("published"))
+                s = analysis.backfill_from_years(
+                    s, counts_by_year, openalex["citations"], record.get("published"))
             series.append(s)
     if ledger:
         first_fetch = min(r["first_seen_at"] for r in ledger)

@@ -339,3 +339,36 @@ def test_a_past_report_stays_what_the_data_said_then(write_config, invoke, fake_
     assert conn.execute("select count(*) from citation_sources where gone_at is not null").fetchone()[0] == 1
     assert conn.execute("select count(*) from raw_bodies where pruned_at is not null").fetchone()[0] > 0
     assert past() == then
+
+
+def test_backfill_counts_the_citations_older_than_the_yearly_window():
+    """OpenAlex's counts_by_year cover recent years only: the rest of the total came before them."""
+    from datetime import date
+
+    from monitor import analysis
+    from monitor.charts import Series
+
+    by_year = {str(y): 15 for y in range(2017, 2027)}  # 150 in the window
+    total = 200  # so 50 are older than 2017
+    observed = Series("OpenAlex", ((date(2024, 6, 1), 162), (date(2026, 6, 1), total)))
+    backfilled = analysis.backfill_from_years(observed, by_year, total, "2010-03-01")
+    assert backfilled.backfill[0] == (date(2010, 3, 1), 0)
+    ends = dict(backfilled.backfill[1:])
+    assert ends[date(2017, 12, 31)] == 50 + 15
+    assert ends[date(2023, 12, 31)] == 50 + 7 * 15
+    assert date(2024, 12, 31) not in ends  # after the first snapshot: observed, not estimated
+
+
+def test_ledger_series_skips_rows_with_no_usable_date():
+    from datetime import date
+
+    from monitor import analysis
+
+    rows = [
+        {"first_seen_at": "2026-01-02T06:00:00+00:00", "published": "2024-13", "year": None},
+        {"first_seen_at": "2026-01-02T06:00:00+00:00", "published": None, "year": 2023},
+        {"first_seen_at": "2026-01-02T06:00:00+00:00", "published": "2025-02-10", "year": 2025},
+    ]
+    series = analysis.ledger_series(rows, date(2026, 1, 2))
+    assert series.points == ((date(2026, 1, 2), 3),)
+    assert series.backfill == ((date(2023, 7, 1), 1), (date(2025, 2, 10), 2))
