@@ -300,14 +300,35 @@ def test_400_error_body_is_quoted(fake_api, make_session):
     fake_api.inject(
         "semanticscholar", status=400, body=b'{"error": "Response would exceed maximum size"}'
     )
+    [obs] = semanticscholar.fetch([Work(DEFAULT_DOI)], make_session(semanticscholar))
+    assert obs.outcome is Outcome.ERROR  # one id cannot be split any further
+    assert obs.message == "HTTP 400 from Semantic Scholar: Response would exceed maximum size"
+
+
+def test_other_400s_fail_the_whole_batch_unsplit(fake_api, make_session):
+    fake_api.inject("semanticscholar", status=400, body=b'{"error": "Unrecognized field: x"}')
     observations = semanticscholar.fetch(
         [Work(DEFAULT_DOI), Work("10.9999/a")], make_session(semanticscholar)
     )
-    assert {o.outcome for o in observations} == {Outcome.ERROR}
-    assert (
-        "HTTP 400 from Semantic Scholar: Response would exceed maximum size"
-        in observations[0].message
-    )
+    assert [o.outcome for o in observations] == [Outcome.ERROR, Outcome.ERROR]
+    assert len(fake_api.hits("semanticscholar")) == 1
+
+
+def test_a_batch_whose_answer_is_too_large_is_asked_again_in_halves(
+    fake_api, make_session, monkeypatch
+):
+    record = fake_api.records["semanticscholar"][DEFAULT_DOI]
+    one = len(json.dumps([fake_s2._select(record, semanticscholar.FIELDS.split(","))]))
+    monkeypatch.setattr(fake_s2, "MAX_ANSWER_BYTES", 2 * one)  # room for two records, not three
+    dois = [DEFAULT_DOI, "10.9999/a", "10.9999/b", "10.9999/c"]
+    for doi in dois[1:]:
+        fake_api.records["semanticscholar"][doi] = copy.deepcopy(record)
+    observations = semanticscholar.fetch([Work(d) for d in dois], make_session(semanticscholar))
+    assert [o.doi for o in observations] == dois
+    assert {o.outcome for o in observations} == {Outcome.OK}
+    assert [o.citations for o in observations] == [record["citationCount"]] * 4
+    sent = [len(h.json()["ids"]) for h in fake_api.hits("semanticscholar", "/paper/batch")]
+    assert sent == [4, 2, 2]  # refused whole, then both halves answered
 
 
 def test_a_non_json_error_body_is_quoted_raw(fake_api, make_session):

@@ -4,6 +4,8 @@ Batch: ``POST /paper/batch?fields=...`` with ``{"ids": ["DOI:10...", ...]}``, at
 500 ids a request. The answer is an array aligned with ``ids``: ``null`` where an id
 is unknown (not_found). Records are matched to works by position, not by the DOI
 inside them: Semantic Scholar may spell a DOI differently (``10.1093/MIND/...``).
+An answer must stay under 10 MB: a batch refused as too large (400, "… maximum
+size") is asked again in halves.
 
 A key is optional (header ``x-api-key``). Without one we share an anonymous pool
 that answers 429 often and sends no Retry-After; the Session backs off with jitter,
@@ -73,8 +75,19 @@ FIELDS = (
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
     observations: list[Observation] = []
     for batch in chunks(works, SPEC.batch_size):
+        observations += lookup(batch, session)
+    return observations
+
+
+class _TooLarge(Exception):
+    """A batch whose answer would pass the 10 MB cap (400): ask again in two halves."""
+
+
+def lookup(batch: list[Work], session: Session) -> list[Observation]:
+    """One batch request; an answer too large for the API is asked again in halves."""
+    try:
         # lookup_batches matches records by key; the answer is positional, so pair it first.
-        observations += lookup_batches(
+        return lookup_batches(
             batch,
             session,
             len(batch),
@@ -83,16 +96,31 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
             key=lambda pair: pair[0],
             parse=lambda pair: parse_paper(pair[1]),
         )
-    return observations
+    except _TooLarge:
+        half = len(batch) // 2
+        return lookup(batch[:half], session) + lookup(batch[half:], session)
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:
-    return send(
-        session,
-        "POST",
-        "/paper/batch",
-        params={"fields": FIELDS},
-        json={"ids": [f"DOI:{w.doi}" for w in batch]},
+    try:
+        return send(
+            session,
+            "POST",
+            "/paper/batch",
+            params={"fields": FIELDS},
+            json={"ids": [f"DOI:{w.doi}" for w in batch]},
+        )
+    except FetchFailure as failure:
+        if len(batch) > 1 and _too_large(failure):
+            raise _TooLarge from None
+        raise
+
+
+def _too_large(failure: FetchFailure) -> bool:
+    return (
+        failure.exchange is not None
+        and failure.exchange.status_code == 400
+        and TOO_LARGE in failure.message
     )
 
 
@@ -252,9 +280,7 @@ def fetch_citing(
                 params={"fields": CITING_FIELDS, "offset": offset, "limit": limit},
             )
         except FetchFailure as failure:
-            if failure.exchange is None or failure.exchange.status_code != 400:
-                raise
-            if TOO_LARGE not in failure.message or limit == 1:
+            if not _too_large(failure) or limit == 1:
                 raise
             page_size = limit // 2  # ask the same offset again, in smaller pages
             continue

@@ -15,6 +15,7 @@ TOO_MANY_REQUESTS = {
     "code": "429",
 }
 MAX_IDS = 500
+MAX_ANSWER_BYTES = 10_000_000  # a larger answer is refused with a 400 (apis.md §3c)
 MAX_LIMIT = 1000  # of /citations
 OFFSET_LIMIT = 10_000  # offset + limit must stay below it (third-party reports; unconfirmed)
 EDGE_FIELDS = {"contexts", "intents", "isInfluential", "contextsWithIntent"}
@@ -40,7 +41,10 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
             return Reply(400, {"error": "Unacceptable request body: ids must be a non-empty list"})
         if len(ids) > MAX_IDS:
             return Reply(400, {"error": f"Too many ids: {len(ids)} > {MAX_IDS}"})
-        return Reply(200, [_select(_find(fake, i), fields) for i in ids])
+        answer = [_select(_find(fake, i), fields) for i in ids]
+        if len(json.dumps(answer)) > MAX_ANSWER_BYTES:
+            return Reply(400, {"error": "Response would exceed maximum size of 10 MB"})
+        return Reply(200, answer)
     if request.path.startswith("/paper/") and request.path.endswith("/citations"):
         paper_id = unquote(request.path.removeprefix("/paper/").removesuffix("/citations"))
         return _citations(fake, request, paper_id, fields)
