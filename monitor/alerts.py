@@ -4,8 +4,9 @@ After each run the rules below read the database (the run's observations, the
 earlier ones, the citing-works ledger, source health) and store what they find in
 ``alert_events`` with the run that raised them (view ``alerts``):
 
-- ``new_citations``: new citing works in the ledger, from a source that had
-  listed the work before; else a count that rose.
+- ``new_citations``: new citing works in the ledger, from a source whose earlier
+  complete list of the work set a baseline; else the highest count rising above
+  every source's previous count (a lagging source catching up is not news).
 - ``milestone``: the highest count passes one of ``[alerts] milestones``.
 - ``jump``: one source's count rises unusually in one run.
 - ``drop``: a source's count falls, with its likely cause: an outage of that
@@ -15,7 +16,8 @@ earlier ones, the citing-works ledger, source health) and store what they find i
   citing work.
 - ``source_failing``: a source failed ``failing_runs`` runs in a row.
 
-A first observation sets a baseline and raises no count alert. Notices and
+A first observation sets a baseline and raises no count alert, also when it is a
+newly enabled source's. Notices and
 retracted citing works are raised once each, whenever first seen.
 """
 
@@ -31,6 +33,7 @@ import sqlite_utils
 
 from monitor import metadata, store
 from monitor.config import AlertsConfig
+from monitor.models import Outcome
 from monitor.sources import SOURCES
 
 # Most important first: the digest's subject line names the first kind present.
@@ -44,7 +47,7 @@ KINDS = (
     "citing_retraction",
     "source_failing",
 )
-FAILURES = ("error", "rate_limited", "quota_exhausted")
+FAILURES = tuple(o.value for o in Outcome if o.is_failure)
 RETRACTION_NOTICES = {"retraction", "partial_retraction", "withdrawal", "removal"}
 CORRECTION_NOTICES = {
     "correction",
@@ -166,17 +169,17 @@ class _Rules:
         )
         counted = [r for r in rows if r["citations"] is not None]
         context.now = max((r["citations"] for r in counted), default=None)
+        # a source's first count is a baseline: it can raise neither news nor a milestone
+        known = [r for r in counted if r["previous"] is not None]
         found: list[Alert] = []
         if self.settings.retractions:
             found += self.notices(context, rows)
             found += self.retracted_citers(context)
         if self.settings.new_citations:
-            found += self.new_citations(context, counted)
+            found += self.new_citations(context, rows, known)
         if self.settings.milestones:
-            found += self.milestone(context, counted)
-        for row in counted:
-            if row["previous"] is None:
-                continue
+            found += self.milestone(context, known)
+        for row in known:
             change = row["citations"] - row["previous"]
             if self.settings.jumps and self.is_jump(change, row["previous"]):
                 found.append(self.jump(context, row, change))
@@ -291,7 +294,9 @@ class _Rules:
 
     # -- counts --
 
-    def new_citations(self, work: _Work, counted: list[dict[str, Any]]) -> list[Alert]:
+    def new_citations(
+        self, work: _Work, rows: list[dict[str, Any]], known: list[dict[str, Any]]
+    ) -> list[Alert]:
         citing = self.new_citing_works(work.id)
         if citing:
             n = len(citing)
@@ -312,16 +317,22 @@ class _Rules:
                     },
                 )
             ]
-        rises = [r for r in counted if r["previous"] is not None and r["citations"] > r["previous"]]
-        if not rises:
+        # Counts: news only when the highest count passes what every source enabled in
+        # this run counted before: the same citations, reached later by a source that
+        # lags behind, are not news again.
+        before = max((r["previous"] for r in rows if r["previous"] is not None), default=None)
+        if before is None or not known:
             return []
-        top = max(rises, key=lambda r: (r["citations"] - r["previous"], r["citations"]))
-        n = top["citations"] - top["previous"]
+        top = max(known, key=lambda r: (r["citations"], r["citations"] - r["previous"]))
+        n = top["citations"] - before
+        if n <= 0:
+            return []
+        rises = [r for r in known if r["citations"] > r["previous"]]
         return [
             Alert(
                 "new_citations",
                 f"{n} new citation{'s' if n != 1 else ''} of “{work.short}” on {title_of(top['source'])} "
-                f"({top['previous']} → {top['citations']})",
+                f"({before} → {top['citations']})",
                 work.doi,
                 top["source"],
                 {
@@ -329,6 +340,7 @@ class _Rules:
                     "now": work.now,
                     "title": work.title,
                     "basis": "counts",
+                    "previous_highest": before,
                     "rises": {r["source"]: [r["previous"], r["citations"]] for r in rises},
                 },
             )
@@ -337,7 +349,8 @@ class _Rules:
     def new_citing_works(self, work_id: int) -> list[dict[str, Any]]:
         """Citing works first seen in this run, from a source that had listed the work before.
 
-        A source's first list sets its baseline: what it lists then is not news.
+        A source's first complete list sets its baseline: what it lists then is not
+        news, nor is what a capped (incomplete) list had left out.
         """
         rows = self.db.query(
             "SELECT c.doi, c.title, c.year, c.venue, e.id AS citation_id FROM citations e "
@@ -345,29 +358,30 @@ class _Rules:
             "AND EXISTS (SELECT 1 FROM citation_sources cs WHERE cs.citation_id = e.id "
             "  AND cs.first_seen_run_id = ? AND EXISTS (SELECT 1 FROM citing_fetches f "
             "  WHERE f.work_id = e.work_id AND f.source = cs.source AND f.outcome = 'ok' "
-            "  AND f.run_id < ?)) ORDER BY coalesce(c.published, c.year) DESC, c.id",
+            "  AND f.complete = 1 AND f.run_id < ?)) ORDER BY coalesce(c.published, c.year) DESC, c.id",
             [work_id, self.run_id, self.run_id, self.run_id],
         )
         return [{k: r[k] for k in ("doi", "title", "year", "venue")} for r in rows]
 
-    def milestone(self, work: _Work, counted: list[dict[str, Any]]) -> list[Alert]:
+    def milestone(self, work: _Work, known: list[dict[str, Any]]) -> list[Alert]:
         before = self.db.execute(
             "SELECT max(citations) FROM observations WHERE work_id = ? AND outcome = 'ok' AND run_id < ?",
             [work.id, self.run_id],
         ).fetchone()[0]
-        if before is None or work.now is None:
+        if before is None or not known:
             return []
-        passed = [m for m in self.settings.milestones if before < m <= work.now]
+        best = max(known, key=lambda r: r["citations"])
+        passed = [m for m in self.settings.milestones if before < m <= best["citations"]]
         if not passed:
             return []
-        best = max(counted, key=lambda r: r["citations"])
         return self.once(
             Alert(
                 "milestone",
-                f"“{work.short}” passed {passed[-1]} citations (now {work.now} on {title_of(best['source'])})",
+                f"“{work.short}” passed {passed[-1]} citations "
+                f"(now {best['citations']} on {title_of(best['source'])})",
                 work.doi,
                 best["source"],
-                {"milestone": passed[-1], "now": work.now, "title": work.title},
+                {"milestone": passed[-1], "now": best["citations"], "title": work.title},
                 f"milestone:{passed[-1]}",
             ),
             work.id,
@@ -454,10 +468,29 @@ class _Rules:
                 ),
                 gone,
             )
+        if self.listed_completely(work_id, source):
+            return (
+                "merge",
+                f"a merge of duplicate records: {name}'s complete list of citing works lost none",
+                [],
+            )
         return (
             "removal",
-            f"a real removal: {name} answered normally and no duplicates were merged",
+            (
+                f"a real removal: {name} answered normally; no complete list of its citing "
+                "works shows which one went"
+            ),
             [],
+        )
+
+    def listed_completely(self, work_id: int, source: str) -> bool:
+        """Whether ``source`` listed every citing work of the work in this run."""
+        return bool(
+            self.db.execute(
+                "SELECT 1 FROM citing_fetches WHERE work_id = ? AND source = ? AND run_id = ? "
+                "AND outcome = 'ok' AND complete = 1 LIMIT 1",
+                [work_id, source, self.run_id],
+            ).fetchone()
         )
 
     def recent_failure(self, work_id: int, source: str, previous_run_id: int | None) -> str | None:
@@ -473,7 +506,7 @@ class _Rules:
         since = min([*recent, (previous_run_id or self.run_id) + 1])
         failed = self.db.execute(
             "SELECT message, outcome FROM observations WHERE source = ? AND run_id BETWEEN ? AND ? "
-            "AND outcome IN (?, ?, ?) ORDER BY run_id DESC LIMIT 1",
+            f"AND outcome IN ({', '.join('?' for _ in FAILURES)}) ORDER BY run_id DESC LIMIT 1",
             [source, since, self.run_id, *FAILURES],
         ).fetchone()
         if failed:

@@ -46,6 +46,10 @@ def alerts_of(db: Path, latest: bool = False) -> list[dict]:
     return rows
 
 
+def oc_count(fake_api) -> int:
+    return int(fake_api.records["opencitations"][DEFAULT_DOI][0]["count"])
+
+
 def kinds(alerts: list[dict]) -> list[str]:
     return [a["kind"] for a in alerts]
 
@@ -148,7 +152,27 @@ def test_a_drop_with_no_outage_and_no_ledger_is_likely_a_real_removal(write_conf
     fake_crossref.set_count(fake_api, DEFAULT_DOI, 34)
     (drop,) = run(config)
     assert drop["kind"] == "drop" and drop["details"]["cause"] == "removal"
-    assert "likely a real removal: Crossref answered normally" in drop["message"]
+    assert drop["message"].endswith(
+        "likely a real removal: Crossref answered normally; "
+        "no complete list of its citing works shows which one went"
+    )
+    assert "merged" not in drop["message"]  # nothing says whether duplicates were merged
+
+
+def test_a_drop_where_the_complete_citing_list_lost_nothing_is_a_merge(
+    write_config, run, fake_api
+):
+    """The count fell, yet every citing work the source listed before is still listed."""
+    config = write_config(sources={"opencitations": {"enabled": True}})
+    run(config)
+    fake_opencitations.set_count(fake_api, DEFAULT_DOI, oc_count(fake_api) - 1)
+    (drop,) = [a for a in run(config) if a["kind"] == "drop"]
+    assert drop["source"] == "opencitations" and drop["details"]["cause"] == "merge"
+    assert drop["details"]["gone"] == []
+    assert drop["message"].endswith(
+        "likely a merge of duplicate records: OpenCitations's complete list of citing works "
+        "lost none"
+    )
 
 
 def test_a_drop_where_the_gone_citing_work_is_listed_elsewhere_is_a_merge(
@@ -277,3 +301,54 @@ def test_a_failed_source_is_never_a_drop(write_config, run, fake_api):
     run(config)
     fake_api.inject("openalex", status=500, times=None)
     assert run(config, expect=1) == []
+
+
+def test_a_newly_enabled_source_sets_a_baseline_not_a_milestone(write_config, run, fake_api):
+    crossref = int(fake_api.records["crossref"][DEFAULT_DOI]["is-referenced-by-count"])
+    openalex = int(fake_api.records["openalex"][DEFAULT_DOI]["cited_by_count"])
+    assert crossref < openalex
+    milestone = f"[alerts]\nmilestones = [{crossref + 1}]\n"
+    run(write_config(only=("crossref",), extra=milestone))
+    # OpenAlex's first count is above the milestone: a baseline, not news
+    assert run(write_config(only=("openalex", "crossref"), extra=milestone)) == []
+
+
+def test_a_lagging_source_catching_up_is_not_news_again(write_config, run, fake_api):
+    config = write_config()
+    run(config)
+    crossref = int(fake_api.records["crossref"][DEFAULT_DOI]["is-referenced-by-count"])
+    openalex = int(fake_api.records["openalex"][DEFAULT_DOI]["cited_by_count"])
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, openalex + 3)
+    (news,) = run(config)
+    assert news["kind"] == "new_citations" and news["details"]["count"] == 3
+    fake_crossref.set_count(fake_api, DEFAULT_DOI, crossref + 3)  # the same three, later
+    assert run(config) == []
+    fake_crossref.set_count(fake_api, DEFAULT_DOI, openalex + 5)  # now ahead of OpenAlex
+    (news,) = run(config)
+    assert news["source"] == "crossref" and news["details"]["count"] == 2
+    assert f"2 new citations of “Emerging role" in news["message"]
+    assert news["message"].endswith(f"on Crossref ({openalex + 3} → {openalex + 5})")
+
+
+def test_a_capped_first_list_is_no_baseline_for_new_citing_works(
+    write_config, run, fake_api, tmp_path
+):
+    config = write_config(sources={"opencitations": {"enabled": True}})
+    run(config)
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    with conn:  # as if the first list had hit [citing] max_pages
+        conn.execute("UPDATE citing_fetches SET complete = 0")
+    conn.close()
+    listing = fake_api.records[OC_CITING][DEFAULT_DOI]
+    listing.append(
+        {
+            **listing[0],
+            "oci": "06120000009-06180000752",
+            "citing": "omid:br/06120000009 doi:10.1234/maybe-old.2020",
+        }
+    )
+    highest = int(fake_api.records["openalex"][DEFAULT_DOI]["cited_by_count"])
+    fake_opencitations.set_count(fake_api, DEFAULT_DOI, highest + 1)
+    (news,) = [a for a in run(config) if a["kind"] == "new_citations"]
+    # the capped list may have left that work out: only the count says something is new
+    assert news["details"]["basis"] == "counts" and news["details"]["count"] == 1
