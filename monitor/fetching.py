@@ -232,13 +232,22 @@ class Session:
     def post(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Exchange:
         return self.request("POST", path, params=params, **kw)
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Exchange:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        slow_down: Callable[[Exchange], bool] | None = None,
+        **kwargs: Any,
+    ) -> Exchange:
         """Send a request, retrying 429, 5xx and transport errors with backoff.
 
         Returns the Exchange of the first response that is neither 429 nor 5xx (a
         404 included: what it means is the source module's call). Raises
         FetchFailure when retries run out, or at once when the server asks us to
-        wait longer than ``max_retry_after_seconds``.
+        wait longer than ``max_retry_after_seconds``. ``slow_down`` names other
+        answers that mean "too many requests" (OpenAlex's 403): they are retried
+        as a 429 is.
         """
         if self.exhausted:
             raise FetchFailure(Outcome.QUOTA_EXHAUSTED, self.exhausted)
@@ -266,14 +275,15 @@ class Session:
                 exchange = self.record(response, started)
                 forced = self.limiter.learn(response.headers)
                 status = response.status_code
+                throttled = status == 429 or bool(slow_down and slow_down(exchange))
                 if forced is not None and forced > self.http.max_retry_after_seconds:
                     self.exhausted = (
                         f"{self.host} says its quota is spent for {_duration(forced)}; "
                         "stopped asking it for this run"
                     )
-                    if status == 429 or status >= 500:
+                    if throttled or status >= 500:
                         raise FetchFailure(Outcome.QUOTA_EXHAUSTED, self.exhausted, exchange)
-                if status != 429 and status < 500:
+                if not throttled and status < 500:
                     return exchange
                 wait = retry_after_seconds(response.headers.get("retry-after"), self.now())
                 if wait is not None and wait > self.http.max_retry_after_seconds:
@@ -283,7 +293,7 @@ class Session:
                         f"{_duration(self.http.max_retry_after_seconds)}: quota used up for now"
                     )
                     raise FetchFailure(Outcome.QUOTA_EXHAUSTED, self.exhausted, exchange)
-                outcome = Outcome.RATE_LIMITED if status == 429 else Outcome.ERROR
+                outcome = Outcome.RATE_LIMITED if throttled else Outcome.ERROR
                 failure = FetchFailure(
                     outcome, f"HTTP {status} from {self.host} after {attempt + 1} attempts", exchange
                 )

@@ -236,3 +236,16 @@ def test_an_allowance_left_does_not_slow_us_down():
     headers = {"X-HourlyRateLimit-Remaining": "12", "X-DailyRateLimit-Remaining": "n/a"}
     assert limiter.learn(httpx.Headers(headers)) is None
     assert limiter.next_at == 0.0
+
+
+def test_an_answer_the_source_calls_slow_down_is_retried_like_a_429():
+    handler, calls = replies(httpx.Response(403, text="Rate limit exceeded"), httpx.Response(200, json={}))
+    s, _ = session(handler)
+    slow = lambda exchange: exchange.status_code == 403
+    assert s.get("/x", slow_down=slow).status_code == 200 and len(calls) == 2
+    handler, calls = replies(httpx.Response(403, text="Rate limit exceeded"))
+    s, _ = session(handler, max_retries=1)
+    with pytest.raises(FetchFailure) as info:
+        s.get("/x", slow_down=slow)
+    assert info.value.outcome is Outcome.RATE_LIMITED and len(calls) == 2
+    assert s.get("/x").status_code == 403  # without it, a 403 is the source module's to judge

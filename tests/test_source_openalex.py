@@ -169,10 +169,22 @@ def test_403_with_a_key_says_the_key_was_refused(fake_api, make_session):
     assert "refused the API key" in obs.message
 
 
-def test_403_rate_limit_is_rate_limited(fake_api, make_session):
-    fake_api.inject("openalex", status=403, body=b'{"error": "Rate limit exceeded; slow down"}')
+SLOW_DOWN = b'{"error": "Rate limit exceeded; slow down"}'  # OpenAlex's errors page
+
+
+def test_403_rate_limit_is_retried_like_a_429(fake_api, make_session):
+    fake_api.inject("openalex", status=403, body=SLOW_DOWN)
     [obs] = openalex.fetch([Work(DEFAULT_DOI)], make_session(openalex, api_key="k"))
-    assert obs.outcome is Outcome.RATE_LIMITED
+    assert obs.outcome is Outcome.OK and obs.citations == 41
+    assert len(fake_api.hits("openalex")) == 2
+
+
+def test_403_rate_limit_that_persists_is_rate_limited(fake_api, make_session):
+    fake_api.inject("openalex", status=403, body=SLOW_DOWN, times=None)
+    [obs] = openalex.fetch([Work(DEFAULT_DOI)], make_session(openalex, api_key="k"))
+    assert obs.outcome is Outcome.RATE_LIMITED and obs.citations is None
+    assert obs.message.startswith("HTTP 403 from ") and obs.message.endswith(" after 2 attempts")
+    assert len(fake_api.hits("openalex")) == 2  # max_retries = 1
 
 
 # --- citing works (the ledger): the parser on the real work objects ---
@@ -347,7 +359,7 @@ def test_a_failed_page_fails_the_list(fake_api, counted, monkeypatch):
 
 def test_403_rate_limit_on_a_page_fails_the_list_as_rate_limited(fake_api, counted):
     session, obs = counted
-    fake_api.inject("openalex", status=403, body=b'{"error": "Rate limit exceeded; slow down"}')
+    fake_api.inject("openalex", status=403, body=SLOW_DOWN, times=None)
     listing = collect._fetch_list(openalex, Work(DEFAULT_DOI), obs, session)
     assert listing.outcome is Outcome.RATE_LIMITED and listing.records == ()
 

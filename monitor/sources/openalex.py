@@ -17,8 +17,8 @@ from typing import Any
 
 from monitor.doi import doi_or_none
 from monitor.errors import MalformedResponse
-from monitor.fetching import FetchFailure, Session
-from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
+from monitor.fetching import Session
+from monitor.models import CitingList, CitingRecord, Exchange, Observation, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
@@ -75,14 +75,15 @@ def works_page(session: Session, params: dict[str, str]) -> Exchange:
     """``GET /works`` with the key, if any; a refusal is explained, only 200 is an answer."""
     if session.source.api_key:
         params = {**params, "api_key": session.source.api_key}
-    exchange = session.get("/works", params=params)
-    if exchange.status_code in (401, 403):
-        body = exchange.body.decode("utf-8", "replace").lower()
-        if "rate limit" in body:
-            raise FetchFailure(Outcome.RATE_LIMITED, "OpenAlex: rate limit exceeded", exchange)
+    exchange = session.get("/works", params=params, slow_down=slowed_down)
     check_key(exchange, session, SPEC, "check it at https://openalex.org/settings/api")
     expect_status(exchange, 200)
     return exchange
+
+
+def slowed_down(exchange: Exchange) -> bool:
+    """OpenAlex's 403 "Rate limit exceeded; slow down" (its errors page): retried as a 429."""
+    return exchange.status_code in (401, 403) and b"rate limit" in exchange.body.lower()
 
 
 def parse_work(record: Any) -> Parsed:
