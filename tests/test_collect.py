@@ -28,3 +28,48 @@ def test_pmid_sources_use_the_pmid_learned_in_the_same_run(write_config, invoke,
     result = invoke("run", "--config", str(write_config(only=("openalex", "icite", "pubmed"))))
     assert result.exit_code == 0, result.output
     assert fake_api.hits("icite")[0].arg("pmids") == "33930000"  # from OpenAlex ids.pmid
+
+
+def test_a_crashing_source_is_an_error_for_every_work_and_the_others_still_answer(
+    write_config, fake_api, monkeypatch
+):
+    from monitor.sources import crossref
+
+    def crash(works, session):
+        raise RuntimeError("bug in the parser")
+
+    monkeypatch.setattr(crossref, "fetch", crash)
+    config = load_config(write_config(only=("openalex", "crossref")), environ={})
+    summary = collect.run(config)
+    reports = {r.source: r for r in summary.sources}
+    assert reports["openalex"].outcome is Outcome.OK
+    [obs] = reports["crossref"].observations
+    assert obs.outcome is Outcome.ERROR and obs.citations is None
+    assert obs.message == "internal error: RuntimeError('bug in the parser')"
+    assert summary.exit_code == 1
+
+
+def test_a_work_a_source_left_out_is_an_error_never_a_silent_gap(write_config, fake_api, monkeypatch):
+    from monitor.sources import crossref
+
+    fetch = crossref.fetch
+    monkeypatch.setattr(crossref, "fetch", lambda works, session: fetch(works[:1], session))
+    config = load_config(write_config(), environ={})
+    works = [Work(DEFAULT_DOI), Work("10.9999/forgotten")]
+    with make_client(None, config.http) as client:
+        report = collect.fetch_source(config.sources["crossref"], works, client, config)
+    answered, forgotten = report.observations
+    assert answered.outcome is Outcome.OK
+    assert forgotten.doi == "10.9999/forgotten" and forgotten.outcome is Outcome.ERROR
+    assert forgotten.message == "internal error: source returned no result"
+
+
+def test_a_source_needing_a_contact_email_without_one_is_not_configured_without_a_request(
+    write_config, fake_api
+):
+    config = load_config(write_config(contact_email=""), environ={})
+    with make_client(None, config.http) as client:
+        report = collect.fetch_source(config.sources["unpaywall"], [Work(DEFAULT_DOI)], client, config)
+    [obs] = report.observations
+    assert obs.outcome is Outcome.NOT_CONFIGURED and "contact_email" in obs.message
+    assert not fake_api.hits("unpaywall") and report.exchanges == ()
