@@ -372,3 +372,94 @@ def test_ledger_series_skips_rows_with_no_usable_date():
     series = analysis.ledger_series(rows, date(2026, 1, 2))
     assert series.points == ((date(2026, 1, 2), 3),)
     assert series.backfill == ((date(2023, 7, 1), 1), (date(2025, 2, 10), 2))
+
+
+# --- Cite this: each style as its guide formats a journal article with an article number ------
+
+ARTICLE = {
+    "title": "Emerging role of autophagy in anti-tumor immunity: Implications for the modulation of "
+             "immunotherapy resistance",
+    "authors": [{"name": n} for n in ("Ting Jiang", "Xisha Chen", "Xingcong Ren", "Jin Ming Yang", "Yan Cheng")],
+    "journal": "Drug Resistance Updates", "journal_abbreviation": "Drug Resist Updat",
+    "volume": "56", "article_number": "100752", "published": "2021-05", "year": 2021,
+    "publisher": "Elsevier BV", "issn": "1368-7646",
+}
+TITLE = ARTICLE["title"]
+
+
+def test_apa_7_writes_article_before_an_article_number():
+    from monitor import cite
+
+    assert cite.apa(ARTICLE, DEFAULT_DOI) == (
+        f"Jiang, T., Chen, X., Ren, X., Yang, J. M., & Cheng, Y. (2021). {TITLE}. "
+        f"Drug Resistance Updates, 56, Article 100752. https://doi.org/{DEFAULT_DOI}"
+    )
+
+
+def test_vancouver_gives_the_month_as_nlm_does():
+    from monitor import cite
+
+    assert cite.vancouver(ARTICLE, DEFAULT_DOI) == (
+        f"Jiang T, Chen X, Ren X, Yang JM, Cheng Y. {TITLE}. Drug Resist Updat. 2021 May;56:100752. "
+        f"doi: {DEFAULT_DOI}"
+    )
+
+
+def test_harvard_cite_them_right():
+    from monitor import cite
+
+    assert cite.harvard(ARTICLE, DEFAULT_DOI) == (
+        f"Jiang, T., Chen, X., Ren, X., Yang, J.M. and Cheng, Y. (2021) '{TITLE}', "
+        f"Drug Resistance Updates, 56, 100752. Available at: https://doi.org/{DEFAULT_DOI}"
+    )
+
+
+def test_bibtex_puts_the_article_number_where_every_style_prints_it():
+    from monitor import cite
+
+    entry = cite.bibtex(ARTICLE, DEFAULT_DOI)
+    assert entry.startswith("@article{Jiang2021,\n")
+    assert "  author = {Jiang, Ting and Chen, Xisha and Ren, Xingcong and Yang, Jin Ming and Cheng, Yan},\n" in entry
+    assert "  pages = {100752},\n" in entry and "eid" not in entry
+    assert entry.endswith(f"  doi = {{{DEFAULT_DOI}}}\n}}")
+
+
+def test_ris_for_the_article():
+    from monitor import cite
+
+    assert cite.ris(ARTICLE, DEFAULT_DOI).splitlines() == [
+        "TY  - JOUR", "AU  - Jiang, Ting", "AU  - Chen, Xisha", "AU  - Ren, Xingcong", "AU  - Yang, Jin Ming",
+        "AU  - Cheng, Yan", f"TI  - {TITLE}", "JO  - Drug Resistance Updates", "PY  - 2021", "DA  - 2021/05",
+        "VL  - 56", "SP  - 100752", "PB  - Elsevier BV", "SN  - 1368-7646", f"DO  - {DEFAULT_DOI}",
+        f"UR  - https://doi.org/{DEFAULT_DOI}", "ER  - ",
+    ]
+
+
+def test_an_article_with_an_issue_and_a_page_range():
+    from monitor import cite
+
+    paged = {**ARTICLE, "article_number": None, "issue": "2", "pages": "3911-3923", "published": "2021-05-04",
+             "title": "Does it work?"}
+    assert "Drug Resistance Updates, 56(2), 3911–3923. https://" in cite.apa(paged, DEFAULT_DOI)
+    assert "(2021). Does it work? Drug" in cite.apa(paged, DEFAULT_DOI)
+    assert "Drug Resist Updat. 2021 May 4;56(2):3911-23. doi:" in cite.vancouver(paged, DEFAULT_DOI)
+    assert "Drug Resistance Updates, 56(2), pp. 3911–3923. Available at:" in cite.harvard(paged, DEFAULT_DOI)
+    assert "  pages = {3911--3923},\n" in cite.bibtex(paged, DEFAULT_DOI)
+    assert ["SP  - 3911", "EP  - 3923"] == [x for x in cite.ris(paged, DEFAULT_DOI).splitlines() if x[:2] in ("SP", "EP")]
+
+
+def test_bibtex_escapes_what_tex_would_read_as_commands():
+    from monitor import cite
+
+    entry = cite.bibtex({**ARTICLE, "title": "50% of {unbalanced cases_x"}, DEFAULT_DOI)
+    assert "  title = {50\\% of \\{unbalanced cases\\_x},\n" in entry
+    assert cite.bibtex({**ARTICLE, "authors": [{"name": "Jörg Müller"}]}, DEFAULT_DOI).startswith("@article{Muller2021,")
+
+
+def test_apa_lists_nineteen_authors_an_ellipsis_and_the_last_beyond_twenty():
+    from monitor import cite
+
+    many = {**ARTICLE, "authors": [{"name": f"Ann Author{chr(65 + i)}"} for i in range(22)]}
+    authors = cite.apa(many, DEFAULT_DOI).split(" (2021)")[0]
+    assert authors.count(", A.") == 20
+    assert authors.endswith("AuthorS, A., . . . AuthorV, A.")
