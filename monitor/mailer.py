@@ -19,6 +19,7 @@ import os
 import smtplib
 import socket
 import ssl
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -166,23 +167,26 @@ def deliver(
     due, first_run_id = plan(db, config.email, run_id, now)
     if not (due or force):
         return None
+    environ = os.environ if environ is None else environ
     status, error, subject, count, message_id = "sent", "", "(digest not built)", 0, None
     try:
         digest = build(db, config, first_run_id, run_id, now)
         subject, count = digest.subject, len(digest.alerts)
         message = compose(digest, config.email, now)
         message_id = message["Message-ID"]
-        refused = send(
-            message, config.email, os.environ if environ is None else environ, ssl_context
-        )
+        refused = send(message, config.email, environ, ssl_context)
         if refused:
             error = "refused recipients: " + ", ".join(sorted(refused))
     except DeliveryError as exc:
         status, error = "failed", str(exc)
         log.warning("email digest not sent: %s", error)
-    except Exception as exc:  # recorded, so that the next run retries it
-        log.exception("email digest failed")
-        status, error = "failed", f"internal error: {exc!r}"
+    except Exception as exc:  # noqa: BLE001 - recorded, so that the next run retries it
+        # the login was in play: no secret reaches the log (traceback included), the
+        # database or the output
+        secrets = _secrets(config.email, environ)
+        trace = "".join(traceback.format_exception(exc))
+        log.error("email digest failed:\n%s", _redact(trace, secrets).rstrip())
+        status, error = "failed", _redact(f"internal error: {type(exc).__name__}: {exc}", secrets)
     delivery = Delivery(
         status, subject, config.email.recipients, count, first_run_id, run_id, error
     )
@@ -480,7 +484,14 @@ def send(
                 smtp.starttls(context=ssl_context or ssl.create_default_context())
                 smtp.ehlo()
             if user is not None and password is not None:
-                smtp.login(user, password)
+                try:
+                    smtp.login(user, password)
+                except UnicodeEncodeError:  # its message would quote the password
+                    raise DeliveryError(
+                        f"{where} cannot take the login: ${settings.username_env} or "
+                        f"${settings.password_env} has a character outside ASCII, which "
+                        "smtplib cannot send; use an ASCII (app) password"
+                    ) from None
             return dict(smtp.send_message(message))
     except smtplib.SMTPAuthenticationError as exc:
         raise DeliveryError(
@@ -513,6 +524,20 @@ def send(
         raise DeliveryError(
             f"cannot reach {where} ({reason}): check [email] smtp_host and smtp_port"
         ) from None
+
+
+def _secrets(settings: EmailConfig, environ: Mapping[str, str]) -> list[str]:
+    """The password (the username is no secret, and often a word found elsewhere)."""
+    name = settings.password_env
+    return [environ[name]] if name and environ.get(name) else []
+
+
+def _redact(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret, and its repr-escaped form, replaced by ``***``."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        for form in {secret, repr(secret)[1:-1]}:
+            text = text.replace(form, "***")
+    return text
 
 
 def _secret(environ: Mapping[str, str], name: str | None, key: str) -> str | None:

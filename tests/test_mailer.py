@@ -333,6 +333,64 @@ def test_a_missing_credential_variable_is_named(
     assert deliveries(tmp_path)[0]["status"] == "failed"
 
 
+def test_a_password_smtplib_cannot_send_is_named_never_shown(
+    write_config, invoke, smtp_server, tmp_path, caplog
+):
+    secret = "pässwörd-s3cret"  # smtplib logs in with ASCII only
+    inbox = smtp_server(
+        authenticator=lambda *args: AuthResult(success=True), auth_require_tls=False
+    )
+    config = write_config(
+        extra=email_section(
+            inbox.port, policy="every-run", username_env="SMTP_USER", password_env="SMTP_PASS"
+        )
+    )
+    result = invoke(
+        "run", "--config", str(config), env={"SMTP_USER": "monitor", "SMTP_PASS": secret}
+    )
+    assert result.exit_code == 0
+    assert (
+        f"SMTP server 127.0.0.1:{inbox.port} cannot take the login: $SMTP_USER or $SMTP_PASS has "
+        "a character outside ASCII" in result.output
+    )
+    (failed,) = deliveries(tmp_path)
+    assert failed["status"] == "failed" and "outside ASCII" in failed["error"]
+    database = (tmp_path / "state/monitor.db").read_bytes()
+    for shown in (result.output, caplog.text, json.dumps(failed), database.decode("latin-1")):
+        assert secret not in shown and "s3cret" not in shown
+    assert inbox.envelopes == []
+
+
+def test_an_internal_error_while_sending_never_records_the_password(
+    write_config, invoke, smtp_server, tmp_path, caplog, monkeypatch
+):
+    secret = "correct-horse-battery"
+
+    def login(self, user, password, **kwargs):  # a library bug that echoes its arguments
+        raise RuntimeError(f"unexpected state logging in {user}:{password}")
+
+    monkeypatch.setattr(mailer.smtplib.SMTP, "login", login)
+    inbox = smtp_server(
+        authenticator=lambda *args: AuthResult(success=True), auth_require_tls=False
+    )
+    config = write_config(
+        extra=email_section(
+            inbox.port, policy="every-run", username_env="SMTP_USER", password_env="SMTP_PASS"
+        )
+    )
+    result = invoke(
+        "run", "--config", str(config), env={"SMTP_USER": "monitor", "SMTP_PASS": secret}
+    )
+    assert result.exit_code == 0
+    (failed,) = deliveries(tmp_path)
+    assert (
+        failed["error"] == "internal error: RuntimeError: unexpected state logging in monitor:***"
+    )
+    assert "Traceback" in caplog.text and "RuntimeError" in caplog.text
+    for shown in (result.output, caplog.text, failed["error"]):
+        assert secret not in shown
+
+
 # --- STARTTLS and SSL, with a throwaway certificate ------------------------------------
 
 
