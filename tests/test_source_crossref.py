@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from monitor.errors import MalformedResponse
 from monitor.models import Outcome, Work
 from monitor.sources import crossref
 from tests.conftest import DEFAULT_DOI, real_files, real_json, real_path
@@ -48,19 +49,45 @@ def test_article_number_and_jats_abstract():
     assert meta["abstract"].startswith("Oligomers of alpha-synuclein")
 
 
-@pytest.mark.parametrize(
-    "name", ["works_list_query_widget_cursor_star.json", "works_list_select_DOI_title.json"]
-)
-def test_list_envelopes(name):
-    items = real_json(f"crossref/{name}")["message"]["items"]
-    assert items
+def test_list_envelope_items_are_parsed():
+    items = real_json("crossref/works_list_query_widget_cursor_star.json")["message"]["items"]
+    assert items and all("is-referenced-by-count" in item for item in items)
     for item in items:
-        if "is-referenced-by-count" in item:
-            assert crossref.parse_work(item).citations == item["is-referenced-by-count"]
+        assert crossref.parse_work(item).citations == item["is-referenced-by-count"]
 
 
-def test_real_404_body_from_singleton_is_plain_text():
-    assert real_path("crossref/error_404_resource_not_found.txt").read_text().strip() == "Resource not found."
+def test_items_selected_without_their_count_are_errors_never_zero():
+    items = real_json("crossref/works_list_select_DOI_title.json")["message"]["items"]
+    assert items and not any("is-referenced-by-count" in item for item in items)
+    for item in items:
+        with pytest.raises(MalformedResponse, match="'is-referenced-by-count' is missing"):
+            crossref.parse_work(item)
+
+
+def test_real_404_body_on_the_list_endpoint_is_an_error_quoting_it(fake_api, make_session):
+    body = real_path("crossref/error_404_resource_not_found.txt").read_bytes()
+    fake_api.inject("crossref", status=404, body=body)
+    [obs] = crossref.fetch([Work(DEFAULT_DOI)], make_session(crossref))
+    assert obs.outcome is Outcome.ERROR and obs.citations is None
+    assert "HTTP 404" in obs.message and "Resource not found." in obs.message
+
+
+def test_an_unknown_doi_is_not_found_without_a_count(fake_api, make_session):
+    known, unknown = crossref.fetch([Work(DEFAULT_DOI), Work("10.9999/nope")], make_session(crossref))
+    assert known.outcome is Outcome.OK
+    assert unknown.outcome is Outcome.NOT_FOUND and unknown.citations is None
+
+
+def test_429_then_200_is_ok(fake_api, make_session):
+    fake_api.inject("crossref", status=429, headers={"Retry-After": "0"})
+    [obs] = crossref.fetch([Work(DEFAULT_DOI)], make_session(crossref))
+    assert obs.outcome is Outcome.OK and len(fake_api.hits("crossref")) == 2
+
+
+def test_malformed_body_is_an_error(fake_api, make_session):
+    fake_api.inject("crossref", malformed=True)
+    [obs] = crossref.fetch([Work(DEFAULT_DOI)], make_session(crossref))
+    assert obs.outcome is Outcome.ERROR and "not valid JSON" in obs.message
 
 
 def test_fetch_reads_rate_limit_headers_and_slows_down(fake_api, make_session):
@@ -75,8 +102,10 @@ def test_fetch_reads_rate_limit_headers_and_slows_down(fake_api, make_session):
 def test_fetch_batches_50_dois_per_request(fake_api, make_session):
     works = [Work(f"10.9999/x.{i}") for i in range(120)]
     observations = crossref.fetch(works, make_session(crossref))
-    assert len(fake_api.hits("crossref", "/works")) == 3
-    assert len(observations) == 120
+    hits = fake_api.hits("crossref", "/works")
+    assert [h.arg("filter").count("doi:") for h in hits] == [50, 50, 20]
+    assert [o.doi for o in observations] == [w.doi for w in works]
+    assert {o.outcome for o in observations} == {Outcome.NOT_FOUND}
 
 
 def list_answer(items: list, total: int) -> bytes:
