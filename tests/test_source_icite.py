@@ -149,6 +149,16 @@ def test_fetch_batches_200_pmids_per_request(fake_api, make_session):
     assert {o.outcome for o in observations[:-1]} == {Outcome.NOT_FOUND}
 
 
+def test_two_works_with_one_pmid_both_get_its_record(fake_api, make_session):
+    """Two DOIs of one article (an alias, a DOI PubMed merged) share its PMID."""
+    works = [Work(DEFAULT_DOI, pmid=PMID), Work("10.9999/alias", pmid=PMID)]
+    first, second = icite.fetch(works, make_session(icite))
+    assert (first.outcome, second.outcome) == (Outcome.OK, Outcome.OK)
+    assert first.citations == second.citations == 3
+    assert second.doi == "10.9999/alias"
+    assert fake_api.hits("icite", "/pubs")[0].arg("pmids") == PMID  # asked once
+
+
 def test_a_changed_count_is_read(fake_api, make_session):
     fake_icite.set_count(fake_api, PMID, 40)
     [obs] = icite.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(icite))

@@ -139,8 +139,10 @@ def lookup_batches(
     key: Callable[[Any], str | None],
     parse: Callable[[Any], Parsed],
     total: Callable[[Any], int | None] | None = None,
+    work_key: Callable[[Work], str | None] = lambda work: work.doi,
 ) -> list[Observation]:
-    """Look works up ``size`` at a time: one request per batch, records matched back by key.
+    """Look works up ``size`` at a time: one request per batch, records matched back by key
+    (``key`` of a record equals ``work_key`` of its work: the DOI unless told otherwise).
 
     A failed request fails its batch only; a malformed record is an error for its own
     work. A work with no record in the answer is not_found only when the answer can be
@@ -181,7 +183,7 @@ def lookup_batches(
         if matching is not None and matching > len(listed):
             doubts.append(f"the answer lists {len(listed)} of the {matching} records it matched")
         for work in batch:
-            record = found.get(work.doi)
+            record = found.get(work_key(work) or "")
             if record is None and doubts:
                 observations.append(
                     Observation(

@@ -70,20 +70,21 @@ NAMES = {
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
     """Works without a PMID never reach here: the collector answers them (SPEC.needs_pmid)."""
-    doi_by_pmid = {w.pmid: w.doi for w in reversed(works)}
     return lookup_batches(
         works,
         session,
         SPEC.batch_size,
         request=lambda batch: request(session, batch),
         records=lambda payload: need(payload, "data", list),
-        key=lambda record: doi_by_pmid.get(_pmid(record)),
+        key=_pmid,
         parse=parse_record,
+        work_key=lambda work: work.pmid,
     )
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:
-    exchange = session.get("/pubs", params={"pmids": ",".join(w.pmid or "" for w in batch)})
+    pmids = dict.fromkeys(w.pmid for w in batch if w.pmid)  # each once, in order
+    exchange = session.get("/pubs", params={"pmids": ",".join(pmids)})
     expect_status(exchange, 200)
     return exchange
 
