@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 import sqlite_utils
@@ -159,6 +160,14 @@ class WorkPage:
     @property
     def notices(self) -> list[dict[str, Any]]:
         return list(self.record.get("updated_by") or [])
+
+    @property
+    def notice_mark(self) -> str | None:
+        """'Retracted', or the kind of the first notice ('Correction', ...), for the index."""
+        kinds = [str(n.get("type") or "update").replace("_", " ") for n in self.notices]
+        if self.record.get("is_retracted") or "retraction" in kinds:
+            return "Retracted"
+        return kinds[0].capitalize() if kinds else None
 
 
 @dataclass(frozen=True)
@@ -396,7 +405,15 @@ def environment(config_folder: Path) -> jinja2.Environment:
     env.filters["signed"] = lambda n: "—" if n is None else (f"+{n}" if n > 0 else str(n))
     env.filters["day"] = lambda iso: (iso or "")[:10]
     env.filters["minute"] = lambda iso: (iso or "")[:16].replace("T", " ")
+    env.filters["web_url"] = web_url
     return env
+
+
+def web_url(value: Any) -> str | None:
+    """``value`` if it is an http(s) URL, else None: a source's URL never becomes a javascript: link."""
+    if not isinstance(value, str):
+        return None
+    return value if urlsplit(value.strip()).scheme.lower() in ("http", "https") else None
 
 
 def render(report: Report, config: Config, out_dir: Path) -> list[Path]:

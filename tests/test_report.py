@@ -463,3 +463,34 @@ def test_apa_lists_nineteen_authors_an_ellipsis_and_the_last_beyond_twenty():
     authors = cite.apa(many, DEFAULT_DOI).split(" (2021)")[0]
     assert authors.count(", A.") == 20
     assert authors.endswith("AuthorS, A., . . . AuthorV, A.")
+
+
+def test_a_sources_url_never_becomes_a_script_link(write_config, invoke, tmp_path):
+    config = write_config(only=("openalex", "crossref"))
+    invoke("run", "--config", str(config))
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+
+    def open_copy(url: str) -> str:
+        conn.execute("update observations set metadata = json_set(metadata, '$.is_oa', json('true'), "
+                     "'$.oa_url', ?) where source = 'openalex'", [url])
+        conn.commit()
+        assert invoke("report", "--config", str(config)).exit_code == 0
+        return section((tmp_path / PAGE).read_text(), "content")
+
+    assert '<a href="https://example.org/open.pdf">read the open copy</a>' in open_copy("https://example.org/open.pdf")
+    page = open_copy("JavaScript:alert(1)")
+    assert "alert(1)" not in page and "read the open copy" not in page and "Open access: <strong>yes" in page
+
+
+def test_the_index_marks_a_retraction_notice_as_a_retraction(write_config, invoke, tmp_path):
+    config = write_config(only=("openalex", "crossref"))
+    invoke("run", "--config", str(config))
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    notice = json.dumps([{"type": "retraction", "label": "Retraction", "doi": "10.1016/j.drup.2026.000001"}])
+    conn.execute("update observations set metadata = json_set(metadata, '$.updated_by', json(?)) "
+                 "where source = 'crossref'", [notice])
+    conn.commit()
+    assert invoke("report", "--config", str(config)).exit_code == 0
+    index = (tmp_path / "state/report/index.html").read_text()
+    assert '<span class="mark bad">Retracted</span>' in index and "Corrected" not in index
+    assert 'role="note"><strong>Retraction</strong>' in (tmp_path / PAGE).read_text()
