@@ -264,3 +264,12 @@ def test_fetch_citing_of_a_real_answer():
     assert [r.pmid for r in listing.records] == cited_in_ids(body.decode())
     with pytest.raises(MalformedResponse, match="PMID 99 has no LinkSet"):
         pubmed.fetch_citing(Work(DEFAULT_DOI, pmid="99"), obs, None)
+
+
+def test_a_title_ending_in_an_ellipsis_keeps_it():
+    text = real_path(EFETCH).read_text()
+    start = text.index("<ArticleTitle>") + len("<ArticleTitle>")
+    end = text.index("</ArticleTitle>")
+    body = (text[:start] + "Vitamin D and the anti-EBV response..." + text[end:]).encode()
+    [meta] = pubmed.parse_efetch(body).values()
+    assert meta["title"] == "Vitamin D and the anti-EBV response..."

@@ -323,6 +323,13 @@ def partial_date(parts: Sequence[Any]) -> str | None:
     return "-".join([f"{numbers[0]:04d}", *(f"{n:02d}" for n in numbers[1:])])
 
 
+def pubmed_title(title: str | None) -> str | None:
+    """PubMed's closing period dropped (other sources give titles without it); '...' kept."""
+    if title and title.endswith(".") and not title.endswith(".."):
+        return title[:-1]
+    return title
+
+
 _TAGS = re.compile(r"<[^>]+>")
 
 

@@ -36,6 +36,7 @@ from monitor.sources.base import (
     may,
     need,
     pmcid_or_none,
+    pubmed_title,
     strip_markup,
 )
 
@@ -155,8 +156,7 @@ def _title(title: str | None) -> str | None:
     """'Abscopal response … <i>in vivo</i>.' → without markup and PubMed's closing period."""
     if not title:
         return None
-    plain = re.sub(r"\s+", " ", _TAGS.sub("", title)).strip()
-    return plain[:-1] if plain.endswith(".") and not plain.endswith("..") else plain
+    return pubmed_title(re.sub(r"\s+", " ", _TAGS.sub("", title)).strip())
 
 
 def _authors(record: dict[str, Any]) -> list[dict[str, Any]]:

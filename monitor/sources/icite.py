@@ -34,6 +34,7 @@ from monitor.sources.base import (
     lookup_batches,
     may,
     need,
+    pubmed_title,
 )
 
 SPEC = SourceSpec(
@@ -106,7 +107,7 @@ def parse_record(record: Any) -> Parsed:
     }
     year = _field(record, "year", int)
     meta = {
-        "title": _title(may(record, "title", str)),
+        "title": pubmed_title(may(record, "title", str)),
         "authors": _authors(record.get("authors")),
         "journal_abbreviation": _field(record, "journal", str),
         "year": year,
@@ -136,11 +137,6 @@ def _flag(record: dict[str, Any], legacy: str) -> bool | None:
             raise MalformedResponse(f"field '{legacy}' should be Yes or No, got {value[:40]!r}")
         return answer
     return value
-
-
-def _title(title: str | None) -> str | None:
-    """PubMed's closing period dropped, as other sources give titles without it."""
-    return title[:-1] if title and title.endswith(".") and not title.endswith("..") else title
 
 
 def _pmid(record: Any) -> str | None:

@@ -40,6 +40,7 @@ from monitor.sources.base import (
     observe,
     partial_date,
     pmcid_or_none,
+    pubmed_title,
     strip_markup,
 )
 
@@ -217,7 +218,7 @@ def parse_article(article: ET.Element) -> dict[str, Any]:
     published = _date(body.find("Journal/JournalIssue/PubDate"))
     title = _all_text(body.find("ArticleTitle"))
     meta: dict[str, Any] = {
-        "title": title[:-1] if title and title.endswith(".") else title,
+        "title": pubmed_title(title),
         "authors": [_author(a) for a in body.findall("AuthorList/Author")],
         "journal": _text(body.find("Journal/Title")),
         "journal_abbreviation": _text(body.find("Journal/ISOAbbreviation")),
