@@ -60,11 +60,17 @@ class Series:
 
 def connect(path: Path) -> sqlite3.Connection:
     """A read-only connection to the database at ``path``."""
+    conn = _open_readonly(path)
+    conn.set_authorizer(_no_attach)
+    return conn
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """The database at ``path``, opened with ``mode=ro`` (never created), waiting on a writer."""
     if not path.is_file():
         raise QueryError(f"no database at {path}: run `citation-monitor run` first")
     conn = sqlite3.connect(f"file:{pathname2url(str(path.resolve()))}?mode=ro", uri=True)
     conn.execute("PRAGMA busy_timeout = 10000")
-    conn.set_authorizer(_no_attach)
     return conn
 
 
@@ -302,25 +308,23 @@ def backup(source: Path, destination: Path, force: bool = False) -> int:
     failed backup leaves no partial file. An existing file is replaced only with
     ``force`` (its stale ``-wal`` and ``-shm`` files go with it).
     """
-    if not source.is_file():
-        raise QueryError(f"no database at {source}: run `citation-monitor run` first")
-    if destination.exists():
-        if destination.resolve() == source.resolve():
-            raise QueryError(f"{destination} is the database itself: choose another path")
-        if not force:
-            raise QueryError(f"{destination} already exists: pass --force to overwrite it")
-        if destination.is_dir():
-            raise QueryError(f"{destination} is a folder: give a file path")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)
-    conn = sqlite3.connect(f"file:{pathname2url(str(source.resolve()))}?mode=ro", uri=True)
+    conn = _open_readonly(source)
     try:
-        conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("VACUUM INTO ?", [str(temporary)])
-    except sqlite3.Error as exc:
+        if destination.exists():
+            if destination.resolve() == source.resolve():
+                raise QueryError(f"{destination} is the database itself: choose another path")
+            if not force:
+                raise QueryError(f"{destination} already exists: pass --force to overwrite it")
+            if destination.is_dir():
+                raise QueryError(f"{destination} is a folder: give a file path")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
         temporary.unlink(missing_ok=True)
-        raise QueryError(f"backup failed: {' '.join(str(exc).split())}") from None
+        try:
+            conn.execute("VACUUM INTO ?", [str(temporary)])
+        except sqlite3.Error as exc:
+            temporary.unlink(missing_ok=True)
+            raise QueryError(f"backup failed: {' '.join(str(exc).split())}") from None
     finally:
         conn.close()
     for stale in ("-wal", "-shm"):
