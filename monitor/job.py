@@ -5,7 +5,8 @@ report, send the email digest when ``[email] policy`` says so. Cron and the daem
 both call ``run_job``, so they can never differ.
 
 Each step after collecting stands alone: if one fails, the run's data (already
-committed) and the steps before it are kept, and the failure is reported.
+committed) and the other steps are kept, and the failure is reported as one of
+the run's problems (a warning: the exit code says how the sources did).
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from monitor import alerts, collect, mailer, report, store
 from monitor.alerts import Alert
 from monitor.config import Config
+from monitor.errors import MonitorError
 from monitor.fetching import utcnow
 from monitor.lock import run_lock
 from monitor.models import RunSummary, SourceReport
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,24 +54,48 @@ def run_job(
     with run_lock(config.database):
         summary = collect.run(config, now=now, on_source_done=on_source_done)
         problems: list[str] = []
-        raised: list[Alert] = []
         db = store.open_db(config.database)
         try:
-            try:
-                raised = alerts.raise_alerts(db, config.alerts, summary.run_id, now())
-            except Exception as exc:  # the run's data is committed; keep going
-                log.exception("alerts for run %s failed", summary.run_id)
-                problems.append(f"alerts not evaluated: internal error {exc!r}")
-            paths: list[Path] = []
-            if write_report:
-                paths = report.write_report(config)
+            raised = _attempt(
+                problems,
+                "alerts not evaluated",
+                lambda: alerts.raise_alerts(db, config.alerts, summary.run_id, now()),
+            )
+            paths = (
+                _attempt(problems, "report not written", lambda: report.write_report(config))
+                if write_report
+                else None
+            )
             delivery = None
-            if config.email.enabled:
-                delivery = mailer.deliver(db, config, summary.run_id, now())
+            if config.email.enabled:  # after a failed report too: the alerts still go out
+                delivery = _attempt(
+                    problems,
+                    "email digest not attempted",
+                    lambda: mailer.deliver(db, config, summary.run_id, now()),
+                    then="; the next digest carries its alerts",
+                )
                 if delivery and delivery.status == "failed":
                     problems.append(
                         f"email digest not sent: {delivery.error}; it is retried after the next run"
                     )
         finally:
             db.close()
-        return JobResult(summary, tuple(paths), tuple(raised), delivery, tuple(problems))
+        return JobResult(
+            summary, tuple(paths or ()), tuple(raised or ()), delivery, tuple(problems)
+        )
+
+
+def _attempt(problems: list[str], failure: str, step: Callable[[], T], then: str = "") -> T | None:
+    """One step after collecting: a failure becomes a line of ``problems``, which the
+    caller shows (``run``) or logs (the daemon); an unexpected one logs its traceback."""
+    try:
+        return step()
+    except MonitorError as exc:
+        problems.append(f"{failure}: {exc}{then}")
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        problems.append(f"{failure}: {exc.strerror or exc}{where}{then}")
+    except Exception as exc:
+        log.exception("%s", failure)
+        problems.append(f"{failure}: internal error {exc!r}{then}")
+    return None

@@ -3,7 +3,8 @@
 Policies: ``on-change`` (only when an alert fired), ``every-run``, ``weekly``. A
 digest covers the alerts of every run since the last one that was sent. Each
 attempt is recorded in ``email_deliveries``; a failed send (server down, login
-refused) is retried after the next run, with the alerts it missed.
+refused) is retried after the next run, with the alerts it missed, and so are the
+alerts of a run that never got to send its digest.
 
 A message is ``multipart/alternative``: a plain-text part, then an email-safe
 HTML part (inline CSS, table layout) related to one PNG chart per work, shown
@@ -124,7 +125,13 @@ class Delivery:
 def plan(
     db: sqlite_utils.Database, settings: EmailConfig, run_id: int, now: datetime
 ) -> tuple[bool, int]:
-    """(whether a digest is due after run ``run_id``, the first run it covers)."""
+    """(whether a digest is due after run ``run_id``, the first run it covers).
+
+    A digest covers every run since the one the last sent digest covered, so the
+    alerts of a failed send, or of a run that never got to its send (killed, or
+    the report failed), go out with the next digest. Before any digest was sent, it
+    covers the first failed one's runs, else just this run.
+    """
     sent = next(
         db.query("SELECT * FROM email_deliveries WHERE status = 'sent' ORDER BY id DESC LIMIT 1"),
         None,
@@ -136,17 +143,21 @@ def plan(
         ),
         None,
     )
+    if sent:
+        first_run_id = min(sent["run_id"] + 1, run_id)
+    else:
+        first_run_id = min(failed["first_run_id"], run_id) if failed else run_id
     if failed:  # retry what did not go out, with everything since
-        return True, min(failed["first_run_id"], run_id)
+        return True, first_run_id
     if settings.policy == "weekly":
-        if sent is None:
-            return True, run_id
-        due = now - datetime.fromisoformat(sent["attempted_at"]) >= WEEK
-        return due, min(sent["run_id"] + 1, run_id)
+        due = sent is None or now - datetime.fromisoformat(sent["attempted_at"]) >= WEEK
+        return due, first_run_id
     if settings.policy == "every-run":
-        return True, run_id
-    fired = db.execute("SELECT count(*) FROM alert_events WHERE run_id = ?", [run_id]).fetchone()[0]
-    return bool(fired), run_id
+        return True, first_run_id
+    fired = db.execute(
+        "SELECT count(*) FROM alert_events WHERE run_id BETWEEN ? AND ?", [first_run_id, run_id]
+    ).fetchone()[0]
+    return bool(fired), first_run_id
 
 
 def deliver(

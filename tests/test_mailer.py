@@ -6,12 +6,13 @@ import email
 import email.policy
 import functools
 import json
+import shutil
 import socket
 import sqlite3
 import ssl
 import subprocess
 import zlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from monitor import mailer, store
+from monitor import alerts, collect, mailer, store
 from monitor.alerts import Alert
 from monitor.config import EmailConfig, load_config
 from tests.conftest import DEFAULT_DOI
@@ -245,6 +246,73 @@ def test_a_server_that_is_down_is_recorded_and_retried_after_the_next_run(
     plain = message.get_body(("plain",)).get_content()
     assert "(41 → 44)" in plain and "(44 → 45)" in plain  # both runs' alerts
     assert deliveries(tmp_path)[-1]["first_run_id"] == 2
+
+
+def test_alerts_of_a_run_killed_before_its_digest_go_out_with_the_next(
+    write_config, invoke, fake_api, smtp_server, tmp_path
+):
+    inbox = smtp_server()
+    path = write_config(extra=email_section(inbox.port))
+    invoke("run", "--config", str(path))
+    assert invoke("email", "--config", str(path)).exit_code == 0  # a digest went out: run 1
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+    config = load_config(path, environ={})
+    summary = collect.run(config)  # run 2 collects and raises its alerts, then is killed
+    db = store.open_db(config.database)
+    try:
+        (alert,) = alerts.raise_alerts(db, config.alerts, summary.run_id, datetime.now(UTC))
+    finally:
+        db.close()
+    assert invoke("run", "--config", str(path)).exit_code == 0  # run 3: nothing new
+    assert len(inbox.envelopes) == 2
+    message = inbox.messages[-1]
+    assert message["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+    assert alert.message in message.get_body(("plain",)).get_content()
+    last = deliveries(tmp_path)[-1]
+    assert (last["status"], last["first_run_id"], last["run_id"]) == ("sent", 2, 3)
+
+
+def test_a_report_that_cannot_be_written_still_lets_the_digest_go(
+    write_config, invoke, fake_api, smtp_server, tmp_path
+):
+    inbox = smtp_server()
+    config = write_config(extra=email_section(inbox.port))
+    invoke("run", "--config", str(config))
+    report_dir = tmp_path / "state/report"
+    shutil.rmtree(report_dir)
+    report_dir.write_text("a file where the report folder should be")
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 0  # the sources answered; the report problem is a warning
+    assert result.output.startswith("Warning: report not written: ")
+    assert str(report_dir) in result.output
+    (message,) = inbox.messages
+    assert message["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+
+
+def test_a_digest_that_could_not_even_be_planned_is_carried_by_the_next(
+    write_config, invoke, fake_api, smtp_server, tmp_path, monkeypatch
+):
+    inbox = smtp_server()
+    config = write_config(extra=email_section(inbox.port))
+    invoke("run", "--config", str(config))
+    invoke("email", "--config", str(config))
+    plan = mailer.plan
+
+    def locked(*args):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(mailer, "plan", locked)
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 0
+    assert result.output == (
+        "Warning: email digest not attempted: internal error "
+        "OperationalError('database is locked'); the next digest carries its alerts\n"
+    )
+    monkeypatch.setattr(mailer, "plan", plan)
+    invoke("run", "--config", str(config))
+    assert inbox.messages[-1]["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
 
 
 def test_every_run_policy_sends_without_alerts(write_config, invoke, smtp_server):
