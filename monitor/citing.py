@@ -59,6 +59,8 @@ def save_list(
              _bool(record.author_sc), _bool(record.journal_sc), response_id],
         )
         seen.add(citation_id)
+    if tracked_authors:
+        _flag_self_citations(db, work_id, tracked_authors)
     if listing.complete:  # only a complete list can show that a work has vanished
         listed = db.query(
             "SELECT cs.citation_id FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
@@ -71,6 +73,20 @@ def save_list(
                     "UPDATE citation_sources SET gone_at = ? WHERE citation_id = ? AND source = ?",
                     [iso(now), row["citation_id"], listing.source],
                 )
+
+
+def _flag_self_citations(
+    db: sqlite_utils.Database, work_id: int, tracked_authors: list[Mapping[str, Any]]
+) -> None:
+    """Check the work's citing works listed before its own authors were known (a source that
+    finished before the ones describing the tracked work), so none stays unflagged until its
+    list is fetched again."""
+    for row in list(db.query(
+        "SELECT e.id, c.authors FROM citations e JOIN citers c ON c.id = e.citer_id "
+        "WHERE e.work_id = ? AND e.is_self_citation = 0 AND c.authors != '[]'", [work_id],
+    )):
+        if ledger.is_self_citation(json.loads(row["authors"]), tracked_authors):
+            db.execute("UPDATE citations SET is_self_citation = 1 WHERE id = ?", [row["id"]])
 
 
 def _upsert_citation(

@@ -218,3 +218,20 @@ def test_ledger_rows_are_newest_first_whether_a_date_or_only_a_year_is_known(sto
     save(store_db, 1, "openalex", {"doi": "10.1/old", "published": "2020-03-01", "year": 2020},
          {"doi": "10.1/new", "year": 2025}, {"doi": "10.1/mid", "published": "2023-06", "year": 2023})
     assert [r["doi"] for r in citing.ledger_rows(store_db, DEFAULT_DOI)] == ["10.1/new", "10.1/mid", "10.1/old"]
+
+
+def test_a_self_citation_listed_before_the_tracked_works_authors_were_known_is_flagged(store_db):
+    """Europe PMC may finish before the sources that describe the tracked work."""
+    from datetime import UTC, datetime
+
+    from monitor import citing, store
+    from monitor.models import CitingList, CitingRecord, Outcome
+
+    save(store_db, 1, "europepmc", {"pmid": "333", "authors": ({"name": "Cheng Y"},)})  # no authors known yet
+    assert [r["is_self_citation"] for r in store_db.query("select * from citing_works")] == [0]
+    now = datetime(2026, 1, 1, 7, tzinfo=UTC)
+    listing = CitingList(DEFAULT_DOI, "openalex", Outcome.OK, (CitingRecord("openalex", doi="10.1/z"),))
+    with store_db.atomic():
+        citing.save_list(store_db, store.start_run(store_db, now), 1, listing, [{"name": "Yan Cheng"}], {}, now)
+    flags = {r["citing_pmid"] or r["citing_doi"]: r["is_self_citation"] for r in store_db.query("select * from citing_works")}
+    assert flags == {"333": 1, "10.1/z": 0}
