@@ -492,9 +492,18 @@ def send(
         with smtp:
             smtp.ehlo()
             if settings.security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise DeliveryError(
+                        f"{where} does not offer STARTTLS: check [email] smtp_port, or set "
+                        'security = "ssl" for a server that speaks TLS at once (usually port 465)'
+                    )
                 smtp.starttls(context=ssl_context or ssl.create_default_context())
                 smtp.ehlo()
             if user is not None and password is not None:
+                if not smtp.has_extn("auth"):
+                    raise DeliveryError(
+                        f"{where} offers no login (AUTH) here: {_no_auth_fix(settings)}"
+                    )
                 try:
                     smtp.login(user, password)
                 except UnicodeEncodeError:  # its message would quote the password
@@ -510,9 +519,7 @@ def send(
             f"check ${settings.username_env} and ${settings.password_env}"
         ) from None
     except smtplib.SMTPNotSupportedError as exc:
-        raise DeliveryError(
-            f'{where} does not support {exc}: set [email] security to "ssl" or "none"'
-        ) from None
+        raise DeliveryError(f"{where} does not support what sending needs ({exc})") from None
     except smtplib.SMTPRecipientsRefused as exc:
         refused = ", ".join(sorted(exc.recipients))
         raise DeliveryError(
@@ -535,6 +542,13 @@ def send(
         raise DeliveryError(
             f"cannot reach {where} ({reason}): check [email] smtp_host and smtp_port"
         ) from None
+
+
+def _no_auth_fix(settings: EmailConfig) -> str:
+    unneeded = "remove [email] username_env and password_env if it needs no login"
+    if settings.security == "none":  # most servers offer AUTH over TLS only
+        return f'set [email] security = "starttls" (or "ssl"), or {unneeded}'
+    return unneeded
 
 
 def _secrets(settings: EmailConfig, environ: Mapping[str, str]) -> list[str]:

@@ -459,6 +459,44 @@ def test_an_internal_error_while_sending_never_records_the_password(
         assert secret not in shown
 
 
+def plain_settings(port: int, security: str, login: bool = False) -> EmailConfig:
+    return EmailConfig(
+        enabled=True,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        security=security,
+        username_env="U" if login else None,
+        password_env="P" if login else None,
+        sender="monitor@example.org",
+        recipients=("ada@example.org",),
+    )
+
+
+def test_a_server_without_starttls_is_named_with_the_fix(smtp_server):
+    inbox = smtp_server()  # no TLS context: no STARTTLS
+    with pytest.raises(mailer.DeliveryError) as caught:
+        mailer.send(a_message(), plain_settings(inbox.port, "starttls"), {})
+    assert str(caught.value) == (
+        f"SMTP server 127.0.0.1:{inbox.port} does not offer STARTTLS: check [email] smtp_port, "
+        'or set security = "ssl" for a server that speaks TLS at once (usually port 465)'
+    )
+    assert inbox.envelopes == []
+
+
+def test_a_server_offering_no_login_in_the_clear_is_named_with_the_fix(smtp_server):
+    inbox = smtp_server()  # aiosmtpd, like most servers, offers AUTH only over TLS
+    with pytest.raises(mailer.DeliveryError) as caught:
+        mailer.send(
+            a_message(), plain_settings(inbox.port, "none", login=True), {"U": "u", "P": "p"}
+        )
+    assert str(caught.value) == (
+        f"SMTP server 127.0.0.1:{inbox.port} offers no login (AUTH) here: "
+        'set [email] security = "starttls" (or "ssl"), or remove [email] username_env and '
+        "password_env if it needs no login"
+    )
+    assert inbox.envelopes == []
+
+
 # --- STARTTLS and SSL, with a throwaway certificate ------------------------------------
 
 
