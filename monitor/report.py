@@ -120,6 +120,7 @@ class WorkPage:
     who: dict[tuple[str, str], list[tuple[str, int]]] = field(default_factory=dict)
     per_year: tuple[tuple[str, int], ...] = ()
     per_year_basis: str = ""
+    series: tuple[charts.Series, ...] = ()  # the cumulative chart's lines, also shown as a table
     cumulative_chart: Markup = field(default_factory=Markup)
     per_year_chart: Markup = field(default_factory=Markup)
     cite: dict[str, str] = field(default_factory=dict)
@@ -278,6 +279,7 @@ def _work_page(
         who=analysis.who_cites(ledger),
         per_year=tuple(years),
         per_year_basis=basis,
+        series=tuple(series),
         cumulative_chart=charts.cumulative(
             series, f"Cumulative citations over time: {title}",
             "One line per source from our snapshots; dotted parts are backfilled estimates.",
@@ -441,6 +443,12 @@ def as_json(report: Report) -> dict[str, Any]:
             ],
             "metrics": [asdict(m) for m in page.metrics],
             "citations_per_year": dict(page.per_year),
+            "cumulative": [
+                {"label": s.label, "observed": [[d.isoformat(), n] for d, n in s.points],
+                 "backfilled": [[d.isoformat(), n] for d, n in s.backfill]}
+                for s in page.series
+            ],
+            "who_cites": {heading: dict(items) for (heading, _), items in page.who.items()},
             "coverage": [asdict(c) | {"missing": list(c.missing)} for c in page.coverage],
             "citing_works": [asdict(c) for c in page.citing],
         }

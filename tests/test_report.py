@@ -499,3 +499,30 @@ def test_the_index_marks_a_retraction_notice_as_a_retraction(write_config, invok
     index = (tmp_path / "state/report/index.html").read_text()
     assert '<span class="mark bad">Retracted</span>' in index and "Corrected" not in index
     assert 'role="note"><strong>Retraction</strong>' in (tmp_path / PAGE).read_text()
+
+
+def test_the_cumulative_chart_has_its_numbers_in_a_table_and_in_report_json(site, tmp_path):
+    _, conn, page = site
+    charts = section(page, "charts")
+    data = json.loads((tmp_path / "state/report/report.json").read_text())["works"][0]
+    for source, title in (("openalex", "OpenAlex"), ("crossref", "Crossref")):
+        days = conn.execute(
+            "select day, citations from count_history where doi = ? and source = ?", [DEFAULT_DOI, source]
+        ).fetchall()
+        assert days
+        for day, citations in days:
+            assert f'<tr><th scope="row">{title}</th><td>{day}</td><td class="num">{citations}</td></tr>' in charts
+        [line] = [s for s in data["cumulative"] if s["label"] == title]
+        assert line["observed"] == [[day, citations] for day, citations in days]
+    distinct = conn.execute("select count(*) from citing_works where doi = ?", [DEFAULT_DOI]).fetchone()[0]
+    [ledger_line] = [s for s in data["cumulative"] if s["label"] == "Distinct citing works"]
+    assert ledger_line["observed"][-1][1] == distinct
+
+
+def test_report_json_has_the_who_cites_counts_of_the_page(site, tmp_path):
+    _, _, page = site
+    who = json.loads((tmp_path / "state/report/report.json").read_text())["works"][0]["who_cites"]
+    assert who["Venues"]
+    for heading, counts in who.items():
+        for name, n in counts.items():
+            assert f"<td>{name}</td><td class=\"num\">{n}</td>" in section(page, "who"), (heading, name)
