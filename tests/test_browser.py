@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.conftest import ROOT
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts"
 KEYS = {"SCOPUS_API_KEY": "test-scopus-key", "ALTMETRIC_API_KEY": "test-altmetric-key"}
+HOSTILE = '<img src="http://127.0.0.1:9/title.png" alt=""><script>console.error("ran")</script> & co'
 
 pytestmark = [
     pytest.mark.browser,
@@ -52,7 +54,13 @@ def site(tmp_path_factory):
         for _ in range(2):
             result = CliRunner().invoke(cli, ["run", "--config", str(tmp / "config.toml")], env={**os.environ, **KEYS})
             assert result.exit_code == 0, result.output
-    # the citing titles carry markup a browser must show as text
+    # a citing title carries markup a browser must show as text: run, it would log and fetch
+    conn = sqlite3.connect(tmp / "state/monitor.db")
+    conn.execute("update citers set title = ? where id = (select min(id) from citers)", [HOSTILE])
+    conn.commit()
+    conn.close()
+    result = CliRunner().invoke(cli, ["report", "--config", str(tmp / "config.toml")])
+    assert result.exit_code == 0, result.output
     return tmp / "state/report"
 
 
@@ -91,6 +99,8 @@ def test_loads_from_file_with_no_console_errors_and_no_network(site, tmp_path, p
         page = f"archive/{day.name}/works/10.1016-j.drup.2021.100752.html"
     proc, urls = load((site / page).as_uri(), tmp_path)
     assert "</html>" in proc.stdout and "Citation report" in proc.stdout  # the DOM was built
+    if "works/" in page:  # the hostile title is text in the DOM, not an element
+        assert "&lt;script&gt;console.error(\"ran\")&lt;/script&gt; &amp; co" in proc.stdout
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
     assert console == []
     assert urls == set()
