@@ -139,6 +139,17 @@ def test_entries_are_matched_by_doi_not_by_position(fake_api, make_session):
     assert [o.outcome for o in observations] == [Outcome.OK, Outcome.NOT_FOUND, Outcome.OK]
 
 
+def test_a_page_cut_short_is_an_error_for_the_works_it_leaves_out(fake_api, make_session):
+    """Scopus holds duplicate records: 25 entries may not reach every DOI asked for."""
+    page = {"search-results": {"opensearch:totalResults": "26", "entry": [entry()]}}
+    fake_api.inject("scopus", body=json.dumps(page).encode())
+    works = [Work(DEFAULT_DOI), Work("10.9999/pushed-out")]
+    found, missing = scopus.fetch(works, make_session(scopus, api_key=KEY))
+    assert found.outcome is Outcome.OK and found.citations == 37
+    assert missing.outcome is Outcome.ERROR and missing.citations is None
+    assert "lists 1 of the 26 records" in missing.message
+
+
 def test_empty_result_set_is_not_found(fake_api, make_session):
     [obs] = scopus.fetch([Work("10.9999/does-not-exist")], make_session(scopus, api_key=KEY))
     assert obs.outcome is Outcome.NOT_FOUND and obs.citations is None

@@ -57,6 +57,10 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
         records=entries,
         key=lambda entry: doi_or_none(entry.get("prism:doi")),
         parse=parse_entry,
+        # Scopus holds duplicates: a page of 25 can leave a tracked DOI out.
+        total=lambda payload: count(
+            payload["search-results"], "opensearch:totalResults", "search-results."
+        ),
     )
 
 

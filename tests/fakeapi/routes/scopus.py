@@ -45,13 +45,14 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
         for clause in query.split(" OR ")
     ]
     count = int(request.arg("count", "25") or 25)
-    found = [fake.records["scopus"][d] for d in wanted if d in fake.records["scopus"]][:count]
+    matched = [fake.records["scopus"][d] for d in wanted if d in fake.records["scopus"]]
+    found = matched[:count]
     entries: list[Any] = found or [{"@_fa": "true", "error": "Result set was empty"}]
     return Reply(
         200,
         {
             "search-results": {
-                "opensearch:totalResults": str(len(found)),
+                "opensearch:totalResults": str(len(matched)),  # every match, not just this page
                 "opensearch:startIndex": "0",
                 "opensearch:itemsPerPage": str(len(found)),
                 "opensearch:Query": {"@role": "request", "@searchTerms": query, "@startPage": "0"},
