@@ -55,6 +55,16 @@ def merge(per_source: Mapping[str, Mapping[str, Any]]) -> tuple[Record, dict[str
     return merged, origin
 
 
+def for_citation(record: Record, per_source: Mapping[str, Mapping[str, Any]]) -> Record:
+    """``record`` with authors split into family and given names where a source splits them
+    (Crossref's deposit does), so 'Ludwig van Beethoven' is cited as 'van Beethoven, L.'."""
+    for source in _order(("crossref",), per_source):
+        authors = per_source[source].get("authors") or []
+        if authors and all(isinstance(a, Mapping) and a.get("family") for a in authors):
+            return Record({**record, "authors": authors})
+    return record
+
+
 def _order(preferred: Iterable[str], available: Mapping[str, Any]) -> list[str]:
     order = [s for s in (*preferred, *DEFAULT_ORDER) if s in available]
     return list(dict.fromkeys([*order, *sorted(available)]))

@@ -285,7 +285,7 @@ def _work_page(
             "One line per source from our snapshots; dotted parts are backfilled estimates.",
         ),
         per_year_chart=charts.bars(years, f"Citations per year: {title}", f"Source: {basis}."),
-        cite=cite.citations(record, doi) if record.get("title") else {},
+        cite=cite.citations(metadata.for_citation(record, per_source_meta), doi) if record.get("title") else {},
     )
 
 

@@ -526,3 +526,18 @@ def test_report_json_has_the_who_cites_counts_of_the_page(site, tmp_path):
     for heading, counts in who.items():
         for name, n in counts.items():
             assert f"<td>{name}</td><td class=\"num\">{n}</td>" in section(page, "who"), (heading, name)
+
+
+def test_citations_use_the_family_names_a_source_gives():
+    from monitor import cite, metadata
+
+    per_source = {
+        "openalex": {"title": "A study of sonatas", "authors": [{"name": "Ludwig van Beethoven"}], "year": 1802},
+        "crossref": {"authors": [{"name": "Ludwig van Beethoven", "given": "Ludwig", "family": "van Beethoven"}]},
+    }
+    record, _ = metadata.merge(per_source)
+    assert record["authors"] == [{"name": "Ludwig van Beethoven"}]  # shown as OpenAlex names them
+    cited = metadata.for_citation(record, per_source)
+    assert cite.apa(cited, "10.1/x").startswith("van Beethoven, L. (1802).")
+    assert cite.vancouver(cited, "10.1/x").startswith("van Beethoven L.")
+    assert metadata.for_citation(record, {"openalex": per_source["openalex"]}) is record
