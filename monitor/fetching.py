@@ -220,6 +220,7 @@ class Session:
         self.limiter = RateLimiter(source.requests_per_second, sleep=sleep)
         self.exchanges: list[Exchange] = []
         self.exhausted: str | None = None  # once set, no more requests this run
+        self.down: str | None = None  # set when a request found no answer after every retry
         self.max_pages = 100  # a cap on pages per citing list (config [citing] max_pages)
         self.host = urlsplit(source.base_url).netloc
 
@@ -245,12 +246,15 @@ class Session:
         Returns the Exchange of the first response that is neither 429 nor 5xx (a
         404 included: what it means is the source module's call). Raises
         FetchFailure when retries run out, or at once when the server asks us to
-        wait longer than ``max_retry_after_seconds``. ``slow_down`` names other
+        wait longer than ``max_retry_after_seconds``, or when an earlier request of
+        this run got no answer at all after every retry (the host is down). ``slow_down`` names other
         answers that mean "too many requests" (OpenAlex's 403): they are retried
         as a 429 is.
         """
         if self.exhausted:
             raise FetchFailure(Outcome.QUOTA_EXHAUSTED, self.exhausted)
+        if self.down:
+            raise FetchFailure(Outcome.ERROR, self.down)
         timeout = self.source.timeout_seconds or self.http.timeout_seconds
         attempts = self.http.max_retries + 1
         for attempt in range(attempts):
@@ -302,6 +306,10 @@ class Session:
                     self.limiter.pause(wait)
                     continue
             if last:
+                if failure.exchange is None:
+                    # No answer at all (timeouts, refused connections) after every retry: a
+                    # host that is down would cost each remaining work the same wait.
+                    self.down = f"{failure.message}; not asked again this run"
                 raise failure
             delay = min(MAX_BACKOFF_SECONDS, self.http.backoff_seconds * 2**attempt)
             delay *= 0.5 + self.jitter()

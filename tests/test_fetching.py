@@ -249,3 +249,27 @@ def test_an_answer_the_source_calls_slow_down_is_retried_like_a_429():
         s.get("/x", slow_down=slow)
     assert info.value.outcome is Outcome.RATE_LIMITED and len(calls) == 2
     assert s.get("/x").status_code == 403  # without it, a 403 is the source module's to judge
+
+
+def test_a_host_that_never_answers_is_not_asked_again_this_run():
+    """Each remaining work would otherwise wait out every timeout and retry again."""
+    def handler(request):
+        raise httpx.ConnectTimeout("timed out")
+
+    s, _ = session(handler, max_retries=1, timeout_seconds=5)
+    with pytest.raises(FetchFailure) as first:
+        s.get("/a")
+    assert first.value.message == "timed out after 5s waiting for api.example.org"
+    with pytest.raises(FetchFailure) as second:
+        s.get("/b")
+    assert second.value.outcome is Outcome.ERROR
+    assert second.value.message == "timed out after 5s waiting for api.example.org; not asked again this run"
+    assert s.exchanges == []
+
+
+def test_a_server_error_does_not_stop_the_next_request():
+    handler, calls = replies(httpx.Response(500), httpx.Response(500), httpx.Response(200, json={}))
+    s, _ = session(handler, max_retries=1)
+    with pytest.raises(FetchFailure):
+        s.get("/a")  # one work's record breaks the server: the others may still be fine
+    assert s.get("/b").status_code == 200 and len(calls) == 3

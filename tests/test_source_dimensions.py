@@ -142,6 +142,19 @@ def test_429_every_time_is_rate_limited_without_a_count(fake_api, make_session):
     assert "HTTP 429" in obs.message
 
 
+def test_a_hanging_host_is_given_up_after_one_work_not_waited_out_for_each(
+    fake_api, make_session
+):
+    fake_api.inject("dimensions", delay=0.5, times=None)
+    works = [Work(DEFAULT_DOI), Work("10.9999/a"), Work("10.9999/b")]
+    session = make_session(dimensions, timeout_seconds=0.2)
+    observations = dimensions.fetch(works, session)
+    assert [o.outcome for o in observations] == [Outcome.ERROR] * 3
+    assert observations[0].message.startswith("timed out after 0.2s waiting for")
+    assert all(o.message.endswith("not asked again this run") for o in observations[1:])
+    assert len(fake_api.hits("dimensions")) == 2  # the first work's attempts only
+
+
 def test_malformed_body_is_an_error(fake_api, make_session):
     fake_api.inject("dimensions", malformed=True)
     [obs] = dimensions.fetch([Work(DEFAULT_DOI)], make_session(dimensions))
