@@ -31,6 +31,8 @@ from monitor.doi import doi_slug
 from monitor.models import Outcome
 from monitor.sources import SOURCES
 
+FAILURES = frozenset(o.value for o in Outcome if o.is_failure)
+
 
 @dataclass(frozen=True)
 class SourceRow:
@@ -408,6 +410,7 @@ def environment(config_folder: Path) -> jinja2.Environment:
     env.filters["day"] = lambda iso: (iso or "")[:10]
     env.filters["minute"] = lambda iso: (iso or "")[:16].replace("T", " ")
     env.filters["web_url"] = web_url
+    env.tests["failure"] = lambda outcome: outcome in FAILURES
     return env
 
 

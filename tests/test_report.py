@@ -541,3 +541,12 @@ def test_citations_use_the_family_names_a_source_gives():
     assert cite.apa(cited, "10.1/x").startswith("van Beethoven, L. (1802).")
     assert cite.vancouver(cited, "10.1/x").startswith("van Beethoven L.")
     assert metadata.for_citation(record, {"openalex": per_source["openalex"]}) is record
+
+
+def test_run_health_marks_the_failed_sources(write_config, invoke, fake_api, tmp_path):
+    config = write_config(only=("openalex", "crossref"))
+    fake_api.inject("crossref", status=503, times=None)
+    invoke("run", "--config", str(config))
+    health = section((tmp_path / PAGE).read_text(), "run-health")
+    assert re.search(r'<th scope="row">Crossref</th>\s*<td class="failed">error</td>', health)
+    assert re.search(r'<th scope="row">OpenAlex</th>\s*<td class="">ok</td>', health)
