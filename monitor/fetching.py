@@ -245,11 +245,11 @@ class Session:
 
         Returns the Exchange of the first response that is neither 429 nor 5xx (a
         404 included: what it means is the source module's call). Raises
-        FetchFailure when retries run out, or at once when the server asks us to
-        wait longer than ``max_retry_after_seconds``, or when an earlier request of
-        this run got no answer at all after every retry (the host is down). ``slow_down`` names other
-        answers that mean "too many requests" (OpenAlex's 403): they are retried
-        as a 429 is.
+        FetchFailure when retries run out; at once when the server asks us to wait
+        longer than ``max_retry_after_seconds``, or when an earlier request of this
+        run got no answer at all after every retry (the host is down).
+        ``slow_down`` names other answers that mean "too many requests" (OpenAlex's
+        403): they are retried as a 429 is.
         """
         if self.exhausted:
             raise FetchFailure(Outcome.QUOTA_EXHAUSTED, self.exhausted)
