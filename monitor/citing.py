@@ -339,18 +339,24 @@ def ledger_rows(db: sqlite_utils.Database, doi: str, as_of: str | None = None) -
     return [r for r in rows if r["sightings"]]
 
 
+def listed(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The citing works some source lists now: one every source has dropped is kept in the
+    ledger (and shown), but no longer counted as citing the work."""
+    return [r for r in rows if r["sources"]]
+
+
 def coverage(rows: Iterable[Mapping[str, Any]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Per source: how many of the union it lists, and which it misses."""
+    """Per source that ever listed one: how many of the union it lists now, and which it misses."""
     rows = list(rows)
+    union = listed(rows)
     result = {}
     for source in sources:
-        listed = [r for r in rows if source in r["sources"]]
         if not any(source in r["sightings"] for r in rows):
             continue
         result[source] = {
-            "listed": len(listed),
-            "union": len(rows),
-            "missing": [r for r in rows if source not in r["sources"]],
+            "listed": sum(1 for r in union if source in r["sources"]),
+            "union": len(union),
+            "missing": [r for r in union if source not in r["sources"]],
         }
     return result
 

@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -249,6 +250,7 @@ def _work_page(
             per_source_meta[source] = ok[-1]["metadata"]
     record, origin = metadata.merge(per_source_meta)
     ledger = citing.ledger_rows(db, doi, as_of)
+    current = citing.listed(ledger)  # what the figures count; the list shows every row
     latest_run_id = run["id"] if run else None
     openalex = latest_ok.get("openalex")
     counts_by_year = openalex["metrics"].get("counts_by_year") if openalex else None
@@ -262,10 +264,10 @@ def _work_page(
                 s = analysis.backfill_from_years(
                     s, counts_by_year, openalex["citations"], record.get("published"))
             series.append(s)
-    if ledger:
+    if current:
         first_fetch = min(r["first_seen_at"] for r in ledger)
-        series.append(analysis.ledger_series(ledger, datetime.fromisoformat(first_fetch).date()))
-    years, basis = analysis.per_year(counts_by_year, ledger)
+        series.append(analysis.ledger_series(current, datetime.fromisoformat(first_fetch).date()))
+    years, basis = analysis.per_year(counts_by_year, current)
     title = record.get("title") or doi
     return WorkPage(
         doi=doi,
@@ -274,11 +276,11 @@ def _work_page(
         record=record,
         origin=origin,
         rows=tuple(rows),
-        best=_best(ledger, rows),
+        best=_best(ledger, current, rows),
         metrics=tuple(analysis.metrics(latest_ok)),
         citing=tuple(_citing_entry(r, latest_run_id) for r in ledger),
         coverage=_coverage(ledger),
-        who=analysis.who_cites(ledger),
+        who=analysis.who_cites(current),
         per_year=tuple(years),
         per_year_basis=basis,
         series=tuple(series),
@@ -320,11 +322,11 @@ def _source_row(
     )
 
 
-def _best(ledger: list[dict[str, Any]], rows: list[SourceRow]) -> Best:
+def _best(ledger: list[dict[str, Any]], current: list[Mapping[str, Any]], rows: list[SourceRow]) -> Best:
     if ledger:
         return Best(
-            len(ledger),
-            sum(1 for r in ledger if not r["is_self_citation"]),
+            len(current),
+            sum(1 for r in current if not r["is_self_citation"]),
             "distinct citing works across all sources that list them",
         )
     counts = [r.citations for r in rows if r.counts_citations and r.citations is not None]
