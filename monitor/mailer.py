@@ -22,7 +22,7 @@ import socket
 import ssl
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 WEEK = timedelta(days=7) - timedelta(hours=1)  # a weekly run a little early still sends
 SMTP_TIMEOUT_SECONDS = 30.0
 MAX_ALERTS_SHOWN = 50
+MAX_WORKS_SHOWN = 10  # each with a table and a chart; the report has every work
 KIND_LABELS = {
     "retraction": "Retraction",
     "correction": "Correction",
@@ -88,7 +89,7 @@ class DigestWork:
     now: int | None
     lines: tuple[SourceLine, ...]
     alerts: tuple[Alert, ...]
-    chart: bytes | None
+    chart: bytes | None  # only for the works the digest shows
     chart_cid: str  # without angle brackets, as the HTML's cid: URL wants it
     legend: tuple[tuple[str, str, int], ...]  # (colour, source title, last value)
 
@@ -102,7 +103,7 @@ class Digest:
     subject: str
     text: str
     html: str
-    works: tuple[DigestWork, ...]
+    works: tuple[DigestWork, ...]  # those shown, the most newsworthy first
     alerts: tuple[Alert, ...]
     first_run_id: int
     run_id: int
@@ -271,13 +272,21 @@ def build(
     db: sqlite_utils.Database, config: Config, first_run_id: int, run_id: int, now: datetime
 ) -> Digest:
     found = alerts.for_runs(db, first_run_id, run_id)
+    rows = store.works_rows(db)
+    every = [
+        _work(db, row, first_run_id, run_id, [a for a in found if a.doi == row["doi"]])
+        for row in rows
+    ]
+    # Many works would make a long, heavy message that mail clients clip: the most
+    # newsworthy few are shown, with their charts; the report has the rest.
+    ids = {row["doi"]: row["id"] for row in rows}
     works = tuple(
-        _work(db, row, first_run_id, run_id, [a for a in found if a.doi == row["doi"]], i)
-        for i, row in enumerate(store.works_rows(db), start=1)
+        replace(work, **_chart(db, ids[work.doi], run_id, index))
+        for index, work in enumerate(sorted(every, key=_newsworthiness)[:MAX_WORKS_SHOWN], 1)
     )
     run = next(db.query("SELECT * FROM runs WHERE id = ?", [run_id]), None) or {}
     failed = _failed_sources(run)
-    subject = subject_line(found, works)
+    subject = subject_line(found, every)
     shown = tuple(found[:MAX_ALERTS_SHOWN])
     context = {
         "subject": subject,
@@ -286,18 +295,25 @@ def build(
             for a in shown
         ],
         "more_alerts": len(found) - len(shown),
-        "general": [a for a in shown if a.doi is None],
         "works": works,
+        "more_works": len(every) - len(works),
+        "more_works_text": _more_works(len(every) - len(works)),
         "run": run,
         "failed": failed,
         "report_url": config.email.report_url,
         "policy": config.email.policy,
         "version": __version__,
         "sent_at": now.strftime("%Y-%m-%d %H:%M UTC"),
-        "labels": KIND_LABELS,
     }
     html = report.environment(config.folder).get_template("digest_email.html").render(**context)
     return Digest(subject, _text(context), html, works, tuple(found), first_run_id, run_id)
+
+
+def _newsworthiness(work: DigestWork) -> tuple[int, int]:
+    """Sort key: works with alerts first (the most important kind first), then the
+    biggest change since the last digest; ties keep the works' order."""
+    rank = min((a.rank for a in work.alerts), default=len(alerts.KINDS) + 1)
+    return (rank, -sum(abs(line.change or 0) for line in work.lines))
 
 
 def _work(
@@ -306,18 +322,18 @@ def _work(
     first_run_id: int,
     run_id: int,
     found: list[Alert],
-    index: int,
 ) -> DigestWork:
+    """A work's counts per source; its chart is drawn only if it is shown (``_chart``)."""
     record, _ = metadata.merge(store.latest_metadata(db, row["doi"]))
     title = record.get("title") or row["label"] or row["doi"]
     history = list(
         db.query(
-            "SELECT source, run_id, outcome, citations, message, observed_at FROM observations "
+            "SELECT source, run_id, outcome, citations, message FROM observations "
             "WHERE work_id = ? AND run_id <= ? ORDER BY run_id, id",
             [row["id"], run_id],
         )
     )
-    lines, series = [], []
+    lines = []
     for source, module in SOURCES.items():
         mine = [h for h in history if h["source"] == source]
         if not mine or not module.SPEC.counts_citations:
@@ -331,36 +347,43 @@ def _work(
                 source, module.SPEC.title, latest, change, mine[-1]["outcome"], mine[-1]["message"]
             )
         )
-        by_day: dict[date, int] = {}
-        for h in ok:
-            by_day[datetime.fromisoformat(h["observed_at"]).date()] = h["citations"]
-        if by_day:
-            series.append(pngchart.Line(module.SPEC.title, tuple(sorted(by_day.items()))))
-    series = series[: len(pngchart.SERIES)]
-    chart = pngchart.line_chart(series) if series else None
-    legend = tuple((pngchart.COLORS[i], s.label, s.points[-1][1]) for i, s in enumerate(series))
     now = max((line.citations for line in lines if line.citations is not None), default=None)
-    return DigestWork(
-        row["doi"],
-        title,
-        now,
-        tuple(lines),
-        tuple(found),
-        chart,
-        f"chart-{index}@citation-monitor",
-        legend,
-    )
+    return DigestWork(row["doi"], title, now, tuple(lines), tuple(found), None, "", ())
+
+
+def _chart(db: sqlite_utils.Database, work_id: int, run_id: int, index: int) -> dict[str, Any]:
+    """The PNG chart of a work's good counts per source and day, its Content-ID and legend."""
+    by_source: dict[str, dict[date, int]] = {}
+    for h in db.query(
+        "SELECT source, citations, observed_at FROM observations WHERE work_id = ? AND run_id <= ? "
+        "AND outcome = 'ok' AND citations IS NOT NULL ORDER BY run_id, id",
+        [work_id, run_id],
+    ):
+        day = datetime.fromisoformat(h["observed_at"]).date()
+        by_source.setdefault(h["source"], {})[day] = h["citations"]
+    series = [
+        pngchart.Line(module.SPEC.title, tuple(sorted(by_source[source].items())))
+        for source, module in SOURCES.items()
+        if source in by_source and module.SPEC.counts_citations
+    ][: len(pngchart.SERIES)]
+    if not series:
+        return {"chart": None, "chart_cid": "", "legend": ()}
+    return {
+        "chart": pngchart.line_chart(series),
+        "chart_cid": f"chart-{index}@citation-monitor",
+        "legend": tuple(
+            (pngchart.COLORS[i], s.label, s.points[-1][1]) for i, s in enumerate(series)
+        ),
+    }
 
 
 def _failed_sources(run: Mapping[str, Any]) -> list[tuple[str, str]]:
-    summary = json.loads(run.get("summary") or "{}") if isinstance(run.get("summary"), str) else {}
+    """(source title, message) of each source that failed in the run, from its summary."""
+    summary = json.loads(run.get("summary") or "{}")
     return [
-        (
-            SOURCES[name].SPEC.title if name in SOURCES else name,
-            entry.get("message") or entry["outcome"],
-        )
+        (alerts.title_of(name), entry.get("message") or entry["outcome"])
         for name, entry in summary.items()
-        if entry.get("outcome") in ("error", "rate_limited", "quota_exhausted")
+        if Outcome(entry["outcome"]).is_failure
     ]
 
 
@@ -426,6 +449,8 @@ def _text(context: Mapping[str, Any]) -> str:
                 text += f"  {Outcome(line.outcome).plain}: {line.message}"
             out.append(text.rstrip())
         out.append("")
+    if context["more_works"]:
+        out += [f"{_more_works(context['more_works'])}: see the report.", ""]
     run = context["run"]
     if run:
         out.append(f"Run {run['id']} started {run['started_at'][:16].replace('T', ' ')} UTC.")
@@ -439,6 +464,10 @@ def _text(context: Mapping[str, Any]) -> str:
         f'citation-monitor {context["version"]}; [email] policy = "{context["policy"]}"',
     ]
     return "\n".join(out) + "\n"
+
+
+def _more_works(n: int) -> str:
+    return f"And {n} more work{'s' if n != 1 else ''} with less news"
 
 
 def compose(digest: Digest, settings: EmailConfig, now: datetime) -> EmailMessage:

@@ -315,6 +315,30 @@ def test_a_digest_that_could_not_even_be_planned_is_carried_by_the_next(
     assert inbox.messages[-1]["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
 
 
+def test_a_digest_shows_the_most_newsworthy_works_and_counts_the_rest(
+    write_config, invoke, fake_api, smtp_server, monkeypatch
+):
+    monkeypatch.setattr(mailer, "MAX_WORKS_SHOWN", 1)
+    inbox = smtp_server()
+    quiet = "10.5555/quiet.1"  # listed first, but nothing happens to it
+    config = write_config(works=[quiet, DEFAULT_DOI], extra=email_section(inbox.port))
+    invoke("run", "--config", str(config))
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
+    invoke("run", "--config", str(config))
+    (message,) = inbox.messages
+    plain = message.get_body(("plain",)).get_content()
+    assert f"https://doi.org/{DEFAULT_DOI}" in plain and quiet not in plain
+    assert "And 1 more work with less news: see the report." in plain
+    html = message.get_body(("html",)).get_content()
+    assert quiet not in html
+    assert (
+        'And 1 more work with less news: <a href="https://example.org/citations/" '
+        'style="color:#0b4f8a;">see the report</a>.'
+    ) in html
+    images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert [p["Content-ID"] for p in images] == ["<chart-1@citation-monitor>"]
+
+
 def test_every_run_policy_sends_without_alerts(write_config, invoke, smtp_server):
     inbox = smtp_server()
     config = write_config(extra=email_section(inbox.port, policy="every-run"))
