@@ -49,23 +49,54 @@ def same_title_work(
     return abs(a_year - b_year) <= (2 if either_preprint else 0)
 
 
-def name_key(name: str | None) -> str | None:
-    """'Jin Ming Yang', 'Yang, J.-M.' and MEDLINE's 'Yang JM' → 'yang j': family name, first initial."""
+def _name_parts(name: str | None) -> tuple[str, list[str], bool] | None:
+    """(family, given-name tokens, whether the given names are initials only), lower case.
+
+    'Jin Ming Yang' → ('yang', ['jin', 'ming'], False); 'Yang, J.-M.' and MEDLINE's 'Yang JM'
+    → ('yang', ['j', 'm'], True).
+    """
     if not name:
         return None
     text = unicodedata.normalize("NFKD", name)
     text = "".join(c for c in text if not unicodedata.combining(c))
     parts = text.split()
+    medline = False
     if "," in text:
         family, _, given = text.partition(",")
     elif len(parts) > 1 and re.fullmatch(r"[A-Z]{1,3}", parts[-1]):  # MEDLINE: 'Cheng Y'
-        family, given = " ".join(parts[:-1]), parts[-1]
+        family, given, medline = " ".join(parts[:-1]), parts[-1], True
     else:
         family, given = (parts[-1], " ".join(parts[:-1])) if parts else ("", "")
-    family, given = family.lower(), given.lower()
-    family = re.sub(r"[^a-z]", "", family)
-    initial = re.sub(r"[^a-z]", "", given)[:1]
-    return f"{family} {initial}".strip() if family else None
+    family = re.sub(r"[^a-z]", "", family.lower())
+    if not family:
+        return None
+    if medline:
+        return family, list(given.lower()), True
+    tokens = [t for t in re.split(r"[^a-z]+", given.lower()) if t]
+    return family, tokens, all(len(t) == 1 for t in tokens)
+
+
+def name_key(name: str | None) -> str | None:
+    """'Jin Ming Yang', 'Yang, J.-M.' and MEDLINE's 'Yang JM' → 'yang j': family name, first initial."""
+    parts = _name_parts(name)
+    if parts is None:
+        return None
+    family, given, _ = parts
+    return f"{family} {given[0][0]}" if given else family
+
+
+def same_person(a: str | None, b: str | None) -> bool:
+    """Same family name, and given names that agree: in full where both are written out
+    ('Yan Cheng' is not 'Yong Cheng'), else by first initial ('Cheng Y' may be either)."""
+    pa, pb = _name_parts(a), _name_parts(b)
+    if pa is None or pb is None or pa[0] != pb[0]:
+        return False
+    (_, ga, initials_a), (_, gb, initials_b) = pa, pb
+    if not ga or not gb:
+        return not ga and not gb
+    if initials_a or initials_b:
+        return ga[0][0] == gb[0][0]
+    return ga[0] == gb[0] or "".join(ga) == "".join(gb)
 
 
 def is_self_citation(
@@ -81,8 +112,15 @@ def is_self_citation(
         mine = {a.get(key) for a in tracked if a.get(key)}
         if mine & {a.get(key) for a in citing if a.get(key)}:
             return True
-    mine_names = {name_key(a.get("name")) for a in tracked} - {None}
-    return bool(mine_names & ({name_key(a.get("name")) for a in citing} - {None}))
+    mine: dict[str, list[str]] = {}
+    for author in tracked:
+        if key := name_key(author.get("name")):
+            mine.setdefault(key, []).append(author["name"])
+    return any(
+        same_person(name, author["name"])
+        for author in citing
+        for name in mine.get(name_key(author.get("name")) or "", ())
+    )
 
 
 def _get(record: CitingRecord | Mapping[str, Any], key: str) -> Any:

@@ -120,6 +120,23 @@ def test_name_keys(a, b, same):
     assert (ledger.name_key(a) == ledger.name_key(b)) is same
 
 
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        ("Yan Cheng", "Yong Cheng", False),  # one key, 'cheng y', but two people
+        ("Yan Cheng", "Cheng Y", True),  # MEDLINE initials may be either
+        ("Jin Ming Yang", "Jin-Ming Yang", True),
+        ("Jin Ming Yang", "Jinming Yang", True),
+        ("Jin Ming Yang", "Yang, J.-M.", True),
+        ("Jin Ming Yang", "Jun Yang", False),
+        ("Yan Cheng", "Yan Chen", False),
+    ],
+)
+def test_same_person_compares_given_names_written_out_in_full(a, b, same):
+    assert ledger.same_person(a, b) is same
+    assert ledger.is_self_citation([{"name": b}], [{"name": "Ting Jiang"}, {"name": a}]) is same
+
+
 def test_self_citation_by_orcid_beats_names():
     tracked = [{"name": "Yan Cheng", "orcid": "0000-0001"}]
     assert ledger.is_self_citation([{"name": "Y. Cheng-Smith", "orcid": "0000-0001"}], tracked)
