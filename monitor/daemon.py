@@ -23,7 +23,14 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_SCHEDULER_STARTED,
+    JobEvent,
+    SchedulerEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.base import BaseScheduler
@@ -148,7 +155,14 @@ def serve(
         if job is not None and job.next_run_time and not stopping.is_set():
             log.info("next run at %s", job.next_run_time.isoformat(timespec="minutes"))
 
+    def started(event: SchedulerEvent) -> None:
+        # a signal between the check below and this point found the scheduler not yet
+        # running, so its shutdown did nothing: stop now, or start() would block for good
+        if stopping.is_set():
+            shutdown()
+
     scheduler.add_listener(next_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         job = scheduler.get_job(JOB_ID)

@@ -258,6 +258,42 @@ def test_the_daemon_runs_on_schedule_and_stops_cleanly_on_sigterm(write_config, 
     assert_lock_free(db)
 
 
+def test_sigterm_while_the_scheduler_starts_still_stops_it(write_config, tmp_path):
+    """The signal lands after serve decided to start but before the scheduler runs."""
+    config = write_config(extra='[schedule]\ncron = "0 0 1 1 *"\n')
+    script = (
+        "import logging, os, signal, sys, time\n"
+        "from apscheduler.schedulers.base import BaseScheduler\n"
+        "from monitor import daemon\n"
+        "from monitor.config import load_config\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "check = BaseScheduler._check_uwsgi  # the first thing start() does\n"
+        "def signal_then_start(self):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(0.3)  # the handler's shutdown finds the scheduler not running yet\n"
+        "    check(self)\n"
+        "BaseScheduler._check_uwsgi = signal_then_start\n"
+        "sys.exit(daemon.serve(load_config(sys.argv[1])))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(config)],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _, stderr = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, stderr = proc.communicate()
+        pytest.fail(f"the daemon did not stop:\n{stderr}")
+    assert proc.returncode == 0, stderr
+    assert "SIGTERM: stopping" in stderr and "daemon stopped" in stderr
+    assert runs(tmp_path / "state/monitor.db") == []
+
+
 def test_sigterm_during_a_run_lets_it_finish(write_config, fake_api, tmp_path):
     config = write_config(extra='[schedule]\ncron = "0 0 1 1 *"\n')  # only --run-now runs
     db = tmp_path / "state/monitor.db"
