@@ -223,7 +223,7 @@ def build(
         generated_at=generated_at,
         as_of=as_of,
         next_run=next_run,
-        source_titles={name: module.SPEC.title for name, module in SOURCES.items()},
+        source_titles={name: _title(name) for name in SOURCES},
         archive=archive,
         alerts=tuple(store.run_alerts(db, run["id"])) if run else (),
     )
@@ -259,7 +259,7 @@ def _work_page(
     for source in SOURCES:
         ok = [o for o in history.get(source, []) if o["outcome"] == "ok" and o["citations"] is not None]
         if ok:
-            s = analysis.source_series(SOURCES[source].SPEC.title, ok)
+            s = analysis.source_series(_title(source), ok)
             if source == "openalex" and counts_by_year:
                 s = analysis.backfill_from_years(
                     s, counts_by_year, openalex["citations"], record.get("published"))
@@ -322,6 +322,11 @@ def _source_row(
     )
 
 
+def _title(source: str) -> str:
+    """A source's name for people: 'OpenAlex' for openalex; an unknown source as stored."""
+    return SOURCES[source].SPEC.title if source in SOURCES else source
+
+
 def _best(ledger: list[dict[str, Any]], current: list[Mapping[str, Any]], rows: list[SourceRow]) -> Best:
     if ledger:
         return Best(
@@ -352,11 +357,8 @@ def _citing_entry(row: dict[str, Any], latest_run_id: int | None) -> CitingEntry
         venue=row["venue"],
         year=row["year"],
         published=row["published"],
-        sources=tuple(SOURCES[s].SPEC.title if s in SOURCES else s for s in row["sources"]),
-        gone_from=tuple(
-            SOURCES[s].SPEC.title if s in SOURCES else s
-            for s, v in row["sightings"].items() if v["gone_at"]
-        ),
+        sources=tuple(_title(s) for s in row["sources"]),
+        gone_from=tuple(_title(s) for s, v in row["sightings"].items() if v["gone_at"]),
         intents=tuple(row["intents"]),
         context=(contexts[0][:280] + ("…" if len(contexts[0]) > 280 else "")) if contexts else None,
         is_influential=bool(row["is_influential"]),
@@ -377,7 +379,7 @@ def _coverage(ledger: list[dict[str, Any]]) -> tuple[Coverage, ...]:
     for source, cov in citing.coverage(ledger, SOURCES).items():
         result.append(Coverage(
             source=source,
-            title=SOURCES[source].SPEC.title,
+            title=_title(source),
             listed=cov["listed"],
             union=cov["union"],
             missing=tuple(r["title"] or r["doi"] or f"PMID {r['pmid']}" for r in cov["missing"]),
