@@ -115,7 +115,8 @@ def build_scheduler(
         name="citation-monitor run",
         coalesce=True,
         max_instances=1,
-        misfire_grace_time=schedule.misfire_grace_minutes * 60,
+        # 0 minutes: no grace, a late run is skipped (APScheduler's least is 1 second)
+        misfire_grace_time=max(1, schedule.misfire_grace_minutes * 60),
         **options,
     )
     return scheduler

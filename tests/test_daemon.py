@@ -57,6 +57,12 @@ def test_the_job_coalesces_runs_one_at_a_time_with_the_configured_grace(tmp_path
     assert str(job.trigger) == "cron[month='*', day='*', day_of_week='*', hour='6', minute='0']"
 
 
+def test_no_misfire_grace_means_a_late_run_is_skipped(tmp_path):
+    config = config_with_schedule(tmp_path, "misfire_grace_minutes = 0\n")
+    (job,) = daemon.build_scheduler(config).get_jobs()
+    assert job.misfire_grace_time == 1  # APScheduler's least; 0 would be a TypeError
+
+
 def config_with_schedule(tmp_path: Path, schedule: str):
     path = tmp_path / "config.toml"
     path.write_text(f"[schedule]\n{schedule}")
