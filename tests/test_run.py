@@ -52,7 +52,7 @@ def test_run_stores_fixture_counts_and_writes_report(write_config, invoke, fake_
     page = (tmp_path / "state/report/works/10.1016-j.drup.2021.100752.html").read_text()
     assert "Drug Resistance Updates" in page
     assert "Ting Jiang" in page and "Yan Cheng" in page
-    assert "article 100752" in page
+    assert "article number 100752" in page
     assert 'href="https://doi.org/10.1016/j.drup.2021.100752"' in page
 
 
