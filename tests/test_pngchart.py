@@ -75,6 +75,26 @@ def test_each_series_has_its_own_colour_and_a_rising_line_rises():
     assert rows_with(rows, second, flat[2]) == rows_with(rows, second, flat[-3])  # a flat line
 
 
+def test_values_sit_in_proportion_between_the_zero_axis_and_the_top():
+    days = (date(2026, 1, 1), date(2026, 3, 1))
+    half, full = pngchart.SERIES[0], pngchart.SERIES[1]
+    chart = line_chart(
+        [Line("half", tuple((d, 20) for d in days)), Line("full", tuple((d, 40) for d in days))]
+    )
+    assert nice_ceiling(40) == 40  # so 40 is the top of the axis and 20 its middle
+    width, _, rows = decode(chart)
+    middle = width // 2  # clear of the dots at the ends and of the date labels
+
+    def centre(color) -> float:
+        ys = rows_with(rows, color, middle)
+        assert ys, color
+        return (min(ys) + max(ys)) / 2
+
+    zero = centre(pngchart.INK)  # the x axis is the only ink in the middle column
+    assert zero > centre(half) > centre(full)
+    assert abs(centre(half) - (zero + centre(full)) / 2) <= 1
+
+
 def test_a_single_point_is_drawn_and_nothing_to_draw_is_an_error():
     _, _, rows = decode(line_chart([Line("OpenAlex", ((date(2026, 1, 1), 41),))]))
     assert columns_with(rows, pngchart.SERIES[0])
