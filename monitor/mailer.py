@@ -180,6 +180,9 @@ def deliver(
     if not (due or force):
         return None
     environ = os.environ if environ is None else environ
+    # the login is in play: no password reaches the log, the database or the output,
+    # even quoted by a library's exception or echoed by the server
+    secrets = _secrets(config.email, environ)
     status, error, subject, count, message_id = "sent", "", "(digest not built)", 0, None
     try:
         digest = build(db, config, first_run_id, run_id, now)
@@ -190,12 +193,9 @@ def deliver(
         if refused:
             error = "refused recipients: " + ", ".join(sorted(refused))
     except DeliveryError as exc:
-        status, error = "failed", str(exc)
+        status, error = "failed", _redact(str(exc), secrets)
         log.warning("email digest not sent: %s", error)
     except Exception as exc:  # noqa: BLE001 - recorded, so that the next run retries it
-        # the login was in play: no secret reaches the log (traceback included), the
-        # database or the output
-        secrets = _secrets(config.email, environ)
         trace = "".join(traceback.format_exception(exc))
         log.error("email digest failed:\n%s", _redact(trace, secrets).rstrip())
         status, error = "failed", _redact(f"internal error: {type(exc).__name__}: {exc}", secrets)

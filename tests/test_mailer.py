@@ -521,6 +521,28 @@ def test_a_server_offering_no_login_in_the_clear_is_named_with_the_fix(smtp_serv
     assert inbox.envelopes == []
 
 
+def test_a_server_echoing_the_password_in_its_refusal_never_gets_it_recorded(
+    write_config, invoke, smtp_server, tmp_path, caplog
+):
+    secret = "tr0ub4dor-and-3"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=False, handled=False, message=f"535 no such password {secret}")
+
+    inbox = smtp_server(authenticator=authenticator, auth_require_tls=False)
+    config = write_config(
+        extra=email_section(
+            inbox.port, policy="every-run", username_env="SMTP_USER", password_env="SMTP_PASS"
+        )
+    )
+    result = invoke("run", "--config", str(config), env={"SMTP_USER": "m", "SMTP_PASS": secret})
+    assert "refused the login (535 no such password ***)" in result.output
+    (failed,) = deliveries(tmp_path)
+    assert "(535 no such password ***)" in failed["error"]
+    for shown in (result.output, caplog.text, failed["error"]):
+        assert secret not in shown
+
+
 # --- STARTTLS and SSL, with a throwaway certificate ------------------------------------
 
 
