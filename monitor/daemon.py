@@ -41,6 +41,7 @@ from apscheduler.triggers.cron import CronTrigger
 from monitor.config import Config, ScheduleConfig
 from monitor.errors import LockHeldError, MonitorError
 from monitor.job import JobResult, run_job
+from monitor.models import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +73,18 @@ def scheduled_run(config: Config) -> JobResult | None:
 
 
 def describe(result: JobResult) -> str:
-    """One log line per run: outcome, failed sources, alerts, email."""
+    """One log line per run: outcome, failed and idle sources, alerts, email."""
     summary = result.summary
-    failed = [
-        f"{s.source} ({s.outcome.value}: {s.message})"
-        for s in summary.sources
-        if s.outcome.is_failure
-    ]
-    text = f"run {summary.run_id}: {len(summary.sources) - len(failed)} of {len(summary.sources)} sources ok"
+    ok = [s for s in summary.sources if s.outcome is Outcome.OK]
+    failed = [s for s in summary.sources if s.outcome.is_failure]
+    idle = [s for s in summary.sources if s.outcome is not Outcome.OK and not s.outcome.is_failure]
+    text = f"run {summary.run_id}: {len(ok)} of {len(summary.sources)} sources ok"
     if failed:
-        text += "; failed: " + ", ".join(failed)
+        text += "; failed: " + ", ".join(
+            f"{s.source} ({s.outcome.value}: {s.message})" for s in failed
+        )
+    if idle:  # not configured (no key), or not indexing any tracked work
+        text += "; " + ", ".join(f"{s.source} {s.outcome.value}" for s in idle)
     text += f"; {len(result.alerts)} alert{'s' if len(result.alerts) != 1 else ''}"
     if result.delivery:
         text += f"; email {result.delivery.status}: {result.delivery.subject}"

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -28,8 +28,10 @@ from apscheduler.events import (
 from monitor import daemon
 from monitor.config import ScheduleConfig, load_config
 from monitor.errors import LockHeldError
+from monitor.job import JobResult
 from monitor.lock import run_lock
-from tests.conftest import ROOT
+from monitor.models import Observation, Outcome, RunSummary, SourceReport
+from tests.conftest import DEFAULT_DOI, ROOT
 
 # --- the trigger ----------------------------------------------------------------------
 
@@ -67,6 +69,27 @@ def config_with_schedule(tmp_path: Path, schedule: str):
     path = tmp_path / "config.toml"
     path.write_text(f"[schedule]\n{schedule}")
     return load_config(path, environ={})
+
+
+def test_the_log_line_of_a_run_tells_ok_failed_and_idle_sources_apart():
+    def report(source: str, outcome: Outcome, message: str = "") -> SourceReport:
+        return SourceReport(source, (Observation(DEFAULT_DOI, source, outcome, message),), ())
+
+    started = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    summary = RunSummary(
+        7,
+        started,
+        started + timedelta(seconds=12.3),
+        (
+            report("openalex", Outcome.OK),
+            report("crossref", Outcome.ERROR, "HTTP 500 from api.crossref.org"),
+            report("scopus", Outcome.NOT_CONFIGURED, "no key"),
+        ),
+    )
+    assert daemon.describe(JobResult(summary)) == (
+        "run 7: 1 of 3 sources ok; failed: crossref (error: HTTP 500 from api.crossref.org); "
+        "scopus not_configured; 0 alerts; took 12.3 s"
+    )
 
 
 # --- a controlled clock -------------------------------------------------------------------
