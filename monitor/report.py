@@ -26,6 +26,7 @@ import sqlite_utils
 from markupsafe import Markup
 
 from monitor import __version__, analysis, charts, cite, citing, metadata, store
+from monitor.alerts import title_of as _title
 from monitor.analysis import Metric
 from monitor.config import Config
 from monitor.doi import doi_slug
@@ -320,11 +321,6 @@ def _source_row(
         body_sha256=latest["body_sha256"],
         pruned_at=latest["pruned_at"],
     )
-
-
-def _title(source: str) -> str:
-    """A source's name for people: 'OpenAlex' for openalex; an unknown source as stored."""
-    return SOURCES[source].SPEC.title if source in SOURCES else source
 
 
 def _best(ledger: list[dict[str, Any]], current: list[Mapping[str, Any]], rows: list[SourceRow]) -> Best:
