@@ -273,15 +273,16 @@ def build(
 ) -> Digest:
     found = alerts.for_runs(db, first_run_id, run_id)
     rows = store.works_rows(db)
-    every = [
-        _work(db, row, first_run_id, run_id, [a for a in found if a.doi == row["doi"]])
-        for row in rows
-    ]
+    every = []
+    for row in rows:
+        work = _work(db, row, first_run_id, run_id, [a for a in found if a.doi == row["doi"]])
+        if work.lines or work.alerts:  # else it is no longer tracked
+            every.append(work)
     # Many works would make a long, heavy message that mail clients clip: the most
     # newsworthy few are shown, with their charts; the report has the rest.
     ids = {row["doi"]: row["id"] for row in rows}
     works = tuple(
-        replace(work, **_chart(db, ids[work.doi], run_id, index))
+        replace(work, **_chart(db, ids[work.doi], work.lines, run_id, index))
         for index, work in enumerate(sorted(every, key=_newsworthiness)[:MAX_WORKS_SHOWN], 1)
     )
     run = next(db.query("SELECT * FROM runs WHERE id = ?", [run_id]), None) or {}
@@ -336,8 +337,8 @@ def _work(
     lines = []
     for source, module in SOURCES.items():
         mine = [h for h in history if h["source"] == source]
-        if not mine or not module.SPEC.counts_citations:
-            continue
+        if not mine or mine[-1]["run_id"] != run_id or not module.SPEC.counts_citations:
+            continue  # a source not asked in the latest run is no longer enabled
         ok = [h for h in mine if h["outcome"] == "ok" and h["citations"] is not None]
         before = [h for h in ok if h["run_id"] < first_run_id]
         latest = ok[-1]["citations"] if ok else None
@@ -351,8 +352,16 @@ def _work(
     return DigestWork(row["doi"], title, now, tuple(lines), tuple(found), None, "", ())
 
 
-def _chart(db: sqlite_utils.Database, work_id: int, run_id: int, index: int) -> dict[str, Any]:
-    """The PNG chart of a work's good counts per source and day, its Content-ID and legend."""
+def _chart(
+    db: sqlite_utils.Database,
+    work_id: int,
+    lines: Sequence[SourceLine],
+    run_id: int,
+    index: int,
+) -> dict[str, Any]:
+    """The PNG chart of a work's good counts per day, for the sources of its ``lines``;
+    its Content-ID and legend."""
+    shown = {line.source for line in lines}
     by_source: dict[str, dict[date, int]] = {}
     for h in db.query(
         "SELECT source, citations, observed_at FROM observations WHERE work_id = ? AND run_id <= ? "
@@ -364,7 +373,7 @@ def _chart(db: sqlite_utils.Database, work_id: int, run_id: int, index: int) -> 
     series = [
         pngchart.Line(module.SPEC.title, tuple(sorted(by_source[source].items())))
         for source, module in SOURCES.items()
-        if source in by_source and module.SPEC.counts_citations
+        if source in by_source and source in shown
     ][: len(pngchart.SERIES)]
     if not series:
         return {"chart": None, "chart_cid": "", "legend": ()}

@@ -349,6 +349,27 @@ def test_every_run_policy_sends_without_alerts(write_config, invoke, smtp_server
     ] * 2
 
 
+def test_the_digest_leaves_out_sources_and_works_no_longer_tracked(
+    write_config, invoke, smtp_server
+):
+    inbox = smtp_server()
+    dropped = "10.5555/no-longer-tracked"
+    before = write_config(works=[DEFAULT_DOI, dropped], extra=email_section(inbox.port))
+    invoke("run", "--config", str(before))
+    after = write_config(
+        only=("openalex",), works=[DEFAULT_DOI], extra=email_section(inbox.port, policy="every-run")
+    )
+    invoke("run", "--config", str(after))
+    message = inbox.messages[-1]
+    assert message["Subject"] == "No new alerts: Emerging role of autophagy… (41 citations)"
+    plain = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "OpenAlex" in plain and "OpenAlex" in html
+    for part in (plain, html):
+        assert "Crossref" not in part and dropped not in part
+    assert 'alt="Citation counts over time: OpenAlex 41"' in html
+
+
 def test_weekly_policy_sends_a_week_apart_with_everything_since(
     write_config, invoke, fake_api, smtp_server, tmp_path
 ):
