@@ -7,7 +7,7 @@ as they stood at a given time, so a past report can be regenerated exactly.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -63,7 +63,7 @@ def metrics(latest_ok: Mapping[str, Mapping[str, Any]]) -> list[Metric]:
     return found
 
 
-def count_at(ok_history: list[Mapping[str, Any]], moment: datetime) -> int | None:
+def count_at(ok_history: Sequence[Mapping[str, Any]], moment: datetime) -> int | None:
     """The last ok count observed at or before ``moment``."""
     value = None
     for obs in ok_history:
@@ -72,7 +72,7 @@ def count_at(ok_history: list[Mapping[str, Any]], moment: datetime) -> int | Non
     return value
 
 
-def changes(ok_history: list[Mapping[str, Any]], reference: datetime) -> dict[str, int | None]:
+def changes(ok_history: Sequence[Mapping[str, Any]], reference: datetime) -> dict[str, int | None]:
     """Change of the latest count over 30 and 365 days (None without data that old)."""
     if not ok_history:
         return {"30d": None, "365d": None}
@@ -84,7 +84,7 @@ def changes(ok_history: list[Mapping[str, Any]], reference: datetime) -> dict[st
     return out
 
 
-def source_series(label: str, ok_history: list[Mapping[str, Any]]) -> Series:
+def source_series(label: str, ok_history: Sequence[Mapping[str, Any]]) -> Series:
     by_day: dict[date, int] = {}
     for obs in ok_history:
         if obs["citations"] is not None:
@@ -117,7 +117,7 @@ def backfill_from_years(
     return Series(series.label, series.points, tuple(points))
 
 
-def ledger_series(rows: list[Mapping[str, Any]], first_seen_day: date | None) -> Series:
+def ledger_series(rows: Sequence[Mapping[str, Any]], first_seen_day: date | None) -> Series:
     """Distinct citing works over time: by our first sighting, backfilled by publication date."""
     seen = sorted(datetime.fromisoformat(r["first_seen_at"]).date() for r in rows)
     points: dict[date, int] = {}
@@ -131,7 +131,7 @@ def ledger_series(rows: list[Mapping[str, Any]], first_seen_day: date | None) ->
     return Series("Distinct citing works", tuple(sorted(points.items())), tuple(backfill))
 
 
-def per_year(counts_by_year: Mapping[str, int] | None, rows: list[Mapping[str, Any]]) -> tuple[list[tuple[str, int]], str]:
+def per_year(counts_by_year: Mapping[str, int] | None, rows: Sequence[Mapping[str, Any]]) -> tuple[list[tuple[str, int]], str]:
     """Citations per year: OpenAlex's yearly counts, else the citing works' publication years."""
     if counts_by_year:
         return [(y, counts_by_year[y]) for y in sorted(counts_by_year)], "OpenAlex counts_by_year"
@@ -143,7 +143,7 @@ def top(values: Iterable[str], n: int = 8) -> list[tuple[str, int]]:
     return Counter(v for v in values if v).most_common(n)
 
 
-def who_cites(rows: list[Mapping[str, Any]]) -> dict[tuple[str, str], list[tuple[str, int]]]:
+def who_cites(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], list[tuple[str, int]]]:
     """(heading, column name) → the most frequent values among the citing works."""
     return {
         ("Venues", "Venue"): top(r["venue"] for r in rows),

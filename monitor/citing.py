@@ -276,7 +276,9 @@ def _as_record(row: Mapping[str, Any]) -> CitingRecord:
         type="preprint" if row["is_preprint"] else row["type"],
         authors=tuple(json.loads(row["authors"])),
         is_retracted=None if row["is_retracted"] is None else bool(row["is_retracted"]),
-        **{k: tuple(json.loads(row[k])) for k in _LISTS},
+        countries=tuple(json.loads(row["countries"])),
+        institutions=tuple(json.loads(row["institutions"])),
+        fields=tuple(json.loads(row["fields"])),
     )
 
 

@@ -112,14 +112,14 @@ def is_self_citation(
         mine = {a.get(key) for a in tracked if a.get(key)}
         if mine & {a.get(key) for a in citing if a.get(key)}:
             return True
-    mine: dict[str, list[str]] = {}
+    by_key: dict[str, list[str]] = {}
     for author in tracked:
-        if key := name_key(author.get("name")):
-            mine.setdefault(key, []).append(author["name"])
+        if name := name_key(author.get("name")):
+            by_key.setdefault(name, []).append(author["name"])
     return any(
         same_person(name, author["name"])
         for author in citing
-        for name in mine.get(name_key(author.get("name")) or "", ())
+        for name in by_key.get(name_key(author.get("name")) or "", ())
     )
 
 

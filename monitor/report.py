@@ -261,7 +261,7 @@ def _work_page(
         ok = [o for o in history.get(source, []) if o["outcome"] == "ok" and o["citations"] is not None]
         if ok:
             s = analysis.source_series(_title(source), ok)
-            if source == "openalex" and counts_by_year:
+            if source == "openalex" and openalex and counts_by_year:
                 s = analysis.backfill_from_years(
                     s, counts_by_year, openalex["citations"], record.get("published"))
             series.append(s)
