@@ -17,6 +17,8 @@ PRIORITY: dict[str, tuple[str, ...]] = {
     "oa_status": ("unpaywall", "openalex"),
     "oa_url": ("unpaywall", "openalex"),
     "pmid": ("europepmc", "openalex", "icite"),
+    # NLM's abbreviation (what Vancouver cites); Crossref's short title is often the full name
+    "journal_abbreviation": ("pubmed", "europepmc", "icite", "crossref"),
 }
 DEFAULT_ORDER = ("crossref", "openalex", "europepmc", "semanticscholar", "pubmed", "icite")
 

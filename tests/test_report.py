@@ -136,6 +136,7 @@ def test_portal_page_contents_are_all_there(site, fake_api):
         'id="fingerprint"',
         f"<th scope=\"row\">Scopus</th>\n      <td class=\"num\">{scopus}</td>",
         'id="cite"', "Jiang, T., Chen, X., Ren, X., Yang, J. M., &amp; Cheng, Y. (2021)",
+        "Drug Resist Updat. 2021 May;56:100752.",  # Vancouver: NLM's abbreviation and month
         "@article{Jiang2021", "TY  - JOUR",
     ]:
         assert text in page, text
