@@ -317,10 +317,11 @@ class _Rules:
                     },
                 )
             ]
-        # Counts: news only when the highest count passes what every source enabled in
+        # Counts: news only when the highest count passes what every source asked in
         # this run counted before: the same citations, reached later by a source that
-        # lags behind, are not news again.
-        before = max((r["previous"] for r in rows if r["previous"] is not None), default=None)
+        # lags behind, are not news again. (A source that lost its key was not asked.)
+        asked = [r for r in rows if r["outcome"] != "not_configured" and r["previous"] is not None]
+        before = max((r["previous"] for r in asked), default=None)
         if before is None or not known:
             return []
         top = max(known, key=lambda r: (r["citations"], r["citations"] - r["previous"]))

@@ -13,6 +13,7 @@ from tests.conftest import DEFAULT_DOI
 from tests.fakeapi.routes import crossref as fake_crossref
 from tests.fakeapi.routes import openalex as fake_openalex
 from tests.fakeapi.routes import opencitations as fake_opencitations
+from tests.fakeapi.routes import scopus as fake_scopus
 
 OC_CITING = fake_opencitations.CITING
 
@@ -159,9 +160,7 @@ def test_a_drop_with_no_outage_and_no_ledger_is_likely_a_real_removal(write_conf
     assert "merged" not in drop["message"]  # nothing says whether duplicates were merged
 
 
-def test_a_drop_where_the_complete_citing_list_lost_nothing_is_a_merge(
-    write_config, run, fake_api
-):
+def test_a_drop_where_the_complete_citing_list_lost_nothing_is_a_merge(write_config, run, fake_api):
     """The count fell, yet every citing work the source listed before is still listed."""
     config = write_config(sources={"opencitations": {"enabled": True}})
     run(config)
@@ -326,7 +325,7 @@ def test_a_lagging_source_catching_up_is_not_news_again(write_config, run, fake_
     fake_crossref.set_count(fake_api, DEFAULT_DOI, openalex + 5)  # now ahead of OpenAlex
     (news,) = run(config)
     assert news["source"] == "crossref" and news["details"]["count"] == 2
-    assert f"2 new citations of “Emerging role" in news["message"]
+    assert "2 new citations of “Emerging role" in news["message"]
     assert news["message"].endswith(f"on Crossref ({openalex + 3} → {openalex + 5})")
 
 
@@ -352,3 +351,21 @@ def test_a_capped_first_list_is_no_baseline_for_new_citing_works(
     (news,) = [a for a in run(config) if a["kind"] == "new_citations"]
     # the capped list may have left that work out: only the count says something is new
     assert news["details"]["basis"] == "counts" and news["details"]["count"] == 1
+
+
+def test_a_source_that_lost_its_key_does_not_hold_back_news(
+    write_config, invoke, fake_api, tmp_path
+):
+    config = write_config(only=("openalex", "scopus"))
+    openalex = int(fake_api.records["openalex"][DEFAULT_DOI]["cited_by_count"])
+    fake_scopus.set_count(fake_api, DEFAULT_DOI, openalex + 20)  # well ahead of OpenAlex
+    assert (
+        invoke(
+            "run", "--config", str(config), env={"SCOPUS_API_KEY": next(iter(fake_scopus.KEYS))}
+        ).exit_code
+        == 0
+    )
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, openalex + 3)
+    assert invoke("run", "--config", str(config)).exit_code == 0  # no key now: not asked
+    (news,) = alerts_of(tmp_path / "state/monitor.db", latest=True)
+    assert news["kind"] == "new_citations" and news["details"]["count"] == 3
