@@ -34,7 +34,7 @@ import sqlite_utils
 from monitor import metadata, store
 from monitor.config import AlertsConfig
 from monitor.models import Outcome
-from monitor.sources import SOURCES
+from monitor.sources import title_of
 
 # Most important first: the digest's subject line names the first kind present.
 KINDS = (
@@ -550,11 +550,6 @@ class _Work:
         self.id, self.doi, self.title = work_id, doi, title
         self.short = shorten(title)
         self.now: int | None = None
-
-
-def title_of(source: str) -> str:
-    module = SOURCES.get(source)
-    return module.SPEC.title if module else source
 
 
 def shorten(text: str, width: int = 60) -> str:

@@ -36,7 +36,7 @@ from monitor.config import Config, EmailConfig
 from monitor.errors import MonitorError
 from monitor.lock import run_lock
 from monitor.models import Outcome
-from monitor.sources import SOURCES
+from monitor.sources import SOURCES, title_of
 
 log = logging.getLogger(__name__)
 
@@ -390,7 +390,7 @@ def _failed_sources(run: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(source title, message) of each source that failed in the run, from its summary."""
     summary = json.loads(run.get("summary") or "{}")
     return [
-        (alerts.title_of(name), entry.get("message") or entry["outcome"])
+        (title_of(name), entry.get("message") or entry["outcome"])
         for name, entry in summary.items()
         if Outcome(entry["outcome"]).is_failure
     ]

@@ -26,12 +26,12 @@ import sqlite_utils
 from markupsafe import Markup
 
 from monitor import __version__, analysis, charts, cite, citing, metadata, store
-from monitor.alerts import title_of as _title
 from monitor.analysis import Metric
 from monitor.config import Config
 from monitor.doi import doi_slug
 from monitor.models import Outcome
 from monitor.sources import SOURCES
+from monitor.sources import title_of as _title
 
 FAILURES = frozenset(o.value for o in Outcome if o.is_failure)
 

@@ -35,3 +35,9 @@ SOURCES: dict[str, ModuleType] = {
         altmetric,
     )
 }
+
+
+def title_of(source: str) -> str:
+    """How people call a source ("OpenAlex"); an unknown name as it is."""
+    module = SOURCES.get(source)
+    return module.SPEC.title if module else source
