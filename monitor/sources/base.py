@@ -105,6 +105,16 @@ def citing_list(
     )
 
 
+def malformed(
+    works: Sequence[Work], source: str, exc: MalformedResponse, exchange: Exchange
+) -> list[Observation]:
+    """An answer whose shape we do not know: an error naming what is wrong, for each work."""
+    return [
+        Observation(w.doi, source, Outcome.ERROR, f"unexpected response: {exc}", exchange=exchange)
+        for w in works
+    ]
+
+
 def observe(
     work: Work, source: str, exchange: Exchange, parse: Callable[[], Parsed | None]
 ) -> Observation:
@@ -112,9 +122,7 @@ def observe(
     try:
         parsed = parse()
     except MalformedResponse as exc:
-        return Observation(
-            work.doi, source, Outcome.ERROR, f"unexpected response: {exc}", exchange=exchange
-        )
+        return malformed([work], source, exc, exchange)[0]
     if parsed is None:
         return Observation(
             work.doi, source, Outcome.NOT_FOUND, "not indexed by this source", exchange=exchange
@@ -173,12 +181,7 @@ def lookup_batches(
                     found.setdefault(matched, record)
             matching = total(payload) if total else None
         except MalformedResponse as exc:
-            observations += [
-                Observation(
-                    w.doi, source, Outcome.ERROR, f"unexpected response: {exc}", exchange=exchange
-                )
-                for w in batch
-            ]
+            observations += malformed(batch, source, exc, exchange)
             continue
         if matching is not None and matching > len(listed):
             doubts.append(f"the answer lists {len(listed)} of the {matching} records it matched")

@@ -37,6 +37,7 @@ from monitor.sources.base import (
     citing_list,
     expect_status,
     failed,
+    malformed,
     observe,
     partial_date,
     pmcid_or_none,
@@ -81,12 +82,7 @@ def cited_in(works: Sequence[Work], session: Session) -> list[Observation]:
         try:
             link_sets = parse_elink(exchange.body)
         except MalformedResponse as exc:
-            observations += [
-                Observation(
-                    w.doi, source, Outcome.ERROR, f"unexpected response: {exc}", exchange=exchange
-                )
-                for w in batch
-            ]
+            observations += malformed(batch, source, exc, exchange)
             continue
         except FetchFailure as failure:
             observations += failed(
