@@ -76,6 +76,7 @@ def make_v1_database(path) -> dict[str, list[dict]]:
                 "fetched_at, elapsed_ms, body_sha256) VALUES (?, 'openalex', 'GET', ?, 200, '{}', ?, 40, ?)",
                 [
                     run,
+                    # a URL as version 1 stored it: data only, no request (tests point base_url at the fake)
                     f"https://api.openalex.org/works?filter=doi:{work}",
                     f"{day}T06:00:0{work}.000000+00:00",
                     digest,
