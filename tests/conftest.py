@@ -69,7 +69,7 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
             'report_dir = "state/report"',
             "",
             "[http]",
-            "timeout_seconds = 2",
+            "timeout_seconds = 10",  # generous: a loaded CI machine must not time out
             "max_retries = 2",
             "backoff_seconds = 0.01",
             "max_retry_after_seconds = 5",
