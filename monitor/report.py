@@ -146,6 +146,13 @@ class WorkPage:
         return [c for c in self.citing if c.is_new]
 
     @property
+    def counts_above_best(self) -> list[SourceRow]:
+        """Sources whose count exceeds the distinct citing works the lists show."""
+        if not self.citing or self.best.count is None:
+            return []
+        return [r for r in self.count_rows if r.citations is not None and r.citations > self.best.count]
+
+    @property
     def fingerprint(self) -> list[dict[str, Any]]:
         """Weighted topics, heaviest first: the research-topic fingerprint."""
         topics = [t for t in self.record.get("topics") or [] if t.get("name")]

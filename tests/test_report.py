@@ -576,3 +576,18 @@ def test_a_citing_work_every_source_dropped_is_shown_but_not_counted(tmp_path):
     [cov] = page.coverage
     assert (cov.listed, cov.union, cov.missing) == (1, 1, ())
     assert page.series[-1].points[-1][1] == 1
+
+
+def test_counts_above_the_ledger_are_explained(site):
+    _, conn, page = site
+    total = conn.execute("select count(*) from citing_works where doi = ?", [DEFAULT_DOI]).fetchone()[0]
+    above = conn.execute(
+        "select source, citations from latest_counts where citations > ? order by source", [total]
+    ).fetchall()
+    assert above  # the constructed lists hold fewer works than the sources count
+    note = section(page, "citations")
+    from monitor.sources import title_of
+
+    for source, citations in above:
+        assert f"{title_of(source)} counts {citations}" in note
+    assert "Read the best estimate as a lower bound" in note
