@@ -195,7 +195,9 @@ def report_command(config_path: Path, as_of: str | None, output: Path | None) ->
         try:
             date.fromisoformat(as_of)
         except ValueError:
-            raise Failure(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01", EXIT_CONFIG) from None
+            raise Failure(
+                f"--as-of {as_of!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01", EXIT_CONFIG
+            ) from None
         cutoff = report.day_end(as_of)
     paths = report.write_report(config, cutoff, output)
     pages = sum(1 for p in paths if p.parent.name == "works")
@@ -261,7 +263,11 @@ def sources_command(config_path: Path) -> None:
     for name, source in config.sources.items():
         spec = SOURCES[name].SPEC
         if source.api_key_env:
-            key = f"key in ${source.api_key_env}" if source.has_key else f"no key (${source.api_key_env})"
+            key = (
+                f"key in ${source.api_key_env}"
+                if source.has_key
+                else f"no key (${source.api_key_env})"
+            )
             if spec.needs_key and not source.has_key:
                 key += ": needed"
         else:
@@ -274,14 +280,16 @@ def sources_command(config_path: Path) -> None:
             outcome = last["last_outcome"]
             if last["failure_streak"]:
                 outcome += f" ({last['failure_streak']} failed runs in a row)"
-        rows.append((
-            name,
-            "enabled" if source.enabled else "disabled",
-            key,
-            f"{source.requests_per_second:g}/s",
-            source.base_url,
-            outcome,
-        ))
+        rows.append(
+            (
+                name,
+                "enabled" if source.enabled else "disabled",
+                key,
+                f"{source.requests_per_second:g}/s",
+                source.base_url,
+                outcome,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -312,11 +320,8 @@ def query(config_path: Path, sql: str, as_csv: bool, as_json: bool) -> None:
     if as_csv and as_json:
         raise click.UsageError("choose one of --csv and --json")
     try:
-        conn = queries.connect(database_path(config_path))
-        try:
+        with queries.reading(database_path(config_path)) as conn:
             result = queries.run_query(conn, sql)
-        finally:
-            conn.close()
     except MonitorError as exc:
         raise Failure(str(exc)) from None
     if as_csv or as_json:
@@ -352,15 +357,12 @@ def export(config_path: Path, fmt: str, view: str | None, output: Path | None) -
         citation-monitor export --format csv --view count_history -o history.csv
     """
     try:
-        conn = queries.connect(database_path(config_path))
-        try:
+        with queries.reading(database_path(config_path)) as conn:
             if output is None:
                 queries.export(conn, fmt, sys.stdout, view)
             else:
                 count = queries.export_to_file(conn, fmt, output, view)
                 click.echo(f"{count} row{'s' if count != 1 else ''} written to {output}", err=True)
-        finally:
-            conn.close()
     except MonitorError as exc:
         raise Failure(str(exc)) from None
 
@@ -382,11 +384,8 @@ def history(config_path: Path, doi: str) -> None:
     except InvalidDOI as exc:
         raise Failure(str(exc)) from None
     try:
-        conn = queries.connect(database_path(config_path))
-        try:
+        with queries.reading(database_path(config_path)) as conn:
             series = queries.history(conn, canonical)
-        finally:
-            conn.close()
     except MonitorError as exc:
         raise Failure(str(exc)) from None
     for line in queries.history_lines(canonical, series):

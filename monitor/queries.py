@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -63,6 +64,16 @@ def connect(path: Path) -> sqlite3.Connection:
     conn = _open_readonly(path)
     conn.set_authorizer(_no_attach)
     return conn
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[sqlite3.Connection]:
+    """``connect``, closed on the way out."""
+    conn = connect(path)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:

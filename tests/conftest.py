@@ -80,8 +80,12 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
             lines.append("[[works]]")
             lines += [f"{k} = {json.dumps(v)}" for k, v in entry.items()]
         for name in SOURCES:
-            lines += ["", f"[sources.{name}]", f'base_url = "{fake_api.base_url(name)}"',
-                      "requests_per_second = 1000"]
+            lines += [
+                "",
+                f"[sources.{name}]",
+                f'base_url = "{fake_api.base_url(name)}"',
+                "requests_per_second = 1000",
+            ]
             overrides = (sources or {}).get(name, {})
             if only is not None and "enabled" not in overrides:
                 lines.append(f"enabled = {'true' if name in only else 'false'}")
@@ -122,20 +126,53 @@ def make_session(fake_api: FakeAPI) -> Callable[..., Any]:
 
     clients: list[Any] = []
 
-    def make(module: Any, api_key: str | None = None,
-             contact_email: str | None = "monitor-tests@example.org", **http: Any) -> Session:
+    def make(
+        module: Any,
+        api_key: str | None = None,
+        contact_email: str | None = "monitor-tests@example.org",
+        **http: Any,
+    ) -> Session:
         spec = module.SPEC
-        settings = HttpConfig(**{"timeout_seconds": 2.0, "max_retries": 1, "backoff_seconds": 0.01,
-                                 "max_retry_after_seconds": 5.0, **http})
+        settings = HttpConfig(
+            **{
+                "timeout_seconds": 2.0,
+                "max_retries": 1,
+                "backoff_seconds": 0.01,
+                "max_retry_after_seconds": 5.0,
+                **http,
+            }
+        )
         source = SourceConfig(
-            name=spec.name, enabled=True, base_url=fake_api.base_url(spec.name),
-            requests_per_second=1000.0, api_key_env=spec.api_key_env, api_key=api_key,
+            name=spec.name,
+            enabled=True,
+            base_url=fake_api.base_url(spec.name),
+            requests_per_second=1000.0,
+            api_key_env=spec.api_key_env,
+            api_key=api_key,
         )
         client = make_client(contact_email, settings)
         clients.append(client)
-        return Session(source, client, settings, contact_email=contact_email,
-                       secret_params=spec.secret_params)
+        return Session(
+            source, client, settings, contact_email=contact_email, secret_params=spec.secret_params
+        )
 
     yield make
     for client in clients:
         client.close()
+
+
+def run_and_read_ledger(
+    config_path: Path, source: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One run through the collector (no report), then ``source``'s list fetches and the ledger."""
+    from monitor import citing, collect, store
+    from monitor.config import load_config
+
+    config = load_config(config_path, environ={})
+    collect.run(config)
+    db = store.open_db(config.database)
+    try:
+        fetches = list(db.query("SELECT * FROM citing_fetches WHERE source = ?", [source]))
+        return fetches, citing.ledger_rows(db, DEFAULT_DOI)
+    finally:
+        db.close()

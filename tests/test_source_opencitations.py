@@ -11,13 +11,11 @@ import copy
 
 import pytest
 
-from monitor import citing, collect, store
-from monitor.config import load_config
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure
 from monitor.models import Outcome, Work
 from monitor.sources import opencitations
-from tests.conftest import DEFAULT_DOI, real_files, real_json
+from tests.conftest import DEFAULT_DOI, real_files, real_json, run_and_read_ledger
 from tests.fakeapi import Fault
 from tests.fakeapi.routes import opencitations as fake_oc
 
@@ -367,21 +365,9 @@ def test_a_malformed_list_fails(fake_api, make_session):
 # --- citing works in a run: the collector stores the list, or its failure ---
 
 
-def run_and_read_ledger(config_path):
-    """One run through the collector (no report), then its list fetches and the ledger."""
-    config = load_config(config_path, environ={})
-    collect.run(config)
-    db = store.open_db(config.database)
-    try:
-        fetches = list(db.query("SELECT * FROM citing_fetches WHERE source = 'opencitations'"))
-        return fetches, citing.ledger_rows(db, DEFAULT_DOI)
-    finally:
-        db.close()
-
-
 def test_a_run_stores_the_list_with_the_self_citation_flag(write_config):
     config = write_config(only=("opencitations",))
-    [fetch], rows = run_and_read_ledger(config)
+    [fetch], rows = run_and_read_ledger(config, "opencitations")
     assert (fetch["outcome"], fetch["complete"], fetch["items"]) == ("ok", 1, 4)
     by_doi = {row["doi"]: row for row in rows}
     assert set(by_doi) == set(CITING_DOIS)
@@ -395,7 +381,7 @@ def test_a_run_whose_list_request_fails_stores_a_failed_list(write_config, fake_
     config = write_config(only=("opencitations",))
     fake_api.inject("opencitations", Fault())  # the count passes
     fake_api.inject("opencitations", status=500, body=b"Internal Server Error", times=None)
-    [fetch], rows = run_and_read_ledger(config)
+    [fetch], rows = run_and_read_ledger(config, "opencitations")
     assert (fetch["outcome"], fetch["complete"], fetch["items"]) == ("error", 0, 0)
     assert "HTTP 500" in fetch["message"]
     assert rows == []

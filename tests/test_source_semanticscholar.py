@@ -8,14 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor import citing, collect, store
-from monitor.config import load_config
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure
 from monitor.ledger import normalize_title
 from monitor.models import Exchange, Observation, Outcome, Work
 from monitor.sources import semanticscholar
-from tests.conftest import DEFAULT_DOI, real_files, real_json, real_path
+from tests.conftest import DEFAULT_DOI, real_files, real_json, real_path, run_and_read_ledger
 from tests.fakeapi import Fault
 from tests.fakeapi.routes import semanticscholar as fake_s2
 
@@ -660,21 +658,9 @@ def test_an_empty_list_is_complete_only_for_an_uncited_work(fake_api, make_sessi
 # --- citing works in a run: the collector stores the list, or its failure ---
 
 
-def run_and_read_ledger(config_path):
-    """One run through the collector (no report), then its list fetches and the ledger."""
-    config = load_config(config_path, environ={})
-    collect.run(config)
-    db = store.open_db(config.database)
-    try:
-        fetches = list(db.query("SELECT * FROM citing_fetches WHERE source = 'semanticscholar'"))
-        return fetches, citing.ledger_rows(db, DEFAULT_DOI)
-    finally:
-        db.close()
-
-
 def test_a_run_stores_the_list_in_the_ledger(write_config):
     config = write_config(only=("semanticscholar",))
-    [fetch], rows = run_and_read_ledger(config)
+    [fetch], rows = run_and_read_ledger(config, "semanticscholar")
     assert (fetch["outcome"], fetch["complete"], fetch["items"]) == ("ok", 1, 5)
     by_doi = {row["doi"]: row for row in rows}
     assert set(by_doi) == set(CITING_DOIS)
@@ -686,7 +672,7 @@ def test_a_run_whose_list_request_fails_stores_a_failed_list(write_config, fake_
     config = write_config(only=("semanticscholar",))
     fake_api.inject("semanticscholar", Fault())  # the count passes
     fake_api.inject("semanticscholar", status=500, body=b"<html>Internal error</html>", times=None)
-    [fetch], rows = run_and_read_ledger(config)
+    [fetch], rows = run_and_read_ledger(config, "semanticscholar")
     assert (fetch["outcome"], fetch["complete"], fetch["items"]) == ("error", 0, 0)
     assert "HTTP 500" in fetch["message"]
     assert rows == []
