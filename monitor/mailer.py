@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import __version__, alerts, metadata, pngchart, report, store
+from monitor import __version__, alerts, headline, metadata, pngchart, report, store
 from monitor.alerts import Alert, shorten
 from monitor.config import Config, EmailConfig
 from monitor.errors import MonitorError
@@ -348,7 +348,8 @@ def _work(
                 source, module.SPEC.title, latest, change, mine[-1]["outcome"], mine[-1]["message"]
             )
         )
-    now = max((line.citations for line in lines if line.citations is not None), default=None)
+    run = next(db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+    now = headline.for_work(db, row["doi"], run).now.value  # the one headline every view shows
     return DigestWork(row["doi"], title, now, tuple(lines), tuple(found), None, "", ())
 
 

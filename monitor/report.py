@@ -25,10 +25,11 @@ import jinja2
 import sqlite_utils
 from markupsafe import Markup
 
-from monitor import __version__, analysis, charts, cite, citing, metadata, store
+from monitor import __version__, analysis, charts, cite, citing, headline, metadata, store
 from monitor.analysis import Metric
 from monitor.config import Config
 from monitor.doi import doi_slug
+from monitor.headline import HeadlineChanges
 from monitor.models import Outcome
 from monitor.sources import SOURCES
 from monitor.sources import title_of as _title
@@ -103,13 +104,6 @@ class Coverage:
 
 
 @dataclass(frozen=True)
-class Best:
-    count: int | None
-    without_self: int | None
-    method: str
-
-
-@dataclass(frozen=True)
 class WorkPage:
     doi: str
     slug: str
@@ -117,7 +111,7 @@ class WorkPage:
     record: metadata.Record
     origin: dict[str, str]
     rows: tuple[SourceRow, ...]
-    best: Best
+    headline: HeadlineChanges
     metrics: tuple[Metric, ...] = ()
     citing: tuple[CitingEntry, ...] = ()
     coverage: tuple[Coverage, ...] = ()
@@ -146,11 +140,12 @@ class WorkPage:
         return [c for c in self.citing if c.is_new]
 
     @property
-    def counts_above_best(self) -> list[SourceRow]:
+    def counts_above_listed(self) -> list[SourceRow]:
         """Sources whose count exceeds the distinct citing works the lists show."""
-        if not self.citing or self.best.count is None:
+        listed = self.headline.now.citing_works
+        if not listed:
             return []
-        return [r for r in self.count_rows if r.citations is not None and r.citations > self.best.count]
+        return [r for r in self.count_rows if r.citations is not None and r.citations > listed]
 
     @property
     def fingerprint(self) -> list[dict[str, Any]]:
@@ -218,13 +213,16 @@ def build(
     run = store.latest_run(db, as_of)
     generated_at = (run or {}).get("finished_at") or (run or {}).get("started_at") or as_of or ""
     reference = datetime.fromisoformat(generated_at) if generated_at else datetime.now(UTC)
+    previous = store.previous_run(db, run["id"]) if run else None
+    previous_at = headline.run_end(previous)
+    active = headline.active_sources(run)
     pages = []
     for work in store.works_rows(db):  # one work at a time: memory stays bounded
         history: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in store.observation_history(db, work["doi"], as_of):
             history[row["source"]].append(row)
         if history or as_of is None:
-            pages.append(_work_page(db, work, history, run, reference, as_of))
+            pages.append(_work_page(db, work, history, run, reference, as_of, active, previous_at))
     return Report(
         works=tuple(pages),
         run=run,
@@ -244,6 +242,8 @@ def _work_page(
     run: dict[str, Any] | None,
     reference: datetime,
     as_of: str | None,
+    active: tuple[str, ...] | None = None,
+    previous_at: datetime | None = None,
 ) -> WorkPage:
     doi = work["doi"]
     rows, latest_ok, per_source_meta = [], {}, {}
@@ -284,7 +284,7 @@ def _work_page(
         record=record,
         origin=origin,
         rows=tuple(rows),
-        best=_best(ledger, current, rows),
+        headline=headline.with_changes(history, ledger, active, reference, previous_at),
         metrics=tuple(analysis.metrics(latest_ok)),
         citing=tuple(_citing_entry(r, latest_run_id) for r in ledger),
         coverage=_coverage(ledger),
@@ -328,19 +328,6 @@ def _source_row(
         body_sha256=latest["body_sha256"],
         pruned_at=latest["pruned_at"],
     )
-
-
-def _best(ledger: list[dict[str, Any]], current: list[Mapping[str, Any]], rows: list[SourceRow]) -> Best:
-    if ledger:
-        return Best(
-            len(current),
-            sum(1 for r in current if not r["is_self_citation"]),
-            "distinct citing works across all sources that list them",
-        )
-    counts = [r.citations for r in rows if r.counts_citations and r.citations is not None]
-    if counts:
-        return Best(max(counts), None, "the highest count any source reports (no citing lists yet)")
-    return Best(None, None, "no source has given a count yet")
 
 
 def _citing_entry(row: dict[str, Any], latest_run_id: int | None) -> CitingEntry:
@@ -446,7 +433,7 @@ def as_json(report: Report) -> dict[str, Any]:
         return {
             "doi": page.doi,
             "title": page.title,
-            "best_estimate": asdict(page.best),
+            "headline": page.headline.as_dict(),
             "sources": [
                 {k: v for k, v in asdict(r).items() if k != "body_sha256"} | {"change": r.change, "raw_sha256": r.body_sha256}
                 for r in page.rows

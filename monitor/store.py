@@ -485,6 +485,11 @@ def latest_run(db: sqlite_utils.Database, as_of: str | None = None) -> dict[str,
     return row
 
 
+def previous_run(db: sqlite_utils.Database, run_id: int) -> dict[str, Any] | None:
+    """The run before ``run_id``, if any."""
+    return next(db.query("SELECT * FROM runs WHERE id < ? ORDER BY id DESC LIMIT 1", [run_id]), None)
+
+
 def latest_metadata(
     db: sqlite_utils.Database, doi: str, as_of: str | None = None
 ) -> dict[str, dict[str, Any]]:
