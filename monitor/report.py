@@ -14,7 +14,6 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
