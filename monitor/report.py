@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from monitor import __version__, analysis, charts, cite, citing, headline, metadata, store
 from monitor.analysis import Metric
+from monitor.citing_view import CitingEntry, citing_entry
 from monitor.config import Config
 from monitor.doi import doi_slug
 from monitor.headline import HeadlineChanges
@@ -67,29 +68,6 @@ class SourceRow:
     @property
     def failed(self) -> bool:
         return Outcome(self.outcome).is_failure
-
-
-@dataclass(frozen=True)
-class CitingEntry:
-    title: str
-    url: str | None
-    doi: str | None
-    pmid: str | None
-    preprint_doi: str | None
-    authors: str
-    venue: str | None
-    year: int | None
-    published: str | None
-    sources: tuple[str, ...]
-    gone_from: tuple[str, ...]
-    intents: tuple[str, ...]
-    context: str | None
-    is_influential: bool
-    is_self_citation: bool
-    is_retracted: bool
-    is_new: bool
-    first_seen_at: str
-    citation_id: int
 
 
 @dataclass(frozen=True)
@@ -285,7 +263,7 @@ def _work_page(
         rows=tuple(rows),
         headline=headline.with_changes(history, ledger, active, reference, previous_at),
         metrics=tuple(analysis.metrics(latest_ok)),
-        citing=tuple(_citing_entry(r, latest_run_id) for r in ledger),
+        citing=tuple(citing_entry(r, latest_run_id) for r in ledger),
         coverage=_coverage(ledger),
         who=analysis.who_cites(current),
         per_year=tuple(years),
@@ -326,36 +304,6 @@ def _source_row(
         response_id=latest["response_id"],
         body_sha256=latest["body_sha256"],
         pruned_at=latest["pruned_at"],
-    )
-
-
-def _citing_entry(row: dict[str, Any], latest_run_id: int | None) -> CitingEntry:
-    doi = row["doi"]
-    url = f"https://doi.org/{doi}" if doi else (
-        f"https://pubmed.ncbi.nlm.nih.gov/{row['pmid']}/" if row["pmid"] else None)
-    names = [a.get("name") for a in row["authors"] if a.get("name")]
-    authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
-    contexts = [c for c in row["contexts"] if c]
-    return CitingEntry(
-        title=row["title"] or (f"PMID {row['pmid']}" if row["pmid"] else doi or "untitled"),
-        url=url,
-        doi=doi,
-        pmid=row["pmid"],
-        preprint_doi=row["preprint_doi"],
-        authors=authors,
-        venue=row["venue"],
-        year=row["year"],
-        published=row["published"],
-        sources=tuple(_title(s) for s in row["sources"]),
-        gone_from=tuple(_title(s) for s, v in row["sightings"].items() if v["gone_at"]),
-        intents=tuple(row["intents"]),
-        context=(contexts[0][:280] + ("…" if len(contexts[0]) > 280 else "")) if contexts else None,
-        is_influential=bool(row["is_influential"]),
-        is_self_citation=bool(row["is_self_citation"]),
-        is_retracted=bool(row["is_retracted"]),
-        is_new=row["first_seen_run_id"] == latest_run_id,
-        first_seen_at=row["first_seen_at"],
-        citation_id=row["citation_id"],
     )
 
 
