@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import ledger
+from monitor import ledger, store
 from monitor.models import CitingList, CitingRecord, Outcome
 from monitor.store import iso
 
@@ -73,6 +73,21 @@ def save_list(
                     "UPDATE citation_sources SET gone_at = ? WHERE citation_id = ? AND source = ?",
                     [iso(now), row["citation_id"], listing.source],
                 )
+
+
+def complete_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> int:
+    """Merge what a lookup says about a citing work (``monitor.enrich``) into the ledger, as a
+    list's record is merged, inside the caller's transaction; flag the self-citations its
+    authors reveal. Returns the citer's id."""
+    citer_id = upsert_citer(db, record, now)
+    for edge in list(db.query(
+        "SELECT e.work_id, w.doi FROM citations e JOIN works w ON w.id = e.work_id "
+        "WHERE e.citer_id = ?", [citer_id],
+    )):
+        authors = store.work_authors(db, edge["doi"])
+        if authors:
+            _flag_self_citations(db, edge["work_id"], authors)
+    return citer_id
 
 
 def _flag_self_citations(

@@ -55,6 +55,9 @@ class CitingConfig:
     enabled: bool = True  # fetch lists of citing works (the ledger)
     max_list_age_days: float = 30.0  # refetch a list this old even if its count is unchanged
     max_pages: int = 100  # a safety cap per source and work; a capped list is incomplete
+    # per run: batched lookups (OpenAlex, then Crossref) that name citing works a list gave
+    # by an identifier only (monitor.enrich); 0 turns them off
+    max_lookup_requests: int = 10
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class EmailConfig:
     recipients: tuple[str, ...] = ()
     policy: str = "on-change"
     report_url: str = ""
+    max_items_per_work: int = 20  # new citing works listed per work; then "and N more"
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,8 @@ class _Parser:
             raise self.fail("[email]", 'is enabled but has no sender; add sender = "monitor@example.org"')
         if email.report_url and not _is_url(email.report_url):
             raise self.fail("[email]", f"report_url {email.report_url!r} is not an http(s) URL")
+        if email.max_items_per_work < 1:
+            raise self.fail("[email]", f"max_items_per_work must be 1 or more, got {email.max_items_per_work}")
         if bool(email.username_env) != bool(email.password_env):
             raise self.fail("[email]", "needs both username_env and password_env, or neither")
         return email

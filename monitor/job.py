@@ -1,7 +1,8 @@
 """The job: what ``citation-monitor run`` does, and exactly what the daemon runs on schedule.
 
-Under the run lock: collect a snapshot, raise the alerts it calls for, write the
-report, send the email digest when ``[email] policy`` says so. Cron and the daemon
+Under the run lock: collect a snapshot, name the citing works its lists gave by an
+identifier only (``enrich``), raise the alerts it calls for, write the report, send
+the email digest when ``[email] policy`` says so. Cron and the daemon
 both call ``run_job``, so they can never differ.
 
 Each step after collecting stands alone: if one fails, the run's data (already
@@ -18,11 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from monitor import alerts, collect, mailer, report, store
+from monitor import alerts, collect, enrich, mailer, report, store
 from monitor.alerts import Alert
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.fetching import utcnow
+from monitor.fetching import make_client, utcnow
 from monitor.lock import run_lock
 from monitor.models import RunSummary, SourceReport
 
@@ -56,6 +57,13 @@ def run_job(
         problems: list[str] = []
         db = store.open_db(config.database)
         try:
+            with make_client(config.contact_email, config.http) as client:
+                named = _attempt(
+                    problems,
+                    "citing works not named",
+                    lambda: enrich.name_citing_works(db, config, summary.run_id, client, now),
+                )
+            problems += named.problems if named else ()
             raised = _attempt(
                 problems,
                 "alerts not evaluated",

@@ -12,7 +12,7 @@ from typing import Any
 
 from monitor.doi import doi_or_none
 from monitor.fetching import Session
-from monitor.models import Exchange, Observation, Work
+from monitor.models import CitingRecord, Exchange, Observation, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
@@ -93,6 +93,27 @@ def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
     year = (meta["published"] or "")[:4]
     meta["year"] = int(year) if year.isdigit() else None
     return {k: v for k, v in meta.items() if v not in (None, [], "")}
+
+
+def parse_citing(record: Any, exchange: Exchange | None = None) -> CitingRecord:
+    """A work record (an ``items[]`` entry) as a citing work, to name a ledger row known by
+    its DOI only (monitor.enrich). Crossref lists no citing works itself."""
+    meta = parse_metadata(record)
+    return CitingRecord(
+        source=SPEC.name,
+        doi=doi_or_none(need(record, "DOI", str, "message.items[].")),
+        title=meta.get("title"),
+        year=meta.get("year"),
+        published=meta.get("published"),
+        venue=meta.get("journal"),
+        type=meta.get("type"),
+        authors=tuple(
+            {k: a[k] for k in ("name", "orcid") if a.get(k)}
+            for a in meta.get("authors", [])
+            if a.get("name")
+        ),
+        exchange=exchange,
+    )
 
 
 def _first(values: list[Any] | None) -> str | None:
