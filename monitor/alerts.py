@@ -313,7 +313,8 @@ class _Rules:
                         "now": work.now,
                         "title": work.title,
                         "basis": "ledger",
-                        "citing": citing[:50],
+                        "citing": [_brief(c) for c in citing[:50]],
+                        "citation_ids": [c["citation_id"] for c in citing],  # the digest's items
                     },
                 )
             ]
@@ -362,7 +363,7 @@ class _Rules:
             "  AND f.complete = 1 AND f.run_id < ?)) ORDER BY coalesce(c.published, c.year) DESC, c.id",
             [work_id, self.run_id, self.run_id, self.run_id],
         )
-        return [{k: r[k] for k in ("doi", "title", "year", "venue")} for r in rows]
+        return [dict(r) for r in rows]
 
     def milestone(self, work: _Work, known: list[dict[str, Any]]) -> list[Alert]:
         before = self.db.execute(
@@ -550,6 +551,10 @@ class _Work:
         self.id, self.doi, self.title = work_id, doi, title
         self.short = shorten(title)
         self.now: int | None = None
+
+
+def _brief(citing: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: citing[k] for k in ("doi", "title", "year", "venue")}
 
 
 def shorten(text: str, width: int = 60) -> str:

@@ -212,6 +212,26 @@ def m004_alerts_and_email(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m005_digest_items(db: sqlite_utils.Database) -> None:
+    """What each digest carried (sent once), and when a citing work was last looked up."""
+    _script(
+        db,
+        """
+        CREATE TABLE digest_items (
+            delivery_id INTEGER NOT NULL REFERENCES email_deliveries(id),
+            work_id INTEGER REFERENCES works(id),
+            alert_id INTEGER REFERENCES alert_events(id),
+            citation_id INTEGER,
+            shown INTEGER NOT NULL DEFAULT 1,
+            CHECK ((alert_id IS NULL) != (citation_id IS NULL))
+        );
+        CREATE INDEX digest_items_by_delivery ON digest_items (delivery_id);
+        ALTER TABLE citers ADD COLUMN looked_up_at TEXT
+        """,
+    )
+
+
 # Views hold no data: they are (re)created after the migrations, always current.
 VIEWS: dict[str, str] = {
     "alerts": """
