@@ -100,7 +100,7 @@ class DigestWork:
 class Digest:
     subject: str
     works: tuple[DigestWork, ...]  # those shown, the most newsworthy first
-    more_works: int  # works with news not shown
+    more_works: int  # works not shown (the least newsworthy)
     more_citations: int  # their new citing works
     source_alerts: tuple[Alert, ...]  # about a source, not a work
     failed: tuple[tuple[str, str], ...]  # (source title, message) of the latest run's failures
@@ -177,7 +177,7 @@ def build(
     return Digest(
         subject=one_line(subject_line(found, [*shown, *rest])),
         works=shown,
-        more_works=sum(1 for w in rest if w.every_alert),
+        more_works=len(rest),
         more_citations=sum(w.new_citations for w in rest),
         source_alerts=source_alerts,
         failed=tuple(_failed_sources(run)),

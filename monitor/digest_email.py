@@ -205,7 +205,7 @@ def summary(digest: Digest) -> str:
         else f"runs {digest.first_run_id}–{digest.run_id}"
     )
     new = digest.new_citations
-    news = f"{new} new citing work{'s' if new != 1 else ''}" if new else "No new citing works"
+    news = f"{new} new citation{'s' if new != 1 else ''}" if new else "No new citations"
     return f"{news} since the last digest ({runs})."
 
 
@@ -242,8 +242,10 @@ def _beside(work: DigestWork) -> str:
 
 def _more_works(digest: Digest) -> str:
     n, new = digest.more_works, digest.more_citations
-    works = f"And {n} more work{'s' if n != 1 else ''} with news"
-    return works + (f" ({new} new citing work{'s' if new != 1 else ''})" if new else "")
+    works = f"And {n} more work{'s' if n != 1 else ''}"
+    return works + (
+        f" with {new} new citing work{'s' if new != 1 else ''}" if new else " with less news"
+    )
 
 
 def _signed(n: int | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -113,6 +114,18 @@ def invoke(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
         return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def smtp_server() -> Any:
+    """``smtp_server(port=None, **aiosmtpd_options)`` starts a loopback SMTP server (aiosmtpd)
+    that keeps what it receives; returns its ``tests.mail.Inbox``."""
+    from tests.mail import start_smtp
+
+    controllers: list[Any] = []
+    yield functools.partial(start_smtp, controllers)
+    for controller in controllers:
+        controller.stop()
 
 
 @pytest.fixture

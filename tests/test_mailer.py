@@ -5,86 +5,25 @@ from __future__ import annotations
 import email
 import email.policy
 import functools
+import io
 import json
 import shutil
-import socket
 import sqlite3
 import ssl
 import subprocess
-import zlib
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from monitor import alerts, collect, mailer, store
-from monitor.alerts import Alert
+from monitor import alerts, collect, digest, digest_chart, mailer, store
 from monitor.config import EmailConfig, load_config
 from tests.conftest import DEFAULT_DOI
 from tests.fakeapi.routes import openalex as fake_openalex
+from tests.mail import RECIPIENTS, deliveries, email_section, flat, free_port
 
-RECIPIENTS = ["ada@example.org", "grace@example.org"]
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.envelopes: list = []
-        self.port = 0
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    @property
-    def messages(self) -> list[EmailMessage]:
-        return [
-            email.message_from_bytes(e.content, policy=email.policy.default) for e in self.envelopes
-        ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    """``smtp_server(port=None, **aiosmtpd_options)`` starts a server; returns its Inbox."""
-    controllers = []
-
-    def start(port: int | None = None, **options) -> Inbox:
-        inbox = Inbox()
-        controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port(), **options)
-        controller.start()
-        controllers.append(controller)
-        inbox.port = controller.port
-        return inbox
-
-    yield start
-    for controller in controllers:
-        controller.stop()
-
-
-def email_section(port: int, policy: str = "on-change", **extra) -> str:
-    lines = [
-        "[email]",
-        "enabled = true",
-        'smtp_host = "127.0.0.1"',
-        f"smtp_port = {port}",
-        'security = "none"',
-        'sender = "monitor@example.org"',
-        f"recipients = {json.dumps(RECIPIENTS)}",
-        f'policy = "{policy}"',
-        'report_url = "https://example.org/citations/"',
-    ]
-    lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
-    return "\n".join(lines) + "\n"
+SUBJECT_44 = '3 new citations of "Emerging role of autophagy…" (now 44)'  # OpenAlex 41 → 44
 
 
 @pytest.fixture
@@ -92,33 +31,13 @@ def write_config(write_config):
     return functools.partial(write_config, only=("openalex", "crossref"))
 
 
-def deliveries(tmp_path: Path) -> list[dict]:
-    conn = sqlite3.connect(tmp_path / "state/monitor.db")
-    conn.row_factory = sqlite3.Row
-    rows = [dict(r) for r in conn.execute("SELECT * FROM email_deliveries ORDER BY id")]
-    conn.close()
-    return rows
-
-
 def png_size_and_colors(data: bytes) -> tuple[int, int, set[tuple[int, int, int]]]:
-    """Decode the PNGs pngchart writes (8-bit palette, filter 0), checking every CRC."""
+    """A PNG's size and the colours it uses (Pillow decodes it: matplotlib depends on it)."""
+    from PIL import Image
+
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, chunks = 8, {}
-    while pos < len(data):
-        length = int.from_bytes(data[pos : pos + 4], "big")
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        crc = int.from_bytes(data[pos + 8 + length : pos + 12 + length], "big")
-        assert zlib.crc32(kind + body) == crc, kind
-        chunks[kind] = body
-        pos += 12 + length
-    width, height = (
-        int.from_bytes(chunks[b"IHDR"][:4], "big"),
-        int.from_bytes(chunks[b"IHDR"][4:8], "big"),
-    )
-    palette = chunks[b"PLTE"]
-    raw = zlib.decompress(chunks[b"IDAT"])
-    used = {raw[y * (width + 1) + 1 + x] for y in range(0, height, 2) for x in range(0, width, 2)}
-    return width, height, {tuple(palette[3 * i : 3 * i + 3]) for i in used}
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    return image.width, image.height, {rgb for _, rgb in image.getcolors(maxcolors=1 << 20)}
 
 
 def test_the_digest_after_a_run_with_alerts_arrives_whole(
@@ -136,7 +55,7 @@ def test_the_digest_after_a_run_with_alerts_arrives_whole(
     assert envelope.mail_from == "monitor@example.org"
     assert envelope.rcpt_tos == RECIPIENTS
     (message,) = inbox.messages
-    assert message["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+    assert message["Subject"] == SUBJECT_44
     assert message["From"] == "monitor@example.org"
     assert message["To"] == "ada@example.org, grace@example.org"
     assert message["Auto-Submitted"] == "auto-generated"
@@ -151,12 +70,12 @@ def test_the_digest_after_a_run_with_alerts_arrives_whole(
     assert html.get_content_type() == "text/html"
     assert image.get_content_type() == "image/png"
 
-    plain = text.get_content()
-    assert "3 new citations of “Emerging role of autophagy" in plain
+    plain = text.get_content().replace("\r\n", "\n")
+    assert "New citations: 3 new citations of “Emerging role of autophagy" in plain
     assert "OpenAlex (41 → 44)" in plain
     assert f"https://doi.org/{DEFAULT_DOI}" in plain
-    assert "Full report: https://example.org/citations/" in plain
-    assert "  OpenAlex      44  (+3)" in plain
+    assert "Full report:\nhttps://example.org/citations/\n" in plain
+    assert "Counts: OpenAlex 44 (+3) · Crossref 35\n" in plain
 
     body = html.get_content()
     assert image["Content-ID"] == "<chart-1@citation-monitor>"
@@ -165,11 +84,12 @@ def test_the_digest_after_a_run_with_alerts_arrives_whole(
     assert 'style="' in body and "<table" in body
     assert 'href="https://example.org/citations/"' in body
     assert "3 new citations of “Emerging role of autophagy" in body
-    assert "Crossref" in body and ">35<" in body
+    assert "Crossref <strong>35</strong>" in body and "OpenAlex <strong>44</strong> (+3)" in body
 
     width, height, colors = png_size_and_colors(image.get_content())
-    assert (width, height) == (1120, 400)  # twice the displayed size, for sharp screens
-    assert (0, 114, 178) in colors and (213, 94, 0) in colors  # a line for each source
+    assert (width, height) == (1040, 520)  # twice the displayed size, for sharp screens
+    openalex, crossref = (digest_chart.style(s).color for s in ("openalex", "crossref"))
+    assert {openalex, crossref} <= {"#{:02x}{:02x}{:02x}".format(*rgb) for rgb in colors}  # a line each
 
     (row,) = deliveries(tmp_path)
     assert row["status"] == "sent" and row["error"] == "" and row["alerts"] == 1
@@ -210,12 +130,12 @@ def test_a_refused_login_is_recorded_and_retried_after_the_next_run(
     assert inbox.envelopes == []
     (failed,) = deliveries(tmp_path)
     assert failed["status"] == "failed" and "refused the login" in failed["error"]
-    assert failed["subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+    assert failed["subject"] == SUBJECT_44
 
     accepted["ok"] = True  # the next run has no new alert, but the missed digest goes out
     assert invoke("run", "--config", str(config), env=env).exit_code == 0
     (message,) = inbox.messages
-    assert message["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+    assert message["Subject"] == SUBJECT_44
     retry = deliveries(tmp_path)[-1]
     assert retry["status"] == "sent" and retry["run_id"] == 3 and retry["first_run_id"] == 2
     assert invoke("run", "--config", str(config), env=env).exit_code == 0
@@ -242,7 +162,7 @@ def test_a_server_that_is_down_is_recorded_and_retried_after_the_next_run(
     inbox = smtp_server(port=port)
     invoke("run", "--config", str(config))
     (message,) = inbox.messages
-    assert message["Subject"] == "4 new citations: Emerging role of autophagy… (now 45)"
+    assert message["Subject"] == '4 new citations of "Emerging role of autophagy…" (now 45)'
     plain = message.get_body(("plain",)).get_content()
     assert "(41 → 44)" in plain and "(44 → 45)" in plain  # both runs' alerts
     assert deliveries(tmp_path)[-1]["first_run_id"] == 2
@@ -266,8 +186,8 @@ def test_alerts_of_a_run_killed_before_its_digest_go_out_with_the_next(
     assert invoke("run", "--config", str(path)).exit_code == 0  # run 3: nothing new
     assert len(inbox.envelopes) == 2
     message = inbox.messages[-1]
-    assert message["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
-    assert alert.message in message.get_body(("plain",)).get_content()
+    assert message["Subject"] == SUBJECT_44
+    assert alert.message in flat(message.get_body(("plain",)).get_content())
     last = deliveries(tmp_path)[-1]
     assert (last["status"], last["first_run_id"], last["run_id"]) == ("sent", 2, 3)
 
@@ -287,7 +207,7 @@ def test_a_report_that_cannot_be_written_still_lets_the_digest_go(
     assert result.output.startswith("Warning: report not written: ")
     assert str(report_dir) in result.output
     (message,) = inbox.messages
-    assert message["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+    assert message["Subject"] == SUBJECT_44
 
 
 def test_a_digest_that_could_not_even_be_planned_is_carried_by_the_next(
@@ -312,13 +232,13 @@ def test_a_digest_that_could_not_even_be_planned_is_carried_by_the_next(
     )
     monkeypatch.setattr(mailer, "plan", plan)
     invoke("run", "--config", str(config))
-    assert inbox.messages[-1]["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+    assert inbox.messages[-1]["Subject"] == SUBJECT_44
 
 
 def test_a_digest_shows_the_most_newsworthy_works_and_counts_the_rest(
     write_config, invoke, fake_api, smtp_server, monkeypatch
 ):
-    monkeypatch.setattr(mailer, "MAX_WORKS_SHOWN", 1)
+    monkeypatch.setattr(digest, "MAX_WORKS_SHOWN", 1)
     inbox = smtp_server()
     quiet = "10.5555/quiet.1"  # listed first, but nothing happens to it
     config = write_config(works=[quiet, DEFAULT_DOI], extra=email_section(inbox.port))
@@ -333,7 +253,7 @@ def test_a_digest_shows_the_most_newsworthy_works_and_counts_the_rest(
     assert quiet not in html
     assert (
         'And 1 more work with less news: <a href="https://example.org/citations/" '
-        'style="color:#0b4f8a;">see the report</a>.'
+        'style="color:#1a0dab;">see the report</a>.'
     ) in html
     images = [p for p in message.walk() if p.get_content_type() == "image/png"]
     assert [p["Content-ID"] for p in images] == ["<chart-1@citation-monitor>"]
@@ -389,7 +309,7 @@ def test_weekly_policy_sends_a_week_apart_with_everything_since(
     finally:
         db.close()
     assert delivery is not None and delivery.status == "sent" and delivery.first_run_id == 2
-    assert inbox.messages[-1]["Subject"] == "3 new citations: Emerging role of autophagy… (now 44)"
+    assert inbox.messages[-1]["Subject"] == SUBJECT_44
 
 
 def test_email_dry_run_writes_an_eml_and_sends_nothing(write_config, invoke, fake_api, tmp_path):
@@ -402,7 +322,7 @@ def test_email_dry_run_writes_an_eml_and_sends_nothing(write_config, invoke, fak
     assert result.exit_code == 0, result.output
     assert (
         result.output
-        == f"Digest written to {out}: 3 new citations: Emerging role of autophagy… (now 44)\n"
+        == f"Digest written to {out}: {SUBJECT_44}\n"
     )
     message = email.message_from_bytes(out.read_bytes(), policy=email.policy.default)
     assert message.get_content_type() == "multipart/alternative"
@@ -676,36 +596,3 @@ def test_an_untrusted_certificate_is_refused(smtp_server, certificate):
     with pytest.raises(mailer.DeliveryError, match=r"TLS with SMTP server 127\.0\.0\.1:\d+ failed"):
         mailer.send(a_message(), settings, {})
     assert inbox.envelopes == []
-
-
-# --- subjects -----------------------------------------------------------------------------
-
-
-def digest_work(doi: str, title: str, now: int) -> mailer.DigestWork:
-    return mailer.DigestWork(doi, title, now, (), (), None, "chart-1@citation-monitor", ())
-
-
-def test_the_subject_names_the_most_important_alert_first():
-    works = [
-        digest_work("10.1/a", "Alpha beta gamma delta epsilon zeta", 10),
-        digest_work("10.1/b", "Second work", 5),
-    ]
-    new_a = Alert("new_citations", "…", "10.1/a", details={"count": 2})
-    new_b = Alert("new_citations", "…", "10.1/b", details={"count": 1})
-    retraction = Alert("retraction", "…", "10.1/b")
-    failing = Alert(
-        "source_failing", "Crossref has failed 3 runs in a row: HTTP 500", None, "crossref"
-    )
-    assert (
-        mailer.subject_line([new_a], works) == "2 new citations: Alpha beta gamma delta… (now 10)"
-    )
-    assert mailer.subject_line([new_a, new_b], works) == "3 new citations of 2 works"
-    assert (
-        mailer.subject_line([retraction, new_a, new_b], works)
-        == "Retraction: Second work (+2 more alerts)"
-    )
-    assert mailer.subject_line([new_a, failing], works) == (
-        "2 new citations: Alpha beta gamma delta… (now 10) (+1 more alert)"
-    )
-    assert mailer.subject_line([failing], works) == "Crossref has failed 3 runs in a row"
-    assert mailer.subject_line([], works) == "No new alerts for 2 works"

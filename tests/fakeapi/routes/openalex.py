@@ -1,5 +1,6 @@
-"""OpenAlex: /works?filter=doi:a|b (list envelope), /works?filter=cites:W…&cursor=… (the
-citing works, cursor paging) and /works/doi:X (singleton)."""
+"""OpenAlex: /works?filter=doi:a|b (list envelope: the tracked works' lookup, and the
+batched lookup that names citing works, monitor.enrich), /works?filter=cites:W…&cursor=…
+(the citing works, cursor paging) and /works/doi:X (singleton)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def load(fake: FakeAPI) -> None:
     for doi, results in lists.items():
         work_id = fake.records["openalex"][doi]["id"].rsplit("/", 1)[1]
         fake.records[CITING][work_id] = results
+        for result in results:  # OpenAlex knows the works it lists: a lookup by DOI finds them
+            fake.records["openalex"].setdefault(_bare(result["doi"]), result)
 
 
 def handle(fake: FakeAPI, request: Request) -> Reply:
@@ -112,7 +115,11 @@ def _dois(filter_value: str) -> list[str]:
     values = _clause(filter_value, "doi")
     if values is None:
         return []
-    return [v.removeprefix("https://doi.org/").lower() for v in values.split("|")]
+    return [_bare(v) for v in values.split("|")]
+
+
+def _bare(doi: str) -> str:
+    return doi.removeprefix("https://doi.org/").lower()
 
 
 def set_count(fake: FakeAPI, doi: str, count: int) -> None:
