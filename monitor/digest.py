@@ -108,6 +108,7 @@ class Digest:
     first_run_id: int
     run_id: int
     carried: tuple[Carried, ...]
+    first_run_at: str = ""  # when the first run covered started
 
     @property
     def alerts(self) -> int:
@@ -185,6 +186,9 @@ def build(
         first_run_id=first_run_id,
         run_id=run_id,
         carried=tuple(carried),
+        first_run_at=db.execute(
+            "SELECT coalesce(min(started_at), '') FROM runs WHERE id = ?", [first_run_id]
+        ).fetchone()[0],
     )
 
 

@@ -70,7 +70,7 @@ def line_chart(lines: Sequence[CountLine]) -> bytes | None:
     lines = [line for line in lines if line.points]
     if not lines:
         return None
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.dates import AutoDateLocator, DateFormatter
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
@@ -89,18 +89,21 @@ def line_chart(lines: Sequence[CountLine]) -> bytes | None:
             markersize=6,
             label=line.title,
         )
-    top = max(value for line in lines for _, value in line.points)
-    axes.set_ylim(0, max(1, top) * 1.08)
-    axes.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    top = max(1, max(value for line in lines for _, value in line.points))
+    ticks = MaxNLocator(nbins=4, integer=True).tick_values(0, top)
+    axes.set_ylim(0, max(t for t in ticks if t >= top) if any(t >= top for t in ticks) else top)
+    axes.set_yticks([t for t in ticks if 0 <= t <= axes.get_ylim()[1]])
     first = min(line.points[0][0] for line in lines)
     last = max(line.points[-1][0] for line in lines)
     if first == last:  # one day: that day, with a little room either side
         axes.set_xlim(first - timedelta(days=1), last + timedelta(days=1))
         axes.set_xticks([first], [f"{first.day} {first:%b %Y}"])
     else:
-        locator = AutoDateLocator(minticks=2, maxticks=4)
-        axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        span = (last - first).days
+        axes.xaxis.set_major_locator(AutoDateLocator(minticks=2, maxticks=4))
+        axes.xaxis.set_major_formatter(
+            DateFormatter("%-d %b" if span <= 120 else "%b %Y" if span <= 730 else "%Y")
+        )
     axes.grid(axis="y", color=GRID, linewidth=1)
     axes.set_axisbelow(True)
     for side in ("top", "right"):
@@ -108,7 +111,6 @@ def line_chart(lines: Sequence[CountLine]) -> bytes | None:
     for side in ("left", "bottom"):
         axes.spines[side].set_color(INK)
     axes.tick_params(colors=INK, labelsize=FONT_SIZE)
-    axes.xaxis.get_offset_text().set_fontsize(FONT_SIZE)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI * SCALE, metadata={"Software": None})
     return buffer.getvalue()

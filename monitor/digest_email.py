@@ -198,15 +198,15 @@ def _wrap(value: str, first: str = "", rest: str | None = None) -> list[str]:
 
 
 def summary(digest: Digest) -> str:
-    """One line under the subject: what the digest covers."""
-    runs = (
-        f"run {digest.run_id}"
-        if digest.first_run_id == digest.run_id
-        else f"runs {digest.first_run_id}–{digest.run_id}"
-    )
+    """One line under the subject: what the digest found, over which days."""
+    moments = [m for m in (digest.first_run_at, digest.run.get("started_at")) if m]
+    days = sorted({datetime.fromisoformat(m).date() for m in moments})
+    when = " – ".join(f"{d.day} {d:%b %Y}" for d in days)
     new = digest.new_citations
     news = f"{new} new citation{'s' if new != 1 else ''}" if new else "No new citations"
-    return f"{news} since the last digest ({runs})."
+    if not days:
+        return f"{news}."
+    return f"{news} found {'on ' if len(days) == 1 else ''}{when}."
 
 
 def byline(item: CitingEntry) -> str:
