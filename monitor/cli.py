@@ -492,9 +492,10 @@ def daemon_command(config_path: Path, run_now: bool) -> None:
 def email_command(config_path: Path, dry_run: bool, output: Path) -> None:
     """Send the email digest of the latest run now, whatever [email] policy says.
 
-    It carries the alerts since the last digest that was sent, each work's
-    counts and a chart. The attempt is recorded; a failed send is retried
-    after the next run. With --dry-run nothing is sent or recorded.
+    It carries what no delivered digest carried yet: one item per new citing
+    work under the work it cites, the other alerts, each work's headline and a
+    chart. The attempt is recorded with what it carried; a failed send is
+    retried after the next run. With --dry-run nothing is sent or recorded.
 
     \b
     Example:

@@ -58,6 +58,8 @@ def test_doi_forms_are_normalised(tmp_path):
         ('[[works]]\ndoi = "10.1234/a"\n[[works]]\ndoi = "doi:10.1234/A"\n', "listed twice"),
         ('[email]\nsecurity = "tls"\n', "security must be starttls, ssl or none"),
         ('[http]\ntimeout_seconds = -1\n', "timeout_seconds must not be negative"),
+        ('[email]\nmax_items_per_work = 0\n', "[email] max_items_per_work must be 1 or more, got 0"),
+        ('[citing]\nmax_lookup_requests = -1\n', "[citing] max_lookup_requests must not be negative"),
         ('[schedule]\ncron = "0 6 * * * *"\n', "[schedule] cron must have 5 fields, got 6"),
         ('[schedule]\ncron = "0 6 * * 1-5"\n', "cron day of week '1-5' must use names (mon, tue, ... sun)"),
         ('[schedule]\ncron = "61 6 * * *"\n', "[schedule] cron '61 6 * * *' is not valid"),
