@@ -219,12 +219,11 @@ def _work(
         fresh = [i for i in announced if i not in old_citations]
         ids += fresh
         new += len(fresh)
-    record, _ = metadata.merge(store.latest_metadata(db, row["doi"]))
     change = sum(abs(c or 0) for c in _changes(history, first_run_id).values())
     return DigestWork(
         doi=row["doi"],
         work_id=row["id"],
-        title=record.get("title") or row["label"] or row["doi"],
+        title=row["label"] or row["doi"],  # a shown work's is its merged metadata's (_in_full)
         headline=None,
         alerts=tuple(sentences),
         items=(),
@@ -244,7 +243,8 @@ def _in_full(
     max_items: int,
     report_url: str,
 ) -> DigestWork:
-    """A shown work with its headline, its new citing works as items, and its counts."""
+    """A shown work with its title, headline, new citing works as items, and counts."""
+    record, _ = metadata.merge(store.latest_metadata(db, work.doi))
     top = headline.for_work(db, work.doi, run)  # the one headline every view shows
     wanted = set(work.citation_ids)
     entries = [
@@ -264,6 +264,7 @@ def _in_full(
     )
     return replace(
         work,
+        title=record.get("title") or work.title,
         headline=top,
         items=tuple(entries[:max_items]),
         more_items=max(0, len(entries) - max_items),

@@ -70,7 +70,7 @@ def line_chart(lines: Sequence[CountLine]) -> bytes | None:
     lines = [line for line in lines if line.points]
     if not lines:
         return None
-    from matplotlib.dates import AutoDateLocator, DateFormatter
+    from matplotlib.dates import AutoDateLocator, DateFormatter, date2num
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
@@ -78,7 +78,7 @@ def line_chart(lines: Sequence[CountLine]) -> bytes | None:
     axes = figure.add_subplot()
     for line in lines:
         look = style(line.source)
-        days = [day for day, _ in line.points]
+        days = date2num([day for day, _ in line.points])
         axes.plot(
             days,
             [value for _, value in line.points],
@@ -90,14 +90,15 @@ def line_chart(lines: Sequence[CountLine]) -> bytes | None:
             label=line.title,
         )
     top = max(1, max(value for line in lines for _, value in line.points))
-    ticks = MaxNLocator(nbins=4, integer=True).tick_values(0, top)
-    axes.set_ylim(0, max(t for t in ticks if t >= top) if any(t >= top for t in ticks) else top)
-    axes.set_yticks([t for t in ticks if 0 <= t <= axes.get_ylim()[1]])
+    ticks = [t for t in MaxNLocator(nbins=4, integer=True).tick_values(0, top) if t >= 0]
+    ceiling = min((t for t in ticks if t >= top), default=top)  # the tick at or above the top
+    axes.set_ylim(0, ceiling)
+    axes.set_yticks([t for t in ticks if t <= ceiling])
     first = min(line.points[0][0] for line in lines)
     last = max(line.points[-1][0] for line in lines)
     if first == last:  # one day: that day, with a little room either side
-        axes.set_xlim(first - timedelta(days=1), last + timedelta(days=1))
-        axes.set_xticks([first], [f"{first.day} {first:%b %Y}"])
+        axes.set_xlim(date2num(first - timedelta(days=1)), date2num(last + timedelta(days=1)))
+        axes.set_xticks([date2num(first)], [f"{first.day} {first:%b %Y}"])
     else:
         span = (last - first).days
         axes.xaxis.set_major_locator(AutoDateLocator(minticks=2, maxticks=4))
