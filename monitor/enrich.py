@@ -175,7 +175,7 @@ def _ask(
         dois = [w["doi"] for w in batch]
         try:
             exchange = namer.request(session, [Work(doi) for doi in dois])
-            records = [namer.parse(r, exchange) for r in namer.records(exchange.json())]
+            records = _parsed(namer, exchange)
         except FetchFailure as failure:
             save([], [])
             quiet = failure.outcome is Outcome.NOT_CONFIGURED  # the source's own status says so
@@ -186,3 +186,14 @@ def _ask(
         # an answer counts only for a DOI asked: never name one work with another's record
         save([r for r in records if r.doi in dois], dois)
     return named, None
+
+
+def _parsed(namer: Namer, exchange: Exchange) -> list[CitingRecord]:
+    """The answer's records; one whose shape we do not know is left out, not the batch."""
+    records = []
+    for record in namer.records(exchange.json()):
+        try:
+            records.append(namer.parse(record, exchange))
+        except MalformedResponse as exc:
+            log.info("%s: a record left out of a lookup: %s", exchange.source, exc)
+    return records

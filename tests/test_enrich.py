@@ -140,6 +140,19 @@ def test_an_answer_about_another_work_names_nothing(write_config, fake_api):
         db.close()
 
 
+def test_a_record_of_unknown_shape_is_left_out_and_the_rest_named(write_config, fake_api):
+    config = load_config(write_config(only=("openalex",)), environ={})
+    db, run_id = ledger_of_doi_only_rows(config, 2)
+    known_to_openalex(fake_api, range(2))
+    del fake_api.records["openalex"][doi(1)]["id"]  # every OpenAlex work has one
+    try:
+        result = name(db, config, run_id)
+        assert (result.named, result.problems) == (1, ())
+        assert titles(db) == {doi(0): "OpenAlex names work 0", doi(1): None}
+    finally:
+        db.close()
+
+
 def test_a_failed_lookup_is_one_problem_line_and_is_asked_again(write_config, fake_api):
     config = load_config(write_config(only=("openalex",)), environ={})
     db, run_id = ledger_of_doi_only_rows(config, 3)
