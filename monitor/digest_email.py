@@ -96,7 +96,6 @@ def html(
         beside=_beside,
         style=digest_chart.style,
     )
-    env.filters["signed"] = _signed
     return env.get_template("digest_email.html").render(
         subject=digest.subject,
         summary=summary(digest),
