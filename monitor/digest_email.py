@@ -210,6 +210,8 @@ def summary(digest: Digest) -> str:
 
 def byline(item: CitingEntry) -> str:
     """'A. Author, B. Author, C. Author et al. · Venue, 2024', as far as known."""
+    if not item.named and not item.authors:
+        return "No source has named it yet"
     where = ", ".join(one_line(str(p)) for p in (item.venue, item.year) if p)
     return " · ".join(one_line(p) for p in (item.authors, where) if p)
 

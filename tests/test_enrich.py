@@ -208,4 +208,5 @@ def test_a_run_whose_lookup_fails_warns_and_still_sends_the_digest(
     (message,) = inbox.messages
     plain = message.get_body(("plain",)).get_content()
     assert listed.title in flat(plain)  # the digest went out, the unnamed work by its DOI
-    assert f"* {by_doi_only.doi}\r\n" in plain and f"https://doi.org/{by_doi_only.doi}" in plain
+    assert f"* {by_doi_only.doi}\r\n  No source has named it yet\r\n" in plain
+    assert f"https://doi.org/{by_doi_only.doi}" in plain
