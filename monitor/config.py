@@ -19,6 +19,12 @@ from urllib.parse import urlparse
 
 from monitor.doi import InvalidDOI, normalize_doi
 from monitor.errors import ConfigError
+from monitor.identifiers import (
+    InvalidIdentifier,
+    normalize_openalex_author,
+    normalize_orcid,
+    normalize_ror,
+)
 from monitor.models import Work
 from monitor.sources import SOURCES
 
@@ -80,6 +86,7 @@ class AlertsConfig:
     drop_min: int = 1
     retractions: bool = True  # retraction or correction of the work or of a citing work
     failing_runs: int = 3  # a source failed this many runs in a row (0: never)
+    new_works: bool = True  # a work appeared in a [[collections]] set ("new work by ...")
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,47 @@ class EmailConfig:
     max_items_per_work: int = 20  # new citing works listed per work; then "and N more"
 
 
+# How a [[collections]] table finds its works: exactly one of these keys (monitor/resolvers/).
+COLLECTION_KINDS = ("orcid", "openalex_author", "ror", "file", "works")
+NETWORK_KINDS = ("orcid", "openalex_author", "ror")  # resolved over HTTP: refresh_days applies
+YEAR_KINDS = ("openalex_author", "ror")  # OpenAlex listings that take from_year
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    """One ``[[collections]]`` table: a named set of works, found one way."""
+
+    name: str
+    kind: str  # one of COLLECTION_KINDS
+    identifier: str = ""  # the canonical ORCID iD, OpenAlex author id or ROR id; the file as written
+    path: Path | None = None  # kind "file": resolved against the config file's folder
+    dois: tuple[str, ...] = ()  # kind "works"
+    label: str | None = None
+    from_year: int | None = None  # only works published in or after this year
+    refresh_days: float = 0.0  # resolve again once this old (0: at every run)
+    recipients: tuple[str, ...] = ()  # its own digest's addressees (used by the digest)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+    @property
+    def definition(self) -> str:
+        """What is asked, in one line; when it changes the collection is resolved at once."""
+        value = " ".join(self.dois) if self.kind == "works" else self.identifier
+        since = f" from {self.from_year}" if self.from_year else ""
+        return f"{self.kind}: {value}{since}"
+
+
+@dataclass(frozen=True)
+class OrcidConfig:
+    """``[orcid]``: the ORCID public API, for ``orcid`` collections (anonymous: 12 a second)."""
+
+    base_url: str = "https://pub.orcid.org/v3.0"
+    requests_per_second: float = 8.0
+    timeout_seconds: float = 0.0  # 0: [http] timeout_seconds
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -110,6 +158,8 @@ class Config:
     schedule: ScheduleConfig = ScheduleConfig()
     email: EmailConfig = EmailConfig()
     alerts: AlertsConfig = AlertsConfig()
+    collections: tuple[CollectionConfig, ...] = ()
+    orcid: OrcidConfig = OrcidConfig()
 
     @property
     def folder(self) -> Path:
@@ -192,7 +242,7 @@ class _Parser:
         return p if p.is_absolute() else (self.path.parent / p)
 
     def config(self, raw: dict[str, Any]) -> Config:
-        top = {"monitor": {}, "works": [], "sources": {}, "http": {}, "citing": {}, "schedule": {}, "email": {}, "alerts": {}}
+        top = {"monitor": {}, "works": [], "sources": {}, "http": {}, "citing": {}, "schedule": {}, "email": {}, "alerts": {}, "collections": [], "orcid": {}}
         self.table(raw, "top level", top)
         monitor = self.table(
             raw.get("monitor", {}),
@@ -202,12 +252,21 @@ class _Parser:
         contact = (self.env.get(CONTACT_ENV) or monitor.get("contact_email") or "").strip()
         if contact and "@" not in contact:
             raise self.fail("[monitor]", f"contact_email {contact!r} is not an email address")
+        works = self.works(raw.get("works", []))
+        collections = self.collections(raw.get("collections", []))
+        if not works and not collections:
+            raise ConfigError(
+                f"{self.path}: tracks nothing: add a [[works]] entry (citation-monitor add DOI) "
+                "or a [[collections]] table (see README, Collections)"
+            )
         return Config(
             path=self.path,
             contact_email=contact or None,
             database=self.resolve(monitor.get("database") or "state/monitor.db"),
             report_dir=self.resolve(monitor.get("report_dir") or "state/report"),
-            works=self.works(raw.get("works", [])),
+            works=works,
+            collections=collections,
+            orcid=self.orcid(raw.get("orcid", {})),
             sources=self.sources(raw.get("sources", {})),
             http=self.dataclass(raw.get("http", {}), "[http]", HttpConfig),
             citing=self.dataclass(raw.get("citing", {}), "[citing]", CitingConfig),
@@ -302,6 +361,103 @@ class _Parser:
                 raise self.fail(where, f"pmid {pmid!r} must be digits only, e.g. \"33945765\"")
             works.append(Work(doi=doi, label=item.get("label") or None, pmid=pmid))
         return tuple(works)
+
+    def collections(self, raw: Any) -> tuple[CollectionConfig, ...]:
+        if not isinstance(raw, list):
+            raise self.fail("collections", "must be an array of tables: write each as [[collections]]")
+        known: dict[str, Any] = {
+            "name": "", "label": "", **{kind: "" for kind in COLLECTION_KINDS}, "works": [],
+            "from_year": 0, "refresh_days": 0.0, "recipients": [],
+        }
+        found: dict[str, CollectionConfig] = {}
+        for i, item in enumerate(raw, start=1):
+            self.table(item, f"[[collections]] #{i}", known)
+            name = str(item.get("name", "")).strip()
+            if not name:
+                raise self.fail(f"[[collections]] #{i}", 'has no name; add name = "my-lab"')
+            where = f"[[collections]] {name!r}"
+            if name.casefold() in (n.casefold() for n in found):
+                raise self.fail(where, "is named twice; give each collection its own name")
+            ways = [kind for kind in COLLECTION_KINDS if kind in item]
+            if len(ways) != 1:
+                said = f"has {' and '.join(ways)}" if ways else "has no way to find its works"
+                raise self.fail(where, f"{said}; give exactly one of {', '.join(COLLECTION_KINDS)}")
+            kind = ways[0]
+            found[name] = self.collection(where, name, kind, item)
+        return tuple(found.values())
+
+    def collection(self, where: str, name: str, kind: str, item: dict[str, Any]) -> CollectionConfig:
+        value = item[kind]
+        identifier, path, dois = "", None, ()
+        try:
+            if kind == "orcid":
+                identifier = normalize_orcid(value)
+            elif kind == "openalex_author":
+                identifier = normalize_openalex_author(value)
+            elif kind == "ror":
+                identifier = normalize_ror(value)
+        except InvalidIdentifier as exc:
+            raise self.fail(where, f"{kind}: {exc}") from None
+        if kind == "file":
+            if not value.strip():
+                raise self.fail(where, 'file is empty; e.g. file = "works.bib"')
+            identifier, path = value, self.resolve(value)
+        if kind == "works":
+            dois = self.doi_list(where, value)
+        from_year = item.get("from_year")
+        if from_year is not None:
+            if kind not in YEAR_KINDS:
+                raise self.fail(where, f"from_year applies to {' and '.join(YEAR_KINDS)} collections only")
+            if not 1900 <= from_year <= 2100:
+                raise self.fail(where, f"from_year must be a year such as 2020, got {from_year}")
+        refresh = float(item.get("refresh_days", 0.0))
+        if "refresh_days" in item and kind not in NETWORK_KINDS:
+            raise self.fail(
+                where, f"refresh_days applies to {', '.join(NETWORK_KINDS)} collections; "
+                "files and lists are read at every run"
+            )
+        if refresh > 365:
+            raise self.fail(where, f"refresh_days must be 365 or less, got {refresh:g}")
+        recipients = tuple(item.get("recipients", []))
+        for address in recipients:
+            if not isinstance(address, str) or "@" not in address:
+                raise self.fail(where, f"recipients: {address!r} is not an email address")
+        return CollectionConfig(
+            name=name,
+            kind=kind,
+            identifier=identifier,
+            path=path,
+            dois=dois,
+            label=str(item.get("label", "")).strip() or None,
+            from_year=from_year,
+            refresh_days=refresh,
+            recipients=recipients,
+        )
+
+    def doi_list(self, where: str, values: list[Any]) -> tuple[str, ...]:
+        if not values:
+            raise self.fail(where, 'works is empty; list DOIs, e.g. works = ["10.1016/j.drup.2021.100752"]')
+        dois: list[str] = []
+        for value in values:
+            try:
+                doi = normalize_doi(value) if isinstance(value, str) else None
+            except InvalidDOI as exc:
+                raise self.fail(where, f"works: {exc}") from None
+            if doi is None:
+                raise self.fail(where, f"works: {value!r} is not a DOI string")
+            if doi in dois:
+                raise self.fail(where, f"works: {doi} is listed twice; remove one")
+            dois.append(doi)
+        return tuple(dois)
+
+    def orcid(self, raw: Any) -> OrcidConfig:
+        orcid = self.dataclass(raw, "[orcid]", OrcidConfig)
+        orcid = replace(orcid, base_url=orcid.base_url.rstrip("/"))
+        if not _is_url(orcid.base_url):
+            raise self.fail("[orcid]", f"base_url {orcid.base_url!r} is not an http(s) URL; e.g. {OrcidConfig.base_url}")
+        if orcid.requests_per_second <= 0:
+            raise self.fail("[orcid]", "requests_per_second must be above 0")
+        return orcid
 
     def sources(self, raw: Any) -> dict[str, SourceConfig]:
         if not isinstance(raw, dict):

@@ -12,7 +12,10 @@ from tests.conftest import ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:
+    """A config of ``text``, tracking one work unless ``text`` says what to track."""
     path = tmp_path / "config.toml"
+    if "[[works]]" not in text and "[[collections]]" not in text:
+        text += '\n[[works]]\ndoi = "10.1016/j.drup.2021.100752"\n'
     path.write_text(text)
     return path
 

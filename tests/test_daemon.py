@@ -67,7 +67,7 @@ def test_no_misfire_grace_means_a_late_run_is_skipped(tmp_path):
 
 def config_with_schedule(tmp_path: Path, schedule: str):
     path = tmp_path / "config.toml"
-    path.write_text(f"[schedule]\n{schedule}")
+    path.write_text(f'[[works]]\ndoi = "10.1016/j.drup.2021.100752"\n[schedule]\n{schedule}')
     return load_config(path, environ={})
 
 

@@ -264,7 +264,7 @@ def test_a_failed_source_is_never_shown_as_zero(write_config, invoke, fake_api, 
 
 def test_report_of_an_empty_database_says_so(tmp_path, invoke):
     config = tmp_path / "config.toml"
-    config.write_text("[monitor]\n")
+    config.write_text('[[works]]\ndoi = "10.1016/j.drup.2021.100752"\n')
     result = invoke("report", "--config", str(config))
     assert result.exit_code == 0
     assert "No works are tracked yet" in (tmp_path / "state/report/index.html").read_text()
