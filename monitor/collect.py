@@ -1,5 +1,8 @@
 """One run: ask every enabled source about every tracked work, store what comes back.
 
+The tracked works are ``[[works]]`` and the members of every collection, as
+``membership.refresh`` leaves them at the start of the run.
+
 Sources run concurrently, each in its own thread with its own rate limit, so the
 slowest source sets the run's length. Results are stored from this thread, one
 atomic write per source, as each source finishes.
@@ -18,7 +21,7 @@ from typing import Any
 import httpx
 import sqlite_utils
 
-from monitor import citing, store
+from monitor import citing, membership, store
 from monitor.config import Config, SourceConfig
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure, Session, make_client, utcnow
@@ -39,19 +42,21 @@ def run(
     db = store.open_db(config.database)
     try:
         started = now()
-        work_ids = store.sync_works(db, config.works, started)
-        works = store.tracked_works(db, [w.doi for w in config.works])
         run_id = store.start_run(db, started)
         reports: list[SourceReport] = []
         status = "interrupted"
         try:
             with make_client(config.contact_email, config.http) as client:
+                tracking = membership.refresh(db, config, run_id, client, now)
+                works = store.tracked_works(db, [w.doi for w in tracking.works])
                 for report in _fetch_all(db, config, works, client, now):
-                    save(db, run_id, work_ids, report, now())
+                    save(db, run_id, tracking.work_ids, report, now())
                     reports.append(report)
                     if on_source_done:
                         on_source_done(report)
-            summary = RunSummary(run_id, started, now(), tuple(sorted(reports, key=_order)))
+            summary = RunSummary(
+                run_id, started, now(), tuple(sorted(reports, key=_order)), tracking.collections
+            )
             status = "failed" if summary.failed else "ok"
             return summary
         finally:

@@ -167,15 +167,39 @@ class SourceReport:
 
 
 @dataclass(frozen=True)
+class CollectionReport:
+    """What became of one ``[[collections]]`` table in a run (see monitor/membership.py)."""
+
+    name: str
+    described: str  # what it asks: "ORCID 0000-…, with OpenAlex"
+    outcome: Outcome | None  # None: not due this run; its stored members stand
+    message: str = ""
+    size: int = 0  # its members after this run
+    added: int = 0
+    left: int = 0
+    skipped: int = 0
+
+    @property
+    def failed(self) -> bool:
+        """A failed resolution, or an identifier nobody knows: worth a look, like a failed source."""
+        return self.outcome is not None and (
+            self.outcome.is_failure or self.outcome is Outcome.NOT_FOUND
+        )
+
+
+@dataclass(frozen=True)
 class RunSummary:
     run_id: int
     started_at: datetime
     finished_at: datetime
     sources: tuple[SourceReport, ...]
+    collections: tuple[CollectionReport, ...] = ()
 
     @property
     def failed(self) -> bool:
-        return any(s.outcome.is_failure for s in self.sources)
+        return any(s.outcome.is_failure for s in self.sources) or any(
+            c.failed for c in self.collections
+        )
 
     @property
     def exit_code(self) -> int:

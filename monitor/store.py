@@ -232,6 +232,86 @@ def m005_digest_items(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m006_collections(db: sqlite_utils.Database) -> None:
+    """Collections (``[[collections]]``), their members over time, each resolution, the
+    items they skipped, their metrics per run; works no longer tracked are marked."""
+    _script(
+        db,
+        """
+        ALTER TABLE works ADD COLUMN tracked INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE works ADD COLUMN untracked_at TEXT;
+        CREATE TABLE collections (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            label TEXT,
+            added_at TEXT NOT NULL,
+            defined_at TEXT NOT NULL,
+            removed_at TEXT
+        );
+        CREATE TABLE collection_resolutions (
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES collections(id),
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            definition TEXT NOT NULL,
+            resolved_at TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN
+                ('ok', 'not_found', 'rate_limited', 'quota_exhausted', 'not_configured', 'error')),
+            message TEXT NOT NULL DEFAULT '',
+            complete INTEGER NOT NULL,
+            found INTEGER NOT NULL,
+            skipped INTEGER NOT NULL,
+            added INTEGER NOT NULL,
+            removed INTEGER NOT NULL,
+            requests INTEGER NOT NULL,
+            file_sha256 TEXT REFERENCES raw_bodies(sha256)
+        );
+        CREATE INDEX collection_resolutions_by_collection
+            ON collection_resolutions (collection_id, id);
+        CREATE TABLE collection_members (
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES collections(id),
+            work_id INTEGER NOT NULL REFERENCES works(id),
+            first_seen_at TEXT NOT NULL,
+            first_seen_run_id INTEGER NOT NULL REFERENCES runs(id),
+            left_at TEXT,
+            left_run_id INTEGER REFERENCES runs(id),
+            is_new INTEGER NOT NULL,
+            via TEXT NOT NULL DEFAULT '[]',
+            title TEXT,
+            aliases TEXT NOT NULL DEFAULT '[]',
+            response_id INTEGER REFERENCES responses(id)
+        );
+        CREATE UNIQUE INDEX collection_members_current
+            ON collection_members (collection_id, work_id) WHERE left_at IS NULL;
+        CREATE INDEX collection_members_by_work ON collection_members (work_id);
+        CREATE TABLE collection_skips (
+            resolution_id INTEGER NOT NULL REFERENCES collection_resolutions(id),
+            item TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            title TEXT,
+            pmid TEXT
+        );
+        CREATE INDEX collection_skips_by_resolution ON collection_skips (resolution_id);
+        CREATE TABLE collection_snapshots (
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES collections(id),
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            computed_at TEXT NOT NULL,
+            works INTEGER NOT NULL, citations INTEGER, citations_this_year INTEGER,
+            h_index INTEGER, i10_index INTEGER, h5_index INTEGER,
+            fwci_mean REAL, fwci_median REAL, rcr_mean REAL, rcr_median REAL,
+            top_10_percent_share REAL, top_1_percent_share REAL, open_access_share REAL,
+            not_indexed INTEGER NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (collection_id, run_id)
+        )
+        """
+    )
+
+
 # Views hold no data: they are (re)created after the migrations, always current.
 VIEWS: dict[str, str] = {
     "alerts": """
@@ -310,6 +390,20 @@ VIEWS: dict[str, str] = {
     "new_citing_works": """
         SELECT * FROM citing_works
         WHERE first_seen_run_id = (SELECT max(id) FROM runs)""",
+    "collection_works": """
+        SELECT c.name AS collection, w.doi, m.first_seen_at, m.left_at, m.is_new,
+               m.via, coalesce(m.title, w.label) AS title, w.tracked,
+               m.first_seen_run_id, m.left_run_id, m.work_id, m.collection_id
+        FROM collection_members m
+        JOIN collections c ON c.id = m.collection_id
+        JOIN works w ON w.id = m.work_id""",
+    "collection_metrics": """
+        SELECT c.name AS collection, s.run_id, s.works, s.citations, s.h_index, s.i10_index,
+               s.citations_this_year, s.h5_index, s.fwci_mean, s.fwci_median,
+               s.rcr_mean, s.rcr_median, s.top_10_percent_share, s.top_1_percent_share,
+               s.open_access_share, s.not_indexed, s.computed_at, s.details,
+               c.label, s.collection_id
+        FROM collection_snapshots s JOIN collections c ON c.id = s.collection_id""",
 }
 
 
@@ -399,14 +493,20 @@ def save_source(
     return response_ids
 
 
-def save_exchange(db: sqlite_utils.Database, run_id: int, exchange: Exchange) -> int:
-    digest = hashlib.sha256(exchange.body).hexdigest()
+def save_body(db: sqlite_utils.Database, body: bytes) -> str:
+    """Keep a body once, by its SHA-256 (a pruned copy is restored); return the hash."""
+    digest = hashlib.sha256(body).hexdigest()
     db.execute(
         "INSERT INTO raw_bodies (sha256, size, compression, body) VALUES (?, ?, 'zlib', ?) "
         "ON CONFLICT (sha256) DO UPDATE SET body = excluded.body, "
         "compression = excluded.compression, pruned_at = NULL WHERE raw_bodies.body IS NULL",
-        [digest, len(exchange.body), zlib.compress(exchange.body, 6)],
+        [digest, len(body), zlib.compress(body, 6)],
     )
+    return digest
+
+
+def save_exchange(db: sqlite_utils.Database, run_id: int, exchange: Exchange) -> int:
+    digest = save_body(db, exchange.body)
     cursor = db.execute(
         "INSERT INTO responses (run_id, source, method, url, status_code, headers, fetched_at, "
         "elapsed_ms, body_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

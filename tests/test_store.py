@@ -31,7 +31,8 @@ def test_open_db_is_wal_and_migrated(db):
     assert db.journal_mode == "wal"
     assert {"works", "runs", "observations", "responses", "raw_bodies"} <= set(db.table_names())
     assert set(db.view_names()) == set(store.VIEWS) == {
-        "latest_counts", "count_history", "source_health", "citing_works", "new_citing_works", "alerts"}
+        "latest_counts", "count_history", "source_health", "citing_works", "new_citing_works", "alerts",
+        "collection_works", "collection_metrics"}
 
 
 def test_a_crash_mid_source_leaves_nothing_of_that_source(db, monkeypatch):
