@@ -92,6 +92,7 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
                 lines.append(f"enabled = {'true' if name in only else 'false'}")
             for key, value in overrides.items():
                 lines.append(f"{key} = {json.dumps(value)}")
+        lines += ["", "[orcid]", f'base_url = "{fake_api.base_url("orcid")}"', "requests_per_second = 1000"]
         path = tmp_path / "config.toml"
         path.write_text("\n".join(lines) + "\n" + extra)
         return path

@@ -1,11 +1,16 @@
 """OpenAlex: /works?filter=doi:a|b (list envelope: the tracked works' lookup, and the
 batched lookup that names citing works, monitor.enrich), /works?filter=cites:W…&cursor=…
-(the citing works, cursor paging) and /works/doi:X (singleton)."""
+(the citing works, cursor paging), /works?filter=author.orcid:…|author.id:…|institutions.ror:…
+[,from_publication_date:…]&cursor=…&select=… (a collection's works: ``records[LISTINGS]``
+under the clause, e.g. "author.id:A123"; see ``listed_work`` and ``add_listing``) and
+/works/doi:X (singleton)."""
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from tests.fakeapi.server import CONSTRUCTED, FakeAPI, Reply, Request
@@ -18,6 +23,8 @@ NOT_FOUND_HTML = (
 
 
 CITING = "openalex_citing"  # records[CITING]["W3139000000"]: the citing works, in order
+LISTINGS = "openalex_listings"  # records[LISTINGS]["author.id:A1"]: a collection's works, in order
+LISTING_FILTERS = ("author.orcid", "author.id", "institutions.ror")
 HEADERS = {"X-RateLimit-Limit": "100000", "X-RateLimit-Remaining": "99990"}
 
 
@@ -44,6 +51,10 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
         cited = _clause(request.arg("filter") or "", "cites")
         if cited is not None:
             return _citing(fake, request, cited)
+        for name in LISTING_FILTERS:
+            value = _clause(request.arg("filter") or "", name)
+            if value is not None:
+                return _listing(fake, request, f"{name}:{value}")
         wanted = _dois(request.arg("filter") or "")
         results = [works[d] for d in wanted if d in works]
         per_page = int(request.arg("per_page", "25") or 25)
@@ -70,9 +81,28 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
 
 
 def _citing(fake: FakeAPI, request: Request, cited: str) -> Reply:
-    """A cursor page of the works citing ``cited``. As the paging guide says, every page
-    with results has a ``next_cursor``; the page after the last one is empty, with null."""
+    """A page of the works citing ``cited``."""
     everything = fake.records[CITING].get(cited.removeprefix("https://openalex.org/"), [])
+    return _page(request, everything)
+
+
+def _listing(fake: FakeAPI, request: Request, clause: str) -> Reply:
+    """A page of a collection's works, from a publication date if asked, with ``select``."""
+    everything = fake.records[LISTINGS].get(clause, [])
+    since = _clause(request.arg("filter") or "", "from_publication_date")
+    if since:
+        everything = [w for w in everything if (w.get("publication_date") or "") >= since]
+    reply = _page(request, everything)
+    fields = request.arg("select")
+    if fields:
+        keep = fields.split(",")
+        reply.body["results"] = [{k: w[k] for k in keep if k in w} for w in reply.body["results"]]
+    return reply
+
+
+def _page(request: Request, everything: list[dict[str, Any]]) -> Reply:
+    """A cursor page (or a basic page without ``cursor``). As the paging guide says, every
+    page with results has a ``next_cursor``; the page after the last one is empty, with null."""
     per_page = int(request.arg("per_page", "25") or 25)
     cursor = request.arg("cursor")
     if cursor is None:  # basic paging: no next_cursor in meta (as the recorded list page)
@@ -125,3 +155,37 @@ def _bare(doi: str) -> str:
 def set_count(fake: FakeAPI, doi: str, count: int) -> None:
     record: dict[str, Any] = fake.records["openalex"][doi]
     record["cited_by_count"] = count
+
+
+def listed_work(
+    doi: str | None, title: str, year: int, work_id: str, cited_by_count: int = 0, **fields: Any
+) -> dict[str, Any]:
+    """A work object like the default article's (constructed from a real one), values replaced."""
+    work = copy.deepcopy(_DEFAULT[0])
+    url = f"https://openalex.org/{work_id}"
+    work.update(
+        id=url,
+        doi=f"https://doi.org/{doi}" if doi else None,
+        title=title,
+        display_name=title,
+        publication_year=year,
+        publication_date=f"{year}-06-01",
+        ids={"openalex": url, **({"doi": f"https://doi.org/{doi}"} if doi else {})},
+        cited_by_count=cited_by_count,
+        counts_by_year=[],
+    )
+    work.update(fields)
+    return work
+
+
+def add_listing(fake: FakeAPI, clause: str, works: Sequence[dict[str, Any]]) -> None:
+    """Serve ``works`` for a filter clause, and each (with a DOI) for look-ups by DOI."""
+    fake.records[LISTINGS][clause] = list(works)
+    for work in works:
+        if work.get("doi"):
+            fake.records["openalex"][work["doi"].removeprefix("https://doi.org/").lower()] = work
+
+
+_DEFAULT: list[dict[str, Any]] = [
+    json.loads((CONSTRUCTED / "openalex" / "10.1016_j.drup.2021.100752.json").read_text())
+]
