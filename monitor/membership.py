@@ -226,6 +226,10 @@ def save(
         ],
     )
     resolution_id = cursor.lastrowid
+    if resolution.name:
+        db.execute(
+            "UPDATE collections SET display_name = ? WHERE id = ?", [resolution.name, collection_id]
+        )
     db.conn.executemany(
         "INSERT INTO collection_skips (resolution_id, item, reason, title, pmid) VALUES (?, ?, ?, ?, ?)",
         [(resolution_id, s.item, s.reason, s.title, s.pmid) for s in resolution.skipped],

@@ -247,6 +247,7 @@ def m006_collections(db: sqlite_utils.Database) -> None:
             kind TEXT NOT NULL,
             definition TEXT NOT NULL,
             label TEXT,
+            display_name TEXT,
             added_at TEXT NOT NULL,
             defined_at TEXT NOT NULL,
             removed_at TEXT

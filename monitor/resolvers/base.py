@@ -59,6 +59,7 @@ class Resolution:
     complete: bool = True
     exchanges: tuple[Exchange, ...] = ()
     content: bytes | None = None  # a file collection's file, kept for provenance
+    name: str | None = None  # what the source calls the author or institution
 
 
 @dataclass

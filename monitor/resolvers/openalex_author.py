@@ -14,4 +14,4 @@ def describe(collection: CollectionConfig) -> str:
 
 
 def resolve(collection: CollectionConfig, context: Context) -> Resolution:
-    return resolve_filter("author.id", collection, context)
+    return resolve_filter("author.id", f"/authors/{collection.identifier}", collection, context)

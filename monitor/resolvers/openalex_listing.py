@@ -1,5 +1,10 @@
 """OpenAlex's works listed by a filter (an author, an ORCID, an institution), cursor paged.
 
+An author or institution is first looked up itself (``/authors/A…``,
+``/institutions/ror:…``): a listing by an id OpenAlex does not know is empty, not an
+error, so a mistyped id would otherwise look like a collection with no works. The
+answer must be about the entity asked; its ``display_name`` names the collection.
+
 ``GET /works?filter=<filter>[,from_publication_date:YYYY-01-01]&per_page=100&cursor=*``,
 then ``cursor=`` each ``meta.next_cursor`` until it is null (the paging guide), with
 ``select=`` the few root fields a collection needs, so a page stays small. The listing is
@@ -26,8 +31,8 @@ from monitor.resolvers.base import (
     exchanges_since,
     failure,
 )
-from monitor.sources.base import may, need
-from monitor.sources.openalex import PER_PAGE, works_page
+from monitor.sources.base import check_key, expect_status, may, need
+from monitor.sources.openalex import PER_PAGE, SPEC, slowed_down, works_page
 
 SELECT = "id,doi,title,display_name,publication_year,ids"
 
@@ -115,11 +120,45 @@ def _tail(url: str | None) -> str | None:
     return url.rstrip("/").rsplit("/", 1)[-1] if url else None
 
 
-def resolve_filter(key: str, collection: CollectionConfig, context: Context) -> Resolution:
-    """A collection that is one OpenAlex filter (``key:identifier``), with its exchanges."""
-    mark = len(context.openalex.exchanges)
-    listed = list_works(context.openalex, f"{key}:{collection.identifier}", collection.from_year)
-    return replace(listed, exchanges=exchanges_since(context.openalex, mark))
+def resolve_filter(
+    key: str, entity: str, collection: CollectionConfig, context: Context
+) -> Resolution:
+    """A collection that is one OpenAlex filter (``key:identifier``) over the works of
+    ``entity`` (a path such as ``/authors/A1``), looked up first; with its exchanges."""
+    session, mark = context.openalex, len(context.openalex.exchanges)
+    try:
+        record = get_entity(session, entity)
+    except (FetchFailure, MalformedResponse) as problem:
+        resolution = failure(problem, "OpenAlex")
+    else:
+        if record is None:
+            resolution = Resolution(
+                (),
+                outcome=Outcome.NOT_FOUND,
+                message=f"OpenAlex has no {entity.strip('/')}; check {collection.kind} in config.toml",
+                complete=False,
+            )
+        else:
+            listed = list_works(session, f"{key}:{collection.identifier}", collection.from_year)
+            resolution = replace(listed, name=may(record, "display_name", str))
+    return replace(resolution, exchanges=exchanges_since(session, mark))
+
+
+def get_entity(session: Session, path: str) -> dict[str, Any] | None:
+    """An author or institution (None when OpenAlex answers 404), checked to be the one asked:
+    its ``id`` (``/authors/A1``) or ``ror`` (``/institutions/ror:…``) is the one in ``path``."""
+    params = {"api_key": session.source.api_key} if session.source.api_key else None
+    exchange = session.get(path, params=params, slow_down=slowed_down)
+    check_key(exchange, session, SPEC, "check it at https://openalex.org/settings/api")
+    if exchange.status_code == 404:
+        return None
+    expect_status(exchange, 200)
+    record = exchange.json()
+    asked = path.rstrip("/").rsplit("/", 1)[-1].removeprefix("ror:").lower()
+    answered = [_tail(may(record, key, str)) for key in ("id", "ror")]
+    if asked not in [a.lower() for a in answered if a]:
+        raise MalformedResponse(f"the answer is about {answered[0]}, not {asked}")
+    return record
 
 
 def since(collection: CollectionConfig) -> str:

@@ -16,4 +16,4 @@ def describe(collection: CollectionConfig) -> str:
 
 
 def resolve(collection: CollectionConfig, context: Context) -> Resolution:
-    return resolve_filter("institutions.ror", collection, context)
+    return resolve_filter("institutions.ror", f"/institutions/ror:{collection.identifier}", collection, context)

@@ -25,6 +25,7 @@ NOT_FOUND_HTML = (
 CITING = "openalex_citing"  # records[CITING]["W3139000000"]: the citing works, in order
 LISTINGS = "openalex_listings"  # records[LISTINGS]["author.id:A1"]: a collection's works, in order
 LISTING_FILTERS = ("author.orcid", "author.id", "institutions.ror")
+ENTITIES = "openalex_entities"  # records[ENTITIES]["/authors/a1"]: an author or institution
 HEADERS = {"X-RateLimit-Limit": "100000", "X-RateLimit-Remaining": "99990"}
 
 
@@ -73,6 +74,9 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
             },
             HEADERS,
         )
+    entity = fake.records[ENTITIES].get(request.path.lower())
+    if entity is not None:
+        return Reply(200, entity, HEADERS)
     if request.path.startswith("/works/doi:"):
         record = works.get(request.path.removeprefix("/works/doi:").lower())
         if record is not None:
@@ -189,3 +193,19 @@ def add_listing(fake: FakeAPI, clause: str, works: Sequence[dict[str, Any]]) -> 
 _DEFAULT: list[dict[str, Any]] = [
     json.loads((CONSTRUCTED / "openalex" / "10.1016_j.drup.2021.100752.json").read_text())
 ]
+
+
+def add_author(fake: FakeAPI, author_id: str, name: str) -> dict[str, Any]:
+    """Serve ``/authors/{author_id}``: the recorded author, its id and name replaced."""
+    author = json.loads((CONSTRUCTED / "openalex" / "entities" / "author.json").read_text())
+    author.update(id=f"https://openalex.org/{author_id}", display_name=name, orcid=None)
+    fake.records[ENTITIES][f"/authors/{author_id}".lower()] = author
+    return author
+
+
+def add_institution(fake: FakeAPI, ror: str, name: str) -> dict[str, Any]:
+    """Serve ``/institutions/ror:{ror}``: the constructed institution, its ROR and name replaced."""
+    institution = json.loads((CONSTRUCTED / "openalex" / "entities" / "institution.json").read_text())
+    institution.update(ror=f"https://ror.org/{ror}", display_name=name)
+    fake.records[ENTITIES][f"/institutions/ror:{ror}".lower()] = institution
+    return institution
