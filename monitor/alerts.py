@@ -15,6 +15,8 @@ earlier ones, the citing-works ledger, source health) and store what they find i
   ``updated-by``, OpenAlex ``is_retracted``); ``citing_retraction``: a retracted
   citing work.
 - ``source_failing``: a source failed ``failing_runs`` runs in a row.
+- ``new_work``: a work joined a ``[[collections]]`` set after its first complete listing
+  ("New work by …"; see ``new_works``).
 
 A first observation sets a baseline and raises no count alert, also when it is a
 newly enabled source's. Notices and
@@ -24,7 +26,7 @@ retracted citing works are raised once each, whenever first seen.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -32,7 +34,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor import metadata, store
-from monitor.config import AlertsConfig
+from monitor.config import NETWORK_KINDS, AlertsConfig
 from monitor.models import Outcome
 from monitor.sources import title_of
 
@@ -41,6 +43,7 @@ KINDS = (
     "retraction",
     "correction",
     "new_citations",
+    "new_work",
     "milestone",
     "drop",
     "jump",
@@ -148,6 +151,37 @@ def evaluate(db: sqlite_utils.Database, settings: AlertsConfig, run_id: int) -> 
         found += rules.for_work(work)
     if settings.failing_runs:
         found += rules.failing_sources()
+    if settings.new_works:
+        found += new_works(db, run_id, rules.once)
+    return found
+
+
+def new_works(
+    db: sqlite_utils.Database, run_id: int, once: Callable[[Alert, int | None], list[Alert]]
+) -> list[Alert]:
+    """``new_work``: each work that joined a collection in this run as news (``is_new``:
+    after the collection's baseline, its first complete listing), once per collection."""
+    found: list[Alert] = []
+    for row in db.query(
+        "SELECT m.work_id, w.doi, m.title, m.via, c.name, c.kind, "
+        "coalesce(c.label, c.display_name, c.name) AS who FROM collection_members m "
+        "JOIN collections c ON c.id = m.collection_id JOIN works w ON w.id = m.work_id "
+        "WHERE m.first_seen_run_id = ? AND m.is_new = 1 ORDER BY c.name, m.id",
+        [run_id],
+    ):
+        title = row["title"] or metadata.merge(store.latest_metadata(db, row["doi"]))[0].get("title")
+        by = "by" if row["kind"] in NETWORK_KINDS else "in"  # a person or an institution
+        found += once(
+            Alert(
+                "new_work",
+                f"New work {by} {row['who']}: “{shorten(title or row['doi'])}” (doi:{row['doi']})",
+                row["doi"],
+                None,
+                {"collection": row["name"], "title": title, "via": json.loads(row["via"])},
+                f"collection:{row['name']}",
+            ),
+            row["work_id"],
+        )
     return found
 
 

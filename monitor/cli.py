@@ -18,7 +18,7 @@ from monitor.doi import InvalidDOI, normalize_doi
 from monitor.errors import ConfigError, LockHeldError, MonitorError
 from monitor.fetching import utcnow
 from monitor.job import run_job
-from monitor.models import SourceReport
+from monitor.models import CollectionReport, SourceReport
 from monitor.sources import SOURCES
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 1, 2, 3
@@ -117,10 +117,7 @@ def run(config_path: Path, no_report: bool, status: bool | None) -> None:
         )
     width = max((len(s.name) for s in config.enabled_sources), default=8)
     if status:
-        click.echo(
-            f"Asking {len(config.enabled_sources)} sources about {len(config.works)} "
-            f"work{'s' if len(config.works) != 1 else ''}…"
-        )
+        click.echo(f"Asking {len(config.enabled_sources)} sources about {tracking_text(config)}…")
     try:
         result = run_job(
             config,
@@ -132,6 +129,9 @@ def run(config_path: Path, no_report: bool, status: bool | None) -> None:
         raise Failure(str(exc), EXIT_LOCKED) from None
     except MonitorError as exc:
         raise Failure(str(exc), EXIT_FAILED) from None
+    for collection in result.summary.collections:
+        if status or collection.failed:
+            click.echo(collection_line(collection))
     if not status:
         for source in result.summary.sources:
             if source.outcome.is_failure:
@@ -146,6 +146,26 @@ def run(config_path: Path, no_report: bool, status: bool | None) -> None:
     for problem in result.problems:
         click.echo(f"Warning: {problem}", err=True)
     sys.exit(result.exit_code)
+
+
+def tracking_text(config: Config) -> str:
+    """'3 works and 2 collections': what a run asks about, before it resolves the collections."""
+    n, m = len(config.works), len(config.collections)
+    works = f"{n} work{'s' if n != 1 else ''}"
+    return f"{works} and {m} collection{'s' if m != 1 else ''}" if m else works
+
+
+def collection_line(report: CollectionReport) -> str:
+    """``collection lab  ok  42 works (+2, -1), 3 skipped``: one collection's line in a run."""
+    if report.outcome is None:
+        return f"collection {report.name}  not due  {report.size} works kept ({report.described})"
+    change = f" (+{report.added}, -{report.left})" if report.added or report.left else ""
+    skipped = f", {report.skipped} skipped" if report.skipped else ""
+    message = f": {report.message}" if report.message else ""
+    return (
+        f"collection {report.name}  {report.outcome.value}  "
+        f"{report.size} works{change}{skipped}{message}"
+    )
 
 
 def is_terminal() -> bool:

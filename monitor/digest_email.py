@@ -32,6 +32,7 @@ KIND_LABELS = {
     "retraction": "Retraction",
     "correction": "Correction",
     "new_citations": "New citations",
+    "new_work": "New work",
     "milestone": "Milestone",
     "drop": "Count fell",
     "jump": "Unusual jump",

@@ -1,8 +1,9 @@
 """The job: what ``citation-monitor run`` does, and exactly what the daemon runs on schedule.
 
-Under the run lock: collect a snapshot, name the citing works its lists gave by an
-identifier only (``enrich``), raise the alerts it calls for, write the report, send
-the email digest when ``[email] policy`` says so. Cron and the daemon
+Under the run lock: collect a snapshot (the collections resolved first), name the citing
+works its lists gave by an identifier only (``enrich``), compute each collection's metrics,
+raise the alerts it calls for, write the report, send the email digest when ``[email]
+policy`` says so. Cron and the daemon
 both call ``run_job``, so they can never differ.
 
 Each step after collecting stands alone: if one fails, the run's data (already
@@ -19,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from monitor import alerts, collect, enrich, mailer, report, store
+from monitor import alerts, collect, enrich, mailer, portfolio, report, store
 from monitor.alerts import Alert
 from monitor.config import Config
 from monitor.errors import MonitorError
@@ -64,6 +65,12 @@ def run_job(
                     lambda: enrich.name_citing_works(db, config, summary.run_id, client, now),
                 )
             problems += named.problems if named else ()
+            if config.collections:
+                _attempt(
+                    problems,
+                    "collection metrics not computed",
+                    lambda: portfolio.record_metrics(db, summary.run_id, now()),
+                )
             raised = _attempt(
                 problems,
                 "alerts not evaluated",

@@ -12,7 +12,6 @@ from monitor.models import Outcome
 from monitor.resolvers import openalex_author, openalex_listing, ror
 from monitor.resolvers.base import Found, Skipped
 from tests.conftest import real_json
-from tests.fakeapi import Fault
 from tests.fakeapi.routes import openalex as fake_openalex
 from tests.test_resolver_orcid import context  # noqa: F401  (the fixture)
 

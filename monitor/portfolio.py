@@ -1,0 +1,248 @@
+"""Collections read back from the store: members, their figures and metrics at each run.
+
+``record_metrics`` is the job's step after collecting: each collection's group metrics
+(monitor/group_metrics.py) at the run, stored in ``collection_snapshots`` (view
+``collection_metrics``). Each work's figures are read once per run however many
+collections hold it, and its citations are its headline (monitor/headline.py), so a
+collection's total is the sum of the figures every page shows.
+
+For the report and the digest (one page or message per collection):
+
+- ``overview(db)``: each collection, its size, what it asks, its last resolution, skips;
+- ``members(db, name, run)``: the works it held at a run, each with its figures;
+- ``metrics_history(db, name)``: its metrics at every run, oldest first;
+- ``untracked(db)``: works no longer tracked, to show apart (never with current counts).
+
+Everything is computed from stored rows as they stood at the run, so a past run's
+figures come out the same at any later time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from monitor import citing, headline, metadata, store
+from monitor.group_metrics import GroupMetrics, WorkFigures, compute
+from monitor.models import Outcome
+from monitor.sources import SOURCES
+
+FAILURES = tuple(o.value for o in Outcome if o.is_failure)
+DESCRIBING = ("openalex", "crossref", "unpaywall", "icite")  # whose latest ok answer gives figures
+
+
+@dataclass(frozen=True)
+class Member:
+    """A work of a collection at a run, with its figures then."""
+
+    doi: str
+    title: str | None
+    first_seen_at: str
+    left_at: str | None  # set when it has left since (the run's members had not yet)
+    is_new: bool
+    via: tuple[str, ...]
+    figures: WorkFigures
+
+
+# --- the job step ------------------------------------------------------------------------
+
+
+def record_metrics(db: sqlite_utils.Database, run_id: int, now: datetime) -> dict[str, GroupMetrics]:
+    """Compute and store every current collection's metrics at a finished run; name → metrics."""
+    run = _run(db, run_id)
+    collections = list(db.query("SELECT id, name FROM collections WHERE removed_at IS NULL ORDER BY id"))
+    memberships = {c["id"]: member_rows(db, c["id"], run_id) for c in collections}
+    work_ids = {row["work_id"] for rows in memberships.values() for row in rows}
+    figures = work_figures(db, sorted(work_ids), run)
+    year = _end(run).year
+    results = {}
+    with db.atomic():
+        for collection in collections:
+            group = compute([figures[r["work_id"]] for r in memberships[collection["id"]]], year)
+            save_metrics(db, collection["id"], run_id, group, now)
+            results[collection["name"]] = group
+    return results
+
+
+def save_metrics(
+    db: sqlite_utils.Database, collection_id: int, run_id: int, group: GroupMetrics, now: datetime
+) -> None:
+    values = group.as_dict()
+    values["details"] = json.dumps(values["details"], sort_keys=True)
+    columns = ["collection_id", "run_id", "computed_at", *values]
+    db.execute(
+        f"INSERT OR REPLACE INTO collection_snapshots ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})",
+        [collection_id, run_id, store.iso(now), *values.values()],
+    )
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def member_rows(db: sqlite_utils.Database, collection_id: int, run_id: int) -> list[dict[str, Any]]:
+    """The collection's members at a run: joined by then, not yet left by then."""
+    return list(
+        db.query(
+            "SELECT m.*, w.doi FROM collection_members m JOIN works w ON w.id = m.work_id "
+            "WHERE m.collection_id = ? AND m.first_seen_run_id <= ? "
+            "AND (m.left_run_id IS NULL OR m.left_run_id > ?) ORDER BY m.id",
+            [collection_id, run_id, run_id],
+        )
+    )
+
+
+def members(db: sqlite_utils.Database, name: str, run_id: int | None = None) -> list[Member]:
+    """A collection's works at a run (default: the latest), highest headline first."""
+    run = _run(db, run_id)
+    collection = next(db.query("SELECT id FROM collections WHERE name = ?", [name]), None)
+    if collection is None or run is None:
+        return []
+    rows = member_rows(db, collection["id"], run["id"])
+    figures = work_figures(db, [r["work_id"] for r in rows], run)
+    found = [
+        Member(
+            r["doi"], r["title"], r["first_seen_at"], r["left_at"], bool(r["is_new"]),
+            tuple(json.loads(r["via"])), figures[r["work_id"]],
+        )
+        for r in rows
+    ]
+    return sorted(found, key=lambda m: -1 if m.figures.citations is None else m.figures.citations, reverse=True)
+
+
+def metrics_history(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]]:
+    """A collection's ``collection_metrics`` rows, oldest run first."""
+    return [
+        {**row, "details": json.loads(row["details"])}
+        for row in db.query(
+            "SELECT * FROM collection_metrics WHERE collection = ? ORDER BY run_id", [name]
+        )
+    ]
+
+
+def overview(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Each configured collection now: size, definition, last resolution and its skipped items."""
+    found = []
+    for row in db.query("SELECT * FROM collections WHERE removed_at IS NULL ORDER BY id"):
+        size = db.execute(
+            "SELECT count(*) FROM collection_members WHERE collection_id = ? AND left_at IS NULL",
+            [row["id"]],
+        ).fetchone()[0]
+        last = next(
+            db.query(
+                "SELECT * FROM collection_resolutions WHERE collection_id = ? ORDER BY id DESC LIMIT 1",
+                [row["id"]],
+            ),
+            None,
+        )
+        ok = next(
+            db.query(
+                "SELECT resolved_at FROM collection_resolutions WHERE collection_id = ? "
+                "AND outcome = 'ok' AND complete = 1 ORDER BY id DESC LIMIT 1",
+                [row["id"]],
+            ),
+            None,
+        )
+        skipped = (
+            list(db.query("SELECT * FROM collection_skips WHERE resolution_id = ?", [last["id"]]))
+            if last else []
+        )
+        found.append(
+            {
+                **row,
+                "size": size,
+                "last_resolution": last,
+                "last_complete_at": ok["resolved_at"] if ok else None,
+                "skipped": skipped,
+            }
+        )
+    return found
+
+
+def untracked(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Works no longer tracked (in no collection and not in [[works]]), newest first: their
+    history stays, but their last counts are from ``untracked_at`` or before, not current."""
+    return list(db.query("SELECT * FROM works WHERE tracked = 0 ORDER BY untracked_at DESC, id"))
+
+
+# --- each work's figures at a run ---------------------------------------------------------
+
+
+def work_figures(
+    db: sqlite_utils.Database, work_ids: Sequence[int], run: Mapping[str, Any]
+) -> dict[int, WorkFigures]:
+    """work id → its figures at the end of ``run``: the headline as that run left it, and the
+    normalised metrics of the latest ok answers of OpenAlex, iCite, Unpaywall and Crossref."""
+    end = _end(run)
+    at = end.isoformat(timespec="microseconds")
+    active = headline.active_sources(run)
+    ids = json.dumps(list(work_ids))
+    answers: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for row in _latest(db, ids, list(SOURCES), at, "outcome NOT IN (" + ", ".join("?" * len(FAILURES)) + ")", FAILURES):
+        answers.setdefault(row["work_id"], {})[row["source"]] = [row]
+    described: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in _latest(db, ids, list(DESCRIBING), at, "outcome = 'ok'", ()):
+        described.setdefault(row["work_id"], {})[row["source"]] = row
+    cited = {r[0] for r in db.execute(
+        "SELECT DISTINCT work_id FROM citations WHERE work_id IN (SELECT value FROM json_each(?))", [ids]
+    ).fetchall()}
+    dois = dict(db.execute(
+        "SELECT id, doi FROM works WHERE id IN (SELECT value FROM json_each(?))", [ids]
+    ).fetchall())
+    figures = {}
+    for work_id in work_ids:
+        counts = headline.current_counts(answers.get(work_id, {}), active)
+        listed = headline.listed_at(citing.ledger_rows(db, dois[work_id], at), end) if work_id in cited else []
+        figures[work_id] = _figures(dois[work_id], headline.headline(counts, listed), described.get(work_id, {}), end.year)
+    return figures
+
+
+def _figures(doi: str, best: headline.Headline, rows: Mapping[str, Mapping[str, Any]], year: int) -> WorkFigures:
+    metrics = {s: json.loads(r["metrics"]) for s, r in rows.items()}
+    record, _ = metadata.merge({s: json.loads(r["metadata"]) for s, r in rows.items()})
+    openalex = metrics.get("openalex", {})
+    by_year = openalex.get("counts_by_year")
+    return WorkFigures(
+        doi=doi,
+        citations=best.value,
+        year=record.get("year"),
+        # OpenAlex lists the years with citations: a year it does not list had none
+        citations_this_year=by_year.get(str(year), 0) if isinstance(by_year, dict) else None,
+        fwci=openalex.get("fwci"),
+        rcr=metrics.get("icite", {}).get("relative_citation_ratio"),
+        top_10_percent=openalex.get("is_in_top_10_percent"),
+        top_1_percent=openalex.get("is_in_top_1_percent"),
+        open_access=record.get("is_oa"),
+        headline_basis=best.basis,
+    )
+
+
+def _latest(
+    db: sqlite_utils.Database, ids: str, sources: Iterable[str], at: str, condition: str, params: Sequence[Any]
+) -> Iterable[dict[str, Any]]:
+    """Per work and source, the latest observation by ``at`` that meets ``condition``."""
+    names = json.dumps(list(sources))
+    return db.query(
+        "SELECT o.* FROM (SELECT w.value AS work_id, s.value AS source FROM json_each(?) w, json_each(?) s) p "
+        "JOIN observations o ON o.id = (SELECT q.id FROM observations q "
+        f"WHERE q.work_id = p.work_id AND q.source = p.source AND q.observed_at <= ? AND q.{condition} "
+        "ORDER BY q.observed_at DESC, q.id DESC LIMIT 1)",
+        [ids, names, at, *params],
+    )
+
+
+def _run(db: sqlite_utils.Database, run_id: int | None) -> dict[str, Any] | None:
+    sql = "SELECT * FROM runs WHERE id = ?" if run_id is not None else "SELECT * FROM runs ORDER BY id DESC LIMIT 1"
+    row = next(db.query(sql, [run_id] if run_id is not None else []), None)
+    if row and isinstance(row["summary"], str):
+        row["summary"] = json.loads(row["summary"])
+    return row
+
+
+def _end(run: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(run.get("finished_at") or run["started_at"])
