@@ -5,46 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from monitor import __version__, daemon, mailer, queries, report, retention, store
-from monitor.config import CONFIG_ENV, Config, load_config
+from monitor import __version__, daemon, mailer, portfolio, queries, report, retention, store
+from monitor.cli_config import CONFIG_COMMANDS
+from monitor.cli_support import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, Failure, config_option
+from monitor.config import Config, load_config
 from monitor.doi import InvalidDOI, normalize_doi
 from monitor.errors import ConfigError, LockHeldError, MonitorError
 from monitor.fetching import utcnow
 from monitor.job import run_job
 from monitor.models import CollectionReport, SourceReport
+from monitor.resolvers import RESOLVERS
 from monitor.sources import SOURCES
-
-EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 1, 2, 3
-
-
-class Failure(click.ClickException):
-    """A one-line error with a chosen exit code."""
-
-    def __init__(self, message: str, exit_code: int = 1):
-        super().__init__(message)
-        self.exit_code = exit_code
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True)
-
-
-def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        envvar=CONFIG_ENV,
-        default="config.toml",
-        show_default=True,
-        help=f"The config file (or set {CONFIG_ENV}).",
-    )(func)
 
 
 def load(config_path: Path) -> Config:
@@ -315,6 +292,49 @@ def sources_command(config_path: Path) -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
+@cli.command("collections")
+@config_option
+def collections_command(config_path: Path) -> None:
+    """List each collection: its size, what it asks, when it was last resolved, what it skipped.
+
+    Sizes and skipped items are those of the last run; a collection not yet run
+    shows as never resolved.
+
+    \b
+    Example:
+        citation-monitor collections --config config.toml
+    """
+    config = load(config_path)
+    if not config.collections:
+        click.echo(f"No collections in {config.path}; add a [[collections]] table (see README)")
+        return
+    stored: dict[str, dict[str, Any]] = {}
+    if config.database.exists():
+        db = store.open_db(config.database)
+        try:
+            stored = {row["name"]: row for row in portfolio.overview(db)}
+        finally:
+            db.close()
+    for collection in config.collections:
+        row = stored.get(collection.name)
+        described = RESOLVERS[collection.kind].describe(collection)
+        click.echo(f"{collection.name}: {collection.title if collection.label else described}")
+        if collection.label:
+            click.echo(f"  {described}")
+        last = row["last_resolution"] if row else None
+        if last is None:
+            click.echo("  never resolved: run `citation-monitor run`")
+            continue
+        when = (row["last_complete_at"] or "never")[:16].replace("T", " ")
+        click.echo(f"  {row['size']} works; last resolved completely {when} UTC")
+        if last["outcome"] != "ok" or not last["complete"]:
+            click.echo(f"  last attempt {last['resolved_at'][:16].replace('T', ' ')}: "
+                       f"{last['outcome']}: {last['message']}")
+        for skip in row["skipped"]:
+            title = f" “{skip['title']}”" if skip["title"] else ""
+            click.echo(f"  skipped: {skip['item']}{title}: {skip['reason']}")
+
+
 # --- the database as a product: query, export, history, backup, prune ---------------
 
 
@@ -544,3 +564,7 @@ def email_command(config_path: Path, dry_run: bool, output: Path) -> None:
     if delivery.status == "failed":
         raise Failure(f"email digest not sent: {delivery.error}; it is retried after the next run")
     click.echo(f"Sent to {', '.join(delivery.recipients)}: {delivery.subject}")
+
+
+for _command in CONFIG_COMMANDS:
+    cli.add_command(_command)
