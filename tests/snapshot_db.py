@@ -57,7 +57,10 @@ def copy_database(source: Path, destination: Path) -> None:
 
 def populate(write_config: Callable[..., Path], invoke: Callable[..., Any], fake_api: Any) -> Path:
     """Returns the config path; the database is ``<config folder>/state/monitor.db``."""
-    config = write_config()
+    # a collection, so the collection tables and views have rows: the default article, and a
+    # line that is no DOI (a skipped item)
+    config = write_config(extra='\n[[collections]]\nname = "lab"\nfile = "works.txt"\n')
+    (config.parent / "works.txt").write_text(f"{DEFAULT_DOI}\nnot-a-doi\n")
     earlier_run(database_of(config), utcnow() - timedelta(days=2))
     fake_api.inject("dimensions", status=500, times=None)
     result = invoke("run", "--config", str(config), "--no-report")
