@@ -321,10 +321,10 @@ def collections_command(config_path: Path) -> None:
         click.echo(f"{collection.name}: {collection.title if collection.label else described}")
         if collection.label:
             click.echo(f"  {described}")
-        last = row["last_resolution"] if row else None
-        if last is None:
+        if row is None or row["last_resolution"] is None:
             click.echo("  never resolved: run `citation-monitor run`")
             continue
+        last = row["last_resolution"]
         when = (row["last_complete_at"] or "never")[:16].replace("T", " ")
         click.echo(f"  {row['size']} works; last resolved completely {when} UTC")
         if last["outcome"] != "ok" or not last["complete"]:

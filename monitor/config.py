@@ -388,7 +388,8 @@ class _Parser:
 
     def collection(self, where: str, name: str, kind: str, item: dict[str, Any]) -> CollectionConfig:
         value = item[kind]
-        identifier, path, dois = "", None, ()
+        identifier, path = "", None
+        dois: tuple[str, ...] = ()
         try:
             if kind == "orcid":
                 identifier = normalize_orcid(value)

@@ -55,6 +55,8 @@ class Member:
 def record_metrics(db: sqlite_utils.Database, run_id: int, now: datetime) -> dict[str, GroupMetrics]:
     """Compute and store every current collection's metrics at a finished run; name → metrics."""
     run = _run(db, run_id)
+    if run is None:
+        raise KeyError(f"no run {run_id}")
     collections = list(db.query("SELECT id, name FROM collections WHERE removed_at IS NULL ORDER BY id"))
     memberships = {c["id"]: member_rows(db, c["id"], run_id) for c in collections}
     work_ids = {row["work_id"] for rows in memberships.values() for row in rows}
