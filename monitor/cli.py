@@ -135,14 +135,11 @@ def tracking_text(config: Config) -> str:
 def collection_line(report: CollectionReport) -> str:
     """``collection lab  ok  42 works (+2, -1), 3 skipped``: one collection's line in a run."""
     if report.outcome is None:
-        return f"collection {report.name}  not due  {report.size} works kept ({report.described})"
+        return f"collection {report.name}  {report.status}  {report.size} works kept ({report.described})"
     change = f" (+{report.added}, -{report.left})" if report.added or report.left else ""
     skipped = f", {report.skipped} skipped" if report.skipped else ""
     message = f": {report.message}" if report.message else ""
-    return (
-        f"collection {report.name}  {report.outcome.value}  "
-        f"{report.size} works{change}{skipped}{message}"
-    )
+    return f"collection {report.name}  {report.status}  {report.size} works{change}{skipped}{message}"
 
 
 def is_terminal() -> bool:

@@ -85,6 +85,9 @@ def describe(result: JobResult) -> str:
         )
     if idle:  # not configured (no key), or not indexing any tracked work
         text += "; " + ", ".join(f"{s.source} {s.outcome.value}" for s in idle)
+    for collection in summary.collections:
+        if collection.failed:
+            text += f"; collection {collection.name} {collection.status}: {collection.message}"
     text += f"; {len(result.alerts)} alert{'s' if len(result.alerts) != 1 else ''}"
     if result.delivery:
         text += f"; email {result.delivery.status}: {result.delivery.subject}"

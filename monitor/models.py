@@ -180,6 +180,10 @@ class CollectionReport:
     skipped: int = 0
 
     @property
+    def status(self) -> str:
+        return self.outcome.value if self.outcome else "not due"
+
+    @property
     def failed(self) -> bool:
         """A failed resolution, or an identifier nobody knows: worth a look, like a failed source."""
         return self.outcome is not None and (

@@ -92,6 +92,23 @@ def test_the_log_line_of_a_run_tells_ok_failed_and_idle_sources_apart():
     )
 
 
+def test_the_log_line_names_a_collection_that_could_not_be_resolved():
+    from monitor.models import CollectionReport
+
+    started = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    collections = (
+        CollectionReport("lab", "ORCID …", Outcome.OK, size=3),
+        CollectionReport("ghost", "ORCID …", Outcome.NOT_FOUND, "ORCID has no record 0000-0002-9079-593X"),
+        CollectionReport("uni", "ROR …", None, size=40),  # not due
+    )
+    summary = RunSummary(8, started, started + timedelta(seconds=2), (), collections)
+    assert summary.exit_code == 1
+    assert daemon.describe(JobResult(summary)) == (
+        "run 8: 0 of 0 sources ok; collection ghost not_found: ORCID has no record "
+        "0000-0002-9079-593X; 0 alerts; took 2.0 s"
+    )
+
+
 # --- a controlled clock -------------------------------------------------------------------
 
 
