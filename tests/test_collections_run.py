@@ -214,3 +214,17 @@ def test_author_and_institution_collections_run(write_config, invoke, fake_api, 
     assert current(path) == ["10.1000/o.1"]
     [row] = rows(path, "SELECT display_name FROM collections")
     assert row["display_name"] in ("Ada Example", "Example University")
+
+
+def test_an_openalex_key_never_reaches_a_stored_resolution_url(write_config, invoke, fake_api):
+    key = "resolver-secret-key-0123456789"
+    fake_openalex.add_author(fake_api, "A5017898742", "Ada Example")
+    fake_openalex.add_listing(fake_api, "author.id:A5017898742", [fake_openalex.listed_work("10.1000/o.1", "O", 2024, "W1")])
+    extra = NO_CITING + collection_toml(key="openalex_author", value="A5017898742")
+    path = write_config(works=[], only=("openalex",), extra=extra)
+    result = invoke("run", "--config", str(path), env={"OPENALEX_API_KEY": key})
+    assert result.exit_code == 0, result.output
+    assert all(r.arg("api_key") == key for r in fake_api.hits("openalex"))  # it was sent
+    urls = [r["url"] for r in rows(path, "SELECT url FROM responses")]
+    assert len(urls) == 4 and not any(key in u for u in urls)  # author, page, last page, look-up
+    assert all("api_key=REDACTED" in u for u in urls)
