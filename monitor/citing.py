@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import ledger, store
+from monitor import ledger, ledger_history, store
 from monitor.models import CitingList, CitingRecord, Outcome
 from monitor.store import iso
 
@@ -48,6 +48,7 @@ def save_list(
         self_cite = ledger.is_self_citation(record.authors, tracked_authors, record.author_sc)
         citation_id = _upsert_citation(db, work_id, citer_id, record, run_id, now, self_cite)
         response_id = response_ids.get(id(record.exchange)) if record.exchange else None
+        before = _sighting(db, citation_id, listing.source)
         db.execute(
             "INSERT INTO citation_sources (citation_id, source, first_seen_at, first_seen_run_id, "
             "last_seen_at, author_sc, journal_sc, response_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -58,12 +59,18 @@ def save_list(
             [citation_id, listing.source, iso(now), run_id, iso(now),
              _bool(record.author_sc), _bool(record.journal_sc), response_id],
         )
+        if before is not None:
+            ledger_history.record_changes(
+                db, now, "citation_sources", before, _sighting(db, citation_id, listing.source) or {},
+                citer_id=citer_id, work_id=work_id, citation_id=citation_id, source=listing.source,
+            )
         seen.add(citation_id)
     if tracked_authors:
-        _flag_self_citations(db, work_id, tracked_authors)
+        _flag_self_citations(db, work_id, tracked_authors, now)
     if listing.complete:  # only a complete list can show that a work has vanished
         listed = db.query(
-            "SELECT cs.citation_id FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
+            "SELECT cs.citation_id, e.citer_id FROM citation_sources cs "
+            "JOIN citations e ON e.id = cs.citation_id "
             "WHERE e.work_id = ? AND cs.source = ? AND cs.gone_at IS NULL",
             [work_id, listing.source],
         )
@@ -72,6 +79,11 @@ def save_list(
                 db.execute(
                     "UPDATE citation_sources SET gone_at = ? WHERE citation_id = ? AND source = ?",
                     [iso(now), row["citation_id"], listing.source],
+                )
+                ledger_history.record_changes(
+                    db, now, "citation_sources", {"gone_at": None}, {"gone_at": iso(now)},
+                    citer_id=row["citer_id"], work_id=work_id, citation_id=row["citation_id"],
+                    source=listing.source,
                 )
 
 
@@ -86,41 +98,62 @@ def complete_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetim
     )):
         authors = store.work_authors(db, edge["doi"])
         if authors:
-            _flag_self_citations(db, edge["work_id"], authors)
+            _flag_self_citations(db, edge["work_id"], authors, now)
     return citer_id
 
 
 def _flag_self_citations(
-    db: sqlite_utils.Database, work_id: int, tracked_authors: list[Mapping[str, Any]]
+    db: sqlite_utils.Database, work_id: int, tracked_authors: list[Mapping[str, Any]], now: datetime
 ) -> None:
     """Check the work's citing works listed before its own authors were known (a source that
     finished before the ones describing the tracked work), so none stays unflagged until its
     list is fetched again."""
     for row in list(db.query(
-        "SELECT e.id, c.authors FROM citations e JOIN citers c ON c.id = e.citer_id "
+        "SELECT e.id, e.citer_id, c.authors FROM citations e JOIN citers c ON c.id = e.citer_id "
         "WHERE e.work_id = ? AND e.is_self_citation = 0 AND c.authors != '[]'", [work_id],
     )):
         if ledger.is_self_citation(json.loads(row["authors"]), tracked_authors):
             db.execute("UPDATE citations SET is_self_citation = 1 WHERE id = ?", [row["id"]])
+            ledger_history.record_changes(
+                db, now, "citations", {"is_self_citation": 0}, {"is_self_citation": 1},
+                citer_id=row["citer_id"], work_id=work_id, citation_id=row["id"],
+            )
 
 
 def _upsert_citation(
     db: sqlite_utils.Database, work_id: int, citer_id: int, record: CitingRecord,
     run_id: int, now: datetime, self_cite: bool,
 ) -> int:
-    db.execute(
-        "INSERT INTO citations (work_id, citer_id, first_seen_at, first_seen_run_id, last_seen_at, "
-        "is_self_citation, is_influential, contexts, intents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (work_id, citer_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
-        "is_self_citation = max(is_self_citation, excluded.is_self_citation), "
-        "is_influential = coalesce(excluded.is_influential, is_influential), "
-        "contexts = CASE WHEN excluded.contexts != '[]' THEN excluded.contexts ELSE contexts END, "
-        "intents = CASE WHEN excluded.intents != '[]' THEN excluded.intents ELSE intents END",
-        [work_id, citer_id, iso(now), run_id, iso(now), int(self_cite), _bool(record.is_influential),
-         json.dumps(list(record.contexts)), json.dumps(list(record.intents))],
+    before = next(db.query(
+        "SELECT * FROM citations WHERE work_id = ? AND citer_id = ?", [work_id, citer_id]), None)
+    if before is None:
+        cursor = db.execute(
+            "INSERT INTO citations (work_id, citer_id, first_seen_at, first_seen_run_id, last_seen_at, "
+            "is_self_citation, is_influential, contexts, intents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [work_id, citer_id, iso(now), run_id, iso(now), int(self_cite), _bool(record.is_influential),
+             json.dumps(list(record.contexts)), json.dumps(list(record.intents))],
+        )
+        return int(cursor.lastrowid or 0)
+    after = {
+        "last_seen_at": iso(now),
+        "is_self_citation": max(before["is_self_citation"], int(self_cite)),
+        "is_influential": _either_known(_bool(record.is_influential), before["is_influential"]),
+        "contexts": json.dumps(list(record.contexts)) if record.contexts else before["contexts"],
+        "intents": json.dumps(list(record.intents)) if record.intents else before["intents"],
+    }
+    ledger_history.record_changes(
+        db, now, "citations", before, after, citer_id=citer_id, work_id=work_id, citation_id=before["id"]
     )
-    row = next(db.query("SELECT id FROM citations WHERE work_id = ? AND citer_id = ?", [work_id, citer_id]))
-    return int(row["id"])
+    db.execute(
+        f"UPDATE citations SET {', '.join(f'{k} = ?' for k in after)} WHERE id = ?",
+        [*after.values(), before["id"]],
+    )
+    return int(before["id"])
+
+
+def _either_known(new: int | None, old: int | None) -> int | None:
+    """The new value when a source states one, else the one we had."""
+    return old if new is None else new
 
 
 def upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> int:
@@ -132,10 +165,11 @@ def upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime)
             [record.doi, iso(now), iso(now), int(ledger.is_preprint(record))],
         )
         citer_id = int(cursor.lastrowid or 0)
-    else:
-        citer_id = min(matches)
-        for other in sorted(matches - {citer_id}):
-            _merge_citers(db, citer_id, other)
+        _update_citer(db, citer_id, record, now, new=True)
+        return citer_id
+    citer_id = min(matches)
+    for other in sorted(matches - {citer_id}):
+        _merge_citers(db, citer_id, other, now)
     _update_citer(db, citer_id, record, now)
     return citer_id
 
@@ -168,7 +202,11 @@ def _ids(db: sqlite_utils.Database, where: str, params: list[Any]) -> set[int]:
     return {row["id"] for row in db.query(f"SELECT id FROM citers WHERE {where}", params)}
 
 
-def _update_citer(db: sqlite_utils.Database, citer_id: int, record: CitingRecord, now: datetime) -> None:
+def _update_citer(
+    db: sqlite_utils.Database, citer_id: int, record: CitingRecord, now: datetime, new: bool = False
+) -> None:
+    """Fill and correct a citer's attributes from a record; each change of a row that was there
+    before (not ``new``) is kept as an event."""
     row = next(db.query("SELECT * FROM citers WHERE id = ?", [citer_id]))
     changes: dict[str, Any] = {}
     incoming_preprint = ledger.is_preprint(record)
@@ -207,20 +245,28 @@ def _update_citer(db: sqlite_utils.Database, citer_id: int, record: CitingRecord
     if "title" in changes:
         changes["norm_title"] = ledger.normalize_title(changes["title"])
     if changes:
+        if not new:
+            ledger_history.record_changes(db, now, "citers", row, changes, citer_id=citer_id)
         changes["updated_at"] = iso(now)
         assignments = ", ".join(f"{k} = ?" for k in changes)
         db.execute(f"UPDATE citers SET {assignments} WHERE id = ?", [*changes.values(), citer_id])
 
 
-def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int) -> None:
+def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int, now: datetime) -> None:
     """Two rows turned out to be one work: move ``drop``'s citations onto ``keep``.
 
     Where both cite the same tracked work, the two links become one that keeps everything
     either knew: the earliest sighting, the latest, every source's listing, contexts and intents.
+    Each tracked work's part of the merge is an event holding the rows as they were.
     """
+    old = next(db.query("SELECT * FROM citers WHERE id = ?", [drop]))
     for edge in list(db.query("SELECT * FROM citations WHERE citer_id = ?", [drop])):
         twin = next(db.query(
             "SELECT * FROM citations WHERE work_id = ? AND citer_id = ?", [edge["work_id"], keep]), None)
+        ledger_history.record_merge(
+            db, now, keep, old, edge, _sightings(db, edge["id"]),
+            twin, _sightings(db, twin["id"]) if twin else [],
+        )
         if twin is None:
             db.execute("UPDATE citations SET citer_id = ? WHERE id = ?", [keep, edge["id"]])
             continue
@@ -241,13 +287,14 @@ def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int) -> None:
             ],
         )
         db.execute("DELETE FROM citations WHERE id = ?", [edge["id"]])
-    old = next(db.query("SELECT * FROM citers WHERE id = ?", [drop]))
     db.execute("DELETE FROM citers WHERE id = ?", [drop])
-    db.execute("UPDATE citers SET first_seen_at = min(first_seen_at, ?) WHERE id = ?", [old["first_seen_at"], keep])
-    _update_citer(db, keep, _as_record(old), datetime.fromisoformat(old["updated_at"]))
+    kept = next(db.query("SELECT * FROM citers WHERE id = ?", [keep]))
+    first = {"first_seen_at": min(kept["first_seen_at"], old["first_seen_at"])}
+    ledger_history.record_changes(db, now, "citers", kept, first, citer_id=keep)
+    db.execute("UPDATE citers SET first_seen_at = ? WHERE id = ?", [first["first_seen_at"], keep])
+    _update_citer(db, keep, _as_record(old), now)
     if old["preprint_doi"]:
-        _update_citer(db, keep, CitingRecord(source="", doi=old["preprint_doi"], type="preprint"),
-                      datetime.fromisoformat(old["updated_at"]))
+        _update_citer(db, keep, CitingRecord(source="", doi=old["preprint_doi"], type="preprint"), now)
 
 
 # One source's sighting of a link moves onto the link it merges into; where that link has a
@@ -297,6 +344,15 @@ def _as_record(row: Mapping[str, Any]) -> CitingRecord:
     )
 
 
+def _sighting(db: sqlite_utils.Database, citation_id: int, source: str) -> dict[str, Any] | None:
+    return next(db.query(
+        "SELECT * FROM citation_sources WHERE citation_id = ? AND source = ?", [citation_id, source]), None)
+
+
+def _sightings(db: sqlite_utils.Database, citation_id: int) -> list[dict[str, Any]]:
+    return list(db.query("SELECT * FROM citation_sources WHERE citation_id = ?", [citation_id]))
+
+
 def _bool(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
@@ -329,31 +385,58 @@ def list_is_due(last: Mapping[str, Any] | None, count: int | None, now: datetime
 # --- reading: derived figures --------------------------------------------------------
 
 
+# What each ledger row carries of its citation (the rest is its citer's, whose own
+# first_seen_at comes as first_seen_at_2).
+_EDGE_COLUMNS = ("first_seen_at", "first_seen_run_id", "is_self_citation", "is_influential", "contexts", "intents")
+
+
 def ledger_rows(db: sqlite_utils.Database, doi: str, as_of: str | None = None) -> list[dict[str, Any]]:
-    """Every distinct citing work of one tracked work, with its per-source sightings."""
-    rows = list(db.query(
-        "SELECT e.id AS citation_id, e.first_seen_at, e.first_seen_run_id, e.is_self_citation, "
-        "e.is_influential, e.contexts, e.intents, c.* FROM citations e "
-        "JOIN works w ON w.id = e.work_id JOIN citers c ON c.id = e.citer_id "
-        "WHERE w.doi = ? AND (? IS NULL OR e.first_seen_at <= ?) ORDER BY coalesce(c.published, CAST(c.year AS TEXT)) DESC, c.id",
-        [doi, as_of, as_of],
-    ))
-    sightings: dict[int, dict[str, dict[str, Any]]] = {}
-    if rows:
-        for s in db.query(
+    """Every distinct citing work of one tracked work, with its per-source sightings.
+
+    With ``as_of`` (ISO time), the ledger as it stood then: rows and sightings seen by
+    then, with the attributes, flags and merges of then (``ledger_history.rewind``).
+    """
+    work = next(db.query("SELECT id FROM works WHERE doi = ?", [doi]), None)
+    if work is None:
+        return []
+    state = ledger_history.Ledger(
+        citations={r["id"]: r for r in db.query("SELECT * FROM citations WHERE work_id = ?", [work["id"]])},
+        citers={r["id"]: r for r in db.query(
+            "SELECT * FROM citers WHERE id IN (SELECT citer_id FROM citations WHERE work_id = ?)", [work["id"]])},
+        sightings={(s["citation_id"], s["source"]): s for s in db.query(
             "SELECT cs.* FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
-            "JOIN works w ON w.id = e.work_id WHERE w.doi = ? AND (? IS NULL OR cs.first_seen_at <= ?)",
-            [doi, as_of, as_of],
-        ):
-            if as_of is not None and s["gone_at"] and s["gone_at"] > as_of:
-                s["gone_at"] = None
-            sightings.setdefault(s["citation_id"], {})[s["source"]] = s
-    for row in rows:
+            "WHERE e.work_id = ?", [work["id"]])},
+    )
+    if as_of is not None:
+        ledger_history.rewind(db, work["id"], as_of, state)
+    sightings: dict[int, dict[str, dict[str, Any]]] = {}
+    for (citation_id, source), s in state.sightings.items():
+        if as_of is not None:
+            if s["first_seen_at"] > as_of:
+                continue
+            if s["gone_at"] and s["gone_at"] > as_of:  # (a database from before ledger_events)
+                s = {**s, "gone_at": None}
+        sightings.setdefault(citation_id, {})[source] = s
+    rows = []
+    for edge in state.citations.values():
+        citer = state.citers.get(edge["citer_id"])
+        if citer is None or edge["id"] not in sightings or (as_of is not None and edge["first_seen_at"] > as_of):
+            continue
+        row = {"citation_id": edge["id"], **{k: edge[k] for k in _EDGE_COLUMNS}}
+        row |= {("first_seen_at_2" if k == "first_seen_at" else k): v for k, v in citer.items()}
         for key in ("authors", "countries", "institutions", "fields", "contexts", "intents"):
             row[key] = json.loads(row[key])
-        row["sightings"] = sightings.get(row["citation_id"], {})
+        row["sightings"] = sightings[edge["id"]]
         row["sources"] = sorted(k for k, v in row["sightings"].items() if not v["gone_at"])
-    return [r for r in rows if r["sightings"]]
+        rows.append(row)
+    rows.sort(key=lambda r: r["id"])
+    # newest first by publication (a date, else the year); undated last, as SQL sorts NULLs
+    rows.sort(key=lambda r: (_published(r) is not None, _published(r) or ""), reverse=True)
+    return rows
+
+
+def _published(row: Mapping[str, Any]) -> str | None:
+    return row["published"] or (str(row["year"]) if row["year"] is not None else None)
 
 
 def listed(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -11,12 +11,21 @@ from typing import Any
 
 import click
 
-from monitor import __version__, daemon, mailer, portfolio, queries, report, retention, store
+from monitor import (
+    __version__,
+    daemon,
+    database,
+    mailer,
+    portfolio,
+    queries,
+    report,
+    retention,
+    store,
+)
 from monitor.cli_config import CONFIG_COMMANDS
-from monitor.cli_support import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED, Failure, config_option
-from monitor.config import Config, load_config
+from monitor.cli_support import EXIT_CONFIG, Commands, Failure, config_option, remember_database
+from monitor.config import Config, load_config, require_writable
 from monitor.doi import InvalidDOI, normalize_doi
-from monitor.errors import ConfigError, LockHeldError, MonitorError
 from monitor.fetching import utcnow
 from monitor.job import run_job
 from monitor.models import CollectionReport, SourceReport
@@ -25,10 +34,10 @@ from monitor.sources import SOURCES
 
 
 def load(config_path: Path) -> Config:
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        raise Failure(str(exc), EXIT_CONFIG) from None
+    """The config, checked (a ConfigError is one line, exit 2); remembered for error messages."""
+    config = load_config(config_path)
+    remember_database(config.database)
+    return config
 
 
 def setup_logging(verbose: int) -> None:
@@ -39,9 +48,9 @@ def setup_logging(verbose: int) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="citation-monitor")
-@click.option("-v", "--verbose", count=True, help="More logging: -v for info, -vv for debug.")
+@click.option("-v", "--verbose", count=True, help="More logging: -v for info, -vv for debug and tracebacks.")
 def cli(verbose: int) -> None:
     """Watch the citations and impact of scholarly articles.
 
@@ -52,6 +61,9 @@ def cli(verbose: int) -> None:
     Quick start:
         citation-monitor run              # fetch, store, write the report
         citation-monitor report           # rewrite the report from stored data
+
+    Errors are one line; exit codes: 0 ok, 1 failed, 2 fix the config, a path or
+    the database, 3 another run holds the lock, 130/143 stopped by Ctrl-C/SIGTERM.
     """
     setup_logging(verbose)
 
@@ -76,7 +88,9 @@ def run(config_path: Path, no_report: bool, status: bool | None) -> None:
     output not a terminal) it is quiet except for problems: failed sources and
     warnings, so cron mails you only when something needs a look. Exit code: 0
     when every enabled source answered, 1 when any failed (whatever did arrive is
-    kept), 2 for a bad config, 3 when another run holds the lock.
+    kept), 2 for a bad config or a path it cannot use, 3 when another run holds
+    the lock, 130 or 143 when stopped by Ctrl-C or SIGTERM (the sources saved so
+    far are kept; the run is marked interrupted).
 
     \b
     Example:
@@ -84,6 +98,7 @@ def run(config_path: Path, no_report: bool, status: bool | None) -> None:
         0 6 * * * cd /srv/citations && citation-monitor run   # a crontab line
     """
     config = load(config_path)
+    require_writable(config, *(("database",) if no_report else ("database", "report_dir")))
     if status is None:
         status = is_terminal()
     if not config.contact_email:
@@ -95,17 +110,12 @@ def run(config_path: Path, no_report: bool, status: bool | None) -> None:
     width = max((len(s.name) for s in config.enabled_sources), default=8)
     if status:
         click.echo(f"Asking {len(config.enabled_sources)} sources about {tracking_text(config)}…")
-    try:
-        result = run_job(
-            config,
-            write_report=not no_report,
-            # on a terminal, each source's line as soon as it is done: progress on long runs
-            on_source_done=(lambda r: click.echo(status_line(r, width))) if status else None,
-        )
-    except LockHeldError as exc:
-        raise Failure(str(exc), EXIT_LOCKED) from None
-    except MonitorError as exc:
-        raise Failure(str(exc), EXIT_FAILED) from None
+    result = run_job(
+        config,
+        write_report=not no_report,
+        # on a terminal, each source's line as soon as it is done: progress on long runs
+        on_source_done=(lambda r: click.echo(status_line(r, width))) if status else None,
+    )
     for collection in result.summary.collections:
         if status or collection.failed:
             click.echo(collection_line(collection))
@@ -193,6 +203,8 @@ def report_command(config_path: Path, as_of: str | None, output: Path | None) ->
                 f"--as-of {as_of!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01", EXIT_CONFIG
             ) from None
         cutoff = report.day_end(as_of)
+    if output is None:
+        require_writable(config, "report_dir")
     paths = report.write_report(config, cutoff, output)
     pages = sum(1 for p in paths if p.parent.name == "works")
     click.echo(f"Report: {paths[0]} ({pages} work page{'s' if pages != 1 else ''})")
@@ -209,7 +221,7 @@ def provenance(config_path: Path, observation_id: int) -> None:
         citation-monitor provenance 42
     """
     config = load(config_path)
-    db = store.open_db(config.database)
+    db = store.open_reader(config.database)
     try:
         row = store.provenance(db, observation_id)
         if row is None:
@@ -248,7 +260,7 @@ def sources_command(config_path: Path) -> None:
     config = load(config_path)
     health: dict[str, dict[str, Any]] = {}
     if config.database.exists():
-        db = store.open_db(config.database)
+        db = store.open_reader(config.database)
         try:
             health = store.source_health(db)
         finally:
@@ -307,7 +319,7 @@ def collections_command(config_path: Path) -> None:
         return
     stored: dict[str, dict[str, Any]] = {}
     if config.database.exists():
-        db = store.open_db(config.database)
+        db = store.open_reader(config.database)
         try:
             stored = {row["name"]: row for row in portfolio.overview(db)}
         finally:
@@ -347,8 +359,9 @@ def database_path(config_path: Path) -> Path:
 def query(config_path: Path, sql: str, as_csv: bool, as_json: bool) -> None:
     """Run one SQL statement on a read-only connection and print the rows.
 
-    Prints a table, or CSV (--csv) or JSON (--json). Writes are refused. The
-    tables and views are described in docs/schema.md.
+    Prints a table, or CSV (--csv) or JSON (--json). Writes are refused; a
+    read-only database (even on read-only media) is fine. The tables and views
+    are described in docs/schema.md.
 
     \b
     Example:
@@ -356,11 +369,8 @@ def query(config_path: Path, sql: str, as_csv: bool, as_json: bool) -> None:
     """
     if as_csv and as_json:
         raise click.UsageError("choose one of --csv and --json")
-    try:
-        with queries.reading(database_path(config_path)) as conn:
-            result = queries.run_query(conn, sql)
-    except MonitorError as exc:
-        raise Failure(str(exc)) from None
+    with queries.reading(database_path(config_path)) as conn:
+        result = queries.run_query(conn, sql)
     if as_csv or as_json:
         queries.write_result(result, "csv" if as_csv else "json", sys.stdout)
     else:
@@ -393,15 +403,12 @@ def export(config_path: Path, fmt: str, view: str | None, output: Path | None) -
     Example:
         citation-monitor export --format csv --view count_history -o history.csv
     """
-    try:
-        with queries.reading(database_path(config_path)) as conn:
-            if output is None:
-                queries.export(conn, fmt, sys.stdout, view)
-            else:
-                count = queries.export_to_file(conn, fmt, output, view)
-                click.echo(f"{count} row{'s' if count != 1 else ''} written to {output}", err=True)
-    except MonitorError as exc:
-        raise Failure(str(exc)) from None
+    with queries.reading(database_path(config_path)) as conn:
+        if output is None:
+            queries.export(conn, fmt, sys.stdout, view)
+        else:
+            count = queries.export_to_file(conn, fmt, output, view)
+            click.echo(f"{count} row{'s' if count != 1 else ''} written to {output}", err=True)
 
 
 @cli.command()
@@ -420,11 +427,8 @@ def history(config_path: Path, doi: str) -> None:
         canonical = normalize_doi(doi)
     except InvalidDOI as exc:
         raise Failure(str(exc)) from None
-    try:
-        with queries.reading(database_path(config_path)) as conn:
-            series = queries.history(conn, canonical)
-    except MonitorError as exc:
-        raise Failure(str(exc)) from None
+    with queries.reading(database_path(config_path)) as conn:
+        series = queries.history(conn, canonical)
     for line in queries.history_lines(canonical, series):
         click.echo(line)
 
@@ -437,16 +441,15 @@ def backup(config_path: Path, path: Path, force: bool) -> None:
     """Write a consistent, compacted copy of the database to PATH (VACUUM INTO).
 
     Safe while a run or the daemon is writing: the copy is the database as it
-    stood when the backup began.
+    stood when the backup began. It is written beside PATH and renamed into place,
+    so an interrupted backup leaves no partial file (and the next one removes a
+    copy that a kill -9 left).
 
     \b
     Example:
         citation-monitor backup backups/monitor-2026-11-01.db
     """
-    try:
-        size = queries.backup(database_path(config_path), path, force=force)
-    except MonitorError as exc:
-        raise Failure(str(exc)) from None
+    size = queries.backup(database_path(config_path), path, force=force)
     click.echo(f"Backup: {path} ({size:,} bytes)")
 
 
@@ -474,8 +477,7 @@ def prune(config_path: Path, days: int, dry_run: bool, vacuum: bool) -> None:
         citation-monitor prune --older-than 365
     """
     config = load(config_path)
-    if not config.database.is_file():
-        raise Failure(f"no database at {config.database}: run `citation-monitor run` first")
+    database.require_exists(config.database)
     db = store.open_db(config.database)
     try:
         result = retention.prune(db, timedelta(days=days), utcnow(), dry_run=dry_run)
@@ -508,11 +510,14 @@ def daemon_command(config_path: Path, run_now: bool) -> None:
     Example:
         citation-monitor daemon --run-now --config /srv/citations/config.toml
     """
-    config = load(config_path)
     logger = logging.getLogger("monitor.daemon")
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)  # one line per run, even without -v
-    sys.exit(daemon.serve(config, run_now=run_now))
+    with daemon.Stopper().installed() as stopper:  # first: a SIGTERM during start-up stops it
+        config = load(config_path)
+        require_writable(config, "database", "report_dir")
+        code = daemon.serve(config, run_now=run_now, stopper=stopper)
+    sys.exit(code)
 
 
 @cli.command("email")
@@ -539,25 +544,19 @@ def email_command(config_path: Path, dry_run: bool, output: Path) -> None:
         citation-monitor email --dry-run --output digest.eml
     """
     config = load(config_path)
-    if not config.database.is_file():
-        raise Failure(f"no database at {config.database}: run `citation-monitor run` first")
-    try:
-        if dry_run:
-            message = mailer.preview(config, utcnow())
-            report.write_atomic(output, message.as_string())
-            click.echo(f"Digest written to {output}: {message['Subject']}")
-            return
-        if not config.email.enabled:
-            raise Failure(
-                f"{config.path}: [email] is not enabled; set enabled = true, smtp_host, sender and "
-                "recipients, or use --dry-run",
-                EXIT_CONFIG,
-            )
-        delivery = mailer.send_now(config, utcnow())
-    except LockHeldError as exc:
-        raise Failure(str(exc), EXIT_LOCKED) from None
-    except MonitorError as exc:
-        raise Failure(str(exc)) from None
+    database.require_exists(config.database)
+    if dry_run:
+        message = mailer.preview(config, utcnow())
+        report.write_atomic(output, message.as_string())
+        click.echo(f"Digest written to {output}: {message['Subject']}")
+        return
+    if not config.email.enabled:
+        raise Failure(
+            f"{config.path}: [email] is not enabled; set enabled = true, smtp_host, sender and "
+            "recipients, or use --dry-run",
+            EXIT_CONFIG,
+        )
+    delivery = mailer.send_now(config, utcnow())  # exit 3 when a run holds the lock
     if delivery.status == "failed":
         raise Failure(f"email digest not sent: {delivery.error}; it is retried after the next run")
     click.echo(f"Sent to {', '.join(delivery.recipients)}: {delivery.subject}")

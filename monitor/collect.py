@@ -11,6 +11,7 @@ atomic write per source, as each source finishes.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 import sqlite_utils
 
-from monitor import citing, membership, store
+from monitor import citing, database, membership, stopping, store
 from monitor.config import Config, SourceConfig
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure, Session, make_client, utcnow
@@ -44,14 +45,15 @@ def run(
         started = now()
         run_id = store.start_run(db, started)
         reports: list[SourceReport] = []
-        status = "interrupted"
+        status = "interrupted"  # unless it gets to the end: a signal, a full disk
         try:
             with make_client(config.contact_email, config.http) as client:
                 tracking = membership.refresh(db, config, run_id, client, now)
                 works = store.tracked_works(db, [w.doi for w in tracking.works])
                 for report in _fetch_all(db, config, works, client, now):
-                    save(db, run_id, tracking.work_ids, report, now())
-                    reports.append(report)
+                    with stopping.held():  # a signal now waits until this source is saved
+                        save(db, run_id, tracking.work_ids, report, now())
+                        reports.append(report)
                     if on_source_done:
                         on_source_done(report)
             summary = RunSummary(
@@ -59,17 +61,33 @@ def run(
             )
             status = "failed" if summary.failed else "ok"
             return summary
+        except sqlite3.Error as exc:
+            raise database.error(exc, config.database) from None
         finally:
+            _finish(db, run_id, now(), status, reports)
+    finally:
+        db.close()
+
+
+def _finish(
+    db: sqlite_utils.Database, run_id: int, now: datetime, status: str, reports: list[SourceReport]
+) -> None:
+    """Record how the run ended. If even that fails (the disk is still full), the row stays
+    'running' and the next run marks it interrupted (``store.close_abandoned_runs``)."""
+    try:
+        with stopping.held():
             store.finish_run(
                 db,
                 run_id,
-                now(),
+                now,
                 status,
                 {"ok": 0, "failed": 1}.get(status, 1),
                 {r.source: {"outcome": r.outcome.value, "message": r.message} for r in reports},
             )
-    finally:
-        db.close()
+    except sqlite3.Error as exc:
+        if status != "interrupted":
+            raise
+        log.warning("run %s could not be marked interrupted: %s", run_id, exc)
 
 
 def _fetch_all(
@@ -87,7 +105,9 @@ def _fetch_all(
     later = [s for s in config.enabled_sources if SOURCES[s.name].SPEC.needs_pmid]
     first = [s for s in config.enabled_sources if s not in later]
     providers = {s.name for s in first if SOURCES[s.name].SPEC.provides_pmid}
-    with ThreadPoolExecutor(max_workers=max(1, len(config.enabled_sources))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, len(config.enabled_sources)))
+    finished = False
+    try:
         def start(source: SourceConfig, works: list[Work]) -> None:
             lists = citing.last_complete_lists(db, source.name)
             running[pool.submit(fetch_source, source, works, client, config, now, lists)] = source.name
@@ -105,6 +125,10 @@ def _fetch_all(
             for future in done:
                 providers.discard(running.pop(future))
                 yield future.result()
+        finished = True
+    finally:
+        # stopped early (a signal, a full disk): do not wait for the sources still asking
+        pool.shutdown(wait=finished, cancel_futures=True)
 
 
 def save(

@@ -11,12 +11,24 @@ import os
 import re
 import tomllib
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+from monitor import database
+from monitor.config_checks import (
+    CONTROL,
+    ENV_NAME,
+    Bounds,
+    address_problem,
+    bounded,
+    bounds_of,
+    host_problem,
+    kind,
+    number,
+    url_problem,
+)
 from monitor.doi import InvalidDOI, normalize_doi
 from monitor.errors import ConfigError
 from monitor.identifiers import (
@@ -38,9 +50,9 @@ class SourceConfig:
     name: str
     enabled: bool
     base_url: str
-    requests_per_second: float
+    requests_per_second: float = field(metadata={"bounds": Bounds(0, 1000, above=True, unit="a second")})
     api_key_env: str | None = None
-    timeout_seconds: float | None = None
+    timeout_seconds: float | None = bounded(None, 0.1, 3600, unit="seconds")
     api_key: str | None = field(default=None, repr=False)  # read from api_key_env, never stored
 
     @property
@@ -50,27 +62,29 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class HttpConfig:
-    timeout_seconds: float = 30.0
-    max_retries: int = 3
-    backoff_seconds: float = 1.0
-    max_retry_after_seconds: float = 120.0
+    timeout_seconds: float = bounded(30.0, 0.1, 3600, unit="seconds")
+    max_retries: int = bounded(3, 0, 10)
+    backoff_seconds: float = bounded(1.0, 0, 600, unit="seconds")
+    max_retry_after_seconds: float = bounded(120.0, 0, 3600, unit="seconds")
 
 
 @dataclass(frozen=True)
 class CitingConfig:
     enabled: bool = True  # fetch lists of citing works (the ledger)
-    max_list_age_days: float = 30.0  # refetch a list this old even if its count is unchanged
-    max_pages: int = 100  # a safety cap per source and work; a capped list is incomplete
+    # refetch a list this old even if its count is unchanged
+    max_list_age_days: float = bounded(30.0, 0, 3650, unit="days")
+    # a safety cap per source and work; a capped list is incomplete (0 would list nothing)
+    max_pages: int = bounded(100, 1, 10000)
     # per run: batched lookups (OpenAlex, then Crossref) that name citing works a list gave
     # by an identifier only (monitor.enrich); 0 turns them off
-    max_lookup_requests: int = 10
+    max_lookup_requests: int = bounded(10, 0, 1000)
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
     cron: str = "0 6 * * *"
     timezone: str = "UTC"
-    misfire_grace_minutes: int = 60
+    misfire_grace_minutes: int = bounded(60, 0, 10080, unit="minutes (a week)")
 
 
 @dataclass(frozen=True)
@@ -80,12 +94,12 @@ class AlertsConfig:
     new_citations: bool = True  # new citing works in the ledger, else a count that rose
     milestones: tuple[int, ...] = (50, 100, 250, 500, 1000)  # the highest count passes one
     jumps: bool = True  # one source's count rises unusually in one run:
-    jump_min: int = 10  # ... by at least this many citations
-    jump_percent: float = 25.0  # ... and by at least this share of its previous count
+    jump_min: int = bounded(10, 1, 1_000_000)  # ... by at least this many citations
+    jump_percent: float = bounded(25.0, 0, 10_000)  # ... and by at least this share of its previous count
     drops: bool = True  # a source's count falls, with the likely cause
-    drop_min: int = 1
+    drop_min: int = bounded(1, 1, 1_000_000)
     retractions: bool = True  # retraction or correction of the work or of a citing work
-    failing_runs: int = 3  # a source failed this many runs in a row (0: never)
+    failing_runs: int = bounded(3, 0, 1000)  # a source failed this many runs in a row (0: never)
     new_works: bool = True  # a work appeared in a [[collections]] set ("new work by ...")
 
 
@@ -93,7 +107,7 @@ class AlertsConfig:
 class EmailConfig:
     enabled: bool = False
     smtp_host: str = "localhost"
-    smtp_port: int = 587
+    smtp_port: int = bounded(587, 1, 65535)
     security: str = "starttls"
     username_env: str | None = None
     password_env: str | None = None
@@ -101,7 +115,7 @@ class EmailConfig:
     recipients: tuple[str, ...] = ()
     policy: str = "on-change"
     report_url: str = ""
-    max_items_per_work: int = 20  # new citing works listed per work; then "and N more"
+    max_items_per_work: int = bounded(20, 1, 1000)  # new citing works listed per work; then "and N more"
 
 
 # How a [[collections]] table finds its works: exactly one of these keys (monitor/resolvers/).
@@ -120,8 +134,8 @@ class CollectionConfig:
     path: Path | None = None  # kind "file": resolved against the config file's folder
     dois: tuple[str, ...] = ()  # kind "works"
     label: str | None = None
-    from_year: int | None = None  # only works published in or after this year
-    refresh_days: float = 0.0  # resolve again once this old (0: at every run)
+    from_year: int | None = bounded(None, 1900, 2100)  # only works published in or after this year
+    refresh_days: float = bounded(0.0, 0, 365, unit="days")  # resolve again once this old (0: at every run)
     recipients: tuple[str, ...] = ()  # its own digest's addressees (used by the digest)
 
     @property
@@ -141,8 +155,8 @@ class OrcidConfig:
     """``[orcid]``: the ORCID public API, for ``orcid`` collections (anonymous: 12 a second)."""
 
     base_url: str = "https://pub.orcid.org/v3.0"
-    requests_per_second: float = 8.0
-    timeout_seconds: float = 0.0  # 0: [http] timeout_seconds
+    requests_per_second: float = bounded(8.0, 0, 1000, above=True, unit="a second")
+    timeout_seconds: float = bounded(0.0, 0, 3600, unit="seconds")  # 0: [http] timeout_seconds
 
 
 @dataclass(frozen=True)
@@ -195,11 +209,6 @@ def load_config(path: Path | str | None = None, environ: dict[str, str] | None =
 # --- validation ---------------------------------------------------------------
 
 
-def _is_url(value: str) -> bool:
-    parts = urlparse(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
 class _Parser:
     def __init__(self, path: Path, env: dict[str, str] | os._Environ[str]):
         self.path = path
@@ -208,24 +217,36 @@ class _Parser:
     def fail(self, where: str, message: str) -> ConfigError:
         return ConfigError(f"{self.path}: {where} {message}")
 
-    def table(self, raw: Any, where: str, known: dict[str, Any]) -> dict[str, Any]:
-        """Check a table's keys and the types of its values against ``known`` defaults."""
-        if not isinstance(raw, dict):
-            raise self.fail(where, f"must be a table, got {_kind(raw)}")
+    def table(self, raw: Any, where: str, known: dict[str, Any], cls: type | None = None) -> dict[str, Any]:
+        """Check a table's keys, the types of its values against ``known`` defaults, and the
+        bounds ``cls`` declares for its numbers."""
+        self.keys(raw, where, known)
         for key, value in raw.items():
+            self.check_type(where, key, value, known[key])
+            limits = bounds_of(cls, key) if cls is not None else None
+            if limits is not None and (problem := limits.problem(value)):
+                default = known[key]  # (a source's timeout_seconds has none: 0 stands for [http]'s)
+                example = f"; the default is {number(default)}" if isinstance(default, (int, float)) and default else ""
+                raise self.fail(where, f"{key} {problem}, got {value!r}{example}")
+        return raw
+
+    def keys(self, raw: Any, where: str, known: Iterable[str]) -> None:
+        if not isinstance(raw, dict):
+            raise self.fail(where, f"must be a table, got {kind(raw)} {raw!r}")
+        for key in raw:
             if key not in known:
                 hint = difflib.get_close_matches(key, known, n=1)
                 fix = f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(known)}"
                 raise self.fail(where, f"has unknown key '{key}'; {fix}")
-            self.check_type(where, key, value, known[key])
-        return raw
 
     def check_type(self, where: str, key: str, value: Any, default: Any) -> None:
         expected: tuple[type, ...]
         if isinstance(default, bool):
             expected, name = (bool,), "true or false"
-        elif isinstance(default, (int, float)) and not isinstance(default, bool):
-            expected, name = ((int, float) if isinstance(default, float) else (int,)), "a number"
+        elif isinstance(default, float):
+            expected, name = (int, float), "a number"
+        elif isinstance(default, int):
+            expected, name = (int,), "a whole number"
         elif isinstance(default, (list, tuple)):
             expected, name = (list,), "a list"
         elif isinstance(default, dict):
@@ -233,25 +254,46 @@ class _Parser:
         else:
             expected, name = (str,), "a string"
         if not isinstance(value, expected) or (bool not in expected and isinstance(value, bool)):
-            raise self.fail(where, f"{key} must be {name}, got {_kind(value)} {value!r}")
-        if name == "a number" and value < 0:
-            raise self.fail(where, f"{key} must not be negative, got {value!r}")
+            raise self.fail(where, f"{key} must be {name}, got {kind(value)} {value!r}")
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and CONTROL.search(text):
+                raise self.fail(
+                    where, f"{key} contains a control character (a newline?) in {text!r}; remove it"
+                )
+
+    def text(self, where: str, key: str, value: str, check: Callable[[str], str | None], fix: str) -> str:
+        if problem := check(value):
+            raise self.fail(where, f"{key} {value!r} {problem}; {fix}")
+        return value
+
+    def env_name(self, where: str, key: str, value: str | None) -> str | None:
+        if value and not ENV_NAME.fullmatch(value):
+            raise self.fail(
+                where, f"{key} {value!r} is not an environment variable name; use letters, digits and _, e.g. \"MY_API_KEY\""
+            )
+        return value or None
 
     def resolve(self, value: str) -> Path:
         p = Path(value).expanduser()
         return p if p.is_absolute() else (self.path.parent / p)
 
     def config(self, raw: dict[str, Any]) -> Config:
-        top = {"monitor": {}, "works": [], "sources": {}, "http": {}, "citing": {}, "schedule": {}, "email": {}, "alerts": {}, "collections": [], "orcid": {}}
-        self.table(raw, "top level", top)
+        top = ("monitor", "works", "sources", "http", "citing", "schedule", "email", "alerts",
+               "collections", "orcid")
+        self.keys(raw, "top level", top)  # each section checks its own type, saying how to write it
         monitor = self.table(
             raw.get("monitor", {}),
             "[monitor]",
             {"contact_email": "", "database": "", "report_dir": ""},
         )
         contact = (self.env.get(CONTACT_ENV) or monitor.get("contact_email") or "").strip()
-        if contact and "@" not in contact:
-            raise self.fail("[monitor]", f"contact_email {contact!r} is not an email address")
+        if contact:
+            if CONTROL.search(contact):
+                raise self.fail("[monitor]", f"contact_email {contact!r} contains a control character; remove it")
+            self.text(
+                "[monitor]", "contact_email", contact, address_problem, f"e.g. you@example.org (or set {CONTACT_ENV})"
+            )
+        database_path, report_dir = self.paths(monitor)
         works = self.works(raw.get("works", []))
         collections = self.collections(raw.get("collections", []))
         if not works and not collections:
@@ -259,11 +301,11 @@ class _Parser:
                 f"{self.path}: tracks nothing: add a [[works]] entry (citation-monitor add DOI) "
                 "or a [[collections]] table (see README, Collections)"
             )
-        return Config(
+        config = Config(
             path=self.path,
             contact_email=contact or None,
-            database=self.resolve(monitor.get("database") or "state/monitor.db"),
-            report_dir=self.resolve(monitor.get("report_dir") or "state/report"),
+            database=database_path,
+            report_dir=report_dir,
             works=works,
             collections=collections,
             orcid=self.orcid(raw.get("orcid", {})),
@@ -274,11 +316,45 @@ class _Parser:
             email=self.email(raw.get("email", {})),
             alerts=self.alerts(raw.get("alerts", {})),
         )
+        if not config.enabled_sources:
+            raise self.fail(
+                "[sources]", "has every source disabled; enable at least one, e.g. [sources.openalex] enabled = true"
+            )
+        return config
+
+    def paths(self, monitor: dict[str, Any]) -> tuple[Path, Path]:
+        """``database`` and ``report_dir``: a file and a folder we could create, apart."""
+        resolved = {}
+        for key, default in (("database", "state/monitor.db"), ("report_dir", "state/report")):
+            value = monitor.get(key, default)
+            if not value.strip():
+                raise self.fail("[monitor]", f'{key} is empty; remove the key for the default "{default}"')
+            path = resolved[key] = self.resolve(value)
+            for parent in path.parents:
+                if parent.exists() and not parent.is_dir():
+                    raise self.fail("[monitor]", f"{key} {path} is below {parent}, which is a file; choose another path")
+        db, site = resolved["database"], resolved["report_dir"]
+        if db.is_dir():
+            raise self.fail("[monitor]", f"database {db} is a folder; name a file in it, e.g. {db / 'monitor.db'}")
+        if site.exists() and not site.is_dir():
+            raise self.fail("[monitor]", f"report_dir {site} is a file; name a folder for the report, e.g. state/report")
+        for inside, what in ((db, "the database"), (self.path, "the config file")):
+            if inside.resolve().is_relative_to(site.resolve()):
+                raise self.fail(
+                    "[monitor]", f"report_dir {site} holds {what}, and the report folder is replaced as "
+                    "a whole; give the report a folder of its own, e.g. state/report",
+                )
+        if not db.exists() and not database.writable(db):
+            raise self.fail(
+                "[monitor]", f"database {db} cannot be created in {database.nearest_folder(db)} "
+                f"({database.why_not_writable(db)}); choose a writable folder",
+            )
+        return db, site
 
     def dataclass(self, raw: Any, where: str, cls: Callable[..., Any]) -> Any:
         defaults = cls()
         known = {k: v if v is not None else "" for k, v in vars(defaults).items()}
-        values = self.table(raw, where, known)
+        values = self.table(raw, where, known, cls)  # type: ignore[arg-type]
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
     def email(self, raw: Any) -> EmailConfig:
@@ -289,17 +365,22 @@ class _Parser:
             raise self.fail(
                 "[email]", f"policy must be on-change, every-run or weekly, got {email.policy!r}"
             )
-        for address in (email.sender, *email.recipients):
-            if address and "@" not in address:
-                raise self.fail("[email]", f"{address!r} is not an email address")
+        if email.sender:
+            self.text("[email]", "sender", email.sender, address_problem, "e.g. monitor@example.org")
+        for address in email.recipients:
+            if not isinstance(address, str):
+                raise self.fail("[email]", f"recipients must be strings, got {kind(address)} {address!r}")
+            self.text("[email]", "recipients", address, address_problem, 'e.g. ["you@example.org"]')
         if email.enabled and not email.recipients:
             raise self.fail("[email]", 'is enabled but has no recipients; add recipients = ["you@example.org"]')
         if email.enabled and not email.sender:
             raise self.fail("[email]", 'is enabled but has no sender; add sender = "monitor@example.org"')
-        if email.report_url and not _is_url(email.report_url):
-            raise self.fail("[email]", f"report_url {email.report_url!r} is not an http(s) URL")
-        if email.max_items_per_work < 1:
-            raise self.fail("[email]", f"max_items_per_work must be 1 or more, got {email.max_items_per_work}")
+        if email.enabled or email.smtp_host != EmailConfig.smtp_host:
+            self.text("[email]", "smtp_host", email.smtp_host, host_problem, 'e.g. smtp_host = "smtp.example.org"')
+        if email.report_url:
+            self.text("[email]", "report_url", email.report_url, url_problem, "e.g. https://example.org/citations/")
+        self.env_name("[email]", "username_env", email.username_env)
+        self.env_name("[email]", "password_env", email.password_env)
         if bool(email.username_env) != bool(email.password_env):
             raise self.fail("[email]", "needs both username_env and password_env, or neither")
         return email
@@ -333,10 +414,13 @@ class _Parser:
 
     def alerts(self, raw: Any) -> AlertsConfig:
         alerts = self.dataclass(raw, "[alerts]", AlertsConfig)
-        if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in alerts.milestones):
-            raise self.fail("[alerts]", f"milestones must be whole numbers above 0, e.g. [50, 100], got {list(alerts.milestones)!r}")
-        if alerts.drop_min < 1:
-            raise self.fail("[alerts]", "drop_min must be 1 or more; set drops = false to turn drop alerts off")
+        if not all(
+            isinstance(m, int) and not isinstance(m, bool) and 0 < m <= 1_000_000_000 for m in alerts.milestones
+        ):
+            raise self.fail(
+                "[alerts]",
+                f"milestones must be whole numbers from 1 to 1000000000, e.g. [50, 100], got {list(alerts.milestones)!r}",
+            )
         return replace(alerts, milestones=tuple(sorted(set(alerts.milestones))))
 
     def works(self, raw: Any) -> tuple[Work, ...]:
@@ -357,7 +441,7 @@ class _Parser:
                 raise self.fail(where, f"doi {doi} is listed twice; remove one")
             seen.add(doi)
             pmid = str(item.get("pmid", "")).strip() or None
-            if pmid is not None and not pmid.isdigit():
+            if pmid is not None and not (pmid.isascii() and pmid.isdigit() and len(pmid) <= 10):
                 raise self.fail(where, f"pmid {pmid!r} must be digits only, e.g. \"33945765\"")
             works.append(Work(doi=doi, label=item.get("label") or None, pmid=pmid))
         return tuple(works)
@@ -419,9 +503,12 @@ class _Parser:
             )
         if refresh > 365:
             raise self.fail(where, f"refresh_days must be 365 or less, got {refresh:g}")
+        limits = bounds_of(CollectionConfig, "refresh_days")
+        if limits and (problem := limits.problem(refresh)):
+            raise self.fail(where, f"refresh_days {problem}, got {refresh!r}")
         recipients = tuple(item.get("recipients", []))
         for address in recipients:
-            if not isinstance(address, str) or "@" not in address:
+            if not isinstance(address, str) or address_problem(address):
                 raise self.fail(where, f"recipients: {address!r} is not an email address")
         return CollectionConfig(
             name=name,
@@ -454,10 +541,7 @@ class _Parser:
     def orcid(self, raw: Any) -> OrcidConfig:
         orcid = self.dataclass(raw, "[orcid]", OrcidConfig)
         orcid = replace(orcid, base_url=orcid.base_url.rstrip("/"))
-        if not _is_url(orcid.base_url):
-            raise self.fail("[orcid]", f"base_url {orcid.base_url!r} is not an http(s) URL; e.g. {OrcidConfig.base_url}")
-        if orcid.requests_per_second <= 0:
-            raise self.fail("[orcid]", "requests_per_second must be above 0")
+        self.text("[orcid]", "base_url", orcid.base_url, url_problem, f"e.g. {OrcidConfig.base_url}")
         return orcid
 
     def sources(self, raw: Any) -> dict[str, SourceConfig]:
@@ -476,37 +560,42 @@ class _Parser:
                 "enabled": spec.enabled_by_default,
                 "base_url": spec.base_url,
                 "api_key_env": spec.api_key_env or "",
-                "requests_per_second": spec.requests_per_second,
+                "requests_per_second": float(spec.requests_per_second),
                 "timeout_seconds": 0.0,
             }
-            values = self.table(raw.get(name, {}), where, known)
+            values = self.table(raw.get(name, {}), where, known, SourceConfig)
             base_url = values.get("base_url", spec.base_url).rstrip("/")
-            if not _is_url(base_url):
-                raise self.fail(
-                    where, f"base_url {base_url!r} is not an http(s) URL; e.g. {spec.base_url}"
-                )
-            rate = float(values.get("requests_per_second", spec.requests_per_second))
-            if rate <= 0:
-                raise self.fail(where, "requests_per_second must be above 0")
-            key_env = values.get("api_key_env", spec.api_key_env) or None
+            self.text(where, "base_url", base_url, url_problem, f"e.g. {spec.base_url}")
+            key_env = self.env_name(where, "api_key_env", values.get("api_key_env", spec.api_key_env))
             result[name] = SourceConfig(
                 name=name,
                 enabled=values.get("enabled", spec.enabled_by_default),
                 base_url=base_url,
-                requests_per_second=rate,
+                requests_per_second=float(values.get("requests_per_second", spec.requests_per_second)),
                 api_key_env=key_env,
-                timeout_seconds=values.get("timeout_seconds") or None,
+                timeout_seconds=values.get("timeout_seconds"),
                 api_key=(self.env.get(key_env) or None) if key_env else None,
             )
         return result
 
 
-def _kind(value: Any) -> str:
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
+def require_writable(config: Config, *keys: str) -> None:
+    """Before a command writes: ``[monitor] database`` and/or ``report_dir`` must be writable.
+
+    (Not at load: ``query``, ``export``, ``history`` and ``report --output`` read a
+    database on read-only media.)
+    """
+    for key in keys:
+        path = config.database if key == "database" else config.report_dir
+        if key == "database":
+            ok = database.writable(path)
+        else:
+            target = path if path.exists() else database.nearest_folder(path)
+            ok = os.access(target, os.W_OK | os.X_OK)
+        if not ok:
+            raise ConfigError(
+                f"{config.path}: [monitor] {key} {path} is not writable ({database.why_not_writable(path)}); "
+                "make it writable, or choose another path"
+            )
+
+

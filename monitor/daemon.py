@@ -7,9 +7,10 @@ into one, never more than one run at a time, and a run later than
 ``run_job``, exactly what ``citation-monitor run`` does, under the same run lock,
 so the daemon and a cron ``run`` can never overlap.
 
-SIGTERM or SIGINT stops it cleanly: no new run starts, the current one finishes
-(each source's results commit as they arrive; a second signal exits at once,
-and SQLite rolls back what was not committed).
+SIGTERM or SIGINT stops it cleanly, from the moment the command starts (``Stopper``
+is installed before the config is read): no new run starts, the current one
+finishes (each source's results commit as they arrive; a second signal exits at
+once, and SQLite rolls back what was not committed).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -128,49 +130,86 @@ def build_scheduler(
     return scheduler
 
 
+class Stopper:
+    """The daemon's SIGTERM and SIGINT handlers, installed before it does anything else, so a
+    signal during start-up stops it too. The first signal stops the scheduler (a run in
+    progress finishes); a second exits at once."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._scheduler: BaseScheduler | None = None
+
+    @contextmanager
+    def installed(self) -> Iterator[Stopper]:
+        previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.event.is_set():
+            log.warning(
+                "%s again: exiting now; SQLite rolls back what the run had not committed", name
+            )
+            os._exit(128 + signum)
+        self.event.set()
+        log.info("%s: stopping; a run in progress finishes first", name)
+        # shutdown takes the scheduler's locks: not from inside a signal handler
+        threading.Thread(target=self.shutdown, daemon=True).start()
+
+    def watch(self, scheduler: BaseScheduler) -> None:
+        """The scheduler to stop on a signal (one that came already stops it now)."""
+        self._scheduler = scheduler
+        if self.event.is_set():
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        if self._scheduler is None:
+            return  # still starting: serve sees the event and does not start it
+        try:
+            self._scheduler.shutdown(wait=False)
+        except SchedulerNotRunningError:
+            pass
+
+
 def serve(
     config: Config,
     *,
     run_now: bool = False,
     trigger: BaseTrigger | None = None,
+    stopper: Stopper | None = None,
 ) -> int:
-    """Run the scheduler in the foreground until SIGTERM or SIGINT; return the exit code."""
+    """Run the scheduler in the foreground until SIGTERM or SIGINT; return the exit code.
+
+    ``stopper``: handlers installed earlier (the CLI installs them before loading the
+    config); without one, serve installs its own.
+    """
+    if stopper is None:
+        with Stopper().installed() as own:
+            return serve(config, run_now=run_now, trigger=trigger, stopper=own)
+    if stopper.event.is_set():
+        log.info("daemon stopped before it started")
+        return 0
     executor = ThreadPoolExecutor(max_workers=1)
     scheduler = build_scheduler(config, trigger=trigger, run_now=run_now, executor=executor)
-    stopping = threading.Event()
-
-    def shutdown() -> None:
-        try:
-            scheduler.shutdown(wait=False)
-        except SchedulerNotRunningError:
-            pass
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if stopping.is_set():
-            log.warning(
-                "%s again: exiting now; SQLite rolls back what the run had not committed", name
-            )
-            os._exit(128 + signum)
-        stopping.set()
-        log.info("%s: stopping; a run in progress finishes first", name)
-        # shutdown takes the scheduler's locks: not from inside a signal handler
-        threading.Thread(target=shutdown, daemon=True).start()
 
     def next_run(event: JobEvent) -> None:
         job = scheduler.get_job(JOB_ID)
-        if job is not None and job.next_run_time and not stopping.is_set():
+        if job is not None and job.next_run_time and not stopper.event.is_set():
             log.info("next run at %s", job.next_run_time.isoformat(timespec="minutes"))
 
     def started(event: SchedulerEvent) -> None:
         # a signal between the check below and this point found the scheduler not yet
         # running, so its shutdown did nothing: stop now, or start() would block for good
-        if stopping.is_set():
-            shutdown()
+        if stopper.event.is_set():
+            stopper.shutdown()
 
     scheduler.add_listener(next_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stopper.watch(scheduler)
     try:
         job = scheduler.get_job(JOB_ID)
         first = (
@@ -186,11 +225,9 @@ def serve(
             config.schedule.misfire_grace_minutes,
             first.isoformat(timespec="minutes") if first else "never",
         )
-        if not stopping.is_set():
+        if not stopper.event.is_set():
             scheduler.start()  # blocks until shutdown
     finally:
         executor.shutdown(wait=True)  # the run in progress finishes, its results committed
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     log.info("daemon stopped")
     return 0

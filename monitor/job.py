@@ -53,10 +53,15 @@ def run_job(
     on_source_done: Callable[[SourceReport], None] | None = None,
 ) -> JobResult:
     """Run once. Raises LockHeldError when another run holds the lock."""
+    if config.database.exists():
+        store.check_ours(config.database)  # before the lock file goes beside another's database
     with run_lock(config.database):
+        problems = [
+            f"run {run_id} was left unfinished by a process that is gone; it is marked interrupted"
+            for run_id in _close_abandoned_runs(config)
+        ]
         summary = collect.run(config, now=now, on_source_done=on_source_done)
-        problems: list[str] = []
-        db = store.open_db(config.database)
+        db = store.open_db(config.database, check=False)  # collect.run checked it
         try:
             with make_client(config.contact_email, config.http) as client:
                 named = _attempt(
@@ -98,6 +103,18 @@ def run_job(
         return JobResult(
             summary, tuple(paths or ()), tuple(raised or ()), delivery, tuple(problems)
         )
+
+
+def _close_abandoned_runs(config: Config) -> list[int]:
+    """Runs left 'running' by a process that is gone: we hold the lock, so none is alive."""
+    if not config.database.exists() or not store.has_running_runs(config.database):
+        return []
+    db = store.open_db(config.database)
+    try:
+        ids = store.close_abandoned_runs(db)
+    finally:
+        db.close()
+    return ids
 
 
 def _attempt(problems: list[str], failure: str, step: Callable[[], T], then: str = "") -> T | None:

@@ -194,7 +194,7 @@ def latest_run_id(db: sqlite_utils.Database) -> int:
 
 def preview(config: Config, now: datetime) -> EmailMessage:
     """The digest that would go out now, as a send now would build it; nothing is recorded."""
-    db = store.open_db(config.database)
+    db = store.open_reader(config.database)
     try:
         run_id = latest_run_id(db)
         _, first_run_id = plan(db, config.email, run_id, now)
@@ -209,6 +209,7 @@ def send_now(config: Config, now: datetime, environ: Mapping[str, str] | None = 
 
     Under the run lock, so that a run's own digest never races this one.
     """
+    store.check_ours(config.database)  # before the lock file goes beside another's database
     with run_lock(config.database):
         db = store.open_db(config.database)
         try:

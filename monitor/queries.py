@@ -12,15 +12,16 @@ from __future__ import annotations
 import base64
 import csv
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.request import pathname2url
 
+import sqlite_utils
+
+from monitor import database, store, tempfiles, views
 from monitor.errors import MonitorError
 
 FORMATS = ("csv", "json")
@@ -60,8 +61,15 @@ class Series:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A read-only connection to the database at ``path``."""
-    conn = _open_readonly(path)
+    """A read-only connection to the database at ``path`` (``database.connect_readonly``),
+    refused when it is not ours; with this version's views where the file's are older."""
+    store.check_ours(path)
+    conn = database.connect_readonly(path)
+    try:
+        views.ensure(sqlite_utils.Database(conn), temporary=True)
+    except BaseException:
+        conn.close()
+        raise
     conn.set_authorizer(_no_attach)
     return conn
 
@@ -74,15 +82,6 @@ def reading(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
-
-
-def _open_readonly(path: Path) -> sqlite3.Connection:
-    """The database at ``path``, opened with ``mode=ro`` (never created), waiting on a writer."""
-    if not path.is_file():
-        raise QueryError(f"no database at {path}: run `citation-monitor run` first")
-    conn = sqlite3.connect(f"file:{pathname2url(str(path.resolve()))}?mode=ro", uri=True)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    return conn
 
 
 def _no_attach(action: int, *_: Any) -> int:
@@ -225,21 +224,16 @@ def export(conn: sqlite3.Connection, fmt: str, out: TextIO, view: str | None = N
 
 def _rows(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
     try:
-        yield from cursor
+        for row in cursor:  # noqa: UP028 - `yield from` would close the cursor with this generator
+            yield row
     except sqlite3.Error as exc:
         raise QueryError(_describe(exc)) from None
 
 
 def export_to_file(conn: sqlite3.Connection, fmt: str, path: Path, view: str | None = None) -> int:
     """``export`` into ``path``, written to a temporary file first and then moved into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="") as out:
-            count = export(conn, fmt, out, view)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with tempfiles.replacing(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as out:
+        count = export(conn, fmt, out, view)
     return count
 
 
@@ -316,10 +310,12 @@ def backup(source: Path, destination: Path, force: bool = False) -> int:
 
     The copy is one read transaction: consistent, whatever a writer does meanwhile,
     and compacted. It is written beside ``destination`` and moved into place, so a
-    failed backup leaves no partial file. An existing file is replaced only with
-    ``force`` (its stale ``-wal`` and ``-shm`` files go with it).
+    failed or interrupted backup leaves no partial file (and the next backup removes
+    one a ``kill -9`` left). An existing file is replaced only with ``force`` (its
+    stale ``-wal`` and ``-shm`` files go with it).
     """
-    conn = _open_readonly(source)
+    store.check_ours(source)
+    conn = database.connect_readonly(source)
     try:
         if destination.exists():
             if destination.resolve() == source.resolve():
@@ -328,17 +324,14 @@ def backup(source: Path, destination: Path, force: bool = False) -> int:
                 raise QueryError(f"{destination} already exists: pass --force to overwrite it")
             if destination.is_dir():
                 raise QueryError(f"{destination} is a folder: give a file path")
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
-        temporary.unlink(missing_ok=True)
-        try:
-            conn.execute("VACUUM INTO ?", [str(temporary)])
-        except sqlite3.Error as exc:
-            temporary.unlink(missing_ok=True)
-            raise QueryError(f"backup failed: {' '.join(str(exc).split())}") from None
+        with tempfiles.replacing(destination) as temporary:
+            try:
+                conn.execute("VACUUM INTO ?", [str(temporary)])
+            except sqlite3.Error as exc:  # a full disk is the copy's; damage is the database's
+                full = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_FULL
+                raise database.error(exc, destination if full else source) from None
+            for stale in ("-wal", "-shm"):
+                destination.with_name(destination.name + stale).unlink(missing_ok=True)
     finally:
         conn.close()
-    for stale in ("-wal", "-shm"):
-        destination.with_name(destination.name + stale).unlink(missing_ok=True)
-    os.replace(temporary, destination)
     return destination.stat().st_size

@@ -446,7 +446,7 @@ def write_report(config: Config, as_of: str | None = None, out_dir: Path | None 
     archive copy is built exactly as ``report --as-of DAY`` would rebuild it.
     """
     archive_dir = config.report_dir / "archive"
-    db = store.open_db(config.database)
+    db = store.open_reader(config.database)
     try:
         if as_of is not None:
             return render(build(db, as_of), config, out_dir or archive_dir / as_of[:10])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import zlib
 from collections.abc import Iterable
 from datetime import datetime
@@ -19,8 +20,9 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from monitor import database
 from monitor.models import Exchange, Observation, SourceReport, Work
-from monitor.views import VIEWS
+from monitor.views import ensure as ensure_views  # noqa: F401 - store.ensure_views, as before
 
 migrations = Migrations("citation-monitor")
 
@@ -314,27 +316,42 @@ def m006_collections(db: sqlite_utils.Database) -> None:
     )
 
 
-def ensure_views(db: sqlite_utils.Database) -> None:
-    """Create each view, or replace it when its definition changed."""
-    existing = {r["name"]: r["sql"] for r in db.query("SELECT name, sql FROM sqlite_master WHERE type = 'view'")}
-    with db.atomic():
-        for name, body in VIEWS.items():
-            sql = f"CREATE VIEW {name} AS{body}"
-            if existing.get(name) != sql:
-                db.execute(f"DROP VIEW IF EXISTS {name}")
-                db.execute(sql)
+@migrations()
+def m007_ledger_events(db: sqlite_utils.Database) -> None:
+    """The ledger's history: each change to a citing work, citation or listing (ledger_history)."""
+    _script(
+        db,
+        """
+        CREATE TABLE ledger_events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            work_id INTEGER,
+            citer_id INTEGER NOT NULL,
+            citation_id INTEGER,
+            source TEXT,
+            attribute TEXT NOT NULL,
+            old_value TEXT,
+            new_value TEXT
+        );
+        CREATE INDEX ledger_events_by_work ON ledger_events (work_id, at);
+        CREATE INDEX ledger_events_by_citer ON ledger_events (citer_id, at)
+        """
+    )
 
 
-def open_db(path: Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at ``path``, in WAL mode, migrated."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite_utils.Database(path)
-    db.conn.execute("PRAGMA busy_timeout = 10000")
-    db.conn.execute("PRAGMA foreign_keys = ON")
-    db.enable_wal()
-    migrations.apply(db)
-    ensure_views(db)
-    return db
+def open_db(path: Path, *, check: bool = True) -> sqlite_utils.Database:
+    """The database at ``path`` for writing (created, migrated): ``database.open_writable``."""
+    return database.open_writable(path, migrations, check=check)
+
+
+def open_reader(path: Path) -> sqlite_utils.Database:
+    """The database at ``path`` only to read it: ``database.open_readable``."""
+    return database.open_readable(path, migrations)
+
+
+def check_ours(path: Path) -> list[str]:
+    """The migrations the database at ``path`` still needs: ``database.check_ours``."""
+    return database.check_ours(path, migrations)
 
 
 def iso(moment: datetime) -> str:
@@ -372,6 +389,31 @@ def start_run(db: sqlite_utils.Database, now: datetime) -> int:
         "INSERT INTO runs (started_at, status) VALUES (?, 'running')", [iso(now)]
     )
     return int(cursor.lastrowid or 0)
+
+
+def has_running_runs(path: Path) -> bool:
+    """Whether the database at ``path`` has a run marked 'running' (a quick look, no write)."""
+    with database.peeking(path) as conn:
+        try:
+            return conn.execute("SELECT 1 FROM runs WHERE status = 'running' LIMIT 1").fetchone() is not None
+        except sqlite3.Error:  # no runs table yet, or damage: the run's own open says which
+            return False
+
+
+def close_abandoned_runs(db: sqlite_utils.Database) -> list[int]:
+    """Mark 'interrupted' the runs still 'running': call only under the run lock, which no
+    running run would have let us take, so their process is gone (killed, or the machine
+    stopped). Their end is the last thing they stored. Returns their ids."""
+    ids = [row["id"] for row in db.query("SELECT id FROM runs WHERE status = 'running'")]
+    with db.atomic():
+        for run_id in ids:
+            db.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = coalesce("
+                "(SELECT max(observed_at) FROM observations WHERE run_id = runs.id), started_at) "
+                "WHERE id = ?",
+                [run_id],
+            )
+    return ids
 
 
 def finish_run(

@@ -1,8 +1,12 @@
 """The views: the stable interface people and reports query (docs/schema.md).
 
-Views hold no data: ``store.ensure_views`` (re)creates them after the migrations, so
-they are always current. A view's name and columns change only with a CHANGELOG line.
+Views hold no data: ``ensure`` (re)creates them after the migrations, so they are
+always current. A view's name and columns change only with a CHANGELOG line.
 """
+
+from __future__ import annotations
+
+import sqlite_utils
 
 VIEWS: dict[str, str] = {
     "alerts": """
@@ -96,3 +100,21 @@ VIEWS: dict[str, str] = {
                c.label, s.collection_id
         FROM collection_snapshots s JOIN collections c ON c.id = s.collection_id""",
 }
+
+
+def ensure(db: sqlite_utils.Database, temporary: bool = False) -> None:
+    """Create each view, or replace it when its definition changed.
+
+    ``temporary``: on a read-only connection, as TEMP views that shadow the file's
+    older ones for this connection only.
+    """
+    existing = {r["name"]: r["sql"] for r in db.query("SELECT name, sql FROM sqlite_master WHERE type = 'view'")}
+    with db.atomic():
+        for name, body in VIEWS.items():
+            sql = f"CREATE VIEW {name} AS{body}"
+            if existing.get(name) != sql:
+                if temporary:
+                    db.execute(f"CREATE TEMP VIEW {name} AS{body}")
+                    continue
+                db.execute(f"DROP VIEW IF EXISTS {name}")
+                db.execute(sql)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +194,91 @@ def run_and_read_ledger(
         return fetches, citing.ledger_rows(db, DEFAULT_DOI)
     finally:
         db.close()
+
+
+@contextmanager
+def tmpfs(folder: Path, size: str = "4m") -> Iterator[Path]:
+    """A size-limited tmpfs mounted at ``folder``; the test skips, saying why, where the
+    machine allows no mount (not root, no CAP_SYS_ADMIN, no mount command)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        proc = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(folder)],
+            capture_output=True, text=True, check=False,
+        )
+    except FileNotFoundError:
+        pytest.skip("no mount command: cannot make a size-limited or read-only file system here")
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip() or 'mount failed'}); needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+class ReadOnly:
+    """A folder to fill, then make read-only: a read-only tmpfs as root (for whom permissions
+    do not count), else permissions."""
+
+    def __init__(self, folder: Path, mounted: bool):
+        self.folder, self.mounted = folder, mounted
+
+    def seal(self) -> None:
+        if self.mounted:
+            subprocess.run(["mount", "-o", "remount,ro", str(self.folder)], check=True)
+        else:
+            for path in [*self.folder.rglob("*"), self.folder]:
+                path.chmod(0o555 if path.is_dir() else 0o444)
+
+    def unseal(self) -> None:
+        if self.mounted:
+            subprocess.run(["mount", "-o", "remount,rw", str(self.folder)], check=True)
+        else:
+            for path in [self.folder, *self.folder.rglob("*")]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[ReadOnly]:
+    folder = tmp_path / "read-only"
+    if os.geteuid() != 0:
+        folder.mkdir()
+        ro = ReadOnly(folder, mounted=False)
+        yield ro
+        ro.unseal()
+        return
+    with tmpfs(folder, "64m"):
+        yield ReadOnly(folder, mounted=True)
+
+
+# --- real processes ---------------------------------------------------------------
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for a real citation-monitor process: no keys from the developer's."""
+    from monitor.sources import SOURCES
+
+    drop = {m.SPEC.api_key_env for m in SOURCES.values()} | {
+        "CITATION_MONITOR_CONFIG",
+        "CITATION_MONITOR_CONTACT_EMAIL",
+    }
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def assert_lock_free(db: Path) -> None:
+    from monitor.errors import LockHeldError
+    from monitor.lock import run_lock
+
+    try:
+        with run_lock(db):
+            pass
+    except LockHeldError as exc:  # pragma: no cover - the failure being tested for
+        pytest.fail(f"the run lock is still held: {exc}")

@@ -82,7 +82,7 @@ C = '[[collections]]\nname = "x"\n'
         (C + 'ror = "02nr0ka47"\norcd = "x"\n', "[[collections]] #1 has unknown key 'orcd'; did you mean 'orcid'?"),
         ('[[collections]]\nror = "02nr0ka47"\n', '[[collections]] #1 has no name; add name = "my-lab"'),
         (C + 'ror = "02nr0ka47"\n' + C.replace('"x"', '"X"') + 'ror = "02nr0ka47"\n', "[[collections]] 'X' is named twice"),
-        ("[collections]\nname = 'x'\n", "top level collections must be a list, got a table"),
+        ("[collections]\nname = 'x'\n", "collections must be an array of tables: write each as [[collections]]"),
         (C + 'ror = "02nr0ka47"\n[orcid]\nbase_url = "ftp://x"\n', "[orcid] base_url 'ftp://x' is not an http(s) URL"),
     ],
 )

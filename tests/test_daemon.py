@@ -4,7 +4,6 @@ and the real process: runs on schedule, stops cleanly on SIGTERM, never overlaps
 from __future__ import annotations
 
 import functools
-import os
 import queue
 import signal
 import sqlite3
@@ -27,11 +26,9 @@ from apscheduler.events import (
 
 from monitor import daemon
 from monitor.config import ScheduleConfig, load_config
-from monitor.errors import LockHeldError
 from monitor.job import JobResult
-from monitor.lock import run_lock
 from monitor.models import Observation, Outcome, RunSummary, SourceReport
-from tests.conftest import DEFAULT_DOI, ROOT
+from tests.conftest import DEFAULT_DOI, ROOT, assert_lock_free, clean_env, wait_for
 
 # --- the trigger ----------------------------------------------------------------------
 
@@ -232,16 +229,6 @@ def write_config(write_config):
     return functools.partial(write_config, only=("openalex", "crossref"))
 
 
-def clean_env() -> dict[str, str]:
-    from monitor.sources import SOURCES
-
-    drop = {m.SPEC.api_key_env for m in SOURCES.values()} | {
-        "CITATION_MONITOR_CONFIG",
-        "CITATION_MONITOR_CONTACT_EMAIL",
-    }
-    return {k: v for k, v in os.environ.items() if k not in drop}
-
-
 def runs(db: Path) -> list[tuple]:
     if not db.exists():
         return []
@@ -252,22 +239,6 @@ def runs(db: Path) -> list[tuple]:
         return []
     finally:
         conn.close()
-
-
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
-
-
-def assert_lock_free(db: Path) -> None:
-    try:
-        with run_lock(db):
-            pass
-    except LockHeldError as exc:  # pragma: no cover - the failure being tested for
-        pytest.fail(f"the run lock is still held: {exc}")
 
 
 def test_the_daemon_runs_on_schedule_and_stops_cleanly_on_sigterm(write_config, tmp_path):
@@ -375,8 +346,11 @@ def test_sigterm_during_a_run_lets_it_finish(write_config, fake_api, tmp_path):
 
 
 def test_two_concurrent_runs_one_exits_3(write_config, fake_api, tmp_path):
+    """The first run is held mid-run (the fake keeps OpenAlex's answer) until the second has
+    finished: however loaded the machine, the second starts while the first holds the lock."""
     config = write_config()
-    fake_api.inject("openalex", delay=1.0)
+    answer = threading.Event()
+    fake_api.inject("openalex", hold=answer)
     command = [sys.executable, "-m", "monitor", "run", "--config", str(config)]
     first = subprocess.Popen(
         command,
@@ -397,8 +371,10 @@ def test_two_concurrent_runs_one_exits_3(write_config, fake_api, tmp_path):
             timeout=30,
             check=False,
         )
+        answer.set()
         first_out, first_err = first.communicate(timeout=30)
     finally:
+        answer.set()
         first.kill()
     assert second.returncode == 3
     assert "Error: another run holds the lock" in second.stderr
@@ -431,3 +407,27 @@ def test_a_lock_left_by_a_killed_run_does_not_block_the_next(write_config, invok
         holder.stdout.close()
     assert (tmp_path / "state/monitor.db.lock").read_text() == str(holder.pid)  # stale pid left
     assert invoke("run", "--config", str(config)).exit_code == 0
+
+
+def test_a_sigterm_while_the_daemon_reads_its_config_stops_it_cleanly(write_config, tmp_path):
+    """systemd stops the service while it starts: the handlers are there before the config is read."""
+    config = write_config()
+    script = (
+        "import os, signal, sys, time\n"
+        "from monitor import cli\n"
+        "load = cli.load_config\n"
+        "def load_slowly(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(0.2)\n"
+        "    return load(*args, **kwargs)\n"
+        "cli.load_config = load_slowly\n"
+        "cli.cli(['daemon', '--run-now', '--config', sys.argv[1]], prog_name='citation-monitor')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(config)],
+        cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "SIGTERM: stopping" in proc.stderr and "daemon stopped before it started" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "state/monitor.db").exists()  # --run-now, yet no run started

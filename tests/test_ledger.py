@@ -252,3 +252,170 @@ def test_a_self_citation_listed_before_the_tracked_works_authors_were_known_is_f
         citing.save_list(store_db, store.start_run(store_db, now), 1, listing, [{"name": "Yan Cheng"}], {}, now)
     flags = {r["citing_pmid"] or r["citing_doi"]: r["is_self_citation"] for r in store_db.query("select * from citing_works")}
     assert flags == {"333": 1, "10.1/z": 0}
+
+
+def test_a_preprint_seen_again_after_its_merge_is_the_same_citing_work(store_db):
+    """The published version took the row; the preprint's DOI, listed alone later, finds it."""
+    title = "Secretory autophagy shapes the tumour immune microenvironment"
+    save(store_db, 1, "semanticscholar", {"doi": D, "title": title, "year": 2023})
+    save(store_db, 2, "openalex", {"doi": D2, "title": title, "year": 2024, "venue": "Nature Communications"})
+    assert [(r["doi"], r["preprint_doi"]) for r in store_db.query("select * from citers")] == [(D2, D)]
+    save(store_db, 3, "europepmc", {"doi": D})  # no title, no other id: only preprint_doi links it
+    [row] = store_db.query("select * from citing_works")
+    assert (row["citing_doi"], row["preprint_doi"]) == (D2, D)
+    assert row["sources"] == "europepmc,openalex,semanticscholar"
+
+
+def test_self_citation_by_openalex_author_id_alone():
+    tracked = [{"name": "Ting Jiang", "openalex_id": "A500000000"}]
+    assert ledger.is_self_citation([{"name": "T. Jiang-Whitfield", "openalex_id": "A500000000"}], tracked)
+    assert not ledger.is_self_citation([{"name": "Maria Rossi", "openalex_id": "A5100000011"}], tracked)
+
+
+def test_a_citing_author_with_the_tracked_authors_openalex_id_is_a_self_citation(
+    write_config, invoke, fake_api, tmp_path
+):
+    """End to end: the same OpenAlex author under another name (a married name, a typo)."""
+    from tests.fakeapi.routes import openalex as fake_openalex
+
+    record = fake_api.records["openalex"][DEFAULT_DOI]
+    tracked = record["authorships"][0]["author"]
+    citing = fake_api.records[fake_openalex.CITING][record["id"].rsplit("/", 1)[1]]
+    first = next(w for w in citing if w["doi"].endswith(A))
+    first["authorships"][0]["author"] = {**first["authorships"][0]["author"], "id": tracked["id"]}
+    assert ledger.name_key(first["authorships"][0]["author"]["display_name"]) != ledger.name_key(
+        tracked["display_name"])
+    assert invoke("run", "--config", str(write_config(only=("openalex",)))).exit_code == 0
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    flagged = {doi for doi, flag in conn.execute("select citing_doi, is_self_citation from citing_works") if flag}
+    assert A in flagged
+
+
+def test_two_sources_that_share_only_a_doi_list_one_citing_work(write_config, invoke, fake_api, tmp_path):
+    """DOI de-duplication end to end: no PMID, no shared id, each DOI written its own way."""
+    from tests.fakeapi.routes import openalex as fake_openalex
+
+    record = fake_api.records["openalex"][DEFAULT_DOI]
+    openalex_list = fake_api.records[fake_openalex.CITING][record["id"].rsplit("/", 1)[1]]
+    for work in openalex_list:  # OpenAlex: https://doi.org/ URLs, no PMID
+        work["ids"] = {k: v for k, v in work["ids"].items() if k != "pmid"}
+    for edge in fake_api.records[fake_s2.CITING][DEFAULT_DOI]:  # Semantic Scholar: upper case, no PMID
+        ids = edge["citingPaper"]["externalIds"]
+        edge["citingPaper"]["externalIds"] = {"DOI": ids["DOI"].upper(), "CorpusId": ids["CorpusId"]}
+    config = write_config(only=("openalex", "semanticscholar"))
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    found = {doi: sources for doi, sources in conn.execute("select citing_doi, sources from citing_works")}
+    expected = {w["doi"].removeprefix("https://doi.org/").lower() for w in openalex_list}
+    assert set(found) == expected  # the preprint D joins its published version D' by title
+    listed_by_s2 = {e["citingPaper"]["externalIds"]["DOI"].lower() for e in fake_api.records[fake_s2.CITING][DEFAULT_DOI]}
+    for doi in expected & listed_by_s2:
+        assert found[doi] == "openalex,semanticscholar", doi
+
+
+# --- the ledger's history: a past day as it was ------------------------------------------
+
+
+def as_of(db, day: int) -> dict[str, dict]:
+    """The ledger at the end of 2026-01-DAY, by citing DOI (or PMID)."""
+    from monitor import citing
+
+    end = f"2026-01-{day:02d}T23:59:59.999999+00:00"
+    return {r["doi"] or r["pmid"]: r for r in citing.ledger_rows(db, DEFAULT_DOI, end)}
+
+
+def events(db) -> list[str]:
+    return [r["attribute"] for r in db.query("select attribute from ledger_events order by id")]
+
+
+def test_a_preprint_published_later_shows_as_the_preprint_before(store_db):
+    title = "Secretory autophagy shapes the tumour immune microenvironment"
+    save(store_db, 1, "semanticscholar", {"doi": D, "title": title, "year": 2023, "venue": "bioRxiv"})
+    save(store_db, 3, "openalex", {"doi": D2, "title": title, "year": 2024, "venue": "Nature Communications"})
+    then, now = as_of(store_db, 2), as_of(store_db, 3)
+    assert set(then) == {D} and set(now) == {D2}
+    assert (then[D]["venue"], then[D]["year"], then[D]["preprint_doi"]) == ("bioRxiv", 2023, None)
+    assert then[D]["sources"] == ["semanticscholar"]
+    assert (now[D2]["venue"], now[D2]["preprint_doi"]) == ("Nature Communications", D)
+    assert now[D2]["sources"] == ["openalex", "semanticscholar"]
+    assert as_of(store_db, 2) == then  # reading the past changes nothing
+
+
+def test_a_title_and_venue_filled_in_later_were_unknown_before(store_db):
+    save(store_db, 1, "europepmc", {"pmid": "444"})
+    save(store_db, 2, "openalex", {"pmid": "444", "title": "Autophagy in T cells", "venue": "Immunity"})
+    assert (as_of(store_db, 1)["444"]["title"], as_of(store_db, 1)["444"]["venue"]) == (None, None)
+    assert (as_of(store_db, 2)["444"]["title"], as_of(store_db, 2)["444"]["venue"]) == (
+        "Autophagy in T cells", "Immunity")
+    assert {"citers.title", "citers.venue"} <= set(events(store_db))
+
+
+def test_a_self_citation_flag_set_later_was_not_set_before(store_db):
+    from datetime import UTC, datetime
+
+    from monitor import citing, store
+    from monitor.models import CitingList, CitingRecord, Outcome
+
+    save(store_db, 1, "europepmc", {"pmid": "333", "authors": ({"name": "Cheng Y"},)})
+    now = datetime(2026, 1, 3, 6, tzinfo=UTC)  # the tracked work's authors are known from day 3
+    listing = CitingList(DEFAULT_DOI, "openalex", Outcome.OK, (CitingRecord("openalex", doi="10.1/z"),))
+    with store_db.atomic():
+        citing.save_list(store_db, store.start_run(store_db, now), 1, listing, [{"name": "Yan Cheng"}], {}, now)
+    assert as_of(store_db, 2)["333"]["is_self_citation"] == 0
+    assert as_of(store_db, 3)["333"]["is_self_citation"] == 1
+
+
+def test_two_rows_merged_later_were_two_rows_before(store_db):
+    save(store_db, 1, "europepmc", {"pmid": "111"})
+    save(store_db, 1, "semanticscholar", {"doi": "10.1/x", "contexts": ("as shown in [3]",)})
+    save(store_db, 2, "openalex", {"doi": "10.1/x", "pmid": "111"})
+    then = as_of(store_db, 1)
+    assert set(then) == {"111", "10.1/x"}
+    assert then["111"]["sources"] == ["europepmc"] and then["111"]["doi"] is None
+    assert then["10.1/x"]["sources"] == ["semanticscholar"] and then["10.1/x"]["pmid"] is None
+    assert then["10.1/x"]["contexts"] == ["as shown in [3]"]
+    [now] = as_of(store_db, 2).values()
+    assert (now["doi"], now["pmid"], now["sources"]) == ("10.1/x", "111", ["europepmc", "openalex", "semanticscholar"])
+    assert "merge" in events(store_db)
+
+
+def test_a_work_gone_from_a_list_and_back_was_gone_in_between(store_db):
+    save(store_db, 1, "openalex", {"doi": "10.1/a"}, {"doi": "10.1/b"})
+    save(store_db, 2, "openalex", {"doi": "10.1/a"})  # complete: b has gone
+    save(store_db, 3, "openalex", {"doi": "10.1/a"}, {"doi": "10.1/b"})  # and is back
+    assert [as_of(store_db, day)["10.1/b"]["sources"] for day in (1, 2, 3)] == [["openalex"], [], ["openalex"]]
+
+
+def test_only_changes_are_events(store_db):
+    save(store_db, 1, "openalex", {"doi": "10.1/a", "title": "A title long enough", "venue": "Cell"})
+    assert events(store_db) == []  # a new row is no event
+    save(store_db, 2, "openalex", {"doi": "10.1/a", "title": "A title long enough", "venue": "Cell"})
+    save(store_db, 3, "europepmc", {"doi": "10.1/a", "venue": "Cell"})
+    assert events(store_db) == []  # nor is the same value again
+
+
+def test_a_past_report_keeps_the_ledger_of_its_day(write_config, invoke, fake_api, tmp_path):
+    """End to end: a preprint is published and merged after the day; `report --as-of` that day
+    gives the same bytes before and after, and today's report shows the journal."""
+    config = write_config(only=("semanticscholar",))
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    for table in [t for (t,) in conn.execute("select name from sqlite_master where type = 'table'")]:
+        for column in [c[1] for c in conn.execute(f'pragma table_info("{table}")') if c[1].endswith("_at")]:
+            conn.execute(f'update "{table}" set "{column}" = ? where "{column}" is not null',
+                         ["2026-01-01T06:00:00.000000+00:00"])
+    conn.commit()
+    conn.close()
+    page = "works/10.1016-j.drup.2021.100752.html"
+
+    def past() -> dict[str, bytes]:
+        out = tmp_path / "past"
+        assert invoke("report", "--config", str(config), "--as-of", "2026-01-01", "--output", str(out)).exit_code == 0
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    then = past()
+    assert "Nature Communications" not in then[page].decode()
+    config = write_config(only=("semanticscholar", "openalex"))
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    assert "Nature Communications" in (tmp_path / "state/report" / page).read_text()
+    assert past() == then

@@ -7,7 +7,6 @@ import email.policy
 import functools
 import io
 import json
-import shutil
 import sqlite3
 import ssl
 import subprocess
@@ -198,14 +197,14 @@ def test_a_report_that_cannot_be_written_still_lets_the_digest_go(
     inbox = smtp_server()
     config = write_config(extra=email_section(inbox.port))
     invoke("run", "--config", str(config))
-    report_dir = tmp_path / "state/report"
-    shutil.rmtree(report_dir)
-    report_dir.write_text("a file where the report folder should be")
+    index = tmp_path / "state/report/index.html"
+    index.unlink()
+    index.mkdir()  # a folder where the report's front page should be
     fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
     result = invoke("run", "--config", str(config))
     assert result.exit_code == 0  # the sources answered; the report problem is a warning
     assert result.output.startswith("Warning: report not written: ")
-    assert str(report_dir) in result.output
+    assert str(index.parent) in result.output
     (message,) = inbox.messages
     assert message["Subject"] == SUBJECT_44
 
@@ -343,7 +342,7 @@ def test_email_sends_now_whatever_the_policy(write_config, invoke, smtp_server, 
 def test_email_refuses_when_disabled_or_before_any_run(write_config, invoke, tmp_path):
     config = write_config()
     result = invoke("email", "--config", str(config))
-    assert result.exit_code == 1 and "run `citation-monitor run` first" in result.output
+    assert result.exit_code == 2 and "run `citation-monitor run` first" in result.output
     invoke("run", "--config", str(config))
     result = invoke("email", "--config", str(config))
     assert result.exit_code == 2

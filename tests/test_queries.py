@@ -103,7 +103,7 @@ def test_no_file_can_be_written_through_a_query(config, invoke, tmp_path, sql):
 def test_query_needs_an_existing_database(write_config, invoke):
     config = write_config()
     result = invoke("query", "select 1", "--config", str(config))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a path that holds no database
     assert "no database at" in result.output and "citation-monitor run" in result.output
     assert not database_of(config).exists()  # reading never creates it
 

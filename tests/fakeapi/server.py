@@ -47,6 +47,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
     delay: float = 0.0  # seconds before answering
+    hold: threading.Event | None = None  # answer only once the test sets this (at most 60 s)
     malformed: bool = False  # replace the body with something that is not JSON
     truncate: bool = False  # announce the full length, send half, close
     drop: bool = False  # close the connection without answering
@@ -174,6 +175,8 @@ def _handler_class(fake: FakeAPI) -> type[BaseHTTPRequestHandler]:
             fault = fake.take_fault(api)
             if fault and fault.delay:
                 time.sleep(fault.delay)
+            if fault and fault.hold is not None:
+                fault.hold.wait(60)
             if fault and fault.drop:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
