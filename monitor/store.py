@@ -22,7 +22,7 @@ from sqlite_utils import Migrations
 
 from monitor import database
 from monitor.models import Exchange, Observation, SourceReport, Work
-from monitor.views import ensure as ensure_views  # noqa: F401 - store.ensure_views, as before
+from monitor.views import VIEWS  # noqa: F401 - store.VIEWS and store.ensure_views, as before
 
 migrations = Migrations("citation-monitor")
 

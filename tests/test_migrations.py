@@ -10,7 +10,7 @@ import sqlite_utils
 from monitor import store
 
 # The views as the first release (commit 844fc60) created them inside m001_initial;
-# the current m001 leaves views to store.ensure_views.
+# the current m001 leaves views to views.ensure.
 V1_VIEWS = """
 CREATE VIEW latest_counts AS
 SELECT
