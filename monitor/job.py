@@ -38,7 +38,7 @@ class JobResult:
     report_paths: tuple[Path, ...] = ()
     alerts: tuple[Alert, ...] = ()
     delivery: mailer.Delivery | None = None  # None when email is off or no digest was due
-    problems: tuple[str, ...] = ()  # steps after collecting that failed, one line each
+    problems: tuple[str, ...] = ()  # runs found abandoned, steps after collecting that failed: a line each
 
     @property
     def exit_code(self) -> int:
