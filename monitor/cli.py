@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from monitor.doi import InvalidDOI, normalize_doi
 from monitor.fetching import utcnow
 from monitor.job import run_job
 from monitor.models import CollectionReport, SourceReport
+from monitor.redaction import config_secrets, protect_logging
 from monitor.resolvers import RESOLVERS
 from monitor.sources import SOURCES
 
@@ -37,6 +39,7 @@ def load(config_path: Path) -> Config:
     """The config, checked (a ConfigError is one line, exit 2); remembered for error messages."""
     config = load_config(config_path)
     remember_database(config.database)
+    protect_logging(config_secrets(config, os.environ))  # no key in any form in a log
     return config
 
 

@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from datetime import datetime
 from types import ModuleType
 from typing import Any
@@ -38,8 +39,14 @@ def run(
     *,
     now: Callable[[], datetime] = utcnow,
     on_source_done: Callable[[SourceReport], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> RunSummary:
-    """Run every enabled source once and store a snapshot. Never raises for a source's failure."""
+    """Run every enabled source once and store a snapshot. Never raises for a source's failure.
+
+    The run ends by ``[http] run_deadline_minutes`` on ``clock``; each source by its own
+    ``source_deadline_minutes`` from its start, whichever comes first.
+    """
+    deadline = clock() + config.http.run_deadline_minutes * 60
     db = store.open_db(config.database)
     try:
         started = now()
@@ -50,7 +57,7 @@ def run(
             with make_client(config.contact_email, config.http) as client:
                 tracking = membership.refresh(db, config, run_id, client, now)
                 works = store.tracked_works(db, [w.doi for w in tracking.works])
-                for report in _fetch_all(db, config, works, client, now):
+                for report in _fetch_all(db, config, works, client, now, clock, deadline):
                     with stopping.held():  # a signal now waits until this source is saved
                         save(db, run_id, tracking.work_ids, report, now())
                         reports.append(report)
@@ -96,6 +103,8 @@ def _fetch_all(
     works: list[Work],
     client: httpx.Client,
     now: Callable[[], datetime],
+    clock: Callable[[], float],
+    deadline: float,
 ) -> Iterator[SourceReport]:
     """Run the sources concurrently, yielding each one's report as it finishes.
 
@@ -110,7 +119,11 @@ def _fetch_all(
     try:
         def start(source: SourceConfig, works: list[Work]) -> None:
             lists = citing.last_complete_lists(db, source.name)
-            running[pool.submit(fetch_source, source, works, client, config, now, lists)] = source.name
+            ends = min(deadline, clock() + config.http.source_deadline_minutes * 60)
+            future = pool.submit(
+                fetch_source, source, works, client, config, now, lists, clock=clock, deadline=ends
+            )
+            running[future] = source.name
 
         running: dict[Future[SourceReport], str] = {}
         for source in first:
@@ -153,11 +166,15 @@ def fetch_source(
     config: Config,
     now: Callable[[], datetime] = utcnow,
     lists: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    deadline: float | None = None,
 ) -> SourceReport:
     """Ask one source about all works. Whatever happens, returns one observation per work.
 
     ``lists`` holds the source's last complete citing list per DOI: a new list is
-    fetched only where it is due (see ``citing.list_is_due``).
+    fetched only where it is due (see ``citing.list_is_due``). No request is made after
+    ``deadline`` (on ``clock``); no message keeps the source's key in any form.
     """
     module = SOURCES[source.name]
     spec = module.SPEC
@@ -169,6 +186,8 @@ def fetch_source(
         contact_email=config.contact_email,
         secret_params=spec.secret_params,
         now=now,
+        clock=clock,
+        deadline=deadline,
     )
     if spec.needs_key and not source.has_key:
         observations = not_configured(works, source.name, spec.key_hint)
@@ -206,12 +225,13 @@ def fetch_source(
                 last, obs.citations, now(), config.citing.max_list_age_days
             ):
                 listings.append(_fetch_list(module, work, obs, session))
+    redact = session.redactor.text
     return SourceReport(
         source.name,
-        tuple(observations),
+        tuple(replace(o, message=redact(o.message)) for o in observations),
         tuple(session.exchanges),
         int((time.monotonic() - started) * 1000),
-        tuple(listings),
+        tuple(replace(c, message=redact(c.message)) for c in listings),
     )
 
 

@@ -65,7 +65,12 @@ class HttpConfig:
     timeout_seconds: float = bounded(30.0, 0.1, 3600, unit="seconds")
     max_retries: int = bounded(3, 0, 10)
     backoff_seconds: float = bounded(1.0, 0, 600, unit="seconds")
+    # the longest wait; also the most one source waits to retry in a run
     max_retry_after_seconds: float = bounded(120.0, 0, 3600, unit="seconds")
+    # wall-clock deadlines: one request with its retries and waits, one source, the whole run
+    request_deadline_seconds: float = bounded(300.0, 0, 3600, above=True, unit="seconds")
+    source_deadline_minutes: float = bounded(60.0, 0, 1440, above=True, unit="minutes")
+    run_deadline_minutes: float = bounded(120.0, 0, 1440, above=True, unit="minutes")
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,18 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
 from monitor import __version__
+from monitor.deadline import BodyTooLarge, bound_by_deadlines, read_body, within
 from monitor.models import Exchange, Outcome
+from monitor.redaction import REDACTED, Redactor
 
 if TYPE_CHECKING:
     from monitor.config import HttpConfig, SourceConfig
@@ -44,8 +47,9 @@ KEPT_HEADERS = (
     "x-dailyratelimit-remaining",
 )
 MAX_BACKOFF_SECONDS = 60.0
-REDACTED = "REDACTED"
-MIN_REDACTED_KEY = 8  # a shorter "key" would match ordinary text; real keys are far longer
+MAX_REDIRECTS = 5
+FAILURES_TO_STOP = 3  # failed requests in a row that stop a source for the rest of the run
+MAX_BODY_BYTES = 256 * 1024 * 1024  # far above any answer we parse (OpenCitations' largest)
 # Quotas announced per window without a reset time (Altmetric): at worst a whole window to wait.
 WINDOW_QUOTAS = (("x-dailyratelimit-remaining", 86400.0), ("x-hourlyratelimit-remaining", 3600.0))
 
@@ -60,12 +64,19 @@ def user_agent(contact_email: str | None) -> str:
 
 
 def make_client(contact_email: str | None, http: HttpConfig) -> httpx.Client:
-    """The one HTTP client of a run, shared by every source's session."""
-    return httpx.Client(
+    """The one HTTP client of a run, shared by every source's session.
+
+    Its connections honour the wall-clock deadline of each request (``deadline.within``).
+    """
+    client = httpx.Client(
         headers={"User-Agent": user_agent(contact_email), "Accept": "application/json"},
         timeout=httpx.Timeout(http.timeout_seconds, connect=min(10.0, http.timeout_seconds)),
         follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
     )
+    if not bound_by_deadlines(client):
+        log.debug("a connection pool without a network backend: only bodies are bounded")
+    return client
 
 
 class FetchFailure(Exception):
@@ -93,6 +104,11 @@ class RateLimiter:
         self.next_at = 0.0
         self.lock = threading.Lock()
 
+    def delay(self) -> float:
+        """Seconds until the next request may go."""
+        with self.lock:
+            return max(0.0, self.next_at - self.clock())
+
     def wait(self) -> None:
         with self.lock:
             now = self.clock()
@@ -106,7 +122,7 @@ class RateLimiter:
         with self.lock:
             self.next_at = max(self.next_at, self.clock() + seconds)
 
-    def learn(self, headers: httpx.Headers) -> float | None:
+    def learn(self, headers: httpx.Headers, now: datetime | None = None) -> float | None:
         """Slow down to what the server announces; return a forced wait if its quota is spent.
 
         Crossref sends ``x-rate-limit-limit`` per ``x-rate-limit-interval``; OpenAlex,
@@ -124,7 +140,7 @@ class RateLimiter:
         if remaining is not None and reset is not None:
             try:
                 if float(remaining) <= 0:
-                    wait = reset_seconds(float(reset), time.time())
+                    wait = reset_seconds(float(reset), (now or utcnow()).timestamp())
                     self.pause(wait)
                     return wait
             except ValueError:
@@ -194,8 +210,25 @@ def redact_url(url: str, secret_params: tuple[str, ...]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe=":|,/*")))
 
 
+@dataclass(frozen=True)
+class Stop:
+    """Why a source is asked nothing more this run, and the outcome that means."""
+
+    outcome: Outcome
+    message: str
+
+
 class Session:
-    """One source's view of HTTP for one run: its limiter, its retries, its exchanges."""
+    """One source's view of HTTP for one run: its limiter, its retries, its deadlines.
+
+    Every request ends by the wall clock: one attempt within ``timeout_seconds`` (headers
+    and body together), one request with its retries within ``request_deadline_seconds``,
+    and all of a source's requests by ``deadline`` (the source's and the run's, on the
+    ``clock`` timeline). No wait (Retry-After, backoff, a spent quota) sleeps past a
+    deadline, and a source waits at most ``max_retry_after_seconds`` in all. A source
+    whose requests fail ``FAILURES_TO_STOP`` times in a row, or find no server at all, is
+    asked nothing more this run: every later request fails at once, saying why.
+    """
 
     def __init__(
         self,
@@ -208,23 +241,33 @@ class Session:
         now: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+        deadline: float | None = None,
     ):
         self.source = source
         self.client = client
         self.http = http
         self.contact_email = contact_email
         self.secret_params = secret_params
+        self.redactor = Redactor([source.api_key])
         self.now = now
         self.sleep = sleep
         self.jitter = jitter
-        self.limiter = RateLimiter(source.requests_per_second, sleep=sleep)
+        self.clock = clock
+        self.deadline = deadline  # on the ``clock`` timeline; None: only per request
+        self.limiter = RateLimiter(source.requests_per_second, clock=clock, sleep=sleep)
         self.exchanges: list[Exchange] = []
-        self.exhausted: str | None = None  # once set, no more requests this run
-        self.down: str | None = None  # set when a request found no answer after every retry
+        self.stopped: Stop | None = None  # once set, no more requests this run
+        self.failures_in_a_row = 0
+        self.waited = 0.0  # seconds spent waiting to retry, this run
         self.max_pages = 100  # a cap on pages per citing list (config [citing] max_pages)
+        self.max_body_bytes = MAX_BODY_BYTES
         self.host = urlsplit(source.base_url).netloc
 
     def url(self, path: str) -> str:
+        """``path`` below the source's base URL; an absolute URL as it is."""
+        if "://" in path:
+            return path
         return f"{self.source.base_url}/{path.lstrip('/')}"
 
     def get(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Exchange:
@@ -245,103 +288,182 @@ class Session:
 
         Returns the Exchange of the first response that is neither 429 nor 5xx (a
         404 included: what it means is the source module's call). Raises
-        FetchFailure when retries run out; at once when the server asks us to wait
-        longer than ``max_retry_after_seconds``, or when an earlier request of this
-        run got no answer at all after every retry (the host is down).
-        ``slow_down`` names other answers that mean "too many requests" (OpenAlex's
-        403): they are retried as a 429 is.
+        FetchFailure when retries run out or a deadline comes; at once when the
+        server asks us to wait longer than ``max_retry_after_seconds``, or when the
+        source was stopped earlier in the run. ``slow_down`` names other answers that
+        mean "too many requests" (OpenAlex's 403): they are retried as a 429 is.
         """
-        if self.exhausted:
-            raise FetchFailure(Outcome.QUOTA_EXHAUSTED, self.exhausted)
-        if self.down:
-            raise FetchFailure(Outcome.ERROR, self.down)
+        if self.stopped:
+            raise FetchFailure(self.stopped.outcome, self.stopped.message)
+        try:
+            exchange = self._attempts(method, path, slow_down, kwargs)
+        except FetchFailure as failure:
+            self._failed(failure)
+            raise
+        self.failures_in_a_row = 0
+        return exchange
+
+    def _attempts(
+        self,
+        method: str,
+        path: str,
+        slow_down: Callable[[Exchange], bool] | None,
+        kwargs: dict[str, Any],
+    ) -> Exchange:
+        ends = self.clock() + self.http.request_deadline_seconds
+        if self.deadline is not None:
+            ends = min(ends, self.deadline)
         timeout = self.source.timeout_seconds or self.http.timeout_seconds
         attempts = self.http.max_retries + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
+            self._wait(self.limiter.delay(), ends, None, paced=True)
             self.limiter.wait()
+            left = ends - self.clock()
+            if left <= 0:
+                raise self._out_of_time(None)
+            budget = min(timeout, left)
             started = time.monotonic()
             try:
-                response = self.client.request(method, self.url(path), timeout=timeout, **kwargs)
+                exchange = self._send(method, self.url(path), budget, started, kwargs)
             except httpx.TimeoutException:
                 failure = FetchFailure(
-                    Outcome.ERROR, f"timed out after {timeout:g}s waiting for {self.host}"
+                    Outcome.ERROR, f"timed out after {budget:g}s waiting for {self.host}"
                 )
+            except BodyTooLarge as exc:
+                failure = FetchFailure(Outcome.ERROR, f"unusable answer from {self.host}: {exc}")
             except httpx.TransportError as exc:
                 failure = FetchFailure(
-                    Outcome.ERROR, f"cannot connect to {self.host} ({_reason(exc)})"
+                    Outcome.ERROR, f"cannot connect to {self.host} ({self._reason(exc)})"
                 )
             except httpx.RequestError as exc:  # an undecodable body, a redirect loop
                 failure = FetchFailure(
-                    Outcome.ERROR, f"unusable answer from {self.host} ({_reason(exc)})"
+                    Outcome.ERROR, f"unusable answer from {self.host} ({self._reason(exc)})"
                 )
             else:
-                exchange = self.record(response, started)
-                forced = self.limiter.learn(response.headers)
-                status = response.status_code
+                headers = httpx.Headers(exchange.headers)
+                forced = self.limiter.learn(headers, self.now())
+                status = exchange.status_code
                 throttled = status == 429 or bool(slow_down and slow_down(exchange))
                 if forced is not None and forced > self.http.max_retry_after_seconds:
-                    self.exhausted = (
+                    self.stopped = Stop(
+                        Outcome.QUOTA_EXHAUSTED,
                         f"{self.host} says its quota is spent for {_duration(forced)}; "
-                        "stopped asking it for this run"
+                        "stopped asking it for this run",
                     )
                     if throttled or status >= 500:
-                        raise FetchFailure(Outcome.QUOTA_EXHAUSTED, self.exhausted, exchange)
+                        raise FetchFailure(self.stopped.outcome, self.stopped.message, exchange)
                 if not throttled and status < 500:
                     return exchange
-                wait = retry_after_seconds(response.headers.get("retry-after"), self.now())
+                wait = retry_after_seconds(headers.get("retry-after"), self.now())
                 if wait is not None and wait > self.http.max_retry_after_seconds:
-                    self.exhausted = (
+                    self.stopped = Stop(
+                        Outcome.QUOTA_EXHAUSTED,
                         f"{self.host} asked us to retry after {_duration(wait)} (HTTP {status}), "
                         "more than the cap of "
-                        f"{_duration(self.http.max_retry_after_seconds)}: quota used up for now"
+                        f"{_duration(self.http.max_retry_after_seconds)}: quota used up for now",
                     )
-                    raise FetchFailure(Outcome.QUOTA_EXHAUSTED, self.exhausted, exchange)
+                    raise FetchFailure(self.stopped.outcome, self.stopped.message, exchange)
                 outcome = Outcome.RATE_LIMITED if throttled else Outcome.ERROR
                 failure = FetchFailure(
                     outcome, f"HTTP {status} from {self.host} after {attempt + 1} attempts", exchange
                 )
                 if not last and wait is not None:
                     log.info("%s: HTTP %s, retrying after %.1fs", self.source.name, status, wait)
-                    self.limiter.pause(wait)
+                    self._wait(wait, ends, failure)
                     continue
             if last:
-                if failure.exchange is None:
-                    # No answer at all (timeouts, refused connections) after every retry: a
-                    # host that is down would cost each remaining work the same wait.
-                    self.down = f"{failure.message}; not asked again this run"
                 raise failure
             delay = min(MAX_BACKOFF_SECONDS, self.http.backoff_seconds * 2**attempt)
             delay *= 0.5 + self.jitter()
             log.info("%s: %s; retrying in %.1fs", self.source.name, failure.message, delay)
-            self.limiter.pause(delay)
+            self._wait(delay, ends, failure)
         raise AssertionError("unreachable")
 
-    def record(self, response: httpx.Response, started: float) -> Exchange:
-        """The Exchange to keep: no secret in its URL or body (some APIs echo a refused key)."""
-        url = redact_url(str(response.request.url), self.secret_params)
-        body = response.content
-        key = self.source.api_key
-        if key and len(key) >= MIN_REDACTED_KEY:
-            url = url.replace(key, REDACTED).replace(quote(key, safe=""), REDACTED)
-            body = body.replace(key.encode(), REDACTED.encode())
+    def _send(
+        self, method: str, url: str, budget: float, started: float, kwargs: dict[str, Any]
+    ) -> Exchange:
+        """One attempt, headers and body within ``budget`` seconds of the wall clock."""
+        ends = started + budget
+        with within(ends), self.client.stream(method, url, timeout=budget, **kwargs) as response:
+            body = read_body(response, ends, self.max_body_bytes)
+        return self.record(response, body, started)
+
+    def _wait(
+        self, seconds: float, ends: float, failure: FetchFailure | None, paced: bool = False
+    ) -> None:
+        """Wait ``seconds`` before the next attempt, unless that passes a deadline or (for a
+        retry) the source's waiting allowance: then raise ``failure``, saying so."""
+        if seconds <= 0:
+            return
+        if self.clock() + seconds > ends:
+            raise self._out_of_time(failure, seconds)
+        if not paced:
+            allowance = self.http.max_retry_after_seconds
+            if self.waited + seconds > allowance:
+                message = (
+                    f"; no more retries: {self.source.name} has waited "
+                    f"{_duration(self.waited)} this run, and may wait {_duration(allowance)}"
+                )
+                raise FetchFailure(
+                    failure.outcome if failure else Outcome.RATE_LIMITED,
+                    (failure.message if failure else f"{self.host} asked us to wait") + message,
+                    failure.exchange if failure else None,
+                )
+            self.waited += seconds
+        self.limiter.pause(seconds)
+
+    def _out_of_time(self, failure: FetchFailure | None, wait: float | None = None) -> FetchFailure:
+        source_ends = self.deadline is not None and self.deadline <= self.clock() + (wait or 0)
+        which = "the source's deadline for this run" if source_ends else "the request's deadline"
+        cause = f"waiting {_duration(wait)} more would pass {which}" if wait else f"{which} passed"
+        if failure is None:
+            return FetchFailure(Outcome.ERROR, f"no answer from {self.host}: {cause}")
+        return FetchFailure(failure.outcome, f"{failure.message}; {cause}", failure.exchange)
+
+    def _failed(self, failure: FetchFailure) -> None:
+        """Count a failed request; stop the source when it keeps failing or is gone."""
+        if self.stopped:
+            return
+        self.failures_in_a_row += 1
+        if self.deadline is not None and self.clock() >= self.deadline:
+            self.stopped = Stop(
+                Outcome.ERROR, f"not asked: {self.source.name}'s deadline for this run passed"
+            )
+        elif failure.exchange is None:
+            # No answer at all (timeouts, refused connections) after every retry: a host
+            # that is down would cost each remaining work the same wait.
+            self.stopped = Stop(failure.outcome, f"{failure.message}; not asked again this run")
+        elif self.failures_in_a_row >= FAILURES_TO_STOP:
+            self.stopped = Stop(
+                failure.outcome,
+                f"not asked: {self.source.name} failed {self.failures_in_a_row} requests in a "
+                f"row, so it was stopped for this run (last: {failure.message})",
+            )
+
+    def record(self, response: httpx.Response, body: bytes, started: float) -> Exchange:
+        """The Exchange to keep: no secret in its URL, headers or body (some APIs echo a key)."""
+        url = self.redactor.text(redact_url(str(response.request.url), self.secret_params))
         exchange = Exchange(
             source=self.source.name,
             method=response.request.method,
             url=url,
             status_code=response.status_code,
-            headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
-            body=body,
+            headers={
+                k: self.redactor.text(v)
+                for k, v in response.headers.items()
+                if k.lower() in KEPT_HEADERS
+            },
+            body=self.redactor.bytes(body),
             fetched_at=self.now(),
             elapsed_ms=int((time.monotonic() - started) * 1000),
         )
         self.exchanges.append(exchange)
         return exchange
 
-
-def _reason(exc: httpx.RequestError) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:160]
+    def _reason(self, exc: httpx.RequestError) -> str:
+        text = str(exc) or type(exc).__name__
+        return self.redactor.text(text.splitlines()[0][:160])
 
 
 def _duration(seconds: float) -> str:

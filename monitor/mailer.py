@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import digest, digest_email, store
+from monitor import digest, digest_email, redaction, store
 from monitor.config import Config, EmailConfig
 from monitor.errors import MonitorError
 from monitor.lock import run_lock
@@ -118,7 +118,7 @@ def deliver(
     environ = os.environ if environ is None else environ
     # the login is in play: no password reaches the log, the database or the output,
     # even quoted by a library's exception or echoed by the server
-    secrets = _secrets(config.email, environ)
+    secrets = redaction.email_secrets(config.email, environ)
     status, error, subject, message_id = "sent", "", "(digest not built)", None
     built = None
     try:
@@ -130,12 +130,14 @@ def deliver(
         if refused:
             error = "refused recipients: " + ", ".join(sorted(refused))
     except DeliveryError as exc:
-        status, error = "failed", _redact(str(exc), secrets)
+        status, error = "failed", redaction.redact(str(exc), secrets)
         log.warning("email digest not sent: %s", error)
     except Exception as exc:  # noqa: BLE001 - recorded, so that the next run retries it
         trace = "".join(traceback.format_exception(exc))
-        log.error("email digest failed:\n%s", _redact(trace, secrets).rstrip())
-        status, error = "failed", _redact(f"internal error: {type(exc).__name__}: {exc}", secrets)
+        log.error("email digest failed:\n%s", redaction.redact(trace, secrets).rstrip())
+        status, error = "failed", redaction.redact(
+            f"internal error: {type(exc).__name__}: {exc}", secrets
+        )
     delivery = Delivery(
         status,
         subject,
@@ -301,20 +303,6 @@ def _no_auth_fix(settings: EmailConfig) -> str:
     if settings.security == "none":  # most servers offer AUTH over TLS only
         return f'set [email] security = "starttls" (or "ssl"), or {unneeded}'
     return unneeded
-
-
-def _secrets(settings: EmailConfig, environ: Mapping[str, str]) -> list[str]:
-    """The password (the username is no secret, and often a word found elsewhere)."""
-    name = settings.password_env
-    return [environ[name]] if name and environ.get(name) else []
-
-
-def _redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret, and its repr-escaped form, replaced by ``***``."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        for form in {secret, repr(secret)[1:-1]}:
-            text = text.replace(form, "***")
-    return text
 
 
 def _secret(environ: Mapping[str, str], name: str | None, key: str) -> str | None:

@@ -416,7 +416,7 @@ def test_an_internal_error_while_sending_never_records_the_password(
     assert result.exit_code == 0
     (failed,) = deliveries(tmp_path)
     assert (
-        failed["error"] == "internal error: RuntimeError: unexpected state logging in monitor:***"
+        failed["error"] == "internal error: RuntimeError: unexpected state logging in monitor:REDACTED"
     )
     assert "Traceback" in caplog.text and "RuntimeError" in caplog.text
     for shown in (result.output, caplog.text, failed["error"]):
@@ -476,9 +476,9 @@ def test_a_server_echoing_the_password_in_its_refusal_never_gets_it_recorded(
         )
     )
     result = invoke("run", "--config", str(config), env={"SMTP_USER": "m", "SMTP_PASS": secret})
-    assert "refused the login (535 no such password ***)" in result.output
+    assert "refused the login (535 no such password REDACTED)" in result.output
     (failed,) = deliveries(tmp_path)
-    assert "(535 no such password ***)" in failed["error"]
+    assert "(535 no such password REDACTED)" in failed["error"]
     for shown in (result.output, caplog.text, failed["error"]):
         assert secret not in shown
 
