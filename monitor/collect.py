@@ -40,11 +40,13 @@ def run(
     now: Callable[[], datetime] = utcnow,
     on_source_done: Callable[[SourceReport], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RunSummary:
     """Run every enabled source once and store a snapshot. Never raises for a source's failure.
 
     The run ends by ``[http] run_deadline_minutes`` on ``clock``; each source by its own
-    ``source_deadline_minutes`` from its start, whichever comes first.
+    ``source_deadline_minutes`` from its start, whichever comes first. ``clock`` and
+    ``sleep`` go together: a test that fakes one fakes both.
     """
     deadline = clock() + config.http.run_deadline_minutes * 60
     db = store.open_db(config.database)
@@ -57,7 +59,7 @@ def run(
             with make_client(config.contact_email, config.http) as client:
                 tracking = membership.refresh(db, config, run_id, client, now)
                 works = store.tracked_works(db, [w.doi for w in tracking.works])
-                for report in _fetch_all(db, config, works, client, now, clock, deadline):
+                for report in _fetch_all(db, config, works, client, now, (clock, sleep), deadline):
                     with stopping.held():  # a signal now waits until this source is saved
                         save(db, run_id, tracking.work_ids, report, now())
                         reports.append(report)
@@ -103,7 +105,7 @@ def _fetch_all(
     works: list[Work],
     client: httpx.Client,
     now: Callable[[], datetime],
-    clock: Callable[[], float],
+    timing: tuple[Callable[[], float], Callable[[float], None]],
     deadline: float,
 ) -> Iterator[SourceReport]:
     """Run the sources concurrently, yielding each one's report as it finishes.
@@ -114,6 +116,7 @@ def _fetch_all(
     later = [s for s in config.enabled_sources if SOURCES[s.name].SPEC.needs_pmid]
     first = [s for s in config.enabled_sources if s not in later]
     providers = {s.name for s in first if SOURCES[s.name].SPEC.provides_pmid}
+    clock, sleep = timing
     pool = ThreadPoolExecutor(max_workers=max(1, len(config.enabled_sources)))
     finished = False
     try:
@@ -121,7 +124,8 @@ def _fetch_all(
             lists = citing.last_complete_lists(db, source.name)
             ends = min(deadline, clock() + config.http.source_deadline_minutes * 60)
             future = pool.submit(
-                fetch_source, source, works, client, config, now, lists, clock=clock, deadline=ends
+                fetch_source, source, works, client, config, now, lists,
+                clock=clock, sleep=sleep, deadline=ends,
             )
             running[future] = source.name
 
@@ -168,6 +172,7 @@ def fetch_source(
     lists: Mapping[str, Mapping[str, Any]] | None = None,
     *,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
     deadline: float | None = None,
 ) -> SourceReport:
     """Ask one source about all works. Whatever happens, returns one observation per work.
@@ -187,6 +192,7 @@ def fetch_source(
         secret_params=spec.secret_params,
         now=now,
         clock=clock,
+        sleep=sleep,
         deadline=deadline,
     )
     if spec.needs_key and not source.has_key:

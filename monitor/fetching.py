@@ -328,10 +328,10 @@ class Session:
                 exchange = self._send(method, self.url(path), budget, started, kwargs)
             except httpx.TimeoutException:
                 failure = FetchFailure(
-                    Outcome.ERROR, f"timed out after {budget:g}s waiting for {self.host}"
+                    Outcome.ERROR, f"timed out after {round(budget, 2):g}s waiting for {self.host}"
                 )
-            except BodyTooLarge as exc:
-                failure = FetchFailure(Outcome.ERROR, f"unusable answer from {self.host}: {exc}")
+            except BodyTooLarge as exc:  # asking again would bring the same
+                raise FetchFailure(Outcome.ERROR, f"unusable answer from {self.host}: {exc}") from None
             except httpx.TransportError as exc:
                 failure = FetchFailure(
                     Outcome.ERROR, f"cannot connect to {self.host} ({self._reason(exc)})"
@@ -471,4 +471,4 @@ def _duration(seconds: float) -> str:
         return f"{seconds / 3600:.1f} h"
     if seconds >= 60:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds:g} s"
+    return f"{round(seconds, 2):g} s"

@@ -55,7 +55,7 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
 
     Keyword arguments: ``works`` (list of DOIs or dicts), ``sources`` (name → dict of
     overrides, e.g. ``{"crossref": {"enabled": False}}``), ``extra`` (raw TOML appended),
-    ``only`` (enable just these sources).
+    ``only`` (enable just these sources), ``http`` (overrides of the ``[http]`` values).
     """
 
     def write(
@@ -64,9 +64,17 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
         extra: str = "",
         contact_email: str = "monitor-tests@example.org",
         only: tuple[str, ...] | None = None,
+        http: dict[str, Any] | None = None,
     ) -> Path:
         from monitor.sources import SOURCES
 
+        settings = {
+            "timeout_seconds": 10,  # generous: a loaded CI machine must not time out
+            "max_retries": 2,
+            "backoff_seconds": 0.01,
+            "max_retry_after_seconds": 5,
+            **(http or {}),
+        }
         lines = [
             "[monitor]",
             f'contact_email = "{contact_email}"',
@@ -74,10 +82,7 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
             'report_dir = "state/report"',
             "",
             "[http]",
-            "timeout_seconds = 10",  # generous: a loaded CI machine must not time out
-            "max_retries = 2",
-            "backoff_seconds = 0.01",
-            "max_retry_after_seconds = 5",
+            *(f"{k} = {json.dumps(v)}" for k, v in settings.items()),
             "",
         ]
         for work in works if works is not None else [DEFAULT_DOI]:
@@ -282,3 +287,18 @@ def assert_lock_free(db: Path) -> None:
             pass
     except LockHeldError as exc:  # pragma: no cover - the failure being tested for
         pytest.fail(f"the run lock is still held: {exc}")
+
+
+class FakeClock:
+    """A monotonic clock and the sleep that advances it: waits cost no real time."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(0.0, seconds)

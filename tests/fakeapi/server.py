@@ -51,6 +51,12 @@ class Fault:
     malformed: bool = False  # replace the body with something that is not JSON
     truncate: bool = False  # announce the full length, send half, close
     drop: bool = False  # close the connection without answering
+    drip: float = 0.0  # send the body one byte at a time, this many seconds apart
+    drip_headers: bool = False  # ... and the status line and headers too
+    stall: float = 0.0  # send half the body, then wait this long before the rest
+    endless: bool = False  # a chunked body that never ends (until the client hangs up)
+    announce: int | None = None  # a Content-Length to announce instead of the true one
+    rewrite: Callable[[Any], Any] | None = None  # the route's answer (parsed JSON) → another
     times: int | None = 1
 
 
@@ -185,8 +191,11 @@ def _handler_class(fake: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 reply = Reply(fault.status, fault.body or b"", dict(fault.headers))
             elif api in fake.routes:
                 reply = fake.routes[api](fake, request)
-                if fault:
-                    reply.headers.update(fault.headers)
+                # a new dict: a route's headers are often a module-level constant, and a
+                # fault's headers must not outlive the fault
+                reply = Reply(reply.status, reply.body, {**reply.headers, **(fault.headers if fault else {})})
+                if fault and fault.rewrite:
+                    reply = Reply(reply.status, fault.rewrite(_parsed(reply.body)), reply.headers)
             else:
                 reply = Reply(404, f"no fake API at /{api}")
             body = reply.encoded()
@@ -194,19 +203,57 @@ def _handler_class(fake: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 body = b'{"results": [{"cited_by_count": 4'
             if fault and fault.body is not None and fault.status is None:
                 body = fault.body
-            self.send_response(reply.status)
+            self.send(reply, body, fault)
+
+        def send(self, reply: Reply, body: bytes, fault: Fault | None) -> None:
+            head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}"]
             if reply.content_type:
-                self.send_header("Content-Type", reply.content_type)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if fault and fault.truncate:
+                head.append(f"Content-Type: {reply.content_type}")
+            head += [f"{name}: {value}" for name, value in reply.headers.items()]
+            if fault and fault.endless:
+                head.append("Transfer-Encoding: chunked")
+            else:
+                length = fault.announce if fault and fault.announce is not None else len(body)
+                head.append(f"Content-Length: {length}")
+            raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+            if fault and fault.drip_headers:
+                self.dribble(raw_head, fault.drip or 1.0)
+            else:
+                self.wfile.write(raw_head)
+                self.wfile.flush()
+            if fault and fault.endless:
+                while True:  # until the client hangs up (BrokenPipeError)
+                    self.wfile.write(b"400\r\n" + b" " * 1024 + b"\r\n")
+                    self.wfile.flush()
+                    time.sleep(0.01)
+            if fault and fault.drip:
+                self.dribble(body, fault.drip)
+            elif fault and (fault.truncate or fault.stall):
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            self.wfile.write(body)
+                if fault.truncate:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                time.sleep(fault.stall)
+                self.wfile.write(body[len(body) // 2 :])
+            else:
+                self.wfile.write(body)
+
+        def dribble(self, data: bytes, pause: float) -> None:
+            for i in range(len(data)):
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                time.sleep(pause)
 
     return Handler
+
+
+def _parsed(body: Any) -> Any:
+    """A route's body as data, for a fault to rewrite: JSON parsed, anything else as it is."""
+    if isinstance(body, (bytes, str)):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return body
+    return body
