@@ -25,7 +25,7 @@ import sqlite_utils
 
 from monitor import citing, database, membership, stopping, store
 from monitor.config import Config, SourceConfig
-from monitor.errors import MalformedResponse
+from monitor.errors import MalformedResponse, WrongWork
 from monitor.fetching import FetchFailure, Session, make_client, utcnow
 from monitor.models import CitingList, Observation, Outcome, RunSummary, SourceReport, Work
 from monitor.sources import SOURCES
@@ -248,6 +248,8 @@ def _fetch_list(module: ModuleType, work: Work, obs: Observation, session: Sessi
         return CitingList(work.doi, obs.source, failure.outcome, message=failure.message)
     except MalformedResponse as exc:
         return CitingList(work.doi, obs.source, Outcome.ERROR, message=f"unexpected response: {exc}")
+    except WrongWork as exc:
+        return CitingList(work.doi, obs.source, Outcome.ERROR, message=str(exc))
     except Exception as exc:  # a bug in one source must not stop the others
         log.exception("%s: unexpected failure listing citing works", obs.source)
         return CitingList(work.doi, obs.source, Outcome.ERROR, message=f"internal error: {exc!r}")

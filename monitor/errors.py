@@ -55,3 +55,11 @@ class SourceError(MonitorError):
 
 class MalformedResponse(SourceError):
     """A response whose shape is not what the source's parser knows: names the field."""
+
+
+class WrongWork(SourceError):
+    """An answer about another work than the one asked for: never a count for the work asked."""
+
+    def __init__(self, answered: str, asked: str | None = None):
+        said = f" (asked for {asked})" if asked else ""
+        super().__init__(f"answered for another work: {answered}{said}")

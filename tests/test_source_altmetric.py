@@ -161,3 +161,10 @@ def test_spec():
     assert spec.counts_citations is False
     assert spec.requests_per_second == 1.0
     assert "https://www.altmetric.com/solutions/altmetric-api/" in spec.key_hint
+
+
+def test_an_answer_about_another_doi_is_an_error(fake_api, make_session):
+    fake_api.inject("altmetric", rewrite=lambda record: {**record, "doi": "10.9999/OTHER"})
+    [obs] = altmetric.fetch([Work(DEFAULT_DOI)], make_session(altmetric, api_key=KEY))
+    assert obs.outcome is Outcome.ERROR and obs.metrics == {}
+    assert obs.message == f"answered for another work: 10.9999/other (asked for {DEFAULT_DOI})"

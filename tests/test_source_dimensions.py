@@ -183,3 +183,17 @@ def test_spec():
     assert dimensions.SPEC.requests_per_second == 1.0
     assert not dimensions.SPEC.needs_key and dimensions.SPEC.enabled_by_default
     assert dimensions.SPEC.counts_citations
+
+
+def test_an_answer_about_another_doi_is_an_error_never_its_count(fake_api, make_session):
+    """The issue's case: Dimensions' DOI was never checked (3 of 3 counts wrong, 5 false alerts)."""
+    fake_api.inject("dimensions", rewrite=lambda record: {**record, "doi": "10.9999/other"})
+    [obs] = dimensions.fetch([Work(DEFAULT_DOI)], make_session(dimensions))
+    assert obs.outcome is Outcome.ERROR and obs.citations is None and obs.metrics == {}
+    assert obs.message == f"answered for another work: 10.9999/other (asked for {DEFAULT_DOI})"
+
+
+def test_an_answer_naming_no_doi_is_an_error_naming_the_field(fake_api, make_session):
+    fake_api.inject("dimensions", rewrite=lambda record: {k: v for k, v in record.items() if k != "doi"})
+    [obs] = dimensions.fetch([Work(DEFAULT_DOI)], make_session(dimensions))
+    assert obs.outcome is Outcome.ERROR and "field 'doi' is missing" in obs.message

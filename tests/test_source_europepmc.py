@@ -448,3 +448,13 @@ def test_a_count_without_an_id_cannot_list(counted):
     session, obs = counted
     with pytest.raises(MalformedResponse, match="no source and id"):
         europepmc.fetch_citing(Work(DEFAULT_DOI), dataclasses.replace(obs, metadata={}), session)
+
+
+def test_a_citations_page_answering_another_work_is_an_error(fake_api, counted):
+    from monitor.errors import WrongWork
+
+    session, obs = counted
+    fake_api.inject("europepmc", rewrite=lambda page: {**page, "request": {**page["request"], "id": "1"}})
+    with pytest.raises(WrongWork, match="answered for another work: the citations of MED/1 "
+                                        r"\(asked for MED/33930000\)"):
+        europepmc.fetch_citing(Work(DEFAULT_DOI), obs, session)

@@ -393,3 +393,19 @@ def test_a_count_without_an_openalex_id_cannot_list(counted):
     session, obs = counted
     with pytest.raises(MalformedResponse, match="no OpenAlex id"):
         openalex.fetch_citing(Work(DEFAULT_DOI), dataclasses.replace(obs, metadata={}), session)
+
+
+def test_a_batch_answer_holding_a_work_not_asked_for_counts_none_by_guesswork(fake_api, make_session):
+    """A record for another DOI in the answer: the work it displaced is an error, not
+    not_found, and the stranger's count goes nowhere."""
+    def swap(page):
+        page["results"][0] = {**page["results"][0], "doi": "https://doi.org/10.9999/other"}
+        return page
+
+    fake_api.inject("openalex", rewrite=swap)
+    [obs] = openalex.fetch([Work(DEFAULT_DOI)], make_session(openalex))
+    assert obs.outcome is Outcome.ERROR and obs.citations is None
+    assert obs.message == (
+        "answered for another work: the answer holds 10.9999/other, not asked for; "
+        "whether this work is indexed is unknown"
+    )

@@ -11,7 +11,7 @@ import copy
 
 import pytest
 
-from monitor.errors import MalformedResponse
+from monitor.errors import MalformedResponse, WrongWork
 from monitor.fetching import FetchFailure
 from monitor.models import Outcome, Work
 from monitor.sources import opencitations
@@ -104,18 +104,69 @@ def test_the_access_token_goes_in_the_authorization_header(fake_api, make_sessio
     assert "oc-token" not in obs.exchange.url
 
 
-def test_an_unknown_doi_counts_zero_because_that_is_what_the_api_says(fake_api, make_session):
+def test_a_zero_for_a_doi_opencitations_does_not_know_is_not_found(fake_api, make_session):
+    """The index counts 0 for any DOI it never saw: its own Meta API tells the two apart."""
     [obs] = opencitations.fetch([Work("10.9999/does-not-exist")], make_session(opencitations))
+    assert obs.outcome is Outcome.NOT_FOUND and obs.citations is None
+    assert "OpenCitations Meta has no record of this DOI" in obs.message
+    [meta] = fake_api.hits("opencitations", "/meta/v1/metadata/")
+    assert meta.path == "/meta/v1/metadata/doi:10.9999/does-not-exist"
+    assert obs.exchange.url.endswith("/meta/v1/metadata/doi:10.9999/does-not-exist")
+
+
+def test_a_zero_for_a_doi_meta_knows_is_a_count(fake_api, make_session):
+    fake_oc.know(fake_api, "10.9999/uncited")
+    [obs] = opencitations.fetch([Work("10.9999/uncited")], make_session(opencitations))
     assert obs.outcome is Outcome.OK and obs.citations == 0
+    assert obs.exchange.url.endswith("/citation-count/doi:10.9999/uncited")
+
+
+def test_a_zero_whose_check_fails_is_not_counted(fake_api, make_session):
+    fake_oc.know(fake_api, "10.9999/uncited")
+    session = make_session(opencitations, max_retries=0)
+    fake_api.inject("opencitations", Fault())  # the count goes through
+    fake_api.inject("opencitations", Fault(status=500))  # the Meta lookup fails
+    [obs] = opencitations.fetch([Work("10.9999/uncited")], session)
+    assert obs.outcome is Outcome.NOT_FOUND and obs.citations is None
+    assert "its metadata lookup failed (HTTP 500" in obs.message
+
+
+def test_a_meta_record_of_another_doi_is_no_record_of_this_one():
+    record = real_json("opencitations/docs_exemplar_meta_v1_metadata.json")
+    assert opencitations.meta_knows(record, "10.1007/978-1-4020-9632-7")
+    assert not opencitations.meta_knows(record, "10.9999/another")
+    assert not opencitations.meta_knows([], "10.1007/978-1-4020-9632-7")
+
+
+def test_the_meta_api_is_found_beside_the_index():
+    assert opencitations.meta_url("https://api.opencitations.net/index/v2") == (
+        "https://api.opencitations.net/meta/v1"
+    )
+    assert opencitations.meta_url("http://127.0.0.1:9/opencitations") == (
+        "http://127.0.0.1:9/opencitations/meta/v1"
+    )
 
 
 def test_one_request_per_work_in_order(fake_api, make_session):
     works = [Work("10.9999/a"), Work(DEFAULT_DOI), Work("10.9999/b")]
+    for work in works:
+        fake_oc.know(fake_api, work.doi)
     observations = opencitations.fetch(works, make_session(opencitations))
     assert [o.citations for o in observations] == [0, 33, 0]
     assert [h.path for h in fake_api.hits("opencitations", "/citation-count/")] == [
         f"/citation-count/doi:{w.doi}" for w in works
     ]
+
+
+def test_a_list_of_another_works_citations_is_an_error(fake_api, make_session):
+    session = make_session(opencitations)
+    counted = observed(session)
+    rows = fake_api.records[fake_oc.CITING][DEFAULT_DOI]
+    fake_api.inject("opencitations", rewrite=lambda _: [
+        {**row, "cited": "omid:br/06180334099 doi:10.1108/jd-12-2013-0166"} for row in rows
+    ])
+    with pytest.raises(WrongWork, match="answered for another work: a citation of 10.1108/jd-"):
+        opencitations.fetch_citing(Work(DEFAULT_DOI), counted, session)
 
 
 def test_a_doi_with_reserved_characters_is_quoted_in_the_path(fake_api, make_session):
@@ -318,6 +369,7 @@ def test_the_access_token_goes_in_the_header_for_the_list_too(fake_api, make_ses
 
 def test_an_empty_list_is_complete_only_for_an_uncited_work(fake_api, make_session):
     session = make_session(opencitations)
+    fake_oc.know(fake_api, "10.9999/uncited")
     uncited = observed(session, "10.9999/uncited")  # counts 0, lists nothing
     listing = opencitations.fetch_citing(Work("10.9999/uncited"), uncited, session)
     assert listing.records == () and listing.complete is True

@@ -273,3 +273,10 @@ def test_a_title_ending_in_an_ellipsis_keeps_it():
     body = (text[:start] + "Vitamin D and the anti-EBV response..." + text[end:]).encode()
     [meta] = pubmed.parse_efetch(body).values()
     assert meta["title"] == "Vitamin D and the anti-EBV response..."
+
+
+def test_a_linkset_for_a_pmid_not_asked_is_an_error_for_the_work_without_one(fake_api, make_session):
+    fake_api.inject("pubmed", rewrite=lambda body: body.replace(f"<Id>{PMID}</Id>", "<Id>11111111</Id>", 1))
+    [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed))
+    assert obs.outcome is Outcome.ERROR and obs.citations is None
+    assert obs.message.startswith("answered for another work: the answer holds PMID 11111111")

@@ -114,13 +114,16 @@ def test_a_record_without_citationCount_is_an_error_naming_the_field():
         semanticscholar.parse_paper(record)
 
 
-def test_real_batch_is_matched_by_position_and_null_is_left_out():
+def test_real_batch_is_matched_by_identity_and_null_is_unknown():
     payload = real_json("semanticscholar/batch_papers_with_null_full_fields.json")
-    pairs = semanticscholar.aligned(payload, BATCH_IDS)
-    assert [key for key, _ in pairs] == BATCH_IDS[1:]  # the first id answered null
-    # CorpusId:470667 answered a paper whose DOI is 10.2139/ssrn.288970: position decides
-    assert pairs[0][1]["externalIds"]["DOI"] == "10.2139/ssrn.288970"
-    parsed = [semanticscholar.parse_paper(record) for _, record in pairs]
+    matches = semanticscholar.match(payload, BATCH_IDS)
+    assert matches[0] == (None, None)  # the first id answered null
+    assert all(stranger is None for _, stranger in matches)
+    records = [record for record, _ in matches[1:]]
+    # CorpusId:470667 is a paper whose DOI is 10.2139/ssrn.288970: its CorpusId names it
+    assert records[0]["externalIds"]["DOI"] == "10.2139/ssrn.288970"
+    assert records[2]["paperId"] == BATCH_IDS[3]  # asked by paperId
+    parsed = [semanticscholar.parse_paper(record) for record in records]
     assert [p.citations for p in parsed] == [10670, 2185, 0]
     assert [p.metrics["influential_citations"] for p in parsed] == [578, 245, 0]
     assert [p.metrics["references_count"] for p in parsed] == [30, 67, 2]
@@ -138,9 +141,23 @@ def test_real_batch_is_matched_by_position_and_null_is_left_out():
     assert third["year"] == 2023
 
 
+def test_an_answer_out_of_order_is_matched_to_the_ids_it_names():
+    payload = real_json("semanticscholar/batch_papers_with_null_full_fields.json")
+    matches = semanticscholar.match(payload[::-1], BATCH_IDS)
+    # CorpusId:211530585 is unknown (null); its place now holds another paper: a stranger
+    assert matches[0] == (None, payload[3])
+    assert [record["paperId"] for record, _ in matches[1:]] == [r["paperId"] for r in payload[1:]]
+
+
+def test_a_record_naming_none_of_the_ids_is_held_apart_as_a_stranger():
+    payload = real_json("semanticscholar/batch_papers_with_null_full_fields.json")
+    matches = semanticscholar.match(payload[2:3], ["DOI:10.9999/another"])
+    assert matches == [(None, payload[2])]
+
+
 def test_real_batch_of_authors_only_is_an_error_per_record():
     payload = real_json("semanticscholar/batch_papers_authors.json")
-    pairs = semanticscholar.aligned(payload, ["a", "b", "c"])
+    pairs = [(None, record) for record in payload]
     assert len(pairs) == 3
     for _, record in pairs:
         with pytest.raises(MalformedResponse, match="'citationCount' is missing"):
@@ -152,9 +169,9 @@ def test_real_batch_of_authors_only_is_an_error_per_record():
 def test_a_batch_answer_of_the_wrong_length_is_malformed():
     payload = real_json("semanticscholar/batch_papers_with_null_full_fields.json")
     with pytest.raises(MalformedResponse, match="4 entries for 3 ids"):
-        semanticscholar.aligned(payload, BATCH_IDS[:3])
+        semanticscholar.match(payload, BATCH_IDS[:3])
     with pytest.raises(MalformedResponse, match="expected a list"):
-        semanticscholar.aligned({"data": payload}, BATCH_IDS)
+        semanticscholar.match({"data": payload}, BATCH_IDS)
 
 
 def test_real_404_body_is_read_as_the_api_error_text():
@@ -216,8 +233,10 @@ def test_unknown_doi_is_not_found(fake_api, make_session):
     assert obs.outcome is Outcome.NOT_FOUND and obs.citations is None
 
 
-def test_records_are_matched_by_position_not_by_their_doi(fake_api, make_session):
-    # S2 may hold the article under another spelling or an alias DOI
+def test_a_record_under_an_alias_doi_is_confirmed_by_asking_for_the_work_alone(
+    fake_api, make_session
+):
+    # S2 may hold the article under an alias DOI: the same paper, asked alone
     fake_api.records["semanticscholar"][DEFAULT_DOI]["externalIds"]["DOI"] = (
         "10.1016/S1368-7646(21)00015-7"
     )
@@ -225,6 +244,60 @@ def test_records_are_matched_by_position_not_by_their_doi(fake_api, make_session
     observations = semanticscholar.fetch(works, make_session(semanticscholar))
     assert [o.outcome for o in observations] == [Outcome.NOT_FOUND, Outcome.OK, Outcome.NOT_FOUND]
     assert observations[1].citations == 38
+    alone = fake_api.hits("semanticscholar", "/paper/DOI:")
+    assert [h.path for h in alone] == [f"/paper/DOI:{DEFAULT_DOI}"]
+
+
+def test_an_answer_out_of_order_never_swaps_two_counts(fake_api, make_session):
+    """The issue's case: two records swapped in the answer once swapped two counts, 38↔101."""
+    other = copy.deepcopy(fake_api.records["semanticscholar"][DEFAULT_DOI])
+    other.update(paperId="f" * 40, citationCount=101, externalIds={"DOI": "10.9999/other"})
+    fake_api.records["semanticscholar"]["10.9999/other"] = other
+    fake_api.inject("semanticscholar", rewrite=lambda answer: answer[::-1])
+    works = [Work(DEFAULT_DOI), Work("10.9999/other")]
+    observations = semanticscholar.fetch(works, make_session(semanticscholar))
+    assert [(o.doi, o.outcome, o.citations) for o in observations] == [
+        (DEFAULT_DOI, Outcome.OK, 38),
+        ("10.9999/other", Outcome.OK, 101),
+    ]
+    assert not fake_api.hits("semanticscholar", "/paper/DOI:")  # both named by their DOI
+
+
+def another_paper(fake_api) -> dict:
+    other = copy.deepcopy(fake_api.records["semanticscholar"][DEFAULT_DOI])
+    other.update(paperId="f" * 40, citationCount=101, externalIds={"DOI": "10.9999/other"})
+    return other
+
+
+def test_an_answer_for_another_work_is_an_error_never_its_count(fake_api, make_session):
+    """The batch answer names another paper, and the work asked alone is not that paper
+    (nor known at all): the other paper's count never becomes this work's."""
+    other = another_paper(fake_api)
+    fake_api.inject("semanticscholar", rewrite=lambda answer: [other])
+    fake_api.inject("semanticscholar", status=404, body=b'{"error": "Paper with id DOI:x not found"}')
+    [obs] = semanticscholar.fetch([Work(DEFAULT_DOI)], make_session(semanticscholar))
+    assert obs.outcome is Outcome.ERROR and obs.citations is None
+    assert obs.message.startswith(
+        f"answered for another work: 10.9999/other (asked for {DEFAULT_DOI}); asked alone, HTTP 404"
+    )
+
+
+def test_a_work_asked_alone_must_be_the_paper_the_batch_named_or_name_its_doi(fake_api, make_session):
+    other, third = another_paper(fake_api), another_paper(fake_api)
+    third.update(paperId="e" * 40, externalIds={"DOI": "10.9999/third"})
+    fake_api.inject("semanticscholar", rewrite=lambda answer: [other])
+    fake_api.inject("semanticscholar", rewrite=lambda answer: third)
+    [obs] = semanticscholar.fetch([Work(DEFAULT_DOI)], make_session(semanticscholar))
+    assert obs.outcome is Outcome.ERROR and obs.citations is None
+    assert obs.message == f"answered for another work: 10.9999/other (asked for {DEFAULT_DOI})"
+
+
+def test_a_wrong_batch_record_is_replaced_by_the_works_own_answer(fake_api, make_session):
+    other = another_paper(fake_api)
+    fake_api.inject("semanticscholar", rewrite=lambda answer: [other])  # the batch only
+    [obs] = semanticscholar.fetch([Work(DEFAULT_DOI)], make_session(semanticscholar))
+    assert (obs.outcome, obs.citations) == (Outcome.OK, 38)  # never the other paper's 101
+    assert obs.exchange.url.endswith(f"/paper/DOI:{DEFAULT_DOI}?fields={semanticscholar.FIELDS.replace(',', '%2C')}")
 
 
 def test_fetch_batches_500_ids_per_request(fake_api, make_session):

@@ -155,3 +155,10 @@ def test_spec():
     assert spec.needs_contact and not spec.needs_key
     assert spec.counts_citations is False
     assert spec.requests_per_second == 5.0
+
+
+def test_an_answer_about_another_doi_is_an_error(fake_api, make_session):
+    fake_api.inject("unpaywall", rewrite=lambda record: {**record, "doi": "10.9999/other"})
+    [obs] = unpaywall.fetch([Work(DEFAULT_DOI)], make_session(unpaywall))
+    assert obs.outcome is Outcome.ERROR and obs.metadata == {}
+    assert obs.message == f"answered for another work: 10.9999/other (asked for {DEFAULT_DOI})"

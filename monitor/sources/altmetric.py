@@ -6,7 +6,8 @@ parameter: it is listed in ``secret_params`` so stored URLs carry ``REDACTED``.
 A DOI with no attention is a 404. Attention is not citation: ``citations`` stays
 None and the numbers go in metrics. The legacy keyless limit was 1 call a
 second; keyed limits come in ``X-HourlyRateLimit-*`` / ``X-DailyRateLimit-*``
-headers, and 429 when exceeded.
+headers, and 429 when exceeded. The answer's ``doi`` must be the one asked for, else
+it is an error.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from monitor.models import Exchange, Observation, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    answered_doi,
     check_key,
     count,
     doi_path,
@@ -90,6 +92,7 @@ def parse_counts(record: Any) -> Parsed:
         citations=None,
         metrics={k: v for k, v in metrics.items() if v is not None},
         metadata={k: v for k, v in metadata.items() if v},
+        about=answered_doi(record),
     )
 
 

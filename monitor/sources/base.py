@@ -12,6 +12,11 @@ A source module exposes:
 It builds requests with the ``Session`` it is given and parses responses into
 ``Parsed`` values. The helpers here turn failures into observations, so that a
 source module holds only what is particular to its API.
+
+No answer is trusted to be about the work asked for: a batch answer is matched to its
+works by the id in each record (``lookup_batches``), and a parser of a single answer
+names the id its record is about (``Parsed.about``), which ``observe`` compares with the
+one asked. An answer about another work is an error for the work asked, never a count.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from monitor.errors import MalformedResponse
+from monitor.doi import doi_or_none
+from monitor.errors import MalformedResponse, WrongWork
 from monitor.fetching import FetchFailure, Session
 from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
 
@@ -56,6 +62,7 @@ class Parsed:
     citations: int | None
     metrics: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    about: str | None = None  # the id the record says it is about (a DOI, or the PMID asked)
 
 
 def doi_path(doi: str) -> str:
@@ -115,14 +122,27 @@ def malformed(
     ]
 
 
+def wrong_work(work: Work, source: str, exc: WrongWork, exchange: Exchange | None) -> Observation:
+    return Observation(work.doi, source, Outcome.ERROR, str(exc), exchange=exchange)
+
+
 def observe(
-    work: Work, source: str, exchange: Exchange, parse: Callable[[], Parsed | None]
+    work: Work,
+    source: str,
+    exchange: Exchange,
+    parse: Callable[[], Parsed | None],
+    work_key: Callable[[Work], str | None] = lambda work: work.doi,
 ) -> Observation:
-    """Run a parser on a work's record: ok, not_found (parser returns None), or error."""
+    """Run a parser on a work's record: ok, not_found (parser returns None), or error
+    (a record of a shape we do not know, or about another work than ``work_key`` names)."""
     try:
         parsed = parse()
     except MalformedResponse as exc:
         return malformed([work], source, exc, exchange)[0]
+    except WrongWork as exc:
+        return wrong_work(work, source, exc, exchange)
+    if parsed is not None and parsed.about is not None and parsed.about != work_key(work):
+        return wrong_work(work, source, WrongWork(parsed.about, work_key(work)), exchange)
     if parsed is None:
         return Observation(
             work.doi, source, Outcome.NOT_FOUND, "not indexed by this source", exchange=exchange
@@ -155,8 +175,9 @@ def lookup_batches(
     A failed request fails its batch only; a malformed record is an error for its own
     work. A work with no record in the answer is not_found only when the answer can be
     trusted to hold every match: when a record could not be keyed (``key`` raised
-    MalformedResponse, naming the field) or the answer says, through ``total``, that it
-    matched more records than it lists, such a work is an error instead.
+    MalformedResponse, naming the field), when a record is about a work not asked for
+    (a wrong answer), or when the answer says, through ``total``, that it matched more
+    records than it lists, such a work is an error instead.
     """
     source = session.source.name
     observations: list[Observation] = []
@@ -167,6 +188,7 @@ def lookup_batches(
             observations += failed(batch, source, failure)
             continue
         doubts: list[str] = []
+        asked = {work_key(w) for w in batch}
         try:
             payload = exchange.json()
             listed = records(payload)
@@ -175,16 +197,20 @@ def lookup_batches(
                 try:
                     matched = key(record)
                 except MalformedResponse as exc:
-                    doubts.append(f"a record could not be matched to a work ({exc})")
+                    doubts.append(f"unexpected response: a record could not be matched to a work ({exc})")
                     continue
-                if matched:
+                if matched and matched not in asked:
+                    doubts.append(f"answered for another work: the answer holds {matched}, not asked for")
+                elif matched:
                     found.setdefault(matched, record)
             matching = total(payload) if total else None
         except MalformedResponse as exc:
             observations += malformed(batch, source, exc, exchange)
             continue
         if matching is not None and matching > len(listed):
-            doubts.append(f"the answer lists {len(listed)} of the {matching} records it matched")
+            doubts.append(
+                f"unexpected response: the answer lists {len(listed)} of the {matching} records it matched"
+            )
         for work in batch:
             record = found.get(work_key(work) or "")
             if record is None and doubts:
@@ -193,13 +219,19 @@ def lookup_batches(
                         work.doi,
                         source,
                         Outcome.ERROR,
-                        f"unexpected response: {doubts[0]}; whether this work is indexed is unknown",
+                        f"{doubts[0]}; whether this work is indexed is unknown",
                         exchange=exchange,
                     )
                 )
                 continue
             observations.append(
-                observe(work, source, exchange, lambda r=record: None if r is None else parse(r))
+                observe(
+                    work,
+                    source,
+                    exchange,
+                    lambda r=record: None if r is None else parse(r),
+                    work_key,
+                )
             )
     return observations
 
@@ -209,8 +241,10 @@ def lookup_each(
     session: Session,
     request: Callable[[Work], Exchange],
     parse: Callable[[Exchange], Parsed | None],
+    work_key: Callable[[Work], str | None] = lambda work: work.doi,
 ) -> list[Observation]:
-    """Look works up one request each; ``parse`` returns None for not_found."""
+    """Look works up one request each; ``parse`` returns None for not_found, and names
+    in ``Parsed.about`` the id its record is about, checked against ``work_key``."""
     source = session.source.name
     observations: list[Observation] = []
     for work in works:
@@ -219,8 +253,19 @@ def lookup_each(
         except FetchFailure as failure:
             observations += failed([work], source, failure)
             continue
-        observations.append(observe(work, source, exchange, lambda e=exchange: parse(e)))
+        observations.append(
+            observe(work, source, exchange, lambda e=exchange: parse(e), work_key)
+        )
     return observations
+
+
+def answered_doi(record: Any, key: str = "doi", where: str = "") -> str:
+    """The DOI a record says it is about, normalised; a record without one is malformed."""
+    value = need(record, key, str, where)
+    doi = doi_or_none(value)
+    if doi is None:
+        raise MalformedResponse(f"field '{where}{key}' is not a DOI: {value[:60]!r}")
+    return doi
 
 
 def expect_status(exchange: Exchange, *allowed: int) -> None:

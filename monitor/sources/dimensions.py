@@ -4,7 +4,8 @@ One request per work: ``GET /doi/{doi}``; there is no batch endpoint. The answer
 is a small flat object: ``doi``, ``times_cited``, ``recent_citations`` (the last
 two calendar years), ``field_citation_ratio``, ``relative_citation_ratio``, the
 ``highly_cited_1/5/10`` flags and a ``license`` notice (public client code and a
-documented sample, apis.md §8). An unknown DOI is answered with HTTP 404, which
+documented sample, apis.md §8); the ``doi`` must be the one asked for, else the answer
+is an error. An unknown DOI is answered with HTTP 404, which
 clients treat as "no record". The ratios are null for papers too young to have
 them. No rate limit is published; we ask once a second, as clients do.
 """
@@ -19,6 +20,7 @@ from monitor.models import Exchange, Observation, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    answered_doi,
     count,
     doi_path,
     expect_status,
@@ -62,4 +64,8 @@ def parse_metrics(record: Any) -> Parsed:
         "highly_cited_5": may(record, "highly_cited_5", bool),
         "highly_cited_10": may(record, "highly_cited_10", bool),
     }
-    return Parsed(citations=citations, metrics={k: v for k, v in metrics.items() if v is not None})
+    return Parsed(
+        citations=citations,
+        metrics={k: v for k, v in metrics.items() if v is not None},
+        about=answered_doi(record),
+    )

@@ -12,7 +12,8 @@ Citing works (the ledger): ``GET /{source}/{id}/citations?format=json&page=N&pag
 ``citationList.citation[]`` entry carries ``id``, ``source``, ``citationType``, ``title``,
 ``authorString``, ``journalAbbreviation``, ``pubYear``, ``volume``, ``issue``, ``pageInfo``,
 ``citedByCount`` and no DOI: an id of source ``MED`` is a PMID, of source ``PMC`` a PMCID,
-and a ``PPR`` record is a preprint.
+and a ``PPR`` record is a preprint. A page echoes the ``request`` (source and id) it
+answers: one for another work is an error, never a list of this one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from monitor.doi import doi_or_none
-from monitor.errors import MalformedResponse
+from monitor.errors import MalformedResponse, WrongWork
 from monitor.fetching import FetchFailure, Session
 from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
 from monitor.sources.base import (
@@ -216,7 +217,9 @@ def fetch_citing(work: Work, observation: Observation, session: Session) -> Citi
     for page in range(1, max_pages + 1):
         params = {"format": "json", "page": str(page), "pageSize": str(PAGE_SIZE)}
         exchange = answer(session, path, params)
-        hit_count, citations = parse_citations_page(exchange.json())
+        payload = exchange.json()
+        check_request(payload, path)
+        hit_count, citations = parse_citations_page(payload)
         counts.add(hit_count)
         for i, citation in enumerate(citations):
             record = parse_citation(citation, exchange, f"citationList.citation[{i}].")
@@ -239,6 +242,18 @@ def citations_path(observation: Observation) -> str:
     if not source or not number:
         raise MalformedResponse("the search record gave no source and id to list citations by")
     return f"/{quote(source, safe='')}/{quote(number, safe='')}/citations"
+
+
+def check_request(payload: Any, path: str) -> None:
+    """A citations page echoes the ``request`` it answers: it must be the work asked for."""
+    echoed = may(payload, "request", dict) or {}
+    source, ident = may(echoed, "source", str, "request."), may(echoed, "id", (str, int), "request.")
+    if source is None or ident is None:
+        return  # older answers may not echo it; nothing to check
+    answered = f"/{quote(source, safe='')}/{quote(str(ident).strip(), safe='')}/citations"
+    if answered.lower() != path.lower():
+        asked = path.strip("/").removesuffix("/citations")
+        raise WrongWork(f"the citations of {source}/{ident}", asked)
 
 
 def parse_citations_page(payload: Any) -> tuple[int, list[Any]]:

@@ -7,12 +7,17 @@ header.
 
 OpenCitations cannot tell "not indexed" from "zero citations": a DOI it has never
 seen also answers ``[{"count": "0"}]`` (its own test suite asserts this for
-``doi:10.9999/nonexistent``). We record what it says, ok with 0; only an empty
-list, which says nothing about the work, is not_found.
+``doi:10.9999/nonexistent``). So a 0 is checked against OpenCitations' own metadata,
+the Meta API (``GET /meta/v1/metadata/doi:{doi}`` on the same host: a list of records,
+each with an ``id`` of space-separated PIDs, ``"doi:… openalex:W… omid:br/…"``): ok
+with 0 only when Meta knows the DOI, not_found when it does not, or when the check
+fails (we cannot tell). An empty list, which says nothing about the work, is not_found.
+The count answer names no work, so nothing else in it can be checked.
 
 Citing works (the ledger): ``GET /citations/doi:{doi}`` → every citation in one array,
 no paging: ``[{"oci", "citing", "cited", "creation", "timespan", "journal_sc",
-"author_sc"}]``. ``citing`` lists the citing work's ids, space-separated
+"author_sc"}]``. Each row's ``cited`` must name the DOI asked for: a list about another
+work is an error, never a list of this one. ``citing`` lists the citing work's ids, space-separated
 (``omid:br/061… doi:10.… pmid:…``; in the legacy COCI v1 a bare DOI); ``creation`` is its
 publication date (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``); the ``*_sc`` flags are
 ``yes``/``no``. A value found in several indexes is written ``coci => a; poci => b``: the
@@ -27,9 +32,9 @@ from typing import Any
 from urllib.parse import quote
 
 from monitor.doi import doi_or_none
-from monitor.errors import MalformedResponse
-from monitor.fetching import Session
-from monitor.models import CitingList, CitingRecord, Exchange, Observation, Work
+from monitor.errors import MalformedResponse, WrongWork
+from monitor.fetching import FetchFailure, Session
+from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
@@ -58,12 +63,58 @@ SPEC = SourceSpec(
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
-    return lookup_each(
+    counted = lookup_each(
         works,
         session,
         request=lambda work: request(session, work),
         parse=lambda exchange: parse_count(exchange.json()),
     )
+    return [
+        confirm_zero(work, obs, session) if obs.outcome is Outcome.OK and obs.citations == 0 else obs
+        for work, obs in zip(works, counted)
+    ]
+
+
+def meta_url(base_url: str) -> str:
+    """The Meta API beside the Index API: ``…/index/v2`` → ``…/meta/v1``."""
+    return re.sub(r"/index(/v\d+)?/?$", "", base_url) + "/meta/v1"
+
+
+def confirm_zero(work: Work, counted: Observation, session: Session) -> Observation:
+    """A count of 0 stands only if OpenCitations Meta knows the DOI; else it is not_found."""
+    source = session.source.name
+    unsure = "OpenCitations counts 0, which it also answers for a DOI it does not know"
+    token = session.source.api_key
+    try:
+        exchange = session.get(
+            f"{meta_url(session.source.base_url)}/metadata/doi:{quote(work.doi, safe='/')}",
+            headers={"authorization": token} if token else None,
+        )
+        expect_status(exchange, 200)
+    except FetchFailure as failure:
+        message = f"{unsure}, and its metadata lookup failed ({failure.message}): not counted"
+        return Observation(work.doi, source, Outcome.NOT_FOUND, message, exchange=failure.exchange)
+    try:
+        known = meta_knows(exchange.json(), work.doi)
+    except MalformedResponse as exc:
+        message = f"{unsure}, and its metadata answer is not usable ({exc}): not counted"
+        return Observation(work.doi, source, Outcome.NOT_FOUND, message, exchange=exchange)
+    if not known:
+        message = f"{unsure}, and OpenCitations Meta has no record of this DOI: not indexed"
+        return Observation(work.doi, source, Outcome.NOT_FOUND, message, exchange=exchange)
+    return counted
+
+
+def meta_knows(payload: Any, doi: str) -> bool:
+    """Whether a Meta answer holds a record whose ``id`` names ``doi``; a record about
+    another work is no record of this one."""
+    if not isinstance(payload, list):
+        raise MalformedResponse(f"expected a list of records, got {type(payload).__name__}")
+    for i, record in enumerate(payload):
+        ids = parse_pids(need(record, "id", str, f"[{i}]."))
+        if doi_or_none(ids.get("doi")) == doi:
+            return True
+    return False
 
 
 def request(session: Session, work: Work, operation: str = "citation-count") -> Exchange:
@@ -99,6 +150,10 @@ def fetch_citing(work: Work, observation: Observation, session: Session) -> Citi
     exchange = request(session, work, "citations")
     rows = exchange.json()
     records = parse_citations(rows, exchange)
+    for i, row in enumerate(rows):
+        cited = parse_pids(first_value(may(row, "cited", str, f"[{i}]."))).get("doi")
+        if cited is not None and doi_or_none(cited) != work.doi:
+            raise WrongWork(f"a citation of {cited}", work.doi)
     complete = len(rows) < ROW_LIMIT
     if not records and observation.citations:
         complete = False  # an empty list for a cited work is a glitch, not a fact to act on

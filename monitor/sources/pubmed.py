@@ -89,8 +89,16 @@ def cited_in(works: Sequence[Work], session: Session) -> list[Observation]:
                 batch, source, FetchFailure(failure.outcome, failure.message, exchange)
             )
             continue
+        strangers = sorted(set(link_sets) - {w.pmid for w in batch})
         for work in batch:
             link_set = link_sets.get(work.pmid or "")
+            if link_set is None and strangers:
+                message = (
+                    f"answered for another work: the answer holds PMID {strangers[0]}, not asked "
+                    "for; whether this work is indexed is unknown"
+                )
+                observations.append(Observation(work.doi, source, Outcome.ERROR, message, exchange=exchange))
+                continue
             observations.append(observe_link_set(work, source, exchange, link_set))
     return observations
 

@@ -1,11 +1,16 @@
 """Semantic Scholar: citation count, influential citations, TLDR, fields of study.
 
 Batch: ``POST /paper/batch?fields=...`` with ``{"ids": ["DOI:10...", ...]}``, at most
-500 ids a request. The answer is an array aligned with ``ids``: ``null`` where an id
-is unknown (not_found). Records are matched to works by position, not by the DOI
-inside them: Semantic Scholar may spell a DOI differently (``10.1093/MIND/...``).
-An answer must stay under 10 MB: a batch refused as too large (400, "… maximum
-size") is asked again in halves.
+500 ids a request. The answer is an array meant to be aligned with ``ids``: ``null``
+where an id is unknown (not_found). Records are matched to works by identity, never by
+position alone (an answer out of order must not swap two counts): by the DOI in
+``externalIds`` (spelled in any case, ``10.1093/MIND/...``). A record in a work's place
+that names another DOI may be an alias Semantic Scholar keeps for the same paper
+(``10.1016/S1368-7646(21)00015-7`` for an Elsevier article), or an answer for another
+work: the work is asked again alone (``GET /paper/DOI:…``), and counted only if that
+answer is the same paper (same ``paperId``) or names its DOI; else it is an error,
+"answered for another work". An answer must stay under 10 MB: a batch refused as too
+large (400, "… maximum size") is asked again in halves.
 
 A key is optional (header ``x-api-key``). Without one we share an anonymous pool
 that answers 429 often and sends no Retry-After; the Session backs off with jitter,
@@ -25,12 +30,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 from monitor.doi import doi_or_none
-from monitor.errors import MalformedResponse
+from monitor.errors import MalformedResponse, WrongWork
 from monitor.fetching import FetchFailure, Session
 from monitor.ledger import normalize_title
 from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
@@ -42,9 +46,11 @@ from monitor.sources.base import (
     count,
     doi_path,
     expect_status,
-    lookup_batches,
+    failed,
+    malformed,
     may,
     need,
+    observe,
     pmcid_or_none,
     strip_markup,
 )
@@ -84,21 +90,110 @@ class _TooLarge(Exception):
 
 
 def lookup(batch: list[Work], session: Session) -> list[Observation]:
-    """One batch request; an answer too large for the API is asked again in halves."""
+    """One batch request, each record matched to its work by identity; an answer too
+    large for the API is asked again in halves."""
+    source = session.source.name
     try:
-        # lookup_batches matches records by key; the answer is positional, so pair it first.
-        return lookup_batches(
-            batch,
-            session,
-            len(batch),
-            request=lambda works_: request(session, works_),
-            records=partial(aligned, dois=[w.doi for w in batch]),
-            key=lambda pair: pair[0],
-            parse=lambda pair: parse_paper(pair[1]),
-        )
+        exchange = request(session, batch)
     except _TooLarge:
         half = len(batch) // 2
         return lookup(batch[:half], session) + lookup(batch[half:], session)
+    except FetchFailure as failure:
+        return failed(batch, source, failure)
+    try:
+        matches = match(exchange.json(), [asked_id(w) for w in batch])
+    except MalformedResponse as exc:
+        return malformed(batch, source, exc, exchange)
+    observations = []
+    for work, (record, stranger) in zip(batch, matches):
+        if stranger is not None:
+            observations.append(confirm(work, stranger, session))
+        else:
+            observations.append(
+                observe(work, source, exchange, lambda r=record: None if r is None else parse_paper(r))
+            )
+    return observations
+
+
+def asked_id(work: Work) -> str:
+    return f"DOI:{work.doi}"
+
+
+def identities(record: Any) -> set[str]:
+    """Every id a paper record answers to, in the forms the batch takes: ``DOI:10.…``
+    (lower case), ``CorpusId:…``, ``ARXIV:…`` (and its DOI ``10.48550/arxiv.…``), the paperId."""
+    if not isinstance(record, dict):
+        return set()
+    ids = record.get("externalIds") if isinstance(record.get("externalIds"), dict) else {}
+    found = set()
+    doi = doi_or_none(ids.get("DOI"))
+    if doi:
+        found.add(f"DOI:{doi}")
+    if isinstance(ids.get("CorpusId"), (int, str)):
+        found.add(f"CorpusId:{ids['CorpusId']}")
+    if isinstance(ids.get("ArXiv"), str) and ids["ArXiv"]:
+        found |= {f"ARXIV:{ids['ArXiv']}", f"DOI:10.48550/arxiv.{ids['ArXiv'].lower()}"}
+    if isinstance(record.get("paperId"), str) and record["paperId"]:
+        found.add(record["paperId"])
+    return found
+
+
+def _normal(asked: str) -> str:
+    """An id as sent, in the form ``identities`` gives: a DOI lower-cased, prefixed."""
+    if asked[:4].upper() == "DOI:" or asked.startswith("10."):
+        doi = doi_or_none(asked[4:] if asked[:4].upper() == "DOI:" else asked)
+        return f"DOI:{doi}" if doi else asked
+    return asked
+
+
+def match(payload: Any, asked: list[str]) -> list[tuple[Any | None, Any | None]]:
+    """Pair a batch answer with the ids sent, by identity: for each id (its record, None),
+    (None, None) when it is unknown, or (None, the record in its place) when that record
+    names none of the ids sent for it (an alias, or an answer for another work)."""
+    if not isinstance(payload, list):
+        raise MalformedResponse(
+            f"expected a list aligned with the ids sent, got {type(payload).__name__}"
+        )
+    if len(payload) != len(asked):
+        raise MalformedResponse(f"answer has {len(payload)} entries for {len(asked)} ids sent")
+    by_id: dict[str, Any] = {}
+    for record in payload:
+        for ident in identities(record):
+            by_id.setdefault(ident, record)
+    pairs: list[tuple[Any | None, Any | None]] = []
+    for ident, in_place in zip(asked, payload):
+        record = by_id.get(_normal(ident))
+        if record is not None:
+            pairs.append((record, None))
+        else:
+            pairs.append((None, in_place))  # None when the place holds null: unknown
+    return pairs
+
+
+def confirm(work: Work, stranger: Any, session: Session) -> Observation:
+    """A record in the work's place names another DOI: ask for the work alone, and count it
+    only if the answer is the same paper or names the work's DOI."""
+    source = session.source.name
+    named = sorted(i.removeprefix("DOI:") for i in identities(stranger) if i.startswith("DOI:"))
+    elsewhere = ", ".join(named) or f"paper {stranger.get('paperId') if isinstance(stranger, dict) else '?'}"
+    try:
+        exchange = send(
+            session, "GET", f"/paper/DOI:{doi_path(work.doi)}", params={"fields": FIELDS}
+        )
+    except FetchFailure as failure:
+        why = f"{WrongWork(elsewhere, work.doi)}; asked alone, {failure.message}"
+        return Observation(work.doi, source, Outcome.ERROR, why, exchange=failure.exchange)
+
+    def parse_alone() -> Parsed:
+        record = exchange.json()
+        same_paper = isinstance(stranger, dict) and stranger.get("paperId") and (
+            record.get("paperId") if isinstance(record, dict) else None
+        ) == stranger.get("paperId")
+        if not same_paper and asked_id(work) not in identities(record):
+            raise WrongWork(elsewhere, work.doi)
+        return parse_paper(record)
+
+    return observe(work, source, exchange, parse_alone)
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:
@@ -164,17 +259,6 @@ def error_text(exchange: Exchange) -> str | None:
         return None
     text = payload.get("error") or payload.get("message")
     return text[:200] if isinstance(text, str) else None
-
-
-def aligned(payload: Any, dois: list[str]) -> list[tuple[str, Any]]:
-    """Pair a batch answer with the DOIs asked, by position; ``null`` entries are dropped."""
-    if not isinstance(payload, list):
-        raise MalformedResponse(
-            f"expected a list aligned with the ids sent, got {type(payload).__name__}"
-        )
-    if len(payload) != len(dois):
-        raise MalformedResponse(f"answer has {len(payload)} entries for {len(dois)} ids sent")
-    return [(doi, record) for doi, record in zip(dois, payload) if record is not None]
 
 
 def parse_paper(record: Any) -> Parsed:

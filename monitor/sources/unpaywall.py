@@ -4,7 +4,8 @@ One request per work: ``GET /v2/{doi}?email=...`` (no batch endpoint; bulk use i
 the data snapshot). The email is required: without one the collector records
 not_configured, and the API itself answers 422. An unknown DOI (not a Crossref
 DOI, or not yet in Unpaywall) is a 404 with a JSON message ``'…' isn't in
-Unpaywall``. About 100,000 calls a day are suggested; we ask 5 a second.
+Unpaywall``. About 100,000 calls a day are suggested; we ask 5 a second. The answer's
+``doi`` must be the one asked for, else it is an error.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from monitor.models import Exchange, Observation, Outcome, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    answered_doi,
     doi_path,
     expect_status,
     json_unless_404,
@@ -83,4 +85,5 @@ def parse_record(record: Any) -> Parsed:
         citations=None,
         metrics={k: v for k, v in metrics.items() if v is not None},
         metadata={k: v for k, v in metadata.items() if v not in (None, "")},
+        about=answered_doi(record),
     )
