@@ -25,7 +25,7 @@ DEFAULT_ORDER = ("crossref", "openalex", "europepmc", "semanticscholar", "pubmed
 
 # Every field a source parser may fill in. Templates read them as attributes.
 FIELDS = frozenset(
-    ["title", "authors", "journal", "journal_abbreviation", "issn", "publisher", "volume", "issue", "pages", "article_number", "published", "published_print", "published_online", "year", "type", "language", "abstract", "keywords", "mesh", "subjects", "topics", "license", "is_oa", "oa_status", "oa_url", "is_retracted", "updated_by", "update_to", "openalex_id", "pmid", "pmcid", "s2_id", "corpus_id", "tldr", "fields_of_study", "oa_license", "oa_version", "oa_host_type", "oa_landing_url", "oa_pdf_url", "scopus_id", "eid", "scopus_citedby_url", "altmetric_id", "details_url", "publication_types", "europepmc_id"]
+    ["title", "authors", "journal", "journal_abbreviation", "issn", "publisher", "volume", "issue", "pages", "article_number", "published", "published_print", "published_online", "year", "type", "language", "abstract", "keywords", "mesh", "subjects", "topics", "license", "is_oa", "oa_status", "oa_url", "is_retracted", "retracted_by", "updated_by", "update_to", "openalex_id", "pmid", "pmcid", "s2_id", "corpus_id", "tldr", "fields_of_study", "oa_license", "oa_version", "oa_host_type", "oa_landing_url", "oa_pdf_url", "scopus_id", "eid", "scopus_citedby_url", "altmetric_id", "details_url", "publication_types", "europepmc_id"]
 )
 
 
@@ -43,18 +43,46 @@ class Record(dict):
 
 
 def merge(per_source: Mapping[str, Mapping[str, Any]]) -> tuple[Record, dict[str, str]]:
-    """Return (merged record, field → source it came from)."""
+    """Return (merged record, field → source it came from).
+
+    Most fields come from the first source (by ``PRIORITY``) that has them. What any
+    source says of a retraction or correction counts, whoever else is silent or says
+    otherwise: ``is_retracted`` is true when one source says so (``retracted_by`` names
+    every such source), and ``updated_by`` holds every source's notices, each with the
+    source that reported it (``reported_by``).
+    """
     merged = Record()
     origin: dict[str, str] = {}
     fields = {f for record in per_source.values() for f in record}
-    for field in sorted(fields):
+    for field in sorted(fields - set(COMBINED)):
         for source in _order(PRIORITY.get(field, ()), per_source):
             value = per_source[source].get(field)
             if value not in (None, "", [], {}):
                 merged[field] = value
                 origin[field] = source
                 break
+    order = _order((), per_source)
+    retracted_by = [s for s in order if per_source[s].get("is_retracted") is True]
+    notices = [
+        {**notice, "reported_by": s}
+        for s in order
+        for notice in per_source[s].get("updated_by") or []
+        if isinstance(notice, Mapping)
+    ]
+    if retracted_by:
+        merged.update(is_retracted=True, retracted_by=retracted_by)
+        origin["is_retracted"] = retracted_by[0]
+    elif any(per_source[s].get("is_retracted") is False for s in order):
+        merged["is_retracted"] = False
+        origin["is_retracted"] = next(s for s in order if per_source[s].get("is_retracted") is False)
+    if notices:
+        merged["updated_by"] = notices
+        origin["updated_by"] = notices[0]["reported_by"]
     return merged, origin
+
+
+# Fields every source adds to, rather than the first one wins (see ``merge``).
+COMBINED = ("is_retracted", "retracted_by", "updated_by")
 
 
 def for_citation(record: Record, per_source: Mapping[str, Mapping[str, Any]]) -> Record:

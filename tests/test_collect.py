@@ -21,7 +21,9 @@ def test_works_without_a_pmid_are_not_found_without_a_request(name, write_config
     assert first.outcome is Outcome.NOT_FOUND
     assert "none is known for this DOI" in first.message and "[[works]]" in first.message
     assert second.outcome is Outcome.OK
-    assert len(fake_api.hits(name)) == 1
+    asked = fake_api.hits(name)  # PubMed asks efetch about what it counted, too
+    assert len(asked) == (2 if name == "pubmed" else 1)
+    assert all("33930000" in str(r.query) for r in asked)
 
 
 def test_pmid_sources_use_the_pmid_learned_in_the_same_run(write_config, invoke, fake_api, tmp_path):

@@ -108,7 +108,7 @@ def test_fetch_counts_the_constructed_citing_pmids(fake_api, make_session):
     [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed))
     assert obs.outcome is Outcome.OK, obs.message
     assert obs.citations == 3
-    assert obs.metadata == {"pmid": PMID}
+    assert obs.metadata == {"pmid": PMID, "publication_types": ["Journal Article", "Review"]}
     [hit] = fake_api.hits("pubmed", "/elink.fcgi")
     assert (hit.arg("dbfrom"), hit.arg("db"), hit.arg("linkname")) == (
         "pubmed",
@@ -122,8 +122,8 @@ def test_fetch_counts_the_constructed_citing_pmids(fake_api, make_session):
 
 def test_no_email_parameter_without_a_contact(fake_api, make_session):
     pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed, contact_email=None))
-    [hit] = fake_api.hits("pubmed")
-    assert hit.arg("tool") == "citation-monitor" and "email" not in hit.query
+    for hit in fake_api.hits("pubmed"):  # elink, then efetch
+        assert hit.arg("tool") == "citation-monitor" and "email" not in hit.query
 
 
 def test_an_article_nobody_cites_is_zero_not_an_error(fake_api, make_session):
@@ -237,8 +237,9 @@ def test_fetch_citing_reads_the_batch_answer_again_without_a_request(fake_api, m
     session = make_session(pubmed)
     works = [Work("10.9/b", pmid="12345"), Work(DEFAULT_DOI, pmid=PMID)]
     uncited, obs = pubmed.fetch(works, session)
+    before = len(fake_api.hits("pubmed"))
     listing = pubmed.fetch_citing(works[1], obs, session)
-    assert len(fake_api.hits("pubmed")) == 1  # the count's request only
+    assert len(fake_api.hits("pubmed")) == before  # no request of its own
     assert listing.outcome is Outcome.OK and listing.complete is True
     assert [r.pmid for r in listing.records] == ["35000001", "36000003", "37000006"]
     assert len(listing.records) == obs.citations == listing.count_at_fetch
@@ -280,3 +281,37 @@ def test_a_linkset_for_a_pmid_not_asked_is_an_error_for_the_work_without_one(fak
     [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed))
     assert obs.outcome is Outcome.ERROR and obs.citations is None
     assert obs.message.startswith("answered for another work: the answer holds PMID 11111111")
+
+
+def test_a_retraction_pubmed_states_is_read_from_efetch(fake_api, make_session):
+    """PubMed marks a retracted article by its publication type and a RetractionIn link."""
+    fake_pubmed.set_article(
+        fake_api,
+        PMID,
+        ["Journal Article", "Retracted Publication"],
+        [("RetractionIn", "38000099", "Drug Resist Updat. 2024;70:101000. doi: 10.1016/j.drup.2024.101000"),
+         ("ErratumIn", "37000098", "Drug Resist Updat. 2023;66:100900"),
+         ("CommentIn", "36000097", "Nature. 2022")],
+    )
+    [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed))
+    assert obs.outcome is Outcome.OK and obs.citations == 3
+    assert obs.metadata["is_retracted"] is True
+    assert obs.metadata["updated_by"] == [
+        {"type": "retraction", "label": "RetractionIn", "pmid": "38000099",
+         "doi": "10.1016/j.drup.2024.101000",
+         "reference": "Drug Resist Updat. 2024;70:101000. doi: 10.1016/j.drup.2024.101000"},
+        {"type": "erratum", "label": "ErratumIn", "pmid": "37000098",
+         "reference": "Drug Resist Updat. 2023;66:100900"},
+    ]
+    [efetch] = fake_api.hits("pubmed", "/efetch.fcgi")
+    assert (efetch.arg("db"), efetch.arg("id"), efetch.arg("retmode")) == ("pubmed", PMID, "xml")
+
+
+def test_a_failed_efetch_leaves_the_counts_standing(fake_api, make_session):
+    from tests.fakeapi import Fault
+
+    fake_api.inject("pubmed", Fault())  # elink answers
+    fake_api.inject("pubmed", Fault(status=503, times=None))  # efetch does not
+    [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed, max_retries=0))
+    assert obs.outcome is Outcome.OK and obs.citations == 3
+    assert "is_retracted" not in obs.metadata and "publication_types" not in obs.metadata

@@ -12,7 +12,13 @@ Citing works (the ledger): ``GET /{source}/{id}/citations?format=json&page=N&pag
 ``citationList.citation[]`` entry carries ``id``, ``source``, ``citationType``, ``title``,
 ``authorString``, ``journalAbbreviation``, ``pubYear``, ``volume``, ``issue``, ``pageInfo``,
 ``citedByCount`` and no DOI: an id of source ``MED`` is a PMID, of source ``PMC`` a PMCID,
-and a ``PPR`` record is a preprint. A page echoes the ``request`` (source and id) it
+and a ``PPR`` record is a preprint. ``citationType`` lists the citing work's publication
+types ("Journal Article; Review"): "Retracted Publication" marks it retracted.
+
+Retractions and corrections of the work itself (``monitor.notices``): the publication type
+"Retracted Publication" (``pubTypeList.pubType``) and the comment-corrections
+(``commentCorrectionList.commentCorrection[]``, e.g. ``{"type": "Retraction in", "id",
+"source": "MED", "reference": "… doi: 10.…"}``) become ``is_retracted`` and ``updated_by``. A page echoes the ``request`` (source and id) it
 answers: one for another work is an error, never a list of this one.
 """
 
@@ -23,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+from monitor import notices
 from monitor.doi import doi_or_none
 from monitor.errors import MalformedResponse, WrongWork
 from monitor.fetching import FetchFailure, Session
@@ -147,7 +154,33 @@ def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
     }
     if isinstance(record.get("pubType"), str) and not meta["publication_types"]:
         meta["publication_types"] = [t.strip() for t in record["pubType"].split(";") if t.strip()]
+    meta.update(notices.retraction_status(meta["publication_types"], _notices(record)))
     return {k: v for k, v in meta.items() if v not in (None, [], "")}
+
+
+def _notices(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Retractions and corrections from ``commentCorrectionList.commentCorrection`` (a list,
+    or one object): ``{"id", "source", "reference", "type": "Retraction in", "orderIn"}``."""
+    listed = may(may(record, "commentCorrectionList", dict), "commentCorrection", (list, dict),
+                 "commentCorrectionList.")
+    found = []
+    for entry in [listed] if isinstance(listed, dict) else listed or []:
+        label = entry.get("type") if isinstance(entry, dict) else None
+        kind = notices.kind_of_link(label) if isinstance(label, str) else None
+        if kind is None:
+            continue
+        ident, source = entry.get("id"), entry.get("source")
+        reference = entry.get("reference") if isinstance(entry.get("reference"), str) else None
+        found.append(
+            notices.notice(
+                kind,
+                label,
+                pmid=str(ident) if source == "MED" and str(ident).isdigit() else None,
+                doi=notices.doi_in(reference),
+                reference=reference,
+            )
+        )
+    return found
 
 
 _TAGS = re.compile(r"<[^>]+>")
@@ -279,8 +312,10 @@ def parse_citation(
         if source == "PPR"
         else next((t.strip() for t in (types or "").split(";") if t.strip()), None)
     )
+    listed_types = [t.strip() for t in (types or "").split(";") if t.strip()]
     return CitingRecord(
         source=SPEC.name,
+        is_retracted=True if notices.is_retracted_type(listed_types) else None,
         pmid=ident if source == "MED" and ident.isdigit() else None,
         pmcid=pmcid_or_none(ident) if source == "PMC" else None,
         title=_title(may(citation, "title", str, where)),

@@ -17,16 +17,26 @@ a known PMID is not_found without a request.
 Citing works (the ledger): the cited-in PMIDs came with the count, so ``fetch_citing``
 makes no request: it reads the work's LinkSet again from the elink answer of its batch.
 
-``parse_efetch`` reads the bibliographic record (EFetch PubmedArticleSet XML), for
-metadata enrichment; ``fetch`` does not call it.
+Retractions and corrections (``monitor.notices``): for the works counted, one
+``GET /efetch.fcgi?db=pubmed&id=1,2&retmode=xml`` a batch reads each PubmedArticle's
+``PublicationType`` ("Retracted Publication") and ``CommentsCorrectionsList`` (``<CommentsCorrections
+RefType="RetractionIn"><RefSource>…</RefSource><PMID>…</PMID>``) into ``is_retracted`` and
+``updated_by``, with the publication types; the rest of the record is left to the sources
+that describe works. An article is matched to its work by its PMID. If the efetch fails,
+the counts stand without that metadata.
+
+``parse_efetch`` reads the whole bibliographic record (EFetch PubmedArticleSet XML).
 """
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from monitor import notices
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure, Session
 from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
@@ -60,13 +70,52 @@ SPEC = SourceSpec(
     secret_params=("api_key",),
     homepage="https://pubmed.ncbi.nlm.nih.gov",
 )
+log = logging.getLogger(__name__)
 CITED_IN = "pubmed_pubmed_citedin"
 TOOL = "citation-monitor"
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
     """Works without a PMID never reach here: the collector answers them (SPEC.needs_pmid)."""
-    return cited_in(works, session)
+    observations = cited_in(works, session)
+    counted = [w for w, o in zip(works, observations) if o.outcome is Outcome.OK]
+    statuses = retraction_statuses(counted, session)
+    return [
+        replace(o, metadata={**o.metadata, **statuses[w.pmid]}) if w.pmid in statuses else o
+        for w, o in zip(works, observations)
+    ]
+
+
+# What efetch adds to a work's metadata: its publication types and notices only.
+STATUS_FIELDS = ("publication_types", "is_retracted", "updated_by")
+
+
+def retraction_statuses(works: Sequence[Work], session: Session) -> dict[str, dict[str, Any]]:
+    """PMID → publication types, ``is_retracted`` and ``updated_by``, one efetch a batch."""
+    found: dict[str, dict[str, Any]] = {}
+    for batch in chunks(works, SPEC.batch_size):
+        params: dict[str, Any] = {
+            "db": "pubmed",
+            "id": ",".join(w.pmid for w in batch if w.pmid),
+            "retmode": "xml",
+            "tool": TOOL,
+        }
+        if session.contact_email:
+            params["email"] = session.contact_email
+        if session.source.api_key:
+            params["api_key"] = session.source.api_key
+        try:
+            exchange = session.get("/efetch.fcgi", params=params)
+            expect_status(exchange, 200)
+            records = parse_efetch(exchange.body)
+        except (FetchFailure, MalformedResponse) as exc:
+            log.warning("PubMed: records not read, so no retraction status this run: %s", exc)
+            continue
+        asked = {w.pmid for w in batch}
+        for pmid, meta in records.items():
+            if pmid in asked:  # an article for a PMID not asked for tells us nothing
+                found[pmid] = {k: meta[k] for k in STATUS_FIELDS if k in meta}
+    return found
 
 
 def cited_in(works: Sequence[Work], session: Session) -> list[Observation]:
@@ -249,7 +298,26 @@ def parse_article(article: ET.Element) -> dict[str, Any]:
         "pmcid": pmcid_or_none(ids.get("pmc")),
         "doi": ids.get("doi"),
     }
+    meta.update(notices.retraction_status(meta["publication_types"], _notices(citation)))
     return {k: v for k, v in meta.items() if v not in (None, [], "")}
+
+
+def _notices(citation: ET.Element) -> list[dict[str, Any]]:
+    """``CommentsCorrectionsList/CommentsCorrections`` links that are notices about the work."""
+    found = []
+    for link in citation.findall("CommentsCorrectionsList/CommentsCorrections"):
+        label = link.get("RefType") or ""
+        kind = notices.kind_of_link(label)
+        if kind is None:
+            continue
+        reference = _text(link.find("RefSource"))
+        found.append(
+            notices.notice(
+                kind, label, pmid=_text(link.find("PMID")), doi=notices.doi_in(reference),
+                reference=reference,
+            )
+        )
+    return found
 
 
 def _author(author: ET.Element) -> dict[str, Any]:
