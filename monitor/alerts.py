@@ -9,11 +9,14 @@ earlier ones, the citing-works ledger, source health) and store what they find i
   every source's previous count (a lagging source catching up is not news).
 - ``milestone``: the highest count passes one of ``[alerts] milestones``.
 - ``jump``: one source's count rises unusually in one run.
-- ``drop``: a source's count falls, with its likely cause: an outage of that
-  source, a merge of duplicate records, or a real removal.
-- ``retraction`` / ``correction``: a notice about the tracked work (Crossref
-  ``updated-by``, OpenAlex ``is_retracted``); ``citing_retraction``: a retracted
-  citing work.
+- ``drop``: a source's count falls, with its cause as the evidence shows it (see
+  ``monitor.drops``): an outage, citing works removed, duplicates merged, a count below
+  what the ledger still lists, or nothing that explains it.
+- ``retraction`` / ``correction``: a retraction or a notice about the tracked work, as
+  any source states it (``monitor.notices``: Crossref ``updated-by``, OpenAlex
+  ``is_retracted``, Europe PMC and PubMed publication types and comment-corrections),
+  one alert naming every source that says it; ``citing_retraction``: a citing work a
+  source says is retracted, naming that source.
 - ``source_failing``: a source failed ``failing_runs`` runs in a row.
 - ``new_work``: a work joined a ``[[collections]]`` set after its first complete listing
   ("New work by …"; see ``new_works``).
@@ -33,9 +36,9 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import metadata, store
+from monitor import drops, metadata, store
 from monitor.config import NETWORK_KINDS, AlertsConfig
-from monitor.models import Outcome
+from monitor.notices import CORRECTIONS, RETRACTIONS
 from monitor.sources import title_of
 
 # Most important first: the digest's subject line names the first kind present.
@@ -50,17 +53,6 @@ KINDS = (
     "citing_retraction",
     "source_failing",
 )
-FAILURES = tuple(o.value for o in Outcome if o.is_failure)
-RETRACTION_NOTICES = {"retraction", "partial_retraction", "withdrawal", "removal"}
-CORRECTION_NOTICES = {
-    "correction",
-    "corrigendum",
-    "erratum",
-    "addendum",
-    "clarification",
-    "expression_of_concern",
-}
-RECENT_RUNS = 3  # a failure of the source in its last runs makes an outage the likely cause
 
 
 @dataclass(frozen=True)
@@ -235,85 +227,93 @@ class _Rules:
         )
         return [{**r, "metadata": json.loads(r["metadata"])} for r in rows]
 
-    def once(self, alert: Alert, work_id: int | None) -> list[Alert]:
-        """Keep an alert only if no earlier run (nor this evaluation) raised the same one."""
-        mark = (alert.kind, alert.key, work_id)
-        if mark in self.keys:
+    def once(self, alert: Alert, work_id: int | None, also: tuple[str, ...] = ()) -> list[Alert]:
+        """Keep an alert only if no earlier run (nor this evaluation) raised the same one
+        (under its key, or under one of the keys ``also`` it was raised by before)."""
+        marks = [(alert.kind, key, work_id) for key in (alert.key, *also)]
+        if any(mark in self.keys for mark in marks):
             return []
-        earlier = self.db.execute(
-            "SELECT 1 FROM alert_events WHERE kind = ? AND key = ? AND work_id IS ? LIMIT 1",
-            [alert.kind, alert.key, work_id],
-        ).fetchone()
-        self.keys.add(mark)
+        earlier = any(
+            self.db.execute(
+                "SELECT 1 FROM alert_events WHERE kind = ? AND key = ? AND work_id IS ? LIMIT 1",
+                list(mark),
+            ).fetchone()
+            for mark in marks
+        )
+        self.keys.update(marks)
         return [] if earlier else [alert]
 
     # -- retractions and corrections --
 
     def notices(self, work: _Work, rows: list[dict[str, Any]]) -> list[Alert]:
-        found: list[Alert] = []
-        for row in rows:
-            if row["outcome"] != "ok":
-                continue
-            meta, source = row["metadata"], row["source"]
-            if meta.get("is_retracted") is True:
-                found += self.once(
-                    Alert(
-                        "retraction",
-                        f"“{work.short}” is retracted, says {title_of(source)}",
-                        work.doi,
-                        source,
-                        {"now": work.now, "title": work.title},
-                        "retracted",
-                    ),
-                    work.id,
-                )
-            for notice in meta.get("updated_by") or []:
+        """One retraction alert naming every source that says so; one alert per notice,
+        however many sources report it (matched by the notice's DOI or PMID)."""
+        ok = [r for r in rows if r["outcome"] == "ok"]
+        said: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # key → (source, notice)
+        retracted = [r["source"] for r in ok if r["metadata"].get("is_retracted") is True]
+        first_retraction: dict[str, Any] | None = None
+        for row in ok:
+            for notice in row["metadata"].get("updated_by") or []:
                 kind = str(notice.get("type") or "").lower().replace("-", "_")
-                where = ", ".join(str(notice[k]) for k in ("doi", "date") if notice.get(k))
-                label = notice.get("label") or kind.replace("_", " ").capitalize()
-                details = {"now": work.now, "title": work.title, "notice": notice}
-                if kind in RETRACTION_NOTICES:
-                    found += self.once(
-                        Alert(
-                            "retraction",
-                            f"“{work.short}” is retracted: {label} ({where})",
-                            work.doi,
-                            source,
-                            details,
-                            "retracted",
-                        ),
-                        work.id,
-                    )
-                elif kind in CORRECTION_NOTICES:
-                    key = f"{kind}:{notice.get('doi') or label}:{notice.get('date') or ''}"
-                    found += self.once(
-                        Alert(
-                            "correction",
-                            f"{label} published for “{work.short}” ({where})",
-                            work.doi,
-                            source,
-                            details,
-                            key,
-                        ),
-                        work.id,
-                    )
+                if kind in RETRACTIONS:
+                    retracted.append(row["source"])
+                    first_retraction = first_retraction or notice
+                elif kind in CORRECTIONS:
+                    said.setdefault(_notice_key(kind, notice), []).append((row["source"], notice))
+        found: list[Alert] = []
+        if retracted:
+            sources = list(dict.fromkeys(retracted))
+            where = f": {_describe(first_retraction)}" if first_retraction else ""
+            found += self.once(
+                Alert(
+                    "retraction",
+                    f"“{work.short}” is retracted, says {_listing(sources)}{where}",
+                    work.doi,
+                    sources[0],
+                    {"now": work.now, "title": work.title, "sources": sources,
+                     **({"notice": first_retraction} if first_retraction else {})},
+                    "retracted",
+                ),
+                work.id,
+            )
+        for key, reports in said.items():
+            sources = list(dict.fromkeys(source for source, _ in reports))
+            notice = reports[0][1]
+            kind = str(notice.get("type")).lower().replace("-", "_")
+            label = notice.get("label") or kind.replace("_", " ").capitalize()
+            legacy = f"{kind}:{notice.get('doi') or label}:{notice.get('date') or ''}"
+            found += self.once(
+                Alert(
+                    "correction",
+                    f"{label} published for “{work.short}” ({_describe(notice, label=False)}), "
+                    f"says {_listing(sources)}",
+                    work.doi,
+                    sources[0],
+                    {"now": work.now, "title": work.title, "notice": notice, "sources": sources},
+                    key,
+                ),
+                work.id,
+                also=(legacy,),
+            )
         return found
 
     def retracted_citers(self, work: _Work) -> list[Alert]:
         found: list[Alert] = []
         for citer in self.db.query(
-            "SELECT c.id, c.doi, c.title FROM citations e JOIN citers c ON c.id = e.citer_id "
+            "SELECT c.id, c.doi, c.title, c.retracted_by FROM citations e "
+            "JOIN citers c ON c.id = e.citer_id "
             "WHERE e.work_id = ? AND c.is_retracted = 1 ORDER BY c.id",
             [work.id],
         ):
             name = citer["title"] or citer["doi"] or f"citing work {citer['id']}"
             doi = f" (doi:{citer['doi']})" if citer["doi"] and citer["title"] else ""
+            says = f", says {title_of(citer['retracted_by'])}" if citer["retracted_by"] else ""
             found += self.once(
                 Alert(
                     "citing_retraction",
-                    f"A work citing “{work.short}” is retracted: {name}{doi}",
+                    f"A work citing “{work.short}” is retracted{says}: {name}{doi}",
                     work.doi,
-                    None,
+                    citer["retracted_by"],
                     {
                         "now": work.now,
                         "title": work.title,
@@ -446,113 +446,33 @@ class _Rules:
         )
 
     def drop(self, work: _Work, row: Mapping[str, Any], fall: int) -> Alert:
-        cause, why, gone = self.drop_cause(work.id, row)
+        found = drops.diagnose(
+            drops.Drop(
+                self.db,
+                work.id,
+                row["source"],
+                self.run_id,
+                self.started_at,
+                row["previous"],
+                row["citations"],
+                row["previous_run_id"],
+            )
+        )
         return Alert(
             "drop",
             f"{title_of(row['source'])} count of “{work.short}” fell by {fall} "
-            f"({row['previous']} → {row['citations']}): likely {why}",
+            f"({row['previous']} → {row['citations']}): {found.why}",
             work.doi,
             row["source"],
             {
-                "cause": cause,
+                "cause": found.cause,
                 "previous": row["previous"],
                 "count": row["citations"],
                 "now": work.now,
                 "title": work.title,
-                "gone": gone[:50],
+                "gone": found.gone[:50],
             },
         )
-
-    def drop_cause(
-        self, work_id: int, row: Mapping[str, Any]
-    ) -> tuple[str, str, list[dict[str, Any]]]:
-        source = row["source"]
-        name = title_of(source)
-        failure = self.recent_failure(work_id, source, row["previous_run_id"])
-        if failure:
-            return "outage", f"a source outage: {name} failed recently ({failure})", []
-        gone = [
-            dict(r)
-            for r in self.db.query(
-                "SELECT c.doi, c.title, EXISTS (SELECT 1 FROM citation_sources o WHERE "
-                "  o.citation_id = cs.citation_id AND o.source != cs.source AND o.gone_at IS NULL"
-                ") AS elsewhere FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
-                "JOIN citers c ON c.id = e.citer_id "
-                "WHERE e.work_id = ? AND cs.source = ? AND cs.gone_at >= ? ORDER BY c.id",
-                [work_id, source, self.started_at],
-            )
-        ]
-        listed = [g for g in gone if g["elsewhere"]]
-        if gone and len(listed) == len(gone):
-            n = len(gone)
-            return (
-                "merge",
-                (
-                    f"a merge of duplicate records: {n} citing work{'s' if n != 1 else ''} no longer "
-                    f"listed by {name} {'are' if n != 1 else 'is'} still listed by other sources"
-                ),
-                gone,
-            )
-        if gone:
-            lost = [g["title"] or g["doi"] or "untitled" for g in gone if not g["elsewhere"]]
-            return (
-                "removal",
-                (
-                    f"a real removal: no source lists {'; '.join(lost[:3])}"
-                    + (f" and {len(lost) - 3} more" if len(lost) > 3 else "")
-                    + " any more"
-                ),
-                gone,
-            )
-        if self.listed_completely(work_id, source):
-            return (
-                "merge",
-                f"a merge of duplicate records: {name}'s complete list of citing works lost none",
-                [],
-            )
-        return (
-            "removal",
-            (
-                f"a real removal: {name} answered normally; no complete list of its citing "
-                "works shows which one went"
-            ),
-            [],
-        )
-
-    def listed_completely(self, work_id: int, source: str) -> bool:
-        """Whether ``source`` listed every citing work of the work in this run."""
-        return bool(
-            self.db.execute(
-                "SELECT 1 FROM citing_fetches WHERE work_id = ? AND source = ? AND run_id = ? "
-                "AND outcome = 'ok' AND complete = 1 LIMIT 1",
-                [work_id, source, self.run_id],
-            ).fetchone()
-        )
-
-    def recent_failure(self, work_id: int, source: str, previous_run_id: int | None) -> str | None:
-        """A failure of ``source`` in its last few runs or since its previous count, if any."""
-        recent = [
-            r["run_id"]
-            for r in self.db.query(
-                "SELECT DISTINCT run_id FROM observations WHERE source = ? AND run_id <= ? "
-                "ORDER BY run_id DESC LIMIT ?",
-                [source, self.run_id, RECENT_RUNS],
-            )
-        ]
-        since = min([*recent, (previous_run_id or self.run_id) + 1])
-        failed = self.db.execute(
-            "SELECT message, outcome FROM observations WHERE source = ? AND run_id BETWEEN ? AND ? "
-            f"AND outcome IN ({', '.join('?' for _ in FAILURES)}) ORDER BY run_id DESC LIMIT 1",
-            [source, since, self.run_id, *FAILURES],
-        ).fetchone()
-        if failed:
-            return failed[0] or failed[1]
-        listing = self.db.execute(
-            "SELECT message, outcome FROM citing_fetches WHERE work_id = ? AND source = ? "
-            "AND run_id = ? AND outcome != 'ok' LIMIT 1",
-            [work_id, source, self.run_id],
-        ).fetchone()
-        return f"its citing list: {listing[0] or listing[1]}" if listing else None
 
     # -- sources --
 
@@ -578,6 +498,29 @@ class _Rules:
                 None,
             )
         return found
+
+
+def _notice_key(kind: str, notice: Mapping[str, Any]) -> str:
+    """What makes two sources' notices one: the notice's DOI, else its PMID, else its words."""
+    if notice.get("doi"):
+        return f"notice:doi:{notice['doi']}"
+    if notice.get("pmid"):
+        return f"notice:pmid:{notice['pmid']}"
+    return f"{kind}:{notice.get('label') or ''}:{notice.get('date') or ''}"
+
+
+def _describe(notice: Mapping[str, Any], label: bool = True) -> str:
+    """'Retraction in (doi:10.…, 2024-01-05)', from what a notice gives."""
+    parts = [f"doi:{notice['doi']}" if notice.get("doi") else None,
+             f"PMID {notice['pmid']}" if notice.get("pmid") and not notice.get("doi") else None,
+             notice.get("date")]
+    where = ", ".join(str(p) for p in parts if p) or str(notice.get("reference") or "no reference")
+    return f"{notice.get('label') or notice.get('type')} ({where})" if label else where
+
+
+def _listing(sources: list[str]) -> str:
+    names = [title_of(s) for s in sources]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 class _Work:

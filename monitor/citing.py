@@ -242,6 +242,8 @@ def _update_citer(
             changes[column] = json.dumps(merged)
     if record.is_retracted is not None and not row["is_retracted"]:
         changes["is_retracted"] = int(record.is_retracted)
+        if record.is_retracted:
+            changes["retracted_by"] = record.source or row["retracted_by"]
     if "title" in changes:
         changes["norm_title"] = ledger.normalize_title(changes["title"])
     if changes:
@@ -330,9 +332,10 @@ def _union_json(a: str, b: str) -> str:
 
 
 def _as_record(row: Mapping[str, Any]) -> CitingRecord:
-    """A stored citer as if a source had listed it, to merge it into another row."""
+    """A stored citer as if a source had listed it, to merge it into another row (as if
+    listed by the source that said it is retracted, so that the merged row still names it)."""
     return CitingRecord(
-        source="",
+        source=row["retracted_by"] or "",
         doi=row["doi"],
         **{k: row[k] for k in _SCALARS if k != "type"},
         type="preprint" if row["is_preprint"] else row["type"],

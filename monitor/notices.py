@@ -63,9 +63,10 @@ def doi_in(text: str | None) -> str | None:
     return doi_or_none(match.group(1)) if match else None
 
 
-def notice(kind: str, label: str, **fields: Any) -> dict[str, Any]:
-    """One notice in the stored shape, without empty fields."""
-    entry = {"type": kind, "label": label, **fields}
+def notice(kind: str, **fields: Any) -> dict[str, Any]:
+    """One notice in the stored shape, labelled in words ("Expression of concern"), without
+    empty fields."""
+    entry = {"type": kind, "label": kind.replace("_", " ").capitalize(), **fields}
     return {k: v for k, v in entry.items() if v not in (None, "")}
 
 

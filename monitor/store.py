@@ -339,6 +339,12 @@ def m007_ledger_events(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m008_retracted_by(db: sqlite_utils.Database) -> None:
+    """Which source said a citing work is retracted (``citers.is_retracted``)."""
+    db.execute("ALTER TABLE citers ADD COLUMN retracted_by TEXT")
+
+
 def open_db(path: Path, *, check: bool = True) -> sqlite_utils.Database:
     """The database at ``path`` for writing (created, migrated): ``database.open_writable``."""
     return database.open_writable(path, migrations, check=check)

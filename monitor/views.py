@@ -75,7 +75,7 @@ VIEWS: dict[str, str] = {
                 SELECT cs.source FROM citation_sources cs
                 WHERE cs.citation_id = e.id AND cs.gone_at IS NULL ORDER BY cs.source)
             ) AS sources,
-            e.first_seen_at, e.is_self_citation, c.is_retracted,
+            e.first_seen_at, e.is_self_citation, c.is_retracted, c.retracted_by,
             c.published, c.venue, c.preprint_doi, c.openalex_id, c.s2_id, c.pmcid,
             e.is_influential, e.intents, e.first_seen_run_id,
             e.id AS citation_id, c.id AS citer_id

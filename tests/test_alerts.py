@@ -147,34 +147,72 @@ def test_a_drop_after_an_outage_says_so(write_config, run, fake_api):
     )
 
 
-def test_a_drop_with_no_outage_and_no_ledger_is_likely_a_real_removal(write_config, run, fake_api):
+def test_a_drop_nothing_explains_says_so_and_claims_no_cause(write_config, run, fake_api):
     config = write_config()
     run(config)
     fake_crossref.set_count(fake_api, DEFAULT_DOI, 34)
     (drop,) = run(config)
-    assert drop["kind"] == "drop" and drop["details"]["cause"] == "removal"
+    assert drop["kind"] == "drop" and drop["details"]["cause"] == "unexplained"
     assert drop["message"].endswith(
-        "likely a real removal: Crossref answered normally; "
+        "fell by 1 (35 → 34): Crossref answered normally; "
         "no complete list of its citing works shows which one went"
     )
-    assert "merged" not in drop["message"]  # nothing says whether duplicates were merged
+    assert "merge" not in drop["message"] and "removal" not in drop["message"]
 
 
-def test_a_drop_where_the_complete_citing_list_lost_nothing_is_a_merge(write_config, run, fake_api):
-    """The count fell, yet every citing work the source listed before is still listed."""
+def test_a_drop_below_what_the_ledger_still_lists_is_named_so_never_a_merge(
+    write_config, run, fake_api, tmp_path
+):
+    """The issue's case: a count that fell to 0 while the ledger still listed every citing
+    work was called "likely a merge of duplicate records"."""
+    config = write_config()
+    run(config)
+    listed = ledger_listed(tmp_path)
+    assert listed > 0  # OpenAlex lists the default article's citing works
+    fake_crossref.set_count(fake_api, DEFAULT_DOI, 0)
+    (drop,) = run(config)
+    assert drop["details"]["cause"] == "ledger_still_lists"
+    assert drop["message"].endswith(
+        f"fell by 35 (35 → 0): the count fell while the ledger still lists {listed} citing works"
+    )
+    assert "merge" not in drop["message"]
+
+
+def test_a_drop_where_the_complete_list_lost_nothing_claims_no_merge(write_config, run, fake_api):
+    """The count fell, yet the source's complete list holds every entry it held before:
+    nothing shows duplicates merged, nor which citation went."""
     config = write_config(sources={"opencitations": {"enabled": True}})
     run(config)
+    entries = len(fake_api.records[OC_CITING][DEFAULT_DOI])
     fake_opencitations.set_count(fake_api, DEFAULT_DOI, oc_count(fake_api) - 1)
     (drop,) = [a for a in run(config) if a["kind"] == "drop"]
-    assert drop["source"] == "opencitations" and drop["details"]["cause"] == "merge"
+    assert drop["source"] == "opencitations" and drop["details"]["cause"] == "unexplained"
     assert drop["details"]["gone"] == []
     assert drop["message"].endswith(
-        "likely a merge of duplicate records: OpenCitations's complete list of citing works "
-        "lost none"
+        f"OpenCitations's complete list of its {entries} citing works lost none: "
+        "nothing shows which citation went"
     )
 
 
-def test_a_drop_where_the_gone_citing_work_is_listed_elsewhere_is_a_merge(
+def test_a_drop_where_the_complete_list_lost_a_duplicate_is_a_merge(write_config, run, fake_api):
+    """OpenCitations listed one citing work twice (two OCIs, one DOI); the next list holds
+    it once: the source merged its duplicates, and no citing work went."""
+    config = write_config(sources={"opencitations": {"enabled": True}})
+    listing = fake_api.records[OC_CITING][DEFAULT_DOI]
+    listing.append({**listing[0], "oci": "06120000009-06180000752"})  # same citing work again
+    fake_opencitations.set_count(fake_api, DEFAULT_DOI, len(listing))
+    run(config)
+    listing.pop()
+    fake_opencitations.set_count(fake_api, DEFAULT_DOI, len(listing))
+    (drop,) = [a for a in run(config) if a["kind"] == "drop"]
+    assert drop["details"]["cause"] == "merge" and drop["details"]["gone"] == []
+    assert drop["message"].endswith(
+        f"likely a merge of duplicate records: OpenCitations's complete list of citing works "
+        f"holds 1 fewer entry ({len(listing) + 1} → {len(listing)}) but lost no citing work"
+    )
+
+
+def test_a_drop_where_the_gone_citing_work_is_listed_elsewhere_names_it(
     write_config, run, fake_api
 ):
     config = write_config(
@@ -187,15 +225,16 @@ def test_a_drop_where_the_gone_citing_work_is_listed_elsewhere_is_a_merge(
     fake_opencitations.set_count(fake_api, DEFAULT_DOI, 32)
     found = run(config)
     (drop,) = [a for a in found if a["kind"] == "drop"]
-    assert drop["source"] == "opencitations" and drop["details"]["cause"] == "merge"
+    assert drop["source"] == "opencitations" and drop["details"]["cause"] == "removal"
     assert [g["doi"] for g in drop["details"]["gone"]] == ["10.1038/s41580-022-00001-a"]
-    assert (
-        "a merge of duplicate records: 1 citing work no longer listed by OpenCitations"
-        in drop["message"]
+    assert "OpenCitations no longer lists " in drop["message"]
+    assert drop["message"].endswith(
+        "which other sources still list (1 citing work dropped by OpenCitations alone)"
     )
+    assert "merge" not in drop["message"]
 
 
-def test_a_drop_where_the_citing_work_is_gone_from_every_source_is_a_real_removal(
+def test_a_drop_where_the_citing_work_is_gone_from_every_source_is_a_removal(
     write_config, run, fake_api
 ):
     config = write_config(
@@ -215,9 +254,19 @@ def test_a_drop_where_the_citing_work_is_gone_from_every_source_is_a_real_remova
     fake_opencitations.set_count(fake_api, DEFAULT_DOI, 33)
     (drop,) = [a for a in run(config) if a["kind"] == "drop"]
     assert drop["details"]["cause"] == "removal"
-    assert (
-        "a real removal: no source lists 10.1234/only-in-opencitations any more" in drop["message"]
+    assert drop["message"].endswith(
+        "likely a removal: no source lists 10.1234/only-in-opencitations any more"
     )
+
+
+def ledger_listed(tmp_path) -> int:
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    try:
+        return conn.execute(
+            "SELECT count(*) FROM citing_works WHERE doi = ? AND sources IS NOT NULL", [DEFAULT_DOI]
+        ).fetchone()[0]
+    finally:
+        conn.close()
 
 
 def test_retraction_and_correction_notices_are_raised_once(write_config, run, fake_api):
@@ -237,7 +286,7 @@ def test_retraction_and_correction_notices_are_raised_once(write_config, run, fa
     assert kinds(found) == ["correction"]
     assert found[0]["message"] == (
         "Correction published for “Emerging role of autophagy in anti-tumor immunity…” "
-        "(10.1016/j.drup.2026.101000, 2026-03-02)"
+        "(doi:10.1016/j.drup.2026.101000, 2026-03-02), says Crossref"
     )
     assert run(config) == []  # the same notice is not news twice
     fake_api.records["openalex"][DEFAULT_DOI]["is_retracted"] = True
@@ -252,6 +301,58 @@ def test_retraction_and_correction_notices_are_raised_once(write_config, run, fa
     )
     found = run(config)
     assert kinds(found) == ["retraction"]  # once, though two sources say so
+    assert found[0]["message"] == (
+        "“Emerging role of autophagy in anti-tumor immunity…” is retracted, says OpenAlex and "
+        "Crossref: Retraction (doi:10.1016/j.drup.2026.102000, 2026-04-01)"
+    )
+    assert found[0]["details"]["sources"] == ["openalex", "crossref"]
+    assert run(config) == []
+
+
+def test_a_correction_raised_before_the_upgrade_is_not_raised_again(write_config, run, fake_api, tmp_path):
+    """Correction alerts were once keyed ``kind:doi:date``; such an alert still counts."""
+    config = write_config()
+    run(config)
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    with conn:
+        conn.execute(
+            "INSERT INTO alert_events (run_id, work_id, kind, message, key, raised_at) "
+            "VALUES (1, 1, 'correction', 'Correction …', 'correction:10.1016/j.drup.2026.101000:2026-03-02', '2026-03-03')"
+        )
+    conn.close()
+    fake_api.records["crossref"][DEFAULT_DOI]["updated-by"] = [
+        {"DOI": "10.1016/j.drup.2026.101000", "type": "correction", "label": "Correction",
+         "updated": {"date-parts": [[2026, 3, 2]]}},
+    ]
+    assert run(config) == []
+
+
+def test_europe_pmc_retraction_and_erratum_are_raised_with_their_source(write_config, run, fake_api):
+    """The issue's case: a Europe PMC record with the publication type "Retracted Publication"
+    and a "Retraction in" comment-correction raised nothing, because only Crossref and
+    OpenAlex were read. The fields are those of the real record's commentCorrectionList."""
+    config = write_config(sources={"europepmc": {"enabled": True}})
+    run(config)
+    record = fake_api.records["europepmc"][DEFAULT_DOI]
+    record["pubTypeList"] = {"pubType": ["Journal Article", "Retracted Publication"]}
+    record["commentCorrectionList"] = {"commentCorrection": [
+        {"id": "38000099", "source": "MED", "type": "Retraction in", "orderIn": 1,
+         "reference": "Drug Resist Updat. 2024 Jan;72:101010. doi: 10.1016/j.drup.2024.101010."},
+        {"id": "37000098", "source": "MED", "type": "Erratum in", "orderIn": 2,
+         "reference": "Drug Resist Updat. 2023 Mar;67:100920."},
+    ]}
+    found = run(config)
+    assert kinds(found) == ["retraction", "correction"]
+    retraction, erratum = found
+    assert retraction["source"] == "europepmc"
+    assert retraction["message"] == (
+        "“Emerging role of autophagy in anti-tumor immunity…” is retracted, says Europe PMC: "
+        "Retraction (doi:10.1016/j.drup.2024.101010)"
+    )
+    assert erratum["message"] == (
+        "Erratum published for “Emerging role of autophagy in anti-tumor immunity…” "
+        "(PMID 37000098), says Europe PMC"
+    )
     assert run(config) == []
 
 
@@ -269,6 +370,28 @@ def test_a_retracted_citing_work_is_raised_once(write_config, run, fake_api, tmp
         " is retracted: " in alert["message"] and "10.1016/j.ccell.2022.00002" in alert["message"]
     )
     assert run(config) == []
+
+
+def test_a_citing_work_europe_pmc_lists_as_retracted_is_raised_naming_europe_pmc(
+    write_config, run, fake_api, tmp_path
+):
+    from tests.fakeapi.routes import europepmc as fake_europepmc
+
+    config = write_config(sources={"europepmc": {"enabled": True}})
+    run(config)
+    page = fake_api.records[fake_europepmc.CITING]["MED/33930000"]
+    citation = page["citationList"]["citation"][0]
+    citation["citationType"] = "Journal Article; Retracted Publication"
+    fake_api.records["europepmc"][DEFAULT_DOI]["citedByCount"] += 1  # a list is due again
+    found = [a for a in run(config) if a["kind"] == "citing_retraction"]
+    assert len(found) == 1 and found[0]["source"] == "europepmc"
+    assert " is retracted, says Europe PMC: " in found[0]["message"]
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    retracted = conn.execute(
+        "SELECT citing_pmid, retracted_by FROM citing_works WHERE is_retracted = 1"
+    ).fetchall()
+    conn.close()
+    assert retracted == [(citation["id"], "europepmc")]
 
 
 def test_a_source_failing_n_runs_in_a_row_is_raised_once_per_streak(write_config, run, fake_api):

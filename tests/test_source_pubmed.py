@@ -297,10 +297,10 @@ def test_a_retraction_pubmed_states_is_read_from_efetch(fake_api, make_session):
     assert obs.outcome is Outcome.OK and obs.citations == 3
     assert obs.metadata["is_retracted"] is True
     assert obs.metadata["updated_by"] == [
-        {"type": "retraction", "label": "RetractionIn", "pmid": "38000099",
+        {"type": "retraction", "label": "Retraction", "pmid": "38000099",
          "doi": "10.1016/j.drup.2024.101000",
          "reference": "Drug Resist Updat. 2024;70:101000. doi: 10.1016/j.drup.2024.101000"},
-        {"type": "erratum", "label": "ErratumIn", "pmid": "37000098",
+        {"type": "erratum", "label": "Erratum", "pmid": "37000098",
          "reference": "Drug Resist Updat. 2023;66:100900"},
     ]
     [efetch] = fake_api.hits("pubmed", "/efetch.fcgi")

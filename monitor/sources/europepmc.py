@@ -174,7 +174,6 @@ def _notices(record: dict[str, Any]) -> list[dict[str, Any]]:
         found.append(
             notices.notice(
                 kind,
-                label,
                 pmid=str(ident) if source == "MED" and str(ident).isdigit() else None,
                 doi=notices.doi_in(reference),
                 reference=reference,

@@ -313,7 +313,7 @@ def _notices(citation: ET.Element) -> list[dict[str, Any]]:
         reference = _text(link.find("RefSource"))
         found.append(
             notices.notice(
-                kind, label, pmid=_text(link.find("PMID")), doi=notices.doi_in(reference),
+                kind, pmid=_text(link.find("PMID")), doi=notices.doi_in(reference),
                 reference=reference,
             )
         )
