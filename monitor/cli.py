@@ -23,6 +23,7 @@ from monitor import (
     retention,
     store,
 )
+from monitor import check as checking
 from monitor.cli_config import CONFIG_COMMANDS
 from monitor.cli_support import EXIT_CONFIG, Commands, Failure, config_option, remember_database
 from monitor.config import Config, load_config, require_writable
@@ -345,6 +346,33 @@ def collections_command(config_path: Path) -> None:
         for skip in row["skipped"]:
             title = f" “{skip['title']}”" if skip["title"] else ""
             click.echo(f"  skipped: {skip['item']}{title}: {skip['reason']}")
+
+
+@cli.command("check")
+@config_option
+def check_command(config_path: Path) -> None:
+    """Ask each enabled source about the first tracked work, once, and store nothing.
+
+    For each source: whether it answered, whether its key was accepted, the rate-limit
+    headers it sent, and whether the answer still has the fields we read. The first
+    thing to run on a new machine, and a canary for API changes. Exit code 0 when every
+    source passed (one that is not configured is listed, not counted), 1 otherwise.
+
+    \b
+    Example:
+        citation-monitor check --config config.toml
+    """
+    config = load(config_path)
+    work, results = checking.check(config)
+    if work is None:
+        raise Failure(f"{config.path}: no [[works]] to check with; add one", EXIT_CONFIG)
+    click.echo(f"Checking {len(results)} sources with {work.doi}…")
+    width = max((len(r.source) for r in results), default=8)
+    for result in results:
+        click.echo(checking.describe(result, width))
+    failed = [r.source for r in results if not r.passed]
+    if failed:
+        raise Failure(f"{len(failed)} of {len(results)} sources failed: {', '.join(failed)}")
 
 
 # --- the database as a product: query, export, history, backup, prune ---------------
