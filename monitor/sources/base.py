@@ -355,7 +355,12 @@ def count(record: Any, key: str, where: str = "") -> int:
         value = int(value)
     if value < 0:
         raise MalformedResponse(f"field '{where}{key}' is negative ({value})")
+    if value > MAX_COUNT:
+        raise MalformedResponse(f"field '{where}{key}' is not a plausible count ({value})")
     return value
+
+
+MAX_COUNT = 10**9  # more than any count can be, and within what SQLite stores as an integer
 
 
 def partial_date(parts: Sequence[Any]) -> str | None:
