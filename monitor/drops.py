@@ -18,7 +18,7 @@ when the source's own list shows the duplicates gone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,6 +207,6 @@ def complete_lists(drop: Drop) -> tuple[int | None, int | None]:
     return rows[0]["items"], rows[1]["items"] if len(rows) > 1 else None
 
 
-def _names(rows: list[Mapping[str, Any]]) -> str:
+def _names(rows: Sequence[Mapping[str, Any]]) -> str:
     named = [r["title"] or r["doi"] or "untitled" for r in rows]
     return "; ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")

@@ -207,6 +207,12 @@ CORPUS = [
     bad("[http] backoff_seconds", "[http]\nbackoff_seconds = 1e12\n"),
     bad("[http] max_retry_after_seconds", "[http]\nmax_retry_after_seconds = -inf\n"),
     bad("[http] max_retry_after_seconds", "[http]\nmax_retry_after_seconds = 1e7\n"),
+    bad("[http] request_deadline_seconds", "[http]\nrequest_deadline_seconds = 0\n"),
+    bad("[http] request_deadline_seconds", "[http]\nrequest_deadline_seconds = nan\n"),
+    bad("[http] source_deadline_minutes", "[http]\nsource_deadline_minutes = -inf\n"),
+    bad("[http] source_deadline_minutes", "[http]\nsource_deadline_minutes = 0\n"),
+    bad("[http] run_deadline_minutes", "[http]\nrun_deadline_minutes = 100000\n"),
+    bad("[http] run_deadline_minutes", "[http]\nrun_deadline_minutes = inf\n"),
     bad("[http] has unknown key 'timeout'", "[http]\ntimeout = 3\n"),
     bad("[http] must be a table", "", raw="http = [1]\n" + WORK),
     # [sources.NAME]
@@ -345,3 +351,11 @@ def test_every_number_of_every_section_has_bounds():
         for f in dataclasses.fields(cls):
             if f.type in ("int", "float", "float | None"):
                 assert config.bounds_of(cls, f.name) is not None, f"{cls.__name__}.{f.name}"
+
+
+def test_the_deadlines_have_defaults_and_take_fractions(tmp_path):
+    config = load_config(
+        write(tmp_path, WORK + "[http]\nsource_deadline_minutes = 0.5\n"), environ={}
+    )
+    assert config.http.source_deadline_minutes == 0.5
+    assert (config.http.request_deadline_seconds, config.http.run_deadline_minutes) == (300, 120)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -109,10 +110,12 @@ def lookup(batch: list[Work], session: Session) -> list[Observation]:
         if stranger is not None:
             observations.append(confirm(work, stranger, session))
         else:
-            observations.append(
-                observe(work, source, exchange, lambda r=record: None if r is None else parse_paper(r))
-            )
+            observations.append(observe(work, source, exchange, partial(_parse_or_none, record)))
     return observations
+
+
+def _parse_or_none(record: Any) -> Parsed | None:
+    return None if record is None else parse_paper(record)
 
 
 def asked_id(work: Work) -> str:
@@ -124,7 +127,9 @@ def identities(record: Any) -> set[str]:
     (lower case), ``CorpusId:…``, ``ARXIV:…`` (and its DOI ``10.48550/arxiv.…``), the paperId."""
     if not isinstance(record, dict):
         return set()
-    ids = record.get("externalIds") if isinstance(record.get("externalIds"), dict) else {}
+    ids: dict[str, Any] = record.get("externalIds") or {}
+    if not isinstance(ids, dict):
+        ids = {}
     found = set()
     doi = doi_or_none(ids.get("DOI"))
     if doi:
