@@ -20,7 +20,7 @@ from aiosmtpd.smtp import AuthResult
 from monitor.redaction import REDACTED, Redactor, forms
 from tests.conftest import DEFAULT_DOI
 from tests.fakeapi.routes import altmetric as fake_altmetric
-from tests.test_mailer import email_section, smtp_server  # noqa: F401 - a fixture
+from tests.mail import email_section
 
 LONG = "Ab+c/d=ef+G/h=Zz"  # every character a URL or base64 treats specially
 SHORT = "k+/="  # four characters: a key is a secret whatever its length
@@ -123,7 +123,7 @@ def assert_no_secret(text: str, where: str) -> None:
 
 
 def test_no_key_in_any_form_reaches_the_database_logs_output_report_email_or_export(
-    write_config, invoke, fake_api, tmp_path, caplog, monkeypatch, smtp_server  # noqa: F811
+    write_config, invoke, fake_api, tmp_path, caplog, monkeypatch, smtp_server
 ):
     """Keys with '+', '/', '=' and a four-character key go out in URLs and headers; the
     servers echo them back in every spelling, in bodies and in error messages."""
