@@ -19,6 +19,7 @@ nothing else.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -118,6 +119,7 @@ def name_citing_works(
             contact_email=config.contact_email,
             secret_params=SOURCES[name].SPEC.secret_params,
             now=now,
+            deadline=time.monotonic() + config.http.source_deadline_minutes * 60,
         )
         named, problem = _ask(db, run_id, session, namer, wanted, budget - requests, now)
         requests += len(session.exchanges)
