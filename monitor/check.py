@@ -22,8 +22,9 @@ from datetime import datetime
 
 import httpx
 
+from monitor.collect import session_for
 from monitor.config import Config, SourceConfig
-from monitor.fetching import KEPT_HEADERS, FetchFailure, Session, make_client, utcnow
+from monitor.fetching import KEPT_HEADERS, FetchFailure, make_client, utcnow
 from monitor.models import Exchange, Observation, Outcome, Work
 from monitor.sources import SOURCES
 
@@ -93,15 +94,8 @@ def check_source(
         return _skipped(
             source, _key(source, []), "no PMID for the first work: set pmid in its [[works]] entry"
         ), None
-    session = Session(
-        source,
-        client,
-        config.http,
-        contact_email=config.contact_email,
-        secret_params=spec.secret_params,
-        now=now,
-        deadline=time.monotonic() + config.http.request_deadline_seconds,
-    )
+    deadline = time.monotonic() + config.http.request_deadline_seconds
+    session = session_for(source, client, config, now=now, deadline=deadline)
     try:
         [observation] = SOURCES[source.name].fetch([work], session)
     except FetchFailure as failure:  # a source module that lets one through

@@ -184,17 +184,7 @@ def fetch_source(
     module = SOURCES[source.name]
     spec = module.SPEC
     started = time.monotonic()
-    session = Session(
-        source,
-        client,
-        config.http,
-        contact_email=config.contact_email,
-        secret_params=spec.secret_params,
-        now=now,
-        clock=clock,
-        sleep=sleep,
-        deadline=deadline,
-    )
+    session = session_for(source, client, config, now=now, clock=clock, sleep=sleep, deadline=deadline)
     if spec.needs_key and not source.has_key:
         observations = not_configured(works, source.name, spec.key_hint)
     elif spec.needs_contact and not config.contact_email:
@@ -238,6 +228,19 @@ def fetch_source(
         tuple(session.exchanges),
         int((time.monotonic() - started) * 1000),
         tuple(replace(c, message=redact(c.message)) for c in listings),
+    )
+
+
+def session_for(source: SourceConfig, client: httpx.Client, config: Config, **kwargs: Any) -> Session:
+    """A session for one source with the run's settings (HTTP, contact, the parameters that
+    carry its key); ``kwargs`` as for ``Session`` (``now``, ``clock``, ``deadline``, ...)."""
+    return Session(
+        source,
+        client,
+        config.http,
+        contact_email=config.contact_email,
+        secret_params=SOURCES[source.name].SPEC.secret_params,
+        **kwargs,
     )
 
 

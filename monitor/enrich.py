@@ -28,12 +28,12 @@ from typing import Any
 import httpx
 import sqlite_utils
 
-from monitor import citing, store
+from monitor import citing, collect, store
 from monitor.config import Config
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure, Session
 from monitor.models import CitingRecord, Exchange, Outcome, Work
-from monitor.sources import SOURCES, crossref, openalex, title_of
+from monitor.sources import crossref, openalex, title_of
 from monitor.sources.base import chunks, need
 
 log = logging.getLogger(__name__)
@@ -112,15 +112,8 @@ def name_citing_works(
         source = config.sources[name]
         if not wanted or requests >= budget or not source.enabled:
             continue
-        session = Session(
-            source,
-            client,
-            config.http,
-            contact_email=config.contact_email,
-            secret_params=SOURCES[name].SPEC.secret_params,
-            now=now,
-            deadline=time.monotonic() + config.http.source_deadline_minutes * 60,
-        )
+        deadline = time.monotonic() + config.http.source_deadline_minutes * 60
+        session = collect.session_for(source, client, config, now=now, deadline=deadline)
         named, problem = _ask(db, run_id, session, namer, wanted, budget - requests, now)
         requests += len(session.exchanges)
         if problem:
