@@ -15,6 +15,7 @@ does not count it either.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -57,9 +58,10 @@ def check(
 ) -> tuple[Work | None, list[SourceCheck]]:
     """Check every enabled source with the first tracked work; returns the work and one
     result per source, in registry order (PMID sources after the ones that find PMIDs)."""
-    if not config.works:
+    first = first_work(config)
+    if first is None:
         return None, []
-    work = config.works[0]
+    work = first
     own = client is None
     client = client or make_client(config.contact_email, config.http)
     results: dict[str, SourceCheck] = {}
@@ -74,7 +76,27 @@ def check(
     finally:
         if own:
             client.close()
-    return config.works[0], [results[s.name] for s in config.enabled_sources]
+    return first, [results[s.name] for s in config.enabled_sources]
+
+
+def first_work(config: Config) -> Work | None:
+    """The first ``[[works]]`` entry; else the first work a run tracked (a config of
+    collections only), read from the database without writing to it."""
+    if config.works:
+        return config.works[0]
+    if not config.database.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"{config.database.as_uri()}?mode=ro", uri=True)
+        try:
+            row = conn.execute(
+                "SELECT doi, pmid FROM works WHERE tracked = 1 ORDER BY id LIMIT 1"
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return Work(row[0], pmid=row[1]) if row else None
 
 
 def check_source(
@@ -147,6 +169,14 @@ def _skipped(source: SourceConfig, key: str, why: str) -> SourceCheck:
     return SourceCheck(
         source.name, "skipped", reachable=False, key=key, fields="not checked", message=why
     )
+
+
+def lines(work: Work, results: list[SourceCheck]) -> list[str]:
+    """What ``citation-monitor check`` prints: a heading, then a line per source."""
+    width = max((len(r.source) for r in results), default=8)
+    return [f"Checking {len(results)} sources with {work.doi}…"] + [
+        describe(r, width) for r in results
+    ]
 
 
 def describe(result: SourceCheck, width: int = 16) -> str:

@@ -351,12 +351,12 @@ def collections_command(config_path: Path) -> None:
 @cli.command("check")
 @config_option
 def check_command(config_path: Path) -> None:
-    """Ask each enabled source about the first tracked work, once, and store nothing.
+    """Ask each enabled source about the first tracked work, once; store nothing.
 
-    For each source: whether it answered, whether its key was accepted, the rate-limit
-    headers it sent, and whether the answer still has the fields we read. The first
-    thing to run on a new machine, and a canary for API changes. Exit code 0 when every
-    source passed (one that is not configured is listed, not counted), 1 otherwise.
+    For each source: whether it answered, whether its key was accepted, its rate-limit
+    headers, and whether the answer still has the fields we read: the first thing to run
+    on a new machine, and a canary for API changes. Exit code 0 when every source passed
+    (one not configured is listed, not counted), 1 otherwise.
 
     \b
     Example:
@@ -365,11 +365,8 @@ def check_command(config_path: Path) -> None:
     config = load(config_path)
     work, results = checking.check(config)
     if work is None:
-        raise Failure(f"{config.path}: no [[works]] to check with; add one", EXIT_CONFIG)
-    click.echo(f"Checking {len(results)} sources with {work.doi}…")
-    width = max((len(r.source) for r in results), default=8)
-    for result in results:
-        click.echo(checking.describe(result, width))
+        raise Failure(f"{config.path}: no work to check with yet: run once, or add [[works]]", EXIT_CONFIG)
+    click.echo("\n".join(checking.lines(work, results)))
     failed = [r.source for r in results if not r.passed]
     if failed:
         raise Failure(f"{len(failed)} of {len(results)} sources failed: {', '.join(failed)}")

@@ -72,6 +72,17 @@ def test_a_source_without_its_key_is_listed_not_failed(write_config, invoke, fak
     assert not fake_api.hits("scopus")
 
 
-def test_a_config_without_works_is_an_error(write_config, invoke):
-    result = invoke("check", "--config", str(write_config(works=[])))
-    assert result.exit_code == 2 and "no [[works]] to check with" in result.output
+def test_a_config_of_collections_only_checks_with_the_first_work_a_run_tracked(
+    write_config, invoke, fake_api, tmp_path
+):
+    collection = f'[[collections]]\nname = "mine"\nworks = ["{DEFAULT_DOI}"]\n'
+    config = write_config(works=[], only=("crossref",), extra=collection)
+    result = invoke("check", "--config", str(config))
+    assert result.exit_code == 2, result.output  # nothing resolved yet
+    assert "no work to check with yet" in result.output
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    before = (tmp_path / "state/monitor.db").read_bytes()
+    result = invoke("check", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert f"with {DEFAULT_DOI}" in result.output
+    assert (tmp_path / "state/monitor.db").read_bytes() == before  # read, never written
