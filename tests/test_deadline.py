@@ -103,10 +103,10 @@ def test_a_body_is_capped_by_what_its_headers_announce(fake_api, make_session):
 def test_an_endless_body_stops_at_the_size_cap(fake_api, make_session):
     fake_api.inject("dimensions", Fault(endless=True, times=None))
     session = make_session(dimensions, timeout_seconds=5)
-    session.max_body_bytes = 200_000
+    session.max_body_bytes = 20_000
     with pytest.raises(FetchFailure) as failure:
         session.get(f"/doi/{DEFAULT_DOI}")
-    assert "passed the 200,000 bytes we keep" in failure.value.message
+    assert "passed the 20,000 bytes we keep" in failure.value.message
 
 
 def test_read_body_stops_at_its_deadline_without_a_bounded_socket():
