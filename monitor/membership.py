@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -88,6 +89,7 @@ def make_context(config: Config, client: httpx.Client, now: Callable[[], datetim
         timeout_seconds=config.orcid.timeout_seconds or None,
     )
     spec = SOURCES["openalex"].SPEC
+    deadline = time.monotonic() + config.http.source_deadline_minutes * 60  # for all resolving
 
     def session(source: SourceConfig, secret_params: tuple[str, ...] = ()) -> Session:
         return Session(
@@ -97,6 +99,7 @@ def make_context(config: Config, client: httpx.Client, now: Callable[[], datetim
             contact_email=config.contact_email,
             secret_params=secret_params,
             now=now,
+            deadline=deadline,
         )
 
     return Context(openalex=session(openalex, spec.secret_params), orcid=session(orcid), now=now)
