@@ -365,9 +365,8 @@ class Session:
                     )
                     raise FetchFailure(self.stopped.outcome, self.stopped.message, exchange)
                 outcome = Outcome.RATE_LIMITED if throttled else Outcome.ERROR
-                failure = FetchFailure(
-                    outcome, f"HTTP {status} from {self.host} after {attempt + 1} attempts", exchange
-                )
+                tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
+                failure = FetchFailure(outcome, f"HTTP {status} from {self.host} after {tries}", exchange)
                 if not last and wait is not None:
                     log.info("%s: HTTP %s, retrying after %.1fs", self.source.name, status, wait)
                     self._wait(wait, ends, failure)
