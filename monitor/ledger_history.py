@@ -34,7 +34,7 @@ TRACKED = {
     "citers": frozenset({
         "doi", "preprint_doi", "pmid", "pmcid", "openalex_id", "s2_id", "title", "year",
         "published", "venue", "type", "authors", "countries", "institutions", "fields",
-        "is_retracted", "is_preprint", "first_seen_at",
+        "is_retracted", "retracted_by", "is_preprint", "first_seen_at",
     }),
     "citations": frozenset({"is_self_citation", "is_influential", "contexts", "intents"}),
     "citation_sources": frozenset({"gone_at", "author_sc", "journal_sc"}),
