@@ -12,7 +12,7 @@ import re
 import tomllib
 import zoneinfo
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,6 @@ from monitor import database
 from monitor.config_checks import (
     CONTROL,
     ENV_NAME,
-    Bounds,
     address_problem,
     bounded,
     bounds_of,
@@ -29,6 +28,7 @@ from monitor.config_checks import (
     number,
     url_problem,
 )
+from monitor.config_sources import HttpConfig, SourceConfig, parse_sources
 from monitor.doi import InvalidDOI, normalize_doi
 from monitor.errors import ConfigError
 from monitor.identifiers import (
@@ -38,39 +38,10 @@ from monitor.identifiers import (
     normalize_ror,
 )
 from monitor.models import Work
-from monitor.sources import SOURCES
 
 CONFIG_ENV = "CITATION_MONITOR_CONFIG"
 CONTACT_ENV = "CITATION_MONITOR_CONTACT_EMAIL"
 DEFAULT_CONFIG = "config.toml"
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    name: str
-    enabled: bool
-    base_url: str
-    requests_per_second: float = field(metadata={"bounds": Bounds(0, 1000, above=True, unit="a second")})
-    api_key_env: str | None = None
-    timeout_seconds: float | None = bounded(None, 0.1, 3600, unit="seconds")
-    api_key: str | None = field(default=None, repr=False)  # read from api_key_env, never stored
-
-    @property
-    def has_key(self) -> bool:
-        return bool(self.api_key)
-
-
-@dataclass(frozen=True)
-class HttpConfig:
-    timeout_seconds: float = bounded(30.0, 0.1, 3600, unit="seconds")
-    max_retries: int = bounded(3, 0, 10)
-    backoff_seconds: float = bounded(1.0, 0, 600, unit="seconds")
-    # the longest wait; also the most one source waits to retry in a run
-    max_retry_after_seconds: float = bounded(120.0, 0, 3600, unit="seconds")
-    # wall-clock deadlines: one request with its retries and waits, one source, the whole run
-    request_deadline_seconds: float = bounded(300.0, 0, 3600, above=True, unit="seconds")
-    source_deadline_minutes: float = bounded(60.0, 0, 1440, above=True, unit="minutes")
-    run_deadline_minutes: float = bounded(120.0, 0, 1440, above=True, unit="minutes")
 
 
 @dataclass(frozen=True)
@@ -172,7 +143,7 @@ class Config:
     report_dir: Path
     works: tuple[Work, ...]
     sources: dict[str, SourceConfig]
-    http: HttpConfig = HttpConfig()
+    http: HttpConfig = HttpConfig()  # noqa: RUF009 - frozen, as the others
     citing: CitingConfig = CitingConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     email: EmailConfig = EmailConfig()
@@ -550,38 +521,7 @@ class _Parser:
         return orcid
 
     def sources(self, raw: Any) -> dict[str, SourceConfig]:
-        if not isinstance(raw, dict):
-            raise self.fail("sources", "must be a table of [sources.NAME] sections")
-        for name in raw:
-            if name not in SOURCES:
-                hint = difflib.get_close_matches(name, SOURCES, n=1)
-                fix = f"did you mean '{hint[0]}'?" if hint else f"known: {', '.join(SOURCES)}"
-                raise self.fail(f"[sources.{name}]", f"is not a known source; {fix}")
-        result = {}
-        for name, module in SOURCES.items():
-            spec = module.SPEC
-            where = f"[sources.{name}]"
-            known = {
-                "enabled": spec.enabled_by_default,
-                "base_url": spec.base_url,
-                "api_key_env": spec.api_key_env or "",
-                "requests_per_second": float(spec.requests_per_second),
-                "timeout_seconds": 0.0,
-            }
-            values = self.table(raw.get(name, {}), where, known, SourceConfig)
-            base_url = values.get("base_url", spec.base_url).rstrip("/")
-            self.text(where, "base_url", base_url, url_problem, f"e.g. {spec.base_url}")
-            key_env = self.env_name(where, "api_key_env", values.get("api_key_env", spec.api_key_env))
-            result[name] = SourceConfig(
-                name=name,
-                enabled=values.get("enabled", spec.enabled_by_default),
-                base_url=base_url,
-                requests_per_second=float(values.get("requests_per_second", spec.requests_per_second)),
-                api_key_env=key_env,
-                timeout_seconds=values.get("timeout_seconds"),
-                api_key=(self.env.get(key_env) or None) if key_env else None,
-            )
-        return result
+        return parse_sources(self, raw)
 
 
 def require_writable(config: Config, *keys: str) -> None:

@@ -11,11 +11,12 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -23,6 +24,13 @@ import httpx
 from monitor import __version__
 from monitor.deadline import BodyTooLarge, bound_by_deadlines, read_body, within
 from monitor.models import Exchange, Outcome
+from monitor.pacing import (  # noqa: F401 - fetching.RateLimiter, .reset_seconds, as before
+    Gate,
+    RateLimiter,
+    reset_seconds,
+    retry_after_seconds,
+)
+from monitor.progress import SourceProgress
 from monitor.redaction import REDACTED, Redactor
 
 if TYPE_CHECKING:
@@ -50,8 +58,10 @@ MAX_BACKOFF_SECONDS = 60.0
 MAX_REDIRECTS = 5
 FAILURES_TO_STOP = 3  # failed requests in a row that stop a source for the rest of the run
 MAX_BODY_BYTES = 256 * 1024 * 1024  # far above any answer we parse (OpenCitations' largest)
-# Quotas announced per window without a reset time (Altmetric): at worst a whole window to wait.
-WINDOW_QUOTAS = (("x-dailyratelimit-remaining", 86400.0), ("x-hourlyratelimit-remaining", 3600.0))
+# A batch refused as too long or too big, or one the server gave up on, is asked again in halves.
+DIVISIBLE_STATUSES = (400, 413, 414, 504)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def utcnow() -> datetime:
@@ -82,120 +92,26 @@ def make_client(contact_email: str | None, http: HttpConfig) -> httpx.Client:
 class FetchFailure(Exception):
     """A request that did not produce a usable response, with the outcome it means."""
 
-    def __init__(self, outcome: Outcome, message: str, exchange: Exchange | None = None):
+    def __init__(
+        self, outcome: Outcome, message: str, exchange: Exchange | None = None, timed_out: bool = False
+    ):
         super().__init__(message)
         self.outcome = outcome
         self.message = message
         self.exchange = exchange
+        self.timed_out = timed_out  # no answer in time: a batch may be asked again in halves
+
+    @property
+    def divisible(self) -> bool:
+        """Whether a batch that failed so is worth asking again in halves: refused as too
+        long or too large (400, 413, 414), or given up on (504, a timeout)."""
+        status = self.exchange.status_code if self.exchange is not None else None
+        return self.timed_out or status in DIVISIBLE_STATUSES
 
 
-class RateLimiter:
-    """Spaces requests to one source, and learns the server's limits from its headers."""
-
-    def __init__(
-        self,
-        requests_per_second: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.interval = 1.0 / requests_per_second
-        self.clock = clock
-        self.sleep = sleep
-        self.next_at = 0.0
-        self.lock = threading.Lock()
-
-    def delay(self) -> float:
-        """Seconds until the next request may go."""
-        with self.lock:
-            return max(0.0, self.next_at - self.clock())
-
-    def wait(self) -> None:
-        with self.lock:
-            now = self.clock()
-            if self.next_at > now:
-                self.sleep(self.next_at - now)
-                now = self.next_at
-            self.next_at = now + self.interval
-
-    def pause(self, seconds: float) -> None:
-        """No request before ``seconds`` from now."""
-        with self.lock:
-            self.next_at = max(self.next_at, self.clock() + seconds)
-
-    def learn(self, headers: httpx.Headers, now: datetime | None = None) -> float | None:
-        """Slow down to what the server announces; return a forced wait if its quota is spent.
-
-        Crossref sends ``x-rate-limit-limit`` per ``x-rate-limit-interval``; OpenAlex,
-        NCBI and Scopus send ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``.
-        """
-        limit, interval = headers.get("x-rate-limit-limit"), headers.get("x-rate-limit-interval")
-        if limit and interval:
-            try:
-                per_second = float(limit) / _seconds(interval)
-            except ValueError:
-                per_second = 0
-            if per_second > 0:
-                self.interval = max(self.interval, 1.0 / per_second)
-        remaining, reset = headers.get("x-ratelimit-remaining"), headers.get("x-ratelimit-reset")
-        if remaining is not None and reset is not None:
-            try:
-                if float(remaining) <= 0:
-                    wait = reset_seconds(float(reset), (now or utcnow()).timestamp())
-                    self.pause(wait)
-                    return wait
-            except ValueError:
-                pass
-        # Altmetric: hourly and daily allowances, with no reset time; once one is spent,
-        # every further request until the window turns is a 429.
-        for header, window in WINDOW_QUOTAS:
-            try:
-                spent = float(headers.get(header, "1")) <= 0
-            except ValueError:
-                continue
-            if spent:
-                self.pause(window)
-                return window
-        return None
-
-
-def reset_seconds(reset: float, now_epoch: float) -> float:
-    """X-RateLimit-Reset as seconds from now.
-
-    APIs send it as seconds to wait (OpenAlex), epoch seconds, or epoch
-    milliseconds (Elsevier); the size of the number tells which.
-    """
-    if reset > 1e12:
-        reset = reset / 1000.0 - now_epoch
-    elif reset > 1e9:
-        reset -= now_epoch
-    return max(0.0, reset)
-
-
-def _seconds(interval: str) -> float:
-    """'1s' → 1.0, '1m' → 60.0, '2' → 2.0."""
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for suffix in ("ms", "s", "m", "h"):
-        if interval.endswith(suffix):
-            return float(interval[: -len(suffix)]) * units[suffix]
-    return float(interval)
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Parse Retry-After: delta seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+class BudgetSpent(FetchFailure):
+    """The run's ``max_requests`` for the source is spent: the request was not sent, and the
+    works it was for are not asked this run (they keep their last observation)."""
 
 
 def redact_url(url: str, secret_params: tuple[str, ...]) -> str:
@@ -228,6 +144,11 @@ class Session:
     deadline, and a source waits at most ``max_retry_after_seconds`` in all. A source
     whose requests fail ``FAILURES_TO_STOP`` times in a row, or find no server at all, is
     asked nothing more this run: every later request fails at once, saying why.
+
+    Several threads may share a session (``map``): they share its pace (a 429 met by
+    one slows all), its places in flight (``[sources.NAME] max_concurrency``, lowered
+    by a server's ``x-concurrency-limit``), its failures in a row, its waiting allowance
+    and its ``budget`` of requests for the run (``BudgetSpent`` once it is used up).
     """
 
     def __init__(
@@ -243,6 +164,8 @@ class Session:
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
         deadline: float | None = None,
+        budget: int | None = None,
+        progress: SourceProgress | None = None,
     ):
         self.source = source
         self.client = client
@@ -256,13 +179,19 @@ class Session:
         self.clock = clock
         self.deadline = deadline  # on the ``clock`` timeline; None: only per request
         self.limiter = RateLimiter(source.requests_per_second, clock=clock, sleep=sleep)
+        self.gate = Gate(source.max_concurrency)
+        self.budget = budget  # requests this run may still send; None: no cap
+        self.progress = progress
         self.exchanges: list[Exchange] = []
         self.stopped: Stop | None = None  # once set, no more requests this run
         self.failures_in_a_row = 0
         self.waited = 0.0  # seconds spent waiting to retry, this run
+        self.requests = 0  # HTTP requests sent, this run
+        self.unasked: set[str] = set()  # DOIs of works left unasked when the budget ran out
         self.max_pages = 100  # a cap on pages per citing list (config [citing] max_pages)
         self.max_body_bytes = MAX_BODY_BYTES
         self.host = urlsplit(source.base_url).netloc
+        self.lock = threading.Lock()
 
     def url(self, path: str) -> str:
         """``path`` below the source's base URL; an absolute URL as it is."""
@@ -276,12 +205,57 @@ class Session:
     def post(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Exchange:
         return self.request("POST", path, params=params, **kw)
 
+    def map(self, func: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """``func`` over ``items``, up to ``max_concurrency`` at once, results in order.
+
+        Each call runs in a worker thread of its own (so its requests' wall-clock
+        deadlines, which are per thread, are its own); with one place, in this thread.
+        """
+        workers = self.source.max_concurrency
+        if workers <= 1:
+            yield from map(func, items)
+            return
+        pending: deque[Future[R]] = deque()
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"{self.source.name}-") as pool:
+            try:
+                for item in items:
+                    pending.append(pool.submit(func, item))
+                    if len(pending) >= 2 * workers:  # a bounded window: memory stays flat
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def drain(self) -> list[Exchange]:
+        """The exchanges recorded since the last call, handed over (to be stored) and forgotten."""
+        with self.lock:
+            taken, self.exchanges = self.exchanges, []
+        return taken
+
+    def done(self, works: int) -> None:
+        """``works`` more works asked (for the progress display)."""
+        if self.progress is not None:
+            self.progress.count_done(works)
+
+    def not_asked(self, dois: Iterable[str]) -> None:
+        """Works left unasked because the budget ran out: they keep their last observation."""
+        with self.lock:
+            self.unasked.update(dois)
+
+    def cancel(self, message: str) -> None:
+        """Ask nothing more (the run is stopping); requests already sent end by their deadline."""
+        with self.lock:
+            self.stopped = self.stopped or Stop(Outcome.ERROR, message)
+
     def request(
         self,
         method: str,
         path: str,
         *,
         slow_down: Callable[[Exchange], bool] | None = None,
+        divisible: bool = False,
         **kwargs: Any,
     ) -> Exchange:
         """Send a request, retrying 429, 5xx and transport errors with backoff.
@@ -290,17 +264,24 @@ class Session:
         404 included: what it means is the source module's call). Raises
         FetchFailure when retries run out or a deadline comes; at once when the
         server asks us to wait longer than ``max_retry_after_seconds``, or when the
-        source was stopped earlier in the run. ``slow_down`` names other answers that
+        source was stopped earlier in the run; BudgetSpent, sending nothing, when the
+        run's budget of requests is used up. ``slow_down`` names other answers that
         mean "too many requests" (OpenAlex's 403): they are retried as a 429 is.
+        ``divisible``: a batch its caller asks again in halves when it times out or is
+        answered 504, so neither is retried here, and a timeout does not stop the source
+        at once (the halves may well answer).
         """
         if self.stopped:
             raise FetchFailure(self.stopped.outcome, self.stopped.message)
         try:
-            exchange = self._attempts(method, path, slow_down, kwargs)
-        except FetchFailure as failure:
-            self._failed(failure)
+            exchange = self._attempts(method, path, slow_down, divisible, kwargs)
+        except BudgetSpent:
             raise
-        self.failures_in_a_row = 0
+        except FetchFailure as failure:
+            self._failed(failure, divisible)
+            raise
+        with self.lock:
+            self.failures_in_a_row = 0
         return exchange
 
     def _attempts(
@@ -308,6 +289,7 @@ class Session:
         method: str,
         path: str,
         slow_down: Callable[[Exchange], bool] | None,
+        divisible: bool,
         kwargs: dict[str, Any],
     ) -> Exchange:
         ends = self.clock() + self.http.request_deadline_seconds
@@ -317,19 +299,25 @@ class Session:
         attempts = self.http.max_retries + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
-            self._wait(self.limiter.delay(), ends, None, paced=True)
-            self.limiter.wait()
-            left = ends - self.clock()
-            if left <= 0:
+            if not self.gate.enter(max(0.0, ends - self.clock())):
                 raise self._out_of_time(None)
-            budget = min(timeout, left)
-            started = time.monotonic()
             try:
-                exchange = self._send(method, self.url(path), budget, started, kwargs)
+                self._pace(ends)
+                self._spend()
+                left = ends - self.clock()
+                if left <= 0:
+                    raise self._out_of_time(None)
+                allowed = min(timeout, left)
+                started = time.monotonic()
+                exchange = self._send(method, self.url(path), allowed, started, kwargs)
             except httpx.TimeoutException:
                 failure = FetchFailure(
-                    Outcome.ERROR, f"timed out after {round(budget, 2):g}s waiting for {self.host}"
+                    Outcome.ERROR,
+                    f"timed out after {round(allowed, 2):g}s waiting for {self.host}",
+                    timed_out=True,
                 )
+                if divisible:
+                    raise failure from None
             except BodyTooLarge as exc:  # asking again would bring the same
                 raise FetchFailure(Outcome.ERROR, f"unusable answer from {self.host}: {exc}") from None
             except httpx.TransportError as exc:
@@ -343,34 +331,45 @@ class Session:
             else:
                 headers = httpx.Headers(exchange.headers)
                 forced = self.limiter.learn(headers, self.now())
+                self.gate.learn(headers)
                 status = exchange.status_code
                 throttled = status == 429 or bool(slow_down and slow_down(exchange))
+                if throttled:
+                    self.limiter.throttled()
+                    if self.progress is not None:
+                        self.progress.count_throttled()
+                elif status < 500:
+                    self.limiter.recovered()
                 if forced is not None and forced > self.http.max_retry_after_seconds:
-                    self.stopped = Stop(
+                    stop = self._stop(
                         Outcome.QUOTA_EXHAUSTED,
                         f"{self.host} says its quota is spent for {_duration(forced)}; "
                         "stopped asking it for this run",
                     )
                     if throttled or status >= 500:
-                        raise FetchFailure(self.stopped.outcome, self.stopped.message, exchange)
+                        raise FetchFailure(stop.outcome, stop.message, exchange)
                 if not throttled and status < 500:
                     return exchange
                 wait = retry_after_seconds(headers.get("retry-after"), self.now())
                 if wait is not None and wait > self.http.max_retry_after_seconds:
-                    self.stopped = Stop(
+                    stop = self._stop(
                         Outcome.QUOTA_EXHAUSTED,
                         f"{self.host} asked us to retry after {_duration(wait)} (HTTP {status}), "
                         "more than the cap of "
                         f"{_duration(self.http.max_retry_after_seconds)}: quota used up for now",
                     )
-                    raise FetchFailure(self.stopped.outcome, self.stopped.message, exchange)
+                    raise FetchFailure(stop.outcome, stop.message, exchange)
                 outcome = Outcome.RATE_LIMITED if throttled else Outcome.ERROR
                 tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
                 failure = FetchFailure(outcome, f"HTTP {status} from {self.host} after {tries}", exchange)
+                if divisible and status in DIVISIBLE_STATUSES:
+                    raise failure
                 if not last and wait is not None:
                     log.info("%s: HTTP %s, retrying after %.1fs", self.source.name, status, wait)
                     self._wait(wait, ends, failure)
                     continue
+            finally:
+                self.gate.leave()
             if last:
                 raise failure
             delay = min(MAX_BACKOFF_SECONDS, self.http.backoff_seconds * 2**attempt)
@@ -378,6 +377,40 @@ class Session:
             log.info("%s: %s; retrying in %.1fs", self.source.name, failure.message, delay)
             self._wait(delay, ends, failure)
         raise AssertionError("unreachable")
+
+    def _pace(self, ends: float) -> None:
+        """Wait for this request's moment at the source's pace; a pause another thread sets
+        meanwhile (a 429, a spent quota) is waited out too."""
+        pauses = self.limiter.pauses
+        slot = self.limiter.reserve()
+        while True:
+            wait = slot - self.clock()
+            if wait > 0:
+                if self.clock() + wait > ends:
+                    raise self._out_of_time(None, wait)
+                self.sleep(wait)
+            if self.limiter.pauses == pauses or self.limiter.paused_until <= slot:
+                return
+            pauses = self.limiter.pauses
+            slot = self.limiter.reserve()
+
+    def _spend(self) -> None:
+        """Count the request against the run's budget; raise BudgetSpent if none is left."""
+        with self.lock:
+            if self.budget is not None and self.requests >= self.budget:
+                raise BudgetSpent(
+                    Outcome.OK,
+                    f"not asked: the run's budget of {self.budget} requests to "
+                    f"{self.source.name} is spent ([sources.{self.source.name}] max_requests)",
+                )
+            self.requests += 1
+        if self.progress is not None:
+            self.progress.count_request()
+
+    def _stop(self, outcome: Outcome, message: str) -> Stop:
+        with self.lock:
+            self.stopped = Stop(outcome, message)
+            return self.stopped
 
     def _send(
         self, method: str, url: str, budget: float, started: float, kwargs: dict[str, Any]
@@ -399,7 +432,11 @@ class Session:
             raise self._out_of_time(failure, seconds)
         if not paced:
             allowance = self.http.max_retry_after_seconds
-            if self.waited + seconds > allowance:
+            with self.lock:
+                over = self.waited + seconds > allowance
+                if not over:
+                    self.waited += seconds
+            if over:
                 message = (
                     f"; no more retries: {self.source.name} has waited "
                     f"{_duration(self.waited)} this run, and may wait {_duration(allowance)}"
@@ -409,7 +446,6 @@ class Session:
                     (failure.message if failure else f"{self.host} asked us to wait") + message,
                     failure.exchange if failure else None,
                 )
-            self.waited += seconds
         self.limiter.pause(seconds)
 
     def _out_of_time(self, failure: FetchFailure | None, wait: float | None = None) -> FetchFailure:
@@ -420,25 +456,26 @@ class Session:
             return FetchFailure(Outcome.ERROR, f"no answer from {self.host}: {cause}")
         return FetchFailure(failure.outcome, f"{failure.message}; {cause}", failure.exchange)
 
-    def _failed(self, failure: FetchFailure) -> None:
+    def _failed(self, failure: FetchFailure, divisible: bool = False) -> None:
         """Count a failed request; stop the source when it keeps failing or is gone."""
-        if self.stopped:
-            return
-        self.failures_in_a_row += 1
-        if self.deadline is not None and self.clock() >= self.deadline:
-            self.stopped = Stop(
-                Outcome.ERROR, f"not asked: {self.source.name}'s deadline for this run passed"
-            )
-        elif failure.exchange is None:
-            # No answer at all (timeouts, refused connections) after every retry: a host
-            # that is down would cost each remaining work the same wait.
-            self.stopped = Stop(failure.outcome, f"{failure.message}; not asked again this run")
-        elif self.failures_in_a_row >= FAILURES_TO_STOP:
-            self.stopped = Stop(
-                failure.outcome,
-                f"not asked: {self.source.name} failed {self.failures_in_a_row} requests in a "
-                f"row, so it was stopped for this run (last: {failure.message})",
-            )
+        with self.lock:
+            if self.stopped:
+                return
+            self.failures_in_a_row += 1
+            if self.deadline is not None and self.clock() >= self.deadline:
+                self.stopped = Stop(
+                    Outcome.ERROR, f"not asked: {self.source.name}'s deadline for this run passed"
+                )
+            elif failure.exchange is None and not (divisible and failure.timed_out):
+                # No answer at all (timeouts, refused connections) after every retry: a host
+                # that is down would cost each remaining work the same wait.
+                self.stopped = Stop(failure.outcome, f"{failure.message}; not asked again this run")
+            elif self.failures_in_a_row >= FAILURES_TO_STOP:
+                self.stopped = Stop(
+                    failure.outcome,
+                    f"not asked: {self.source.name} failed {self.failures_in_a_row} requests in a "
+                    f"row, so it was stopped for this run (last: {failure.message})",
+                )
 
     def record(self, response: httpx.Response, body: bytes, started: float) -> Exchange:
         """The Exchange to keep: no secret in its URL, headers or body (some APIs echo a key)."""
@@ -457,7 +494,8 @@ class Session:
             fetched_at=self.now(),
             elapsed_ms=int((time.monotonic() - started) * 1000),
         )
-        self.exchanges.append(exchange)
+        with self.lock:
+            self.exchanges.append(exchange)
         return exchange
 
     def _reason(self, exc: httpx.RequestError) -> str:

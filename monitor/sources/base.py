@@ -28,9 +28,11 @@ from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import httpx
+
 from monitor.doi import doi_or_none
 from monitor.errors import MalformedResponse, WrongWork
-from monitor.fetching import FetchFailure, Session
+from monitor.fetching import BudgetSpent, FetchFailure, Session
 from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
 
 T = TypeVar("T")
@@ -53,6 +55,17 @@ class SourceSpec:
     key_hint: str = ""  # one line: where to get a key
     secret_params: tuple[str, ...] = ()  # query parameters redacted before storing a URL
     homepage: str = ""
+    # How it may be asked (each module's docstring says where its figures come from):
+    max_concurrency: int = 1  # requests in flight at once, within its published limits
+    refresh_days: float = 0.0  # ask a work again once its answer is this old (0: every run)
+    max_requests: int = 10_000  # the most requests one run sends it
+    # the metadata its fetch_citing reads (a list id), kept for lists asked after the counts
+    list_keys: tuple[str, ...] = ()
+
+    @property
+    def batched(self) -> bool:
+        """Asks about many works a request: cheap to ask at every run (monitor/plan.py)."""
+        return self.batch_size > 1
 
 
 @dataclass(frozen=True)
@@ -66,8 +79,41 @@ class Parsed:
 
 
 def doi_path(doi: str) -> str:
-    """A DOI as a URL path segment: its slashes kept, anything unsafe percent-encoded."""
-    return quote(doi, safe="/:;()")
+    """A DOI as a URL path segment: its slashes kept, anything else unsafe percent-encoded,
+    ``;``, ``(`` and ``)`` too (some servers cut a path at ``;``: apis.md §0b)."""
+    return quote(doi, safe="/:")
+
+
+def encoded_length(text: str) -> int:
+    """How long ``text`` is once encoded as a query parameter's value (as httpx sends it)."""
+    return len(str(httpx.QueryParams({"": text}))) - 1
+
+
+def url_room(session: Session, path: str, params: dict[str, str], limit: int) -> int:
+    """The characters left for a batch's values in a URL of at most ``limit`` characters
+    whose other parameters are ``params`` (the batch's own parameter given empty)."""
+    return limit - len(str(httpx.URL(session.url(path), params=params)))
+
+
+def pack(
+    works: Sequence[Work],
+    size: int,
+    length: Callable[[Work], int] | None = None,
+    room: int = 0,
+) -> Iterator[list[Work]]:
+    """Works in batches of at most ``size``, and, given ``length``, of at most ``room``
+    characters in all (a work longer than that alone goes in a batch of its own)."""
+    batch: list[Work] = []
+    used = 0
+    for work in works:
+        cost = length(work) if length else 0
+        if batch and (len(batch) >= size or (length and used + cost > room)):
+            yield batch
+            batch, used = [], 0
+        batch.append(work)
+        used += cost
+    if batch:
+        yield batch
 
 
 _PMCID = re.compile(r"^(?:PMC)?(\d+)$", re.IGNORECASE)
@@ -168,71 +214,122 @@ def lookup_batches(
     parse: Callable[[Any], Parsed],
     total: Callable[[Any], int | None] | None = None,
     work_key: Callable[[Work], str | None] = lambda work: work.doi,
+    *,
+    length: Callable[[Work], int] | None = None,
+    room: int = 0,
+    alone: Callable[[Work], Observation] | None = None,
+    batchable: Callable[[Work], bool] | None = None,
 ) -> list[Observation]:
     """Look works up ``size`` at a time: one request per batch, records matched back by key
     (``key`` of a record equals ``work_key`` of its work: the DOI unless told otherwise).
+
+    Batches are also kept within ``room`` characters of ``length`` (each work's share
+    of the URL), and go out ``max_concurrency`` at a time. A work ``batchable`` refuses
+    (its DOI holds the batch syntax) is asked ``alone``. A batch refused as too long
+    or too large, or that timed out, is asked again in halves, down to single works,
+    so that one odd DOI costs one work.
 
     A failed request fails its batch only; a malformed record is an error for its own
     work. A work with no record in the answer is not_found only when the answer can be
     trusted to hold every match: when a record could not be keyed (``key`` raised
     MalformedResponse, naming the field), when a record is about a work not asked for
     (a wrong answer), or when the answer says, through ``total``, that it matched more
-    records than it lists, such a work is an error instead.
+    records than it lists, such a work is an error instead. Works left when the run's
+    budget is spent get no observation (``Session.not_asked``).
     """
+    single = [w for w in works if batchable and not batchable(w)]
+    grouped = [w for w in works if not (batchable and not batchable(w))]
+    plan: list[list[Work]] = list(pack(grouped, size, length, room))
+    plan += [[w] for w in single]
+
+    def ask(batch: list[Work]) -> list[Observation]:
+        if alone is not None and len(batch) == 1 and batch[0] in single:
+            observed = _budgeted(session, batch, lambda: [alone(batch[0])])
+        else:
+            observed = _one_batch(batch, session, request, records, key, parse, total, work_key)
+        session.done(len(batch))
+        return observed
+
+    found = {o.doi: o for observed in session.map(ask, plan) for o in observed}
+    return [found[w.doi] for w in works if w.doi in found]
+
+
+def _budgeted(
+    session: Session, works: list[Work], ask: Callable[[], list[Observation]]
+) -> list[Observation]:
+    """``ask``'s observations; none, with the works noted as not asked, once the budget is spent."""
+    try:
+        return ask()
+    except BudgetSpent:
+        session.not_asked(w.doi for w in works)
+        return []
+
+
+def _one_batch(
+    batch: list[Work],
+    session: Session,
+    request: Callable[[list[Work]], Exchange],
+    records: Callable[[Any], list[Any]],
+    key: Callable[[Any], str | None],
+    parse: Callable[[Any], Parsed],
+    total: Callable[[Any], int | None] | None,
+    work_key: Callable[[Work], str | None],
+) -> list[Observation]:
+    """One batch's observations; a batch the server could not take, asked again in halves."""
     source = session.source.name
-    observations: list[Observation] = []
-    for batch in chunks(works, size):
-        try:
-            exchange = request(batch)
-        except FetchFailure as failure:
-            observations += failed(batch, source, failure)
-            continue
-        doubts: list[str] = []
-        asked = {work_key(w) for w in batch}
-        try:
-            payload = exchange.json()
-            listed = records(payload)
-            found: dict[str, Any] = {}
-            for record in listed:
-                try:
-                    matched = key(record)
-                except MalformedResponse as exc:
-                    doubts.append(f"unexpected response: a record could not be matched to a work ({exc})")
-                    continue
-                if matched and matched not in asked:
-                    doubts.append(f"answered for another work: the answer holds {matched}, not asked for")
-                elif matched:
-                    found.setdefault(matched, record)
-            matching = total(payload) if total else None
-        except MalformedResponse as exc:
-            observations += malformed(batch, source, exc, exchange)
-            continue
-        if matching is not None and matching > len(listed):
-            doubts.append(
-                f"unexpected response: the answer lists {len(listed)} of the {matching} records it matched"
-            )
-        for work in batch:
-            record = found.get(work_key(work) or "")
-            if record is None and doubts:
-                observations.append(
-                    Observation(
-                        work.doi,
-                        source,
-                        Outcome.ERROR,
-                        f"{doubts[0]}; whether this work is indexed is unknown",
-                        exchange=exchange,
-                    )
-                )
+    try:
+        exchange = request(batch)
+    except BudgetSpent:
+        session.not_asked(w.doi for w in batch)
+        return []
+    except FetchFailure as failure:
+        if len(batch) > 1 and failure.divisible and not session.stopped:
+            half = len(batch) // 2
+            return [
+                *_one_batch(batch[:half], session, request, records, key, parse, total, work_key),
+                *_one_batch(batch[half:], session, request, records, key, parse, total, work_key),
+            ]
+        return failed(batch, source, failure)
+    doubts: list[str] = []
+    asked = {work_key(w) for w in batch}
+    try:
+        payload = exchange.json()
+        listed = records(payload)
+        found: dict[str, Any] = {}
+        for record in listed:
+            try:
+                matched = key(record)
+            except MalformedResponse as exc:
+                doubts.append(f"unexpected response: a record could not be matched to a work ({exc})")
                 continue
+            if matched and matched not in asked:
+                doubts.append(f"answered for another work: the answer holds {matched}, not asked for")
+            elif matched:
+                found.setdefault(matched, record)
+        matching = total(payload) if total else None
+    except MalformedResponse as exc:
+        return malformed(batch, source, exc, exchange)
+    if matching is not None and matching > len(listed):
+        doubts.append(
+            f"unexpected response: the answer lists {len(listed)} of the {matching} records it matched"
+        )
+    observations = []
+    for work in batch:
+        record = found.get(work_key(work) or "")
+        if record is None and doubts:
             observations.append(
-                observe(
-                    work,
+                Observation(
+                    work.doi,
                     source,
-                    exchange,
-                    lambda r=record: None if r is None else parse(r),
-                    work_key,
+                    Outcome.ERROR,
+                    f"{doubts[0]}; whether this work is indexed is unknown",
+                    exchange=exchange,
                 )
             )
+            continue
+        observations.append(
+            observe(work, source, exchange, lambda r=record: None if r is None else parse(r), work_key)
+        )
     return observations
 
 
@@ -243,20 +340,24 @@ def lookup_each(
     parse: Callable[[Exchange], Parsed | None],
     work_key: Callable[[Work], str | None] = lambda work: work.doi,
 ) -> list[Observation]:
-    """Look works up one request each; ``parse`` returns None for not_found, and names
-    in ``Parsed.about`` the id its record is about, checked against ``work_key``."""
+    """Look works up one request each, ``max_concurrency`` at a time; ``parse`` returns
+    None for not_found, and names in ``Parsed.about`` the id its record is about, checked
+    against ``work_key``. Works left when the run's budget is spent get no observation."""
     source = session.source.name
-    observations: list[Observation] = []
-    for work in works:
+
+    def ask(work: Work) -> Observation | None:
         try:
             exchange = request(work)
+        except BudgetSpent:
+            session.not_asked([work.doi])
+            return None
         except FetchFailure as failure:
-            observations += failed([work], source, failure)
-            continue
-        observations.append(
-            observe(work, source, exchange, lambda e=exchange: parse(e), work_key)
-        )
-    return observations
+            return failed([work], source, failure)[0]
+        finally:
+            session.done(1)
+        return observe(work, source, exchange, lambda: parse(exchange), work_key)
+
+    return [o for o in session.map(ask, works) if o is not None]
 
 
 def answered_doi(record: Any, key: str = "doi", where: str = "") -> str:

@@ -166,7 +166,9 @@ def _handler_class(fake: FakeAPI) -> type[BaseHTTPRequestHandler]:
 
         def answer(self) -> None:
             parts = urlsplit(self.path)
-            api, _, rest = parts.path.lstrip("/").partition("/")
+            # a literal ";" ends the path, as at servers that read what follows as path
+            # parameters (a DOI's ";" must be sent as %3B: apis.md §0b)
+            api, _, rest = parts.path.split(";")[0].lstrip("/").partition("/")
             length = int(self.headers.get("content-length") or 0)
             request = Request(
                 api=api,
