@@ -104,7 +104,7 @@ def test_fetch_ok_sends_the_key_in_a_header_only(fake_api, make_session):
     [hit] = fake_api.hits("scopus", "/content/search/scopus")
     assert hit.headers["x-els-apikey"] == KEY
     assert hit.headers["accept"] == "application/json"
-    assert hit.arg("query") == f"DOI({DEFAULT_DOI})"
+    assert hit.arg("query") == f'DOI("{DEFAULT_DOI}")'
     assert KEY not in obs.exchange.url and "apiKey" not in obs.exchange.url
 
 
@@ -114,8 +114,8 @@ def test_dois_are_batched_25_to_a_request(fake_api, make_session):
     observations = scopus.fetch(works, make_session(scopus, api_key=KEY))
     hits = fake_api.hits("scopus", "/content/search/scopus")
     assert len(hits) == 2
-    assert hits[0].arg("query") == " OR ".join(f"DOI({w.doi})" for w in works[:25])
-    assert hits[1].arg("query") == " OR ".join(f"DOI({w.doi})" for w in works[25:])
+    assert hits[0].arg("query") == " OR ".join(f'DOI("{w.doi}")' for w in works[:25])
+    assert hits[1].arg("query") == " OR ".join(f'DOI("{w.doi}")' for w in works[25:])
     assert all(h.arg("count") == "25" for h in hits)
     assert [o.doi for o in observations] == [w.doi for w in works]
     assert [o.outcome for o in observations].count(Outcome.OK) == 1

@@ -376,13 +376,15 @@ def test_400_error_body_is_quoted(fake_api, make_session):
     assert obs.message == "HTTP 400 from Semantic Scholar: Response would exceed maximum size"
 
 
-def test_other_400s_fail_the_whole_batch_unsplit(fake_api, make_session):
-    fake_api.inject("semanticscholar", status=400, body=b'{"error": "Unrecognized field: x"}')
+def test_other_400s_are_asked_again_in_halves_so_one_bad_id_costs_one_work(fake_api, make_session):
+    fake_api.inject("semanticscholar", status=400, body=b'{"error": "Unrecognized id: x"}', times=2)
     observations = semanticscholar.fetch(
         [Work(DEFAULT_DOI), Work("10.9999/a")], make_session(semanticscholar)
     )
-    assert [o.outcome for o in observations] == [Outcome.ERROR, Outcome.ERROR]
-    assert len(fake_api.hits("semanticscholar")) == 1
+    assert [o.outcome for o in observations] == [Outcome.ERROR, Outcome.NOT_FOUND]
+    assert observations[0].message == "HTTP 400 from Semantic Scholar: Unrecognized id: x"
+    sent = [h.json()["ids"] for h in fake_api.hits("semanticscholar")]
+    assert sent == [[f"DOI:{DEFAULT_DOI}", "DOI:10.9999/a"], [f"DOI:{DEFAULT_DOI}"], ["DOI:10.9999/a"]]
 
 
 def test_a_batch_whose_answer_is_too_large_is_asked_again_in_halves(

@@ -1,6 +1,7 @@
 """Altmetric Details Page API (counts): the attention score and who mentioned a work.
 
-One request per work: ``GET /v1/doi/{doi}?key=KEY`` (no batch endpoint). Since
+One request per work: ``GET /v1/doi/{doi}?key=KEY`` (no batch endpoint in the Details
+Page API; no citing works). Since
 10 Nov 2025 every call needs a key, which this API takes only as a query
 parameter: it is listed in ``secret_params`` so stored URLs carry ``REDACTED``.
 A DOI with no attention is a 404. Attention is not citation: ``citations`` stays
@@ -8,6 +9,11 @@ None and the numbers go in metrics. The legacy keyless limit was 1 call a
 second; keyed limits come in ``X-HourlyRateLimit-*`` / ``X-DailyRateLimit-*``
 headers, and 429 when exceeded. The answer's ``doi`` must be the one asked for, else
 it is an error.
+
+How fast: we ask once a second, one at a time (the legacy limit; keyed allowances vary,
+and a spent one stops the run's asking, see monitor/pacing.py). A work is asked again
+once its last answer is 7 days old (or when a batched source's count of it moved), at
+most 1,000 requests a run, the oldest answers first (monitor/plan.py).
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ SPEC = SourceSpec(
     ),
     secret_params=("key",),
     homepage="https://www.altmetric.com",
+    refresh_days=7.0,
+    max_requests=1_000,
 )
 
 

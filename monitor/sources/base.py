@@ -89,10 +89,15 @@ def encoded_length(text: str) -> int:
     return len(str(httpx.QueryParams({"": text}))) - 1
 
 
-def url_room(session: Session, path: str, params: dict[str, str], limit: int) -> int:
+def url_room(
+    session: Session, path: str, params: dict[str, str], limit: int, *, request_line: bool = False
+) -> int:
     """The characters left for a batch's values in a URL of at most ``limit`` characters
-    whose other parameters are ``params`` (the batch's own parameter given empty)."""
-    return limit - len(str(httpx.URL(session.url(path), params=params)))
+    whose other parameters are ``params`` (the batch's own parameter given empty); with
+    ``request_line``, in a request line (``GET /path?query HTTP/1.1``) of at most ``limit``."""
+    url = httpx.URL(session.url(path), params=params)
+    used = len("GET  HTTP/1.1") + len(url.raw_path) if request_line else len(str(url))
+    return limit - used
 
 
 def pack(
@@ -244,7 +249,7 @@ def lookup_batches(
 
     def ask(batch: list[Work]) -> list[Observation]:
         if alone is not None and len(batch) == 1 and batch[0] in single:
-            observed = _budgeted(session, batch, lambda: [alone(batch[0])])
+            observed = budgeted(session, batch, lambda: [alone(batch[0])])
         else:
             observed = _one_batch(batch, session, request, records, key, parse, total, work_key)
         session.done(len(batch))
@@ -254,7 +259,7 @@ def lookup_batches(
     return [found[w.doi] for w in works if w.doi in found]
 
 
-def _budgeted(
+def budgeted(
     session: Session, works: list[Work], ask: Callable[[], list[Observation]]
 ) -> list[Observation]:
     """``ask``'s observations; none, with the works noted as not asked, once the budget is spent."""
@@ -343,21 +348,43 @@ def lookup_each(
     """Look works up one request each, ``max_concurrency`` at a time; ``parse`` returns
     None for not_found, and names in ``Parsed.about`` the id its record is about, checked
     against ``work_key``. Works left when the run's budget is spent get no observation."""
-    source = session.source.name
 
-    def ask(work: Work) -> Observation | None:
-        try:
-            exchange = request(work)
-        except BudgetSpent:
-            session.not_asked([work.doi])
-            return None
-        except FetchFailure as failure:
-            return failed([work], source, failure)[0]
-        finally:
-            session.done(1)
-        return observe(work, source, exchange, lambda: parse(exchange), work_key)
+    def ask(work: Work) -> list[Observation]:
+        observed = budgeted(session, [work], lambda: [lookup_one(work, session, request, parse, work_key)])
+        session.done(1)
+        return observed
 
-    return [o for o in session.map(ask, works) if o is not None]
+    return [o for observed in session.map(ask, works) for o in observed]
+
+
+def lookup_one(
+    work: Work,
+    session: Session,
+    request: Callable[[Work], Exchange],
+    parse: Callable[[Exchange], Parsed | None],
+    work_key: Callable[[Work], str | None] = lambda work: work.doi,
+) -> Observation:
+    """One work, one request: its observation, a failure included (BudgetSpent passes)."""
+    try:
+        exchange = request(work)
+    except BudgetSpent:
+        raise
+    except FetchFailure as failure:
+        return failed([work], session.source.name, failure)[0]
+    return observe(work, session.source.name, exchange, lambda: parse(exchange), work_key)
+
+
+def failed_list(work: Work, observation: Observation, exc: Exception) -> CitingList:
+    """A list that could not be had, its outcome and one line saying why."""
+    if isinstance(exc, FetchFailure):
+        outcome, message = exc.outcome, exc.message
+    elif isinstance(exc, MalformedResponse):
+        outcome, message = Outcome.ERROR, f"unexpected response: {exc}"
+    elif isinstance(exc, WrongWork):
+        outcome, message = Outcome.ERROR, str(exc)
+    else:
+        outcome, message = Outcome.ERROR, f"internal error: {exc!r}"
+    return CitingList(work.doi, observation.source, outcome, message=message)
 
 
 def answered_doi(record: Any, key: str = "doi", where: str = "") -> str:

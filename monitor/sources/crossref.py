@@ -1,8 +1,21 @@
 """Crossref: is-referenced-by-count, bibliographic metadata, corrections and retractions.
 
-Batch: ``GET /works?filter=doi:a,doi:b&rows=N`` (repeating a filter ORs it). The
-contact email goes in the User-Agent and as ``mailto`` for the polite pool.
-Crossref gives non-members only the count, never the list of citing works.
+Batch: ``GET /works?filter=doi:a,doi:b&rows=N`` (repeating a filter ORs it), 50 DOIs
+a request and a request line within 4,092 bytes, where Crossref cuts it (apis.md §0b):
+50 old Wiley SICI DOIs alone measure 4.7 KB, so a batch is cut by length as well as by
+count. ``,`` separates filters, so a DOI holding one is asked alone through
+``GET /works/{doi}`` (404 ``Resource not found.`` when unknown). The contact email goes
+in the User-Agent and as ``mailto`` for the polite pool.
+
+How fast: since 1 Dec 2025 the polite pool allows list queries 3 a second and 3 in
+flight, the public pool 1 a second and 1 in flight (apis.md §1(e): recorded
+``x-rate-limit-*`` and ``x-concurrency-limit`` headers, and a later probe of list
+queries); we ask 3 a second, 3 at a time, and every answer's headers may lower both.
+No daily quota: a run sends at most 5,000 requests (250,000 works). Every tracked work
+is asked at every run.
+
+Citing works: Crossref gives non-members only the count, never the list (its Cited-by
+service is for members), so there is no list to batch.
 """
 
 from __future__ import annotations
@@ -16,13 +29,18 @@ from monitor.models import CitingRecord, Exchange, Observation, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    answered_doi,
     count,
+    doi_path,
+    encoded_length,
     expect_status,
     lookup_batches,
+    lookup_one,
     may,
     need,
     partial_date,
     strip_markup,
+    url_room,
 )
 
 SPEC = SourceSpec(
@@ -32,10 +50,14 @@ SPEC = SourceSpec(
     requests_per_second=3.0,  # polite pool, list queries (Sep 2026); headers may lower it
     batch_size=50,
     homepage="https://www.crossref.org",
+    max_concurrency=3,
+    max_requests=5_000,
 )
+MAX_REQUEST_LINE = 4_092  # bytes: Crossref cuts a longer request line (apis.md §0b)
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
+    fixed = _polite(session, {"filter": "", "rows": str(SPEC.batch_size)})
     return lookup_batches(
         works,
         session,
@@ -45,16 +67,38 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
         key=lambda record: doi_or_none(need(record, "DOI", str, "message.items[].")),
         parse=parse_work,
         total=lambda payload: count(payload["message"], "total-results", "message."),
+        length=lambda work: encoded_length(f"doi:{work.doi},"),
+        room=url_room(session, "/works", fixed, MAX_REQUEST_LINE, request_line=True),
+        batchable=lambda work: "," not in work.doi,
+        alone=lambda work: lookup_one(work, session, lambda w: single(session, w), parse_single),
     )
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:
-    params = {"filter": ",".join(f"doi:{w.doi}" for w in batch), "rows": str(len(batch))}
-    if session.contact_email:
-        params["mailto"] = session.contact_email
-    exchange = session.get("/works", params=params)
+    params = _polite(session, {"filter": ",".join(f"doi:{w.doi}" for w in batch), "rows": str(len(batch))})
+    exchange = session.get("/works", params=params, divisible=len(batch) > 1)
     expect_status(exchange, 200)
     return exchange
+
+
+def single(session: Session, work: Work) -> Exchange:
+    """``GET /works/{doi}``, for a DOI a filter cannot hold."""
+    exchange = session.get(f"/works/{doi_path(work.doi)}", params=_polite(session, {}))
+    expect_status(exchange, 200, 404)
+    return exchange
+
+
+def parse_single(exchange: Exchange) -> Parsed | None:
+    """A singleton answer: 404 is not_found; its ``message`` names the DOI it is about."""
+    if exchange.status_code == 404:
+        return None
+    record = need(exchange.json(), "message", dict)
+    parsed = parse_work(record)
+    return Parsed(parsed.citations, parsed.metrics, parsed.metadata, about=answered_doi(record, "DOI", "message."))
+
+
+def _polite(session: Session, params: dict[str, str]) -> dict[str, str]:
+    return {**params, "mailto": session.contact_email} if session.contact_email else params
 
 
 def parse_work(record: Any) -> Parsed:

@@ -1,13 +1,19 @@
 """Dimensions Metrics API: times cited, recent citations, FCR and RCR, keyless.
 
-One request per work: ``GET /doi/{doi}``; there is no batch endpoint. The answer
+One request per work: ``GET /doi/{doi}``; there is no batch endpoint, and no list of
+citing works at all (that is the licensed Analytics API). The answer
 is a small flat object: ``doi``, ``times_cited``, ``recent_citations`` (the last
 two calendar years), ``field_citation_ratio``, ``relative_citation_ratio``, the
 ``highly_cited_1/5/10`` flags and a ``license`` notice (public client code and a
 documented sample, apis.md §8); the ``doi`` must be the one asked for, else the answer
 is an error. An unknown DOI is answered with HTTP 404, which
 clients treat as "no record". The ratios are null for papers too young to have
-them. No rate limit is published; we ask once a second, as clients do.
+them.
+
+How fast: no rate limit is published; we ask once a second, one at a time, as clients
+do. One request a work is costly, so a work is asked again only when a batched source's
+count of it moved, or once its last answer is 14 days old, at most 2,000 requests a run,
+the oldest answers first (monitor/plan.py).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ SPEC = SourceSpec(
     base_url="https://metrics-api.dimensions.ai",
     requests_per_second=1.0,  # nothing published; clients sleep 1 s between calls
     homepage="https://www.dimensions.ai",
+    refresh_days=14.0,
+    max_requests=2_000,
 )
 
 

@@ -1,13 +1,19 @@
 """Europe PMC: citedByCount, and the PubMed-style record (MeSH, keywords, abstract, PMID, PMCID).
 
 Batch: ``GET /search?query=DOI:"a" OR DOI:"b"&format=json&resultType=core&pageSize=N``,
-25 DOIs a request, which keeps the query under the 1,500 characters the API's error
-text names. No key. Europe PMC publishes no rate limit; we stay at 5 requests/s.
-It sometimes reports an error inside an HTTP 200 (``{"errCode": …, "errMsg": …}``):
+25 DOIs a request and a query of at most 1,500 characters, the length the API's error
+text names (a longer one may be cut: apis.md §0b), so a batch of long DOIs is smaller.
+No key. It sometimes reports an error inside an HTTP 200 (``{"errCode": …, "errMsg": …}``):
 that is an error, never an empty result.
 
+How fast: Europe PMC publishes no rate limit (EBI blocks abusive clients); we ask 5 a
+second, 3 at a time, at most 10,000 requests a run. Every tracked work is asked at
+every run.
+
 Citing works (the ledger): ``GET /{source}/{id}/citations?format=json&page=N&pageSize=1000``
-(source and id from the search record, e.g. ``MED/33930000``), pages counted from 1 until
+(source and id from the search record, e.g. ``MED/33930000``): one work a request, as the
+API has no form listing the citations of several works (the search's ``cites:`` query
+would not say which work each result cites); pages counted from 1 until
 ``hitCount`` citations have come: only then is the list complete. Each
 ``citationList.citation[]`` entry carries ``id``, ``source``, ``citationType``, ``title``,
 ``authorString``, ``journalAbbreviation``, ``pubYear``, ``volume``, ``issue``, ``pageInfo``,
@@ -56,8 +62,11 @@ SPEC = SourceSpec(
     batch_size=25,
     provides_pmid=True,
     homepage="https://europepmc.org",
+    max_concurrency=3,
+    list_keys=("europepmc_id",),
 )
 PAGE_SIZE = 1000  # the largest pageSize of /citations (apis.md §5(b))
+MAX_QUERY = 1_500  # characters of query: a longer one may be cut (apis.md §0b)
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
@@ -72,23 +81,29 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
         key=lambda record: doi_or_none(need(record, "doi", str, "resultList.result[].")),
         parse=parse_record,
         total=lambda payload: count(payload, "hitCount"),
+        length=lambda work: len(_clause(work)) + len(" OR "),
+        room=MAX_QUERY + len(" OR "),
     )
+
+
+def _clause(work: Work) -> str:
+    return f'DOI:"{work.doi}"'
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:
     params = {
-        "query": " OR ".join(f'DOI:"{w.doi}"' for w in batch),
+        "query": " OR ".join(_clause(w) for w in batch),
         "format": "json",
         "resultType": "core",
         # room for a DOI that matches more than one record (first one wins)
         "pageSize": str(2 * len(batch)),
     }
-    return answer(session, "/search", params)
+    return answer(session, "/search", params, divisible=len(batch) > 1)
 
 
-def answer(session: Session, path: str, params: dict[str, str]) -> Exchange:
+def answer(session: Session, path: str, params: dict[str, str], divisible: bool = False) -> Exchange:
     """GET ``path``; anything but a 200 without an error inside is a FetchFailure."""
-    exchange = session.get(path, params=params)
+    exchange = session.get(path, params=params, divisible=divisible)
     expect_status(exchange, 200)
     error = api_error(exchange)
     if error:

@@ -3,8 +3,9 @@
 Batch: ``GET /pubs?pmids=1,2,3``. The API page (icite.od.nih.gov/api) allowed 1000
 PMIDs a request; the current support page ("Bulk Data and API",
 support.icite.nih.gov/hc/en-us/articles/9513563045787) says 200, so we send 200.
-No key; no published rate limit, we stay at 3 requests/s. A work without a known
-PMID is not_found without a request.
+No key; no published rate limit, we stay at 3 requests/s, 2 at a time, at most 2,000
+requests a run (400,000 works). Every tracked work with a PMID is asked at every run. A
+work without a known PMID is not_found without a request.
 
 Field names: by default the API answers with the legacy names of the docs sample
 (fixtures:icite/docs_sample_pubs_pmids_23456789_27599104.json); ``legacy=false`` gives
@@ -13,8 +14,8 @@ true/false (support page example, current) for flags.
 
 Citing works (the ledger): the record carries the citing PMIDs, ``cited_by`` (legacy;
 ``citedByPmids`` in database names), so ``fetch_citing`` makes no request: it reads them
-again from the batch answer the count came from. They are PMIDs only; the ledger learns
-the rest from other sources.
+again from the batch answer the count came from (the batch form of the list is the
+count's own). They are PMIDs only; the ledger learns the rest from other sources.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ SPEC = SourceSpec(
     batch_size=200,
     needs_pmid=True,
     homepage="https://icite.od.nih.gov",
+    max_concurrency=2,
+    max_requests=2_000,
 )
 
 # Legacy name → database name (``legacy=false``). Sources of the database names: the
@@ -85,7 +88,7 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
 
 def request(session: Session, batch: list[Work]) -> Exchange:
     pmids = dict.fromkeys(w.pmid for w in batch if w.pmid)  # each once, in order
-    exchange = session.get("/pubs", params={"pmids": ",".join(pmids)})
+    exchange = session.get("/pubs", params={"pmids": ",".join(pmids)}, divisible=len(pmids) > 1)
     expect_status(exchange, 200)
     return exchange
 

@@ -1,13 +1,28 @@
 """OpenAlex: citation count, counts by year, FWCI, percentiles, topics, authorships.
 
-Batch: ``GET /works?filter=doi:a|b|...&per_page=100`` (at most 100 values per OR filter).
-A free API key has been required since 13 Feb 2026; without one we still try, and a
-401/403 becomes not_configured with a hint.
+Batch: ``GET /works?filter=doi:a|b|...&per_page=100`` (at most 100 values per OR filter,
+apis.md §2(c)), and at most 4,094 characters of URL, beyond which OpenAlex refuses the
+request (apis.md §0b): a batch is cut by length as well as by count. In a filter ``|``
+is OR, ``+`` AND and ``,`` separates filters, so a DOI holding one of them is asked
+alone, through the free singleton ``GET /works/doi:{doi}`` (404 with an HTML body when
+unknown). A free API key has been required since 13 Feb 2026; without one we still try,
+and a 401/403 becomes not_configured with a hint.
 
-Citing works (the ledger): ``GET /works?filter=cites:W…&per_page=100&cursor=*``, then
+How fast: OpenAlex allows everyone 100 requests a second (apis.md §2(e)) and publishes no
+limit of requests in flight; we ask 10 a second, 5 at a time. Each list or filter call
+costs $0.0001 of a free key's $1 a day, i.e. 10,000 calls; singletons are free. A run
+sends at most 5,000 (``max_requests``), leaving the rest to collections and to the
+look-ups that name citing works (monitor/enrich.py). Every tracked work is asked at
+every run: 100 works a request.
+
+Citing works (the ledger): ``GET /works?filter=cites:W1|W2|…&per_page=100&cursor=*`` for
+up to 50 works at once (the OR cap the docs give; within the URL's length too), then
 ``cursor=`` each ``meta.next_cursor`` until it is null (the last page is empty), as the
-paging guide says; complete only then. Each result is a full work object. Each page is a
-billed list call, so a list is fetched only when due (see ``citing.list_is_due``).
+paging guide says. Each result is a work object (``select``-ed to the fields read) whose
+``referenced_works`` names which of the works asked it cites: it is listed under each
+of them, and a result citing none of them is a wrong answer. Every list of the query is
+complete only once the whole query's paging is. Each page is a billed list call, so a
+list is fetched only when due (see ``citing.list_is_due``).
 """
 
 from __future__ import annotations
@@ -16,20 +31,27 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.doi import doi_or_none
-from monitor.errors import MalformedResponse
-from monitor.fetching import Session
+from monitor.errors import MalformedResponse, WrongWork
+from monitor.fetching import BudgetSpent, FetchFailure, Session
 from monitor.models import CitingList, CitingRecord, Exchange, Observation, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    answered_doi,
     check_key,
     citing_list,
     count,
+    doi_path,
+    encoded_length,
     expect_status,
+    failed_list,
     lookup_batches,
+    lookup_one,
     may,
     need,
+    pack,
     pmcid_or_none,
+    url_room,
 )
 
 SPEC = SourceSpec(
@@ -47,8 +69,19 @@ SPEC = SourceSpec(
     ),
     secret_params=("api_key",),
     homepage="https://openalex.org",
+    max_concurrency=5,
+    max_requests=5_000,
+    list_keys=("openalex_id",),
 )
 PER_PAGE = 100  # the largest per_page (apis.md §2(b))
+MAX_URL = 4_094  # characters: OpenAlex refuses longer request URLs (apis.md §0b)
+FILTER_SYNTAX = "|+,"  # OR, AND and the filter separator: a DOI holding one is asked alone
+CITES_PER_QUERY = 50  # works whose citing works one cites: query lists (the docs' OR cap)
+# What a citing work's parser reads, and referenced_works to tell which asked work it cites.
+CITING_FIELDS = (
+    "id,doi,ids,title,display_name,publication_year,publication_date,primary_location,type,"
+    "authorships,is_retracted,topics,referenced_works"
+)
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
@@ -61,24 +94,54 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
         key=lambda record: doi_or_none(need(record, "doi", str, "results[].")),
         parse=parse_work,
         total=lambda payload: count(need(payload, "meta", dict), "count", "meta."),
+        length=lambda work: encoded_length(work.doi + "|"),
+        room=url_room(session, "/works", _keyed(session, {"filter": "doi:", "per_page": "100"}), MAX_URL),
+        batchable=lambda work: not any(c in work.doi for c in FILTER_SYNTAX),
+        alone=lambda work: lookup_one(work, session, lambda w: single(session, w), parse_single),
     )
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:
     # A full page whatever the batch: a DOI held by two works must not push another out.
     return works_page(
-        session, {"filter": "doi:" + "|".join(w.doi for w in batch), "per_page": str(PER_PAGE)}
+        session,
+        {"filter": "doi:" + "|".join(w.doi for w in batch), "per_page": str(PER_PAGE)},
+        divisible=len(batch) > 1,
     )
 
 
-def works_page(session: Session, params: dict[str, str]) -> Exchange:
+def single(session: Session, work: Work) -> Exchange:
+    """``GET /works/doi:{doi}``: the free singleton, for a DOI a filter cannot hold."""
+    exchange = session.get(
+        f"/works/doi:{doi_path(work.doi)}", params=_keyed(session, {}), slow_down=slowed_down
+    )
+    check_key(exchange, session, SPEC, "check it at https://openalex.org/settings/api")
+    expect_status(exchange, 200, 404)
+    return exchange
+
+
+def parse_single(exchange: Exchange) -> Parsed | None:
+    """A singleton answer: 404 is not_found; a work object names the DOI it is about."""
+    if exchange.status_code == 404:
+        return None
+    record = exchange.json()
+    parsed = parse_work(record)
+    return Parsed(parsed.citations, parsed.metrics, parsed.metadata, about=answered_doi(record))
+
+
+def works_page(session: Session, params: dict[str, str], divisible: bool = False) -> Exchange:
     """``GET /works`` with the key, if any; a refusal is explained, only 200 is an answer."""
-    if session.source.api_key:
-        params = {**params, "api_key": session.source.api_key}
-    exchange = session.get("/works", params=params, slow_down=slowed_down)
+    exchange = session.get(
+        "/works", params=_keyed(session, params), slow_down=slowed_down, divisible=divisible
+    )
     check_key(exchange, session, SPEC, "check it at https://openalex.org/settings/api")
     expect_status(exchange, 200)
     return exchange
+
+
+def _keyed(session: Session, params: dict[str, str]) -> dict[str, str]:
+    key = session.source.api_key
+    return {**params, "api_key": key} if key else params
 
 
 def slowed_down(exchange: Exchange) -> bool:
@@ -165,27 +228,101 @@ def fetch_citing(work: Work, observation: Observation, session: Session) -> Citi
     openalex_id = observation.metadata.get("openalex_id")
     if not openalex_id:
         raise MalformedResponse("the work record gave no OpenAlex id to list citing works by")
-    max_pages = getattr(session, "max_pages", 100)
-    records: list[CitingRecord] = []
+    return _cited_by({openalex_id: (work, observation)}, session)[0]
+
+
+def fetch_citing_batch(
+    asked: Sequence[tuple[Work, Observation]], session: Session
+) -> list[CitingList]:
+    """The lists of several works, up to ``CITES_PER_QUERY`` a query, ``max_concurrency``
+    queries at a time: one list per work (a failure is its list's outcome), none for a work
+    left when the run's budget is spent. A query refused as too long or too big, or that
+    timed out, is asked again in halves."""
+    lists: list[CitingList] = []
+    keyed: list[tuple[str, Work, Observation]] = []
+    for work, observation in asked:
+        openalex_id = observation.metadata.get("openalex_id")
+        if openalex_id:
+            keyed.append((openalex_id, work, observation))
+        else:
+            exc = MalformedResponse("the work record gave no OpenAlex id to list citing works by")
+            lists.append(failed_list(work, observation, exc))
+    params = _keyed(session, {"filter": "cites:", "per_page": "100", "cursor": "*", "select": CITING_FIELDS})
+    room = url_room(session, "/works", params, MAX_URL)
+    works = {id(work): (openalex_id, work, observation) for openalex_id, work, observation in keyed}
+    batches = pack(
+        [work for _, work, _ in keyed],
+        CITES_PER_QUERY,
+        lambda work: encoded_length(works[id(work)][0] + "|"),
+        room,
+    )
+
+    def query(batch: list[Work]) -> list[CitingList]:
+        wanted = {works[id(w)][0]: works[id(w)][1:] for w in batch}
+        try:
+            return _cited_by(wanted, session, divisible=len(batch) > 1)
+        except BudgetSpent:
+            return []
+        except FetchFailure as failure:
+            if len(batch) > 1 and failure.divisible and not session.stopped:
+                half = len(batch) // 2
+                return query(batch[:half]) + query(batch[half:])
+            return [failed_list(w, o, failure) for w, o in wanted.values()]
+        except (MalformedResponse, WrongWork) as exc:
+            return [failed_list(w, o, exc) for w, o in wanted.values()]
+
+    for done in session.map(query, list(batches)):
+        lists += done
+    return lists
+
+
+def _cited_by(
+    wanted: dict[str, tuple[Work, Observation]], session: Session, divisible: bool = False
+) -> list[CitingList]:
+    """One ``cites:`` query, every cursor page: each result listed under each asked work it
+    references; complete for all once ``next_cursor`` is null (the empty last page)."""
+    max_pages = getattr(session, "max_pages", 100) * len(wanted)
+    listed: dict[str, list[CitingRecord]] = {openalex_id: [] for openalex_id in wanted}
     cursor = "*"
     complete = False
     for _ in range(max_pages):
-        params = {"filter": f"cites:{openalex_id}", "per_page": str(PER_PAGE), "cursor": cursor}
-        exchange = works_page(session, params)
+        params = {
+            "filter": "cites:" + "|".join(wanted),
+            "per_page": str(PER_PAGE),
+            "cursor": cursor,
+            "select": CITING_FIELDS,
+        }
+        exchange = works_page(session, params, divisible)
         payload = exchange.json()
         results = need(payload, "results", list)
-        records += [parse_citing(r, exchange, f"results[{i}].") for i, r in enumerate(results)]
         meta = need(payload, "meta", dict)
         if "next_cursor" not in meta:  # no cursor paging: the list would be cut silently
             raise MalformedResponse("field 'meta.next_cursor' is missing")
         next_cursor = may(meta, "next_cursor", str, "meta.")
+        for i, result in enumerate(results):
+            where = f"results[{i}]."
+            cited = _references(result, where) & listed.keys()
+            if not cited:
+                raise WrongWork(f"a work citing none of {', '.join(wanted)}", " or ".join(wanted))
+            record = parse_citing(result, exchange, where)
+            for openalex_id in cited:
+                listed[openalex_id].append(record)
         if not next_cursor:
             complete = True
             break
         if not results:
             break  # a cursor with nothing behind it: stop rather than loop
         cursor = next_cursor
-    return citing_list(work, observation, records, complete)
+    return [
+        citing_list(work, observation, listed[openalex_id], complete)
+        for openalex_id, (work, observation) in wanted.items()
+    ]
+
+
+def _references(record: Any, where: str) -> set[str]:
+    """The OpenAlex ids of the works a work object cites (``referenced_works``)."""
+    cited = need(record, "referenced_works", list, where)
+    return {_tail(url) or "" for url in cited if isinstance(url, str)}
 
 
 def parse_citing(record: Any, exchange: Exchange | None = None, where: str = "") -> CitingRecord:

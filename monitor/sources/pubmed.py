@@ -10,12 +10,15 @@ elements (of the whole answer or of one LinkSet) are errors. The count comes fro
 reference lists, so it undercounts.
 
 NCBI asks for ``tool`` and ``email`` on every request. Without an API key it allows 3
-requests/s, 10 with one (``api_key`` query parameter, redacted before storing); we
-keep 3 unless ``[sources.pubmed] requests_per_second`` says otherwise. A work without
-a known PMID is not_found without a request.
+requests/s, 10 with one (``api_key`` query parameter, redacted before storing; E-utilities
+help NBK25497); we keep 3, 3 at a time, unless ``[sources.pubmed] requests_per_second``
+says otherwise, and at most 5,000 requests a run (two a batch: 250,000 works). Every
+tracked work with a PMID is asked at every run. A work without a known PMID is not_found
+without a request.
 
 Citing works (the ledger): the cited-in PMIDs came with the count, so ``fetch_citing``
-makes no request: it reads the work's LinkSet again from the elink answer of its batch.
+makes no request: it reads the work's LinkSet again from the elink answer of its batch
+(the batch form of the list is the count's own).
 
 Retractions and corrections (``monitor.notices``): for the works counted, one
 ``GET /efetch.fcgi?db=pubmed&id=1,2&retmode=xml`` a batch reads each PubmedArticle's
@@ -38,11 +41,12 @@ from typing import Any
 
 from monitor import notices
 from monitor.errors import MalformedResponse
-from monitor.fetching import FetchFailure, Session
+from monitor.fetching import BudgetSpent, FetchFailure, Session
 from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    budgeted,
     chunks,
     citing_list,
     expect_status,
@@ -69,6 +73,8 @@ SPEC = SourceSpec(
     ),
     secret_params=("api_key",),
     homepage="https://pubmed.ncbi.nlm.nih.gov",
+    max_concurrency=3,
+    max_requests=5_000,
 )
 log = logging.getLogger(__name__)
 CITED_IN = "pubmed_pubmed_citedin"
@@ -76,14 +82,22 @@ TOOL = "citation-monitor"
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
-    """Works without a PMID never reach here: the collector answers them (SPEC.needs_pmid)."""
-    observations = cited_in(works, session)
-    counted = [w for w, o in zip(works, observations) if o.outcome is Outcome.OK]
-    statuses = retraction_statuses(counted, session)
-    return [
-        replace(o, metadata={**o.metadata, **statuses[w.pmid]}) if w.pmid in statuses else o
-        for w, o in zip(works, observations)
-    ]
+    """Works without a PMID never reach here: the collector answers them (SPEC.needs_pmid).
+
+    A batch at a time (``max_concurrency`` at once): its counts, then the retraction
+    status of the works it counted."""
+
+    def ask(batch: list[Work]) -> list[Observation]:
+        observations = budgeted(session, batch, lambda: cited_in(batch, session))
+        session.done(len(batch))
+        counted = [w for w, o in zip(batch, observations) if o.outcome is Outcome.OK]
+        statuses = retraction_statuses(counted, session)
+        return [
+            replace(o, metadata={**o.metadata, **statuses[w.pmid]}) if w.pmid in statuses else o
+            for w, o in zip(batch, observations)
+        ]
+
+    return [o for observed in session.map(ask, list(chunks(works, SPEC.batch_size))) for o in observed]
 
 
 # What efetch adds to a work's metadata: its publication types and notices only.
@@ -108,6 +122,9 @@ def retraction_statuses(works: Sequence[Work], session: Session) -> dict[str, di
             exchange = session.get("/efetch.fcgi", params=params)
             expect_status(exchange, 200)
             records = parse_efetch(exchange.body)
+        except BudgetSpent:
+            log.info("PubMed: the run's budget is spent, so no retraction status for %d works", len(batch))
+            continue
         except (FetchFailure, MalformedResponse) as exc:
             log.warning("PubMed: records not read, so no retraction status this run: %s", exc)
             continue
@@ -125,6 +142,8 @@ def cited_in(works: Sequence[Work], session: Session) -> list[Observation]:
     for batch in chunks(works, SPEC.batch_size):
         try:
             exchange = request(session, batch)
+        except BudgetSpent:
+            raise
         except FetchFailure as failure:
             observations += failed(batch, source, failure)
             continue

@@ -1,13 +1,23 @@
 """Scopus (Elsevier Search API): the Scopus citation count, which university portals show.
 
-Batch: ``GET /content/search/scopus?query=DOI(a) OR DOI(b)&count=25``, as Elsevier
-suggests for cited-by counts of many documents in one go; each ``entry`` carries
-its ``prism:doi``, which matches it back to its work. No match at all is still
+Batch: ``GET /content/search/scopus?query=DOI("a") OR DOI("b")&count=25``, as Elsevier
+suggests for cited-by counts of many documents in one go, each DOI quoted as its search
+guide writes them (a DOI's ``(``, ``)`` or ``+`` would otherwise be read as query syntax:
+apis.md §0b); each ``entry`` carries its ``prism:doi``, which matches it back to its work. No match at all is still
 HTTP 200, with one entry ``{"error": "Result set was empty"}`` and
 ``opensearch:totalResults`` "0". The key goes in the ``X-ELS-APIKey`` header,
 never in the URL; a key works only for a subscriber (by network or institution
 token), else 401/403. The Search API allows 20,000 requests a week and reports
 ``X-RateLimit-Remaining``; quota spent is 429.
+
+How fast: the Search API allows 20,000 requests a week (apis.md §10(e)); clients go at
+about 9 a second. We ask 2 a second, 2 at a time, and at most 2,500 requests a run, so
+a daily run stays within the week's quota (62,500 works a run; beyond that the oldest
+answers are asked first, monitor/plan.py).
+
+Citing works: not listed. The search's ``REFEID()`` query lists citing documents one
+cited work at a time, and the Citation Overview API (yearly counts, 25 documents a call)
+needs Elsevier's approval.
 """
 
 from __future__ import annotations
@@ -44,6 +54,8 @@ SPEC = SourceSpec(
         "[sources.scopus] api_key_env"
     ),
     homepage="https://www.scopus.com",
+    max_concurrency=2,
+    max_requests=2_500,
 )
 EMPTY = "Result set was empty"
 
@@ -65,10 +77,12 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
 
 
 def request(session: Session, batch: list[Work]) -> Exchange:
-    params = {"query": " OR ".join(f"DOI({w.doi})" for w in batch), "count": str(SPEC.batch_size)}
+    params = {"query": " OR ".join(query(w) for w in batch), "count": str(SPEC.batch_size)}
     key = session.source.api_key
     headers = {"Accept": "application/json", **({"X-ELS-APIKey": key} if key else {})}
-    exchange = session.get("/content/search/scopus", params=params, headers=headers)
+    exchange = session.get(
+        "/content/search/scopus", params=params, headers=headers, divisible=len(batch) > 1
+    )
     check_key(
         exchange,
         session,
@@ -77,6 +91,12 @@ def request(session: Session, batch: list[Work]) -> Exchange:
     )
     expect_status(exchange, 200)
     return exchange
+
+
+def query(work: Work) -> str:
+    """``DOI("10.1021/es052595+")``: quoted, with a quote or backslash inside escaped."""
+    escaped = work.doi.replace("\\", "\\\\").replace('"', '\\"')
+    return f'DOI("{escaped}")'
 
 
 def entries(payload: Any) -> list[dict[str, Any]]:

@@ -9,8 +9,14 @@ that names another DOI may be an alias Semantic Scholar keeps for the same paper
 (``10.1016/S1368-7646(21)00015-7`` for an Elsevier article), or an answer for another
 work: the work is asked again alone (``GET /paper/DOI:…``), and counted only if that
 answer is the same paper (same ``paperId``) or names its DOI; else it is an error,
-"answered for another work". An answer must stay under 10 MB: a batch refused as too
-large (400, "… maximum size") is asked again in halves.
+"answered for another work". An answer must stay under 10 MB: a batch refused (400,
+"… maximum size", or any other 400: one odd id) or given up on (504 or a timeout, as
+batches of 500 with abstracts have been: apis.md §0b) is asked again in halves.
+
+How fast: a key allows 1 request a second (apis.md §3(e)); no limit of requests in
+flight is published. We ask 1 a second, 2 at a time (a batch of 500 can take longer than
+a second to answer), at most 3,000 requests a run. Every tracked work is asked at every
+run.
 
 A key is optional (header ``x-api-key``). Without one we share an anonymous pool
 that answers 429 often and sends no Retry-After; the Session backs off with jitter,
@@ -23,7 +29,9 @@ Citing works (the ledger): ``GET /paper/{id}/citations?fields=...&offset=N&limit
 lookup returned (``DOI:...`` when there is none). Pages of 1000 (the documented
 maximum); ``offset + limit`` stays below 10,000, where the API stops listing, so a
 work cited more often gets an incomplete list. A page refused as too large (400,
-"Response would exceed maximum size") is asked again at half the size.
+"Response would exceed maximum size") is asked again at half the size. One paper a
+request: ``/paper/batch`` can return each paper's ``citations`` too, but without the
+contexts, intents and influence of each, and cut short, so lists are not batched.
 """
 
 from __future__ import annotations
@@ -36,12 +44,13 @@ from urllib.parse import quote
 
 from monitor.doi import doi_or_none
 from monitor.errors import MalformedResponse, WrongWork
-from monitor.fetching import FetchFailure, Session
+from monitor.fetching import BudgetSpent, FetchFailure, Session
 from monitor.ledger import normalize_title
 from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outcome, Work
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
+    budgeted,
     chunks,
     citing_list,
     count,
@@ -69,6 +78,9 @@ SPEC = SourceSpec(
         "[sources.semanticscholar] api_key_env"
     ),
     homepage="https://www.semanticscholar.org",
+    max_concurrency=2,
+    max_requests=3_000,
+    list_keys=("s2_id",),
 )
 
 # Every field the parser reads, and nothing more (the answer must stay under 10 MB).
@@ -80,14 +92,17 @@ FIELDS = (
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
-    observations: list[Observation] = []
-    for batch in chunks(works, SPEC.batch_size):
-        observations += lookup(batch, session)
-    return observations
+    def ask(batch: list[Work]) -> list[Observation]:
+        observed = budgeted(session, batch, lambda: lookup(batch, session))
+        session.done(len(batch))
+        return observed
+
+    return [o for observed in session.map(ask, list(chunks(works, SPEC.batch_size))) for o in observed]
 
 
 class _TooLarge(Exception):
-    """A batch whose answer would pass the 10 MB cap (400): ask again in two halves."""
+    """A batch refused (its answer would pass the 10 MB cap; an odd id) or given up on
+    (504, a timeout): ask again in two halves."""
 
 
 def lookup(batch: list[Work], session: Session) -> list[Observation]:
@@ -99,6 +114,8 @@ def lookup(batch: list[Work], session: Session) -> list[Observation]:
     except _TooLarge:
         half = len(batch) // 2
         return lookup(batch[:half], session) + lookup(batch[half:], session)
+    except BudgetSpent:
+        raise
     except FetchFailure as failure:
         return failed(batch, source, failure)
     try:
@@ -209,9 +226,12 @@ def request(session: Session, batch: list[Work]) -> Exchange:
             "/paper/batch",
             params={"fields": FIELDS},
             json={"ids": [f"DOI:{w.doi}" for w in batch]},
+            divisible=len(batch) > 1,
         )
+    except BudgetSpent:
+        raise
     except FetchFailure as failure:
-        if len(batch) > 1 and _too_large(failure):
+        if len(batch) > 1 and failure.divisible and not session.stopped:
             raise _TooLarge from None
         raise
 

@@ -1,11 +1,15 @@
 """Unpaywall: open-access status and the best open copy of a work. No citation count.
 
 One request per work: ``GET /v2/{doi}?email=...`` (no batch endpoint; bulk use is
-the data snapshot). The email is required: without one the collector records
-not_configured, and the API itself answers 422. An unknown DOI (not a Crossref
-DOI, or not yet in Unpaywall) is a 404 with a JSON message ``'…' isn't in
-Unpaywall``. About 100,000 calls a day are suggested; we ask 5 a second. The answer's
-``doi`` must be the one asked for, else it is an error.
+the data snapshot; no citations, so no list). The email is required: without one the
+collector records not_configured, and the API itself answers 422. An unknown DOI (not a
+Crossref DOI, or not yet in Unpaywall) is a 404 with a JSON message ``'…' isn't in
+Unpaywall``. The answer's ``doi`` must be the one asked for, else it is an error.
+
+How fast: about 100,000 calls a day are suggested (apis.md §9); nothing is published on
+requests in flight. We ask 5 a second, 3 at a time. Open access changes slowly, so a work
+is asked again once its last answer is 7 days old (or when a batched source's count of
+it moved), at most 10,000 requests a run, the oldest answers first (monitor/plan.py).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ SPEC = SourceSpec(
     needs_contact=True,
     counts_citations=False,
     homepage="https://unpaywall.org",
+    max_concurrency=3,
+    refresh_days=7.0,
+    max_requests=10_000,
 )
 
 

@@ -68,6 +68,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    target: str = ""  # the request target as sent: path and query, percent-encoded
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -177,6 +178,7 @@ def _handler_class(fake: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 query=parse_qs(parts.query, keep_blank_values=True),
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=self.rfile.read(length) if length else b"",
+                target=self.path,
             )
             with fake.lock:
                 fake.requests.append(request)

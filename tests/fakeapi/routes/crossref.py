@@ -1,4 +1,8 @@
-"""Crossref: /works?filter=doi:a,doi:b (list envelope) and /works/{doi} (singleton)."""
+"""Crossref: /works?filter=doi:a,doi:b (list envelope) and /works/{doi} (singleton).
+
+Like Crossref it refuses a request line longer than 4,092 bytes (414), and reads every
+``,`` in a filter as the separator of filters: a DOI holding one becomes a filter it
+does not know (400, in Crossref's validation-failure shape)."""
 
 from __future__ import annotations
 
@@ -13,12 +17,24 @@ def load(fake: FakeAPI) -> None:
     fake.load_records("crossref", lambda r: r["DOI"].lower())
 
 
+MAX_REQUEST_LINE = 4092  # bytes (apis.md §0b)
+
+
 def handle(fake: FakeAPI, request: Request) -> Reply:
     works = fake.records["crossref"]
     polite = "mailto:" in request.headers.get("user-agent", "") or request.arg("mailto")
     headers = dict(POLITE if polite else PUBLIC)
+    if len(f"{request.method} {request.target} HTTP/1.1") > MAX_REQUEST_LINE:
+        return Reply(414, "<html><body><h1>414 Request-URI Too Large</h1></body></html>",
+                     {"Content-Type": "text/html"})
     if request.path == "/works":
         clauses = (request.arg("filter") or "").split(",")
+        unknown = [c for c in clauses if c and c.partition(":")[0] not in ("doi", "update-type")]
+        if unknown:
+            return Reply(400, {"status": "failed", "message-type": "validation-failure", "message": [
+                {"type": "filter-not-available", "value": unknown[0],
+                 "message": f"Filter {unknown[0]} specified but there is no such filter for this route."}]},
+                headers)
         wanted = [c.partition(":")[2].lower() for c in clauses if c.startswith("doi:")]
         items = [works[d] for d in wanted if d in works]
         rows = int(request.arg("rows", "20") or 20)

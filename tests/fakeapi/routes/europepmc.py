@@ -12,6 +12,7 @@ _DOI_CLAUSE = re.compile(r'DOI:"([^"]+)"', re.IGNORECASE)
 _CITATIONS = re.compile(r"^/([A-Za-z]+)/([^/]+)/citations$")
 CITING = "europepmc_citing"  # records[CITING]["MED/33930000"]: the whole citations page
 MAX_PAGE_SIZE = 1000
+MAX_QUERY = 1500  # characters
 
 
 def load(fake: FakeAPI) -> None:
@@ -36,7 +37,7 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
     if request.path != "/search":
         return Reply(404, "Not Found", {"Content-Type": "text/plain"})
     records = fake.records["europepmc"]
-    query = request.arg("query") or ""
+    query = (request.arg("query") or "")[:MAX_QUERY]  # a longer query is cut (apis.md §0b)
     page_size = int(request.arg("pageSize", "25") or 25)
     results = [records[d.lower()] for d in _DOI_CLAUSE.findall(query) if d.lower() in records]
     # The envelope of fixtures:europepmc/search_core_cancer_pageSize25.json and search_no_results.json.

@@ -3,7 +3,12 @@ batched lookup that names citing works, monitor.enrich), /works?filter=cites:W�
 (the citing works, cursor paging), /works?filter=author.orcid:…|author.id:…|institutions.ror:…
 [,from_publication_date:…]&cursor=…&select=… (a collection's works: ``records[LISTINGS]``
 under the clause, e.g. "author.id:A123"; see ``listed_work`` and ``add_listing``) and
-/works/doi:X (singleton)."""
+/works/doi:X (singleton).
+
+Like OpenAlex it refuses a URL longer than 4,094 characters (414), reads ``,`` in a
+filter as the separator of filters (an unknown filter is a 400), ``|`` as OR and ``+`` as
+AND: a DOI holding one of them is misread, as by the real server. ``cites:W1|W2`` lists
+the works citing any of them, each once, each referencing what it cites."""
 
 from __future__ import annotations
 
@@ -46,9 +51,21 @@ def load(fake: FakeAPI) -> None:
             fake.records["openalex"].setdefault(_bare(result["doi"]), result)
 
 
+MAX_URL = 4094  # characters (apis.md §0b)
+FILTERS = ("doi", "cites", "from_publication_date", *LISTING_FILTERS)
+
+
 def handle(fake: FakeAPI, request: Request) -> Reply:
     works = fake.records["openalex"]
+    if len(fake.url + request.target) > MAX_URL:
+        return Reply(414, "<html><body><h1>414 Request-URI Too Large</h1></body></html>",
+                     {"Content-Type": "text/html"})
     if request.path == "/works":
+        for clause in (request.arg("filter") or "").split(","):
+            name, colon, _ = clause.partition(":")
+            if clause and (not colon or name not in FILTERS):
+                return Reply(400, {"error": "Invalid query parameters error.",
+                                   "message": f"{name} is not a valid field"})
         cited = _clause(request.arg("filter") or "", "cites")
         if cited is not None:
             return _citing(fake, request, cited)
@@ -85,9 +102,22 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
 
 
 def _citing(fake: FakeAPI, request: Request, cited: str) -> Reply:
-    """A page of the works citing ``cited``."""
-    everything = fake.records[CITING].get(cited.removeprefix("https://openalex.org/"), [])
-    return _page(request, everything)
+    """A page of the works citing any of ``cited`` (W1|W2|…), each once, each naming in
+    ``referenced_works`` the works asked that it cites (as a real result does)."""
+    listed: dict[str, dict[str, Any]] = {}
+    for work_id in cited.split("|"):
+        work_id = work_id.removeprefix("https://openalex.org/")
+        for result in fake.records[CITING].get(work_id, []):
+            entry = listed.setdefault(result["id"], dict(result))
+            references = list(entry.get("referenced_works") or [])
+            url = f"https://openalex.org/{work_id}"
+            entry["referenced_works"] = references + ([url] if url not in references else [])
+    reply = _page(request, list(listed.values()))
+    fields = request.arg("select")
+    if fields:
+        keep = fields.split(",")
+        reply.body["results"] = [{k: w[k] for k in keep if k in w} for w in reply.body["results"]]
+    return reply
 
 
 def _listing(fake: FakeAPI, request: Request, clause: str) -> Reply:
@@ -146,10 +176,12 @@ def _clause(filter_value: str, name: str) -> str | None:
 
 
 def _dois(filter_value: str) -> list[str]:
+    """The DOIs a doi filter matches: ``|`` ORs values; ``+`` ANDs parts of a value, which
+    two different DOIs never both are, so such a value matches nothing."""
     values = _clause(filter_value, "doi")
     if values is None:
         return []
-    return [_bare(v) for v in values.split("|")]
+    return [_bare(v) for v in values.split("|") if "+" not in v]
 
 
 def _bare(doi: str) -> str:

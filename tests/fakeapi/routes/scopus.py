@@ -1,4 +1,8 @@
-"""Scopus Search API: /content/search/scopus?query=DOI(a) OR DOI(b) with X-ELS-APIKey.
+"""Scopus Search API: /content/search/scopus?query=DOI("a") OR DOI("b") with X-ELS-APIKey.
+
+A DOI is read quoted, as Scopus's search guide writes it; unquoted, its parentheses,
+``+`` or spaces are query syntax: the fake refuses such a query (400), as a search
+engine refuses unbalanced syntax.
 
 The envelope and the empty answer follow lagotto's recorded Scopus fixtures
 (spec/fixtures/scopus.json, scopus_nil.json): a match is an ``entry`` list, no
@@ -7,6 +11,7 @@ match is one entry ``{"error": "Result set was empty"}`` with totalResults "0".
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.fakeapi.server import FakeAPI, Reply, Request
@@ -26,6 +31,7 @@ QUOTA = {
     "X-RateLimit-Remaining": "19996",
     "X-RateLimit-Reset": "1795000000000",
 }
+_QUOTED = re.compile(r'DOI\("((?:[^"\\]|\\.)*)"\)')
 # Keys the fake accepts; any other key is refused.
 KEYS = {"test-scopus-key"}
 
@@ -40,10 +46,11 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
     if request.headers.get("x-els-apikey") not in KEYS:
         return Reply(401, REFUSED)
     query = request.arg("query") or ""
-    wanted = [
-        clause.strip().removeprefix("DOI(").removesuffix(")").lower()
-        for clause in query.split(" OR ")
-    ]
+    clauses = [clause.strip() for clause in query.split(" OR ")]
+    if not all(_QUOTED.fullmatch(c) for c in clauses):
+        return Reply(400, {"service-error": {"status": {"statusCode": "INVALID_INPUT",
+                                                        "statusText": "Error translating query"}}})
+    wanted = [_QUOTED.fullmatch(c).group(1).replace('\\"', '"').lower() for c in clauses]  # type: ignore[union-attr]
     count = int(request.arg("count", "25") or 25)
     matched = [fake.records["scopus"][d] for d in wanted if d in fake.records["scopus"]]
     found = matched[:count]

@@ -21,6 +21,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 from build_default_article import DOI, REAL
 
+CITED = "https://openalex.org/W3139000000"  # the default article's constructed id
+
 PLACES = {  # country → (institution id number, name, ROR), constructed
     "IT": ("I1000001", "University of Milan", "https://ror.org/00wjc7c48"),
     "CN": ("I139660479", "Central South University", "https://ror.org/00f1zfq44"),
@@ -76,7 +78,8 @@ def work(template: dict, row: tuple, n: int) -> dict:
         ids={"openalex": url, "doi": f"https://doi.org/{doi}", "pmid": f"https://pubmed.ncbi.nlm.nih.gov/{pmid}"},
         cited_by_count=14 - 3 * n if n < 4 else 1, is_retracted=False, fwci=None,
         cited_by_api_url=f"https://api.openalex.org/works?filter=cites:{wid}",
-        counts_by_year=[], referenced_works=[], related_works=[], referenced_works_count=60 + n,
+        # a work a ``cites:`` query lists references the cited work: the default article
+        counts_by_year=[], referenced_works=[CITED], related_works=[], referenced_works_count=60 + n,
         abstract_inverted_index=None, mesh=[], keywords=[], concepts=[], grants=[],
         corresponding_author_ids=[], corresponding_institution_ids=[],
     )
