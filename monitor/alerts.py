@@ -218,7 +218,7 @@ class _Rules:
         rows = self.db.query(
             "SELECT o.source, o.outcome, o.citations, o.metadata, o.message, "
             "p.citations AS previous, p.run_id AS previous_run_id, p.observed_at AS previous_at "
-            "FROM observations o LEFT JOIN observations p ON p.id = ("
+            "FROM observation_details o LEFT JOIN observations p ON p.id = ("
             "  SELECT q.id FROM observations q WHERE q.work_id = o.work_id AND q.source = o.source "
             "  AND q.outcome = 'ok' AND q.citations IS NOT NULL AND q.run_id < o.run_id "
             "  ORDER BY q.run_id DESC, q.id DESC LIMIT 1) "

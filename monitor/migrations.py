@@ -6,6 +6,8 @@ and is recorded in ``_sqlite_migrations``. Never edit a step that has shipped; a
 
 from __future__ import annotations
 
+import hashlib
+
 import sqlite_utils
 from sqlite_utils import Migrations
 
@@ -328,3 +330,59 @@ def m007_ledger_events(db: sqlite_utils.Database) -> None:
 def m008_retracted_by(db: sqlite_utils.Database) -> None:
     """Which source said a citing work is retracted (``citers.is_retracted``)."""
     db.execute("ALTER TABLE citers ADD COLUMN retracted_by TEXT")
+
+
+@migrations()
+def m009_observation_payloads(db: sqlite_utils.Database) -> None:
+    """Metrics and metadata kept once each, in ``payloads`` (by their SHA-256), and
+    referenced by the observations that said them, so an unchanged answer adds a small
+    row instead of its JSON again. Observations are one row per work, source and run as
+    before, every old row kept; looked up by work and source, and by run."""
+    db.conn.create_function("payload_sha256", 1, payload_sha256, deterministic=True)
+    for (view,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall():
+        db.execute(f"DROP VIEW {view}")  # recreated after the migrations (views.ensure)
+    _script(
+        db,
+        """
+        CREATE TABLE payloads (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,
+            body TEXT NOT NULL
+        );
+        INSERT OR IGNORE INTO payloads (sha256, body)
+            SELECT payload_sha256(metrics), metrics FROM observations WHERE metrics NOT IN ('', '{}');
+        INSERT OR IGNORE INTO payloads (sha256, body)
+            SELECT payload_sha256(metadata), metadata FROM observations WHERE metadata NOT IN ('', '{}');
+        CREATE TABLE observations_slim (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            work_id INTEGER NOT NULL REFERENCES works(id),
+            source TEXT NOT NULL,
+            observed_at TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN
+                ('ok', 'not_found', 'rate_limited', 'quota_exhausted', 'not_configured', 'error')),
+            message TEXT NOT NULL DEFAULT '',
+            citations INTEGER CHECK (citations IS NULL OR outcome = 'ok'),
+            metrics_id INTEGER REFERENCES payloads(id),
+            metadata_id INTEGER REFERENCES payloads(id),
+            response_id INTEGER REFERENCES responses(id),
+            UNIQUE (work_id, source, run_id)
+        );
+        INSERT INTO observations_slim (id, run_id, work_id, source, observed_at, outcome, message,
+                                       citations, metrics_id, metadata_id, response_id)
+            SELECT o.id, o.run_id, o.work_id, o.source, o.observed_at, o.outcome, o.message,
+                   o.citations,
+                   (SELECT p.id FROM payloads p WHERE p.sha256 = payload_sha256(o.metrics)),
+                   (SELECT p.id FROM payloads p WHERE p.sha256 = payload_sha256(o.metadata)),
+                   o.response_id
+            FROM observations o ORDER BY o.id;
+        DROP TABLE observations;
+        ALTER TABLE observations_slim RENAME TO observations;
+        CREATE INDEX observations_by_run ON observations (run_id)
+        """,
+    )
+
+
+def payload_sha256(text: str) -> str:
+    """The address of a payload: the SHA-256 of its JSON text (keys sorted), in hex."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

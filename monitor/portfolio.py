@@ -231,9 +231,9 @@ def _latest(
     names = json.dumps(list(sources))
     return db.query(
         "SELECT o.* FROM (SELECT w.value AS work_id, s.value AS source FROM json_each(?) w, json_each(?) s) p "
-        "JOIN observations o ON o.id = (SELECT q.id FROM observations q "
+        "JOIN observation_details o ON o.id = (SELECT q.id FROM observations q "
         f"WHERE q.work_id = p.work_id AND q.source = p.source AND q.observed_at <= ? AND q.{condition} "
-        "ORDER BY q.observed_at DESC, q.id DESC LIMIT 1)",
+        "ORDER BY q.run_id DESC LIMIT 1)",  # runs follow each other: the latest run's is the latest
         [ids, names, at, *params],
     )
 

@@ -32,7 +32,7 @@ OBSERVATIONS_SQL = """
 SELECT o.id AS observation_id, w.doi, o.source, o.run_id, o.observed_at, o.outcome,
        o.message, o.citations, o.metrics, o.metadata, o.response_id,
        r.url AS response_url, r.status_code AS response_status, r.body_sha256
-FROM observations o
+FROM observation_details o
 JOIN works w ON w.id = o.work_id
 LEFT JOIN responses r ON r.id = o.response_id
 ORDER BY o.observed_at, o.id

@@ -1,9 +1,11 @@
 """The snapshot store: SQLite through sqlite-utils.
 
-Tables: ``works``, ``runs``, ``observations`` (one row per work, source and run),
-``responses`` (every HTTP exchange) and ``raw_bodies`` (response bodies, zlib-compressed
-and addressed by their SHA-256, so an unchanged response costs no new space).
-Views are what reports and people query; see docs/schema.md.
+Tables: ``works``, ``runs``, ``observations`` (one row per work asked, source and run),
+``payloads`` (the metrics and metadata observations refer to, each kept once by its
+SHA-256), ``responses`` (every HTTP exchange) and ``raw_bodies`` (response bodies,
+zlib-compressed and addressed by their SHA-256, so an unchanged response costs no new
+space). Views are what reports and people query (``observation_details`` gives each
+observation with its metrics and metadata); see docs/schema.md.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor import database
-from monitor.migrations import migrations
+from monitor.migrations import migrations, payload_sha256
 from monitor.models import Exchange, Observation, SourceReport, Work
 from monitor.views import VIEWS  # noqa: F401 - store.VIEWS and store.ensure_views, as before
 
@@ -170,7 +172,7 @@ def save_observation(
 ) -> None:
     db.execute(
         "INSERT INTO observations (run_id, work_id, source, observed_at, outcome, message, "
-        "citations, metrics, metadata, response_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "citations, metrics_id, metadata_id, response_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             work_id,
@@ -179,11 +181,24 @@ def save_observation(
             obs.outcome.value,
             obs.message,
             obs.citations,
-            json.dumps(obs.metrics, sort_keys=True),
-            json.dumps(obs.metadata, sort_keys=True),
+            save_payload(db, obs.metrics),
+            save_payload(db, obs.metadata),
             response_ids.get(id(obs.exchange)) if obs.exchange else None,
         ],
     )
+
+
+def save_payload(db: sqlite_utils.Database, payload: dict[str, Any]) -> int | None:
+    """Keep a metrics or metadata object once, by the SHA-256 of its JSON; its id (None
+    for an empty one, which readers see as ``{}``)."""
+    if not payload:
+        return None
+    text = json.dumps(payload, sort_keys=True)
+    digest = payload_sha256(text)
+    found = db.execute("SELECT id FROM payloads WHERE sha256 = ?", [digest]).fetchone()
+    if found:
+        return int(found[0])
+    return int(db.execute("INSERT INTO payloads (sha256, body) VALUES (?, ?)", [digest, text]).lastrowid or 0)
 
 
 def learn_pmid(db: sqlite_utils.Database, work_id: int, obs: Observation) -> None:
@@ -216,7 +231,7 @@ def observation_history(
     rows = db.query(
         "SELECT w.doi, o.*, r.body_sha256, r.url AS response_url, "
         "CASE WHEN ? IS NULL OR b.pruned_at <= ? THEN b.pruned_at END AS pruned_at "  # not yet, as of then
-        "FROM observations o JOIN works w ON w.id = o.work_id "
+        "FROM observation_details o JOIN works w ON w.id = o.work_id "
         "LEFT JOIN responses r ON r.id = o.response_id LEFT JOIN raw_bodies b ON b.sha256 = r.body_sha256 "
         "WHERE w.doi = ? AND (? IS NULL OR o.observed_at <= ?) ORDER BY o.observed_at, o.id",
         [as_of, as_of, doi, as_of, as_of],
@@ -250,7 +265,7 @@ def latest_metadata(
 ) -> dict[str, dict[str, Any]]:
     """source → the metadata of its latest ok observation of a work."""
     rows = db.query(
-        "SELECT o.source, o.metadata FROM observations o JOIN works w ON w.id = o.work_id "
+        "SELECT o.source, o.metadata FROM observation_details o JOIN works w ON w.id = o.work_id "
         "WHERE w.doi = ? AND o.outcome = 'ok' AND (? IS NULL OR o.observed_at <= ?) "
         "ORDER BY o.observed_at, o.id",
         [doi, as_of, as_of],

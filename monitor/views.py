@@ -18,16 +18,23 @@ VIEWS: dict[str, str] = {
             o.run_id, o.id AS observation_id, o.response_id,
             (SELECT ok.citations FROM observations ok
              WHERE ok.work_id = o.work_id AND ok.source = o.source AND ok.outcome = 'ok'
-             ORDER BY ok.observed_at DESC, ok.id DESC LIMIT 1) AS last_ok_citations,
+             ORDER BY ok.run_id DESC LIMIT 1) AS last_ok_citations,
             (SELECT ok.observed_at FROM observations ok
              WHERE ok.work_id = o.work_id AND ok.source = o.source AND ok.outcome = 'ok'
-             ORDER BY ok.observed_at DESC, ok.id DESC LIMIT 1) AS last_ok_at
+             ORDER BY ok.run_id DESC LIMIT 1) AS last_ok_at
         FROM observations o JOIN works w ON w.id = o.work_id
         WHERE o.id = (
             SELECT latest.id FROM observations latest
             WHERE latest.work_id = o.work_id AND latest.source = o.source
-            ORDER BY latest.observed_at DESC, latest.id DESC LIMIT 1
+            ORDER BY latest.run_id DESC LIMIT 1
         )""",
+    "observation_details": """
+        SELECT o.id, o.run_id, o.work_id, o.source, o.observed_at, o.outcome, o.message,
+               o.citations, coalesce(m.body, '{}') AS metrics, coalesce(d.body, '{}') AS metadata,
+               o.response_id
+        FROM observations o
+        LEFT JOIN payloads m ON m.id = o.metrics_id
+        LEFT JOIN payloads d ON d.id = o.metadata_id""",
     "count_history": """
         SELECT w.doi, o.source, substr(o.observed_at, 1, 10) AS day,
                o.citations, max(o.observed_at) AS observed_at, o.id AS observation_id

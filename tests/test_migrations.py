@@ -118,13 +118,20 @@ def test_a_first_schema_database_upgrades_in_place_without_losing_a_row(tmp_path
         for name, body in store.VIEWS.items():  # the first release's views were replaced
             assert views[name] == f"CREATE VIEW {name} AS{body}"
         for table, rows in before.items():
-            after = list(db.query(f"SELECT * FROM {table} ORDER BY rowid"))
+            # observations keep every row; their metrics and metadata moved to payloads
+            # (m009), read back through the view observation_details
+            source = "observation_details" if table == "observations" else table
+            after = list(db.query(f"SELECT * FROM {source} ORDER BY id" if source != table
+                                  else f"SELECT * FROM {table} ORDER BY rowid"))
             if table == "raw_bodies":  # gained pruned_at, NULL for every old body
                 assert all(r.pop("pruned_at") is None for r in after)
             if table == "works":  # gained tracked (every old work is) and untracked_at
                 assert all((r.pop("tracked"), r.pop("untracked_at")) == (1, None) for r in after)
             assert after == rows, table
         assert store.raw_body(db, "11".ljust(64, "0")) == b'{"run": 1, "work": 1}'
+        # four observations said the same metrics and the same metadata: each is kept once
+        assert [r["body"] for r in db.query("SELECT body FROM payloads ORDER BY id")] == [
+            '{"fwci": 1.5}', '{"title": "T"}']
 
         latest = {r["doi"]: r for r in db.query("SELECT * FROM latest_counts")}
         assert latest["10.1/b"]["outcome"] == "error"

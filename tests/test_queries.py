@@ -128,7 +128,7 @@ def test_export_json_is_every_observation_with_nested_metrics(config, invoke):
     result = invoke("export", "--format", "json", "--config", str(config))
     assert result.exit_code == 0, result.output
     exported = json.loads(result.output)
-    stored = rows(config, "select id, source, citations, metrics from observations order by id")
+    stored = rows(config, "select id, source, citations, metrics from observation_details order by id")
     assert sorted(r["observation_id"] for r in exported) == [r["id"] for r in stored]
     openalex = [r for r in exported if r["source"] == "openalex" and r["metrics"]]
     assert openalex and isinstance(openalex[-1]["metrics"], dict)

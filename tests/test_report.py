@@ -79,7 +79,7 @@ def test_metrics_come_from_the_stored_observations(site):
     _, conn, page = site
     metrics = {}
     for source, raw in conn.execute(
-        "select o.source, o.metrics from observations o join latest_counts l on l.observation_id = o.id"
+        "select o.source, o.metrics from observation_details o join latest_counts l on l.observation_id = o.id"
     ):
         metrics[source] = json.loads(raw)
     block = section(page, "metrics")
@@ -93,7 +93,7 @@ def test_metrics_come_from_the_stored_observations(site):
 def test_citations_per_year_equal_openalex_counts_by_year(site):
     _, conn, page = site
     (raw,) = conn.execute(
-        "select o.metrics from observations o join latest_counts l on l.observation_id = o.id where o.source = 'openalex'"
+        "select o.metrics from observation_details o join latest_counts l on l.observation_id = o.id where o.source = 'openalex'"
     ).fetchone()
     by_year = json.loads(raw)["counts_by_year"]
     table = section(page, "charts")
@@ -490,8 +490,8 @@ def test_a_sources_url_never_becomes_a_script_link(write_config, invoke, tmp_pat
     conn = sqlite3.connect(tmp_path / "state/monitor.db")
 
     def open_copy(url: str) -> str:
-        conn.execute("update observations set metadata = json_set(metadata, '$.is_oa', json('true'), "
-                     "'$.oa_url', ?) where source = 'openalex'", [url])
+        conn.execute("update payloads set body = json_set(body, '$.is_oa', json('true'), '$.oa_url', ?) "
+                     "where id in (select metadata_id from observations where source = 'openalex')", [url])
         conn.commit()
         assert invoke("report", "--config", str(config)).exit_code == 0
         return section((tmp_path / PAGE).read_text(), "content")
@@ -506,8 +506,8 @@ def test_the_index_marks_a_retraction_notice_as_a_retraction(write_config, invok
     invoke("run", "--config", str(config))
     conn = sqlite3.connect(tmp_path / "state/monitor.db")
     notice = json.dumps([{"type": "retraction", "label": "Retraction", "doi": "10.1016/j.drup.2026.000001"}])
-    conn.execute("update observations set metadata = json_set(metadata, '$.updated_by', json(?)) "
-                 "where source = 'crossref'", [notice])
+    conn.execute("update payloads set body = json_set(body, '$.updated_by', json(?)) "
+                 "where id in (select metadata_id from observations where source = 'crossref')", [notice])
     conn.commit()
     assert invoke("report", "--config", str(config)).exit_code == 0
     index = (tmp_path / "state/report/index.html").read_text()

@@ -32,7 +32,7 @@ def test_open_db_is_wal_and_migrated(db):
     assert {"works", "runs", "observations", "responses", "raw_bodies"} <= set(db.table_names())
     assert set(db.view_names()) == set(store.VIEWS) == {
         "latest_counts", "count_history", "source_health", "citing_works", "new_citing_works", "alerts",
-        "collection_works", "collection_metrics"}
+        "collection_works", "collection_metrics", "observation_details"}
 
 
 def test_a_crash_mid_source_leaves_nothing_of_that_source(db, monkeypatch):
