@@ -363,26 +363,45 @@ def _bool(value: bool | None) -> int | None:
 # --- reading: request economy ------------------------------------------------------
 
 
-def last_complete_lists(db: sqlite_utils.Database, source: str) -> dict[str, dict[str, Any]]:
-    """doi → the last complete, ok list fetch of ``source`` for that work."""
-    rows = db.query(
+def last_complete_lists(
+    db: sqlite_utils.Database, source: str, dois: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """doi → the last complete, ok list fetch of ``source`` for that work (of ``dois`` only,
+    when given: a run reads them a chunk of works at a time)."""
+    sql = (
         "SELECT w.doi, f.count_at_fetch, f.fetched_at FROM citing_fetches f JOIN works w ON w.id = f.work_id "
         "WHERE f.source = ? AND f.outcome = 'ok' AND f.complete = 1 "
         "AND f.id = (SELECT max(g.id) FROM citing_fetches g WHERE g.work_id = f.work_id "
-        "AND g.source = f.source AND g.outcome = 'ok' AND g.complete = 1)",
-        [source],
+        "AND g.source = f.source AND g.outcome = 'ok' AND g.complete = 1)"
     )
-    return {row["doi"]: row for row in rows}
+    if dois is None:
+        return {row["doi"]: row for row in db.query(sql, [source])}
+    found: dict[str, dict[str, Any]] = {}
+    wanted = list(dois)
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        rows = db.query(f"{sql} AND w.doi IN ({', '.join('?' * len(part))})", [source, *part])
+        found.update((row["doi"], row) for row in rows)
+    return found
+
+
+def list_priority(
+    last: Mapping[str, Any] | None, count: int | None, now: datetime, max_age_days: float
+) -> tuple[int, str] | None:
+    """How soon a list is wanted, most urgent first; None when it is not due. Due when the
+    count changed since it was fetched (first), when there is none, or when it is too old
+    (the oldest first)."""
+    if last is None:
+        return (1, "")
+    if count is not None and count != last["count_at_fetch"]:
+        return (0, "")
+    fetched = datetime.fromisoformat(last["fetched_at"])
+    return (2, last["fetched_at"]) if now - fetched > timedelta(days=max_age_days) else None
 
 
 def list_is_due(last: Mapping[str, Any] | None, count: int | None, now: datetime, max_age_days: float) -> bool:
     """Fetch a list when there is none, when the count changed, or when it is too old."""
-    if last is None:
-        return True
-    if count is not None and count != last["count_at_fetch"]:
-        return True
-    fetched = datetime.fromisoformat(last["fetched_at"])
-    return now - fetched > timedelta(days=max_age_days)
+    return list_priority(last, count, now, max_age_days) is not None
 
 
 # --- reading: derived figures --------------------------------------------------------

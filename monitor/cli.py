@@ -30,7 +30,7 @@ from monitor.config import Config, load_config, require_writable
 from monitor.doi import InvalidDOI, normalize_doi
 from monitor.fetching import utcnow
 from monitor.job import run_job
-from monitor.models import CollectionReport, SourceReport
+from monitor.models import CollectionReport, SourceResult
 from monitor.redaction import config_secrets, protect_logging
 from monitor.resolvers import RESOLVERS
 from monitor.sources import SOURCES
@@ -160,20 +160,21 @@ def is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def status_line(report: SourceReport, width: int) -> str:
+def status_line(result: SourceResult, width: int) -> str:
     """``openalex  ok               41 citations``: one source's line."""
-    return f"{report.source:<{width}}  {report.outcome.value:<15}  {describe(report)}"
+    return f"{result.source:<{width}}  {result.outcome.value:<15}  {describe(result)}"
 
 
-def describe(report: SourceReport) -> str:
-    if report.message:
-        return report.message
-    ok = [o for o in report.observations if o.outcome.value == "ok"]
-    if not SOURCES[report.source].SPEC.counts_citations:
-        return f"{len(ok)} of {len(report.observations)} works described"
-    if len(report.observations) == 1 and ok and ok[0].citations is not None:
-        return f"{ok[0].citations} citations"
-    return f"{len(ok)} of {len(report.observations)} works counted"
+def describe(result: SourceResult) -> str:
+    if result.message:
+        return result.message
+    if result.asked == 1 and result.tracked <= 1 and result.citations is not None:
+        return f"{result.citations} citations"
+    verb = "counted" if SOURCES[result.source].SPEC.counts_citations else "described"
+    line = f"{result.ok} of {result.asked} works {verb}"
+    if result.asked < result.tracked:  # the refresh policy let the others be
+        line += f" ({result.tracked - result.asked} not due)"
+    return line
 
 
 @cli.command("report")

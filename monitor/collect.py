@@ -1,85 +1,100 @@
-"""One run: ask every enabled source about every tracked work, store what comes back.
+"""One run: plan who is asked about what, ask every enabled source, store what comes back.
 
 The tracked works are ``[[works]]`` and the members of every collection, as
-``membership.refresh`` leaves them at the start of the run.
+``membership.refresh`` leaves them at the start of the run; ``plan.make`` then says which
+works each source is asked about (its refresh policy and budget), and this module only
+carries the plan out.
 
-Sources run concurrently, each in its own thread with its own rate limit, so the
-slowest source sets the run's length. Results are stored from this thread, one
-atomic write per source, as each source finishes.
+Sources run concurrently, each in its own thread (and its requests ``max_concurrency`` at
+a time: monitor/source_job.py), so the slowest source sets the run's length. They hand
+their results over a chunk at a time through a bounded queue; this thread stores each
+chunk in one transaction as it comes, so memory stays flat in the number of works.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime
-from types import ModuleType
 from typing import Any
 
 import httpx
 import sqlite_utils
 
-from monitor import citing, database, membership, stopping, store
+from monitor import citing, database, membership, plan, stopping, store
 from monitor.config import Config, SourceConfig
-from monitor.errors import MalformedResponse, WrongWork
-from monitor.fetching import FetchFailure, Session, make_client, utcnow
-from monitor.models import CitingList, Observation, Outcome, RunSummary, SourceReport, Work
+from monitor.fetching import Session, make_client, utcnow
+from monitor.models import Outcome, RunSummary, SourceReport, SourceResult, Work
+from monitor.progress import RunProgress
+from monitor.source_job import (  # noqa: F401 - collect.fetch_source, .session_for, as before
+    _fetch_list,
+    fetch_source,
+    run_source,
+    session_for,
+)
 from monitor.sources import SOURCES
-from monitor.sources.base import not_configured
 
 log = logging.getLogger(__name__)
+
+QUEUED_CHUNKS = 4  # chunks waiting to be stored, from all sources: the memory a run may hold
+POLL_SECONDS = 0.25  # how often a waiting thread looks whether the run is stopping
 
 
 def run(
     config: Config,
     *,
     now: Callable[[], datetime] = utcnow,
-    on_source_done: Callable[[SourceReport], None] | None = None,
+    on_source_done: Callable[[SourceResult], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    progress: RunProgress | None = None,
 ) -> RunSummary:
     """Run every enabled source once and store a snapshot. Never raises for a source's failure.
 
     The run ends by ``[http] run_deadline_minutes`` on ``clock``; each source by its own
     ``source_deadline_minutes`` from its start, whichever comes first. ``clock`` and
-    ``sleep`` go together: a test that fakes one fakes both.
+    ``sleep`` go together: a test that fakes one fakes both. ``progress`` is told what
+    each source is doing, for a live display.
     """
     deadline = clock() + config.http.run_deadline_minutes * 60
     db = store.open_db(config.database)
     try:
         started = now()
         run_id = store.start_run(db, started)
-        reports: list[SourceReport] = []
+        results: list[SourceResult] = []
         status = "interrupted"  # unless it gets to the end: a signal, a full disk
         try:
             with make_client(config.contact_email, config.http) as client:
                 tracking = membership.refresh(db, config, run_id, client, now)
                 works = store.tracked_works(db, [w.doi for w in tracking.works])
-                for report in _fetch_all(db, config, works, client, now, (clock, sleep), deadline):
-                    with stopping.held():  # a signal now waits until this source is saved
-                        save(db, run_id, tracking.work_ids, report, now())
-                        reports.append(report)
+                the_plan = plan.make(db, config, works, now())
+                context = _Run(db, config, run_id, tracking.work_ids, the_plan, client, now,
+                               (clock, sleep), deadline, progress or RunProgress())
+                for result in context.collect(works):
+                    results.append(result)
                     if on_source_done:
-                        on_source_done(report)
+                        on_source_done(result)
             summary = RunSummary(
-                run_id, started, now(), tuple(sorted(reports, key=_order)), tracking.collections
+                run_id, started, now(), tuple(sorted(results, key=_order)), tracking.collections
             )
             status = "failed" if summary.failed else "ok"
             return summary
         except sqlite3.Error as exc:
             raise database.error(exc, config.database) from None
         finally:
-            _finish(db, run_id, now(), status, reports)
+            _finish(db, run_id, now(), status, results)
     finally:
         db.close()
 
 
 def _finish(
-    db: sqlite_utils.Database, run_id: int, now: datetime, status: str, reports: list[SourceReport]
+    db: sqlite_utils.Database, run_id: int, now: datetime, status: str, results: list[SourceResult]
 ) -> None:
     """Record how the run ended. If even that fails (the disk is still full), the row stays
     'running' and the next run marks it interrupted (``store.close_abandoned_runs``)."""
@@ -91,7 +106,7 @@ def _finish(
                 now,
                 status,
                 {"ok": 0, "failed": 1}.get(status, 1),
-                {r.source: {"outcome": r.outcome.value, "message": r.message} for r in reports},
+                {r.source: _summary(r) for r in results},
             )
     except sqlite3.Error as exc:
         if status != "interrupted":
@@ -99,171 +114,169 @@ def _finish(
         log.warning("run %s could not be marked interrupted: %s", run_id, exc)
 
 
-def _fetch_all(
-    db: sqlite_utils.Database,
-    config: Config,
-    works: list[Work],
-    client: httpx.Client,
-    now: Callable[[], datetime],
-    timing: tuple[Callable[[], float], Callable[[float], None]],
-    deadline: float,
-) -> Iterator[SourceReport]:
-    """Run the sources concurrently, yielding each one's report as it finishes.
+def _summary(result: SourceResult) -> dict[str, Any]:
+    """A source's entry in ``runs.summary``."""
+    return {
+        "outcome": result.outcome.value,
+        "message": result.message,
+        "tracked": result.tracked,
+        "asked": result.asked,
+        "requests": result.requests,
+    }
 
-    Sources that need a PMID start once the sources that can provide one have
-    finished and their PMIDs are stored; the others start at once.
-    """
-    later = [s for s in config.enabled_sources if SOURCES[s.name].SPEC.needs_pmid]
-    first = [s for s in config.enabled_sources if s not in later]
-    providers = {s.name for s in first if SOURCES[s.name].SPEC.provides_pmid}
-    clock, sleep = timing
-    pool = ThreadPoolExecutor(max_workers=max(1, len(config.enabled_sources)))
-    finished = False
-    try:
-        def start(source: SourceConfig, works: list[Work]) -> None:
-            lists = citing.last_complete_lists(db, source.name)
-            ends = min(deadline, clock() + config.http.source_deadline_minutes * 60)
-            future = pool.submit(
-                fetch_source, source, works, client, config, now, lists,
-                clock=clock, sleep=sleep, deadline=ends,
+
+@dataclass(frozen=True)
+class _Finished:
+    """A source's last word on the queue: every chunk of it came before."""
+
+    result: SourceResult
+
+
+@dataclass(frozen=True)
+class _ListsWanted:
+    """A source thread's question to the database's thread: its last lists of these DOIs."""
+
+    source: str
+    dois: list[str]
+    reply: queue.Queue[dict[str, dict[str, Any]]]
+
+
+class _Run:
+    """The sources of one run: their threads, the queue of their chunks, the store."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        config: Config,
+        run_id: int,
+        work_ids: dict[str, int],
+        the_plan: plan.Plan,
+        client: httpx.Client,
+        now: Callable[[], datetime],
+        timing: tuple[Callable[[], float], Callable[[float], None]],
+        deadline: float,
+        progress: RunProgress,
+    ):
+        self.db, self.config, self.run_id, self.work_ids = db, config, run_id, work_ids
+        self.plan, self.client, self.now = the_plan, client, now
+        self.clock, self.sleep = timing
+        self.deadline = deadline
+        self.progress = progress
+        self.chunks: queue.Queue[SourceReport | _Finished | _ListsWanted] = queue.Queue(QUEUED_CHUNKS)
+        self.stopping = threading.Event()
+        self.sessions: list[Session] = []
+
+    def collect(self, works: list[Work]) -> Iterator[SourceResult]:
+        """Start the sources, store their chunks as they come, yield each one's result when
+        it is done. Sources that need a PMID start once those that can provide one are
+        done and their PMIDs stored; the others start at once."""
+        enabled = self.config.enabled_sources
+        later = [s for s in enabled if SOURCES[s.name].SPEC.needs_pmid]
+        providers = {s.name for s in enabled if s not in later and SOURCES[s.name].SPEC.provides_pmid}
+        running = set()
+        pool = ThreadPoolExecutor(max_workers=max(1, len(enabled)), thread_name_prefix="source")
+        finished = False
+        try:
+            for source in enabled:
+                if source not in later:
+                    running.add(source.name)
+                    pool.submit(self.source, source, self.plan[source.name].works)
+            while running or later:
+                if later and not providers:
+                    known = {w.doi: w for w in store.tracked_works(self.db, [w.doi for w in works])}
+                    for source in later:
+                        running.add(source.name)
+                        asked = [known.get(w.doi, w) for w in self.plan[source.name].works]
+                        pool.submit(self.source, source, asked)
+                    later = []
+                item = self._next()
+                if isinstance(item, _ListsWanted):
+                    item.reply.put(citing.last_complete_lists(self.db, item.source, item.dois))
+                    continue
+                if isinstance(item, _Finished):
+                    running.discard(item.result.source)
+                    providers.discard(item.result.source)
+                    self.progress.sources[item.result.source].finish(item.result.outcome.value)
+                    yield item.result
+                    continue
+                with stopping.held():  # a signal now waits until this chunk is saved
+                    save(self.db, self.run_id, self.work_ids, item, self.now())
+            finished = True
+        finally:
+            # stopped early (a signal, a full disk): ask nothing more, wait for nobody
+            self.stopping.set()
+            for session in self.sessions:
+                session.cancel("not asked: the run was stopped")
+            pool.shutdown(wait=finished, cancel_futures=True)
+
+    def _next(self) -> SourceReport | _Finished | _ListsWanted:
+        """The next chunk or end of a source; waits in short steps, so a signal gets through."""
+        while True:
+            try:
+                return self.chunks.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
+
+    def _put(self, item: SourceReport | _Finished | _ListsWanted) -> None:
+        """Queue a chunk, waiting while the store catches up, unless the run is stopping."""
+        while not self.stopping.is_set():
+            try:
+                self.chunks.put(item, timeout=POLL_SECONDS)
+                return
+            except queue.Full:
+                continue
+
+    def source(self, source: SourceConfig, works: list[Work] | tuple[Work, ...]) -> None:
+        """One source's thread: its plan carried out, its last word queued, whatever happens."""
+        source_plan = self.plan[source.name]
+        progress = self.progress.start(source.name, len(works))
+        ends = min(self.deadline, self.clock() + self.config.http.source_deadline_minutes * 60)
+        session = session_for(
+            source, self.client, self.config, now=self.now, clock=self.clock, sleep=self.sleep,
+            deadline=ends, budget=source.max_requests, progress=progress,
+        )
+        self.sessions.append(session)
+        try:
+            source_plan = replace(source_plan, works=tuple(works))
+            result = run_source(
+                source, source_plan, session, self.config, self._put, self._last_lists(source.name), self.now
             )
-            running[future] = source.name
+        except Exception as exc:  # a bug in one source must not stop the others
+            log.exception("%s: unexpected failure", source.name)
+            result = SourceResult(source.name, Outcome.ERROR, f"internal error: {exc!r}")
+        self._put(_Finished(result))
 
-        running: dict[Future[SourceReport], str] = {}
-        for source in first:
-            start(source, works)
-        while running or later:
-            if later and not providers:
-                known = store.tracked_works(db, [w.doi for w in works])
-                for source in later:
-                    start(source, known)
-                later = []
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                providers.discard(running.pop(future))
-                yield future.result()
-        finished = True
-    finally:
-        # stopped early (a signal, a full disk): do not wait for the sources still asking
-        pool.shutdown(wait=finished, cancel_futures=True)
+
+    def _last_lists(self, source: str) -> Callable[[list[str]], dict[str, dict[str, Any]]]:
+        """For a source thread: its last complete lists of some DOIs, asked of this thread
+        (the one that owns the database); none once the run is stopping."""
+
+        def ask(dois: list[str]) -> dict[str, dict[str, Any]]:
+            reply: queue.Queue[dict[str, dict[str, Any]]] = queue.Queue(1)
+            self._put(_ListsWanted(source, dois, reply))
+            while not self.stopping.is_set():
+                try:
+                    return reply.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    continue
+            return {}
+
+        return ask
 
 
 def save(
     db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int], report: SourceReport, now: datetime
 ) -> None:
-    """One source's observations, exchanges and citing lists: one transaction."""
+    """One chunk of a source's observations, exchanges and citing lists: one transaction."""
+    spec = SOURCES[report.source].SPEC
     with db.atomic():
-        response_ids = store.save_source(db, run_id, work_ids, report, now)
+        response_ids = store.save_source(
+            db, run_id, work_ids, report, now, signals_moves=spec.batched and spec.counts_citations
+        )
         for listing in report.citing:
             authors = store.work_authors(db, listing.doi)
             citing.save_list(db, run_id, work_ids[listing.doi], listing, authors, response_ids, now)
 
 
-def _order(report: SourceReport) -> int:
-    return list(SOURCES).index(report.source)
-
-
-def fetch_source(
-    source: SourceConfig,
-    works: Sequence[Work],
-    client: httpx.Client,
-    config: Config,
-    now: Callable[[], datetime] = utcnow,
-    lists: Mapping[str, Mapping[str, Any]] | None = None,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    deadline: float | None = None,
-) -> SourceReport:
-    """Ask one source about all works. Whatever happens, returns one observation per work.
-
-    ``lists`` holds the source's last complete citing list per DOI: a new list is
-    fetched only where it is due (see ``citing.list_is_due``). No request is made after
-    ``deadline`` (on ``clock``); no message keeps the source's key in any form.
-    """
-    module = SOURCES[source.name]
-    spec = module.SPEC
-    started = time.monotonic()
-    session = session_for(source, client, config, now=now, clock=clock, sleep=sleep, deadline=deadline)
-    if spec.needs_key and not source.has_key:
-        observations = not_configured(works, source.name, spec.key_hint)
-    elif spec.needs_contact and not config.contact_email:
-        observations = not_configured(
-            works, source.name, f"{spec.title} needs an email address: set [monitor] contact_email"
-        )
-    else:
-        asked = [w for w in works if w.pmid] if spec.needs_pmid else list(works)
-        try:
-            observations = list(module.fetch(asked, session)) + [
-                Observation(
-                    w.doi,
-                    source.name,
-                    Outcome.NOT_FOUND,
-                    f"{spec.title} looks works up by PMID and none is known for this DOI: "
-                    'set pmid = "…" in its [[works]] entry of config.toml',
-                )
-                for w in works
-                if w not in asked
-            ]
-        except Exception as exc:  # a bug in one source must not stop the others
-            log.exception("%s: unexpected failure", source.name)
-            observations = [
-                Observation(w.doi, source.name, Outcome.ERROR, f"internal error: {exc!r}")
-                for w in works
-            ]
-    observations = _one_per_work(source.name, works, observations)
-    listings: list[CitingList] = []
-    session.max_pages = config.citing.max_pages
-    if config.citing.enabled and hasattr(module, "fetch_citing"):
-        for work, obs in zip(works, observations):
-            last = (lists or {}).get(work.doi)
-            if obs.outcome is Outcome.OK and citing.list_is_due(
-                last, obs.citations, now(), config.citing.max_list_age_days
-            ):
-                listings.append(_fetch_list(module, work, obs, session))
-    redact = session.redactor.text
-    return SourceReport(
-        source.name,
-        tuple(replace(o, message=redact(o.message)) for o in observations),
-        tuple(session.exchanges),
-        int((time.monotonic() - started) * 1000),
-        tuple(replace(c, message=redact(c.message)) for c in listings),
-    )
-
-
-def session_for(source: SourceConfig, client: httpx.Client, config: Config, **kwargs: Any) -> Session:
-    """A session for one source with the run's settings (HTTP, contact, the parameters that
-    carry its key); ``kwargs`` as for ``Session`` (``now``, ``clock``, ``deadline``, ...)."""
-    return Session(
-        source,
-        client,
-        config.http,
-        contact_email=config.contact_email,
-        secret_params=SOURCES[source.name].SPEC.secret_params,
-        **kwargs,
-    )
-
-
-def _fetch_list(module: ModuleType, work: Work, obs: Observation, session: Session) -> CitingList:
-    try:
-        return module.fetch_citing(work, obs, session)
-    except FetchFailure as failure:
-        return CitingList(work.doi, obs.source, failure.outcome, message=failure.message)
-    except MalformedResponse as exc:
-        return CitingList(work.doi, obs.source, Outcome.ERROR, message=f"unexpected response: {exc}")
-    except WrongWork as exc:
-        return CitingList(work.doi, obs.source, Outcome.ERROR, message=str(exc))
-    except Exception as exc:  # a bug in one source must not stop the others
-        log.exception("%s: unexpected failure listing citing works", obs.source)
-        return CitingList(work.doi, obs.source, Outcome.ERROR, message=f"internal error: {exc!r}")
-
-
-def _one_per_work(
-    source: str, works: Sequence[Work], observations: list[Observation]
-) -> list[Observation]:
-    by_doi = {o.doi: o for o in observations}
-    return [
-        by_doi.get(w.doi)
-        or Observation(w.doi, source, Outcome.ERROR, "internal error: source returned no result")
-        for w in works
-    ]
+def _order(result: SourceResult) -> int:
+    return list(SOURCES).index(result.source)

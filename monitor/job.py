@@ -26,7 +26,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.fetching import make_client, utcnow
 from monitor.lock import run_lock
-from monitor.models import RunSummary, SourceReport
+from monitor.models import RunSummary, SourceResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,7 +50,7 @@ def run_job(
     *,
     write_report: bool = True,
     now: Callable[[], datetime] = utcnow,
-    on_source_done: Callable[[SourceReport], None] | None = None,
+    on_source_done: Callable[[SourceResult], None] | None = None,
 ) -> JobResult:
     """Run once. Raises LockHeldError when another run holds the lock."""
     if config.database.exists():

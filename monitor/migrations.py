@@ -386,3 +386,10 @@ def m009_observation_payloads(db: sqlite_utils.Database) -> None:
 def payload_sha256(text: str) -> str:
     """The address of a payload: the SHA-256 of its JSON text (keys sorted), in hex."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@migrations()
+def m010_counts_moved_at(db: sqlite_utils.Database) -> None:
+    """When a batched source's count of a work last changed: the refresh policy asks the
+    per-work sources about it again then (monitor/plan.py)."""
+    db.execute("ALTER TABLE works ADD COLUMN counts_moved_at TEXT")

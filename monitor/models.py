@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import json
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -147,15 +149,7 @@ class SourceReport:
     @property
     def outcome(self) -> Outcome:
         """The worst outcome across works: one failure makes the source failed."""
-        outcomes = [o.outcome for o in self.observations]
-        for bad in (Outcome.ERROR, Outcome.QUOTA_EXHAUSTED, Outcome.RATE_LIMITED):
-            if bad in outcomes:
-                return bad
-        if outcomes and all(o is Outcome.NOT_CONFIGURED for o in outcomes):
-            return Outcome.NOT_CONFIGURED
-        if outcomes and all(o is Outcome.NOT_FOUND for o in outcomes):
-            return Outcome.NOT_FOUND
-        return Outcome.OK
+        return worst_outcome(Counter(o.outcome for o in self.observations))
 
     @property
     def message(self) -> str:
@@ -164,6 +158,36 @@ class SourceReport:
             if obs.outcome is self.outcome and obs.message:
                 return obs.message
         return ""
+
+
+def worst_outcome(counts: Mapping[Outcome, int]) -> Outcome:
+    """A source's outcome in a run from how many works had each: any failure (the worst
+    first), else not_configured or not_found when every work was so, else ok."""
+    for bad in (Outcome.ERROR, Outcome.QUOTA_EXHAUSTED, Outcome.RATE_LIMITED):
+        if counts.get(bad):
+            return bad
+    total = sum(counts.values())
+    for only in (Outcome.NOT_CONFIGURED, Outcome.NOT_FOUND):
+        if total and counts.get(only) == total:
+            return only
+    return Outcome.OK
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    """What one source did in a run, in numbers: for the run's summary, its status line
+    and the progress display. (Its observations are stored as they come, not kept.)"""
+
+    source: str
+    outcome: Outcome
+    message: str = ""  # the first message of a work with that outcome
+    tracked: int = 0  # works tracked
+    asked: int = 0  # works asked (the plan's, less any the budget left)
+    ok: int = 0  # of those, answered with a count (or a description)
+    citations: int | None = None  # the count, when one work was asked
+    lists: int = 0  # citing lists fetched
+    requests: int = 0
+    elapsed_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -196,7 +220,7 @@ class RunSummary:
     run_id: int
     started_at: datetime
     finished_at: datetime
-    sources: tuple[SourceReport, ...]
+    sources: tuple[SourceResult, ...]
     collections: tuple[CollectionReport, ...] = ()
 
     @property

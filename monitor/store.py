@@ -114,10 +114,18 @@ def finish_run(
 
 
 def save_source(
-    db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int], report: SourceReport, now: datetime
+    db: sqlite_utils.Database,
+    run_id: int,
+    work_ids: dict[str, int],
+    report: SourceReport,
+    now: datetime,
+    *,
+    signals_moves: bool = False,
 ) -> dict[int, int]:
     """Store one source's exchanges and observations for a run, all or nothing.
 
+    ``signals_moves``: the source is a batched counting one, whose count of a work moving
+    sets ``works.counts_moved_at`` (the per-work sources ask again then: monitor/plan.py).
     Returns id(exchange) → responses.id, for rows that point at their response.
     """
     with db.atomic():
@@ -125,9 +133,24 @@ def save_source(
         for obs in report.observations:
             if obs.exchange is not None and id(obs.exchange) not in response_ids:
                 response_ids[id(obs.exchange)] = save_exchange(db, run_id, obs.exchange)
-            save_observation(db, run_id, work_ids[obs.doi], obs, now, response_ids)
-            learn_pmid(db, work_ids[obs.doi], obs)
+            work_id = work_ids[obs.doi]
+            if signals_moves and obs.citations is not None:
+                note_move(db, run_id, work_id, obs, now)
+            save_observation(db, run_id, work_id, obs, now, response_ids)
+            learn_pmid(db, work_id, obs)
     return response_ids
+
+
+def note_move(db: sqlite_utils.Database, run_id: int, work_id: int, obs: Observation, now: datetime) -> None:
+    """Set ``works.counts_moved_at`` when ``obs``'s count differs from the source's previous one."""
+    previous = db.execute(
+        "SELECT citations FROM observations WHERE work_id = ? AND source = ? AND run_id < ? "
+        "AND outcome = 'ok' AND citations IS NOT NULL ORDER BY run_id DESC LIMIT 1",
+        [work_id, obs.source, run_id],
+    ).fetchone()
+    if previous is not None and previous[0] != obs.citations:
+        at = iso(obs.exchange.fetched_at if obs.exchange else now)
+        db.execute("UPDATE works SET counts_moved_at = ? WHERE id = ?", [at, work_id])
 
 
 def save_body(db: sqlite_utils.Database, body: bytes) -> str:

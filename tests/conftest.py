@@ -56,6 +56,10 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
     Keyword arguments: ``works`` (list of DOIs or dicts), ``sources`` (name → dict of
     overrides, e.g. ``{"crossref": {"enabled": False}}``), ``extra`` (raw TOML appended),
     ``only`` (enable just these sources), ``http`` (overrides of the ``[http]`` values).
+
+    Every source asks about every work at every run (``refresh_days = 0``), so that a
+    test's second run sees what the fake changed; tests of the refresh policy (test_plan.py)
+    set it through ``sources``.
     """
 
     def write(
@@ -97,6 +101,8 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
                 "requests_per_second = 1000",
             ]
             overrides = (sources or {}).get(name, {})
+            if "refresh_days" not in overrides:
+                lines.append("refresh_days = 0")
             if only is not None and "enabled" not in overrides:
                 lines.append(f"enabled = {'true' if name in only else 'false'}")
             for key, value in overrides.items():

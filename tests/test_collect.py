@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from monitor import collect
@@ -43,11 +45,14 @@ def test_a_crashing_source_is_an_error_for_every_work_and_the_others_still_answe
     monkeypatch.setattr(crossref, "fetch", crash)
     config = load_config(write_config(only=("openalex", "crossref")), environ={})
     summary = collect.run(config)
-    reports = {r.source: r for r in summary.sources}
-    assert reports["openalex"].outcome is Outcome.OK
-    [obs] = reports["crossref"].observations
-    assert obs.outcome is Outcome.ERROR and obs.citations is None
-    assert obs.message == "internal error: RuntimeError('bug in the parser')"
+    results = {r.source: r for r in summary.sources}
+    assert results["openalex"].outcome is Outcome.OK
+    crossref = results["crossref"]
+    assert (crossref.outcome, crossref.asked, crossref.ok) == (Outcome.ERROR, 1, 0)
+    assert crossref.message == "internal error: RuntimeError('bug in the parser')"
+    [row] = sqlite_rows(config.database, "SELECT * FROM latest_counts WHERE source = 'crossref'")
+    assert (row["outcome"], row["citations"]) == ("error", None)
+    assert row["message"] == crossref.message
     assert summary.exit_code == 1
 
 
@@ -75,3 +80,12 @@ def test_a_source_needing_a_contact_email_without_one_is_not_configured_without_
     [obs] = report.observations
     assert obs.outcome is Outcome.NOT_CONFIGURED and "contact_email" in obs.message
     assert not fake_api.hits("unpaywall") and report.exchanges == ()
+
+
+def sqlite_rows(path, sql):
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql)]
+    finally:
+        conn.close()

@@ -195,9 +195,13 @@ def test_the_run_deadline_caps_every_source(write_config, fake_api):
     config = load_config(write_config(only=("crossref", "dimensions")), environ={})
     readings = iter([0.0])  # the run's deadline is set at the first reading; then days pass
     summary = collect.run(config, clock=lambda: next(readings, 1e7), sleep=lambda _: None)
-    for report in summary.sources:
-        assert {o.outcome for o in report.observations} == {Outcome.ERROR}
-        assert all("deadline" in o.message for o in report.observations)
+    for result in summary.sources:
+        assert (result.outcome, result.asked) == (Outcome.ERROR, 1)
+        assert "deadline" in result.message
+    conn = sqlite3.connect(config.database)
+    stored = conn.execute("SELECT outcome, message FROM observations").fetchall()
+    conn.close()
+    assert len(stored) == 2 and all(o == "error" and "deadline" in m for o, m in stored)
     assert not fake_api.hits("crossref") and not fake_api.hits("dimensions")
 
 

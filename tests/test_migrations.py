@@ -125,8 +125,9 @@ def test_a_first_schema_database_upgrades_in_place_without_losing_a_row(tmp_path
                                   else f"SELECT * FROM {table} ORDER BY rowid"))
             if table == "raw_bodies":  # gained pruned_at, NULL for every old body
                 assert all(r.pop("pruned_at") is None for r in after)
-            if table == "works":  # gained tracked (every old work is) and untracked_at
+            if table == "works":  # gained tracked (every old work is), untracked_at, counts_moved_at
                 assert all((r.pop("tracked"), r.pop("untracked_at")) == (1, None) for r in after)
+                assert all(r.pop("counts_moved_at") is None for r in after)
             assert after == rows, table
         assert store.raw_body(db, "11".ljust(64, "0")) == b'{"run": 1, "work": 1}'
         # four observations said the same metrics and the same metadata: each is kept once

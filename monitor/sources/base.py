@@ -61,6 +61,7 @@ class SourceSpec:
     max_requests: int = 10_000  # the most requests one run sends it
     # the metadata its fetch_citing reads (a list id), kept for lists asked after the counts
     list_keys: tuple[str, ...] = ()
+    free_lists: bool = False  # its lists come in the count's own answer: no request
 
     @property
     def batched(self) -> bool:

@@ -48,6 +48,7 @@ SPEC = SourceSpec(
     homepage="https://icite.od.nih.gov",
     max_concurrency=2,
     max_requests=2_000,
+    free_lists=True,
 )
 
 # Legacy name → database name (``legacy=false``). Sources of the database names: the

@@ -75,6 +75,7 @@ SPEC = SourceSpec(
     homepage="https://pubmed.ncbi.nlm.nih.gov",
     max_concurrency=3,
     max_requests=5_000,
+    free_lists=True,
 )
 log = logging.getLogger(__name__)
 CITED_IN = "pubmed_pubmed_citedin"

@@ -1,0 +1,198 @@
+"""The plan: which works each source is asked about in a run, decided before anything is asked.
+
+Between resolving the collections and collecting (config → collections → plan → collect):
+``collect`` only carries a plan out. Each source has a refresh policy, its ``[sources.NAME]``
+``refresh_days`` and ``max_requests`` (defaults in its module's ``SourceSpec``):
+
+- a work is *due* for a source when one of the ``RULES`` says so: the source never
+  answered about it; its last attempt failed; a batched source's count of it moved since
+  the last answer (``works.counts_moved_at``); or the last answer is ``refresh_days`` old
+  (0: at every run, the default of the batched sources, which ask 100 works a request);
+- due works are asked the oldest answer first, never-answered ones before all, as many
+  as ``max_requests`` allows at the source's batch size, so that every work is asked
+  again within ``refresh_days`` whenever the budget allows that many (``SourcePlan.keeps_up``);
+- a work not asked keeps its last observation (no new row): its age is its ``observed_at``.
+
+A source that cannot be asked (no key, no contact email) is "asked" only about the works
+whose latest observation does not already say so, so that it adds no row at every run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlite_utils
+
+from monitor.config import Config, SourceConfig
+from monitor.models import Outcome, Work
+from monitor.sources import SOURCES
+
+ANSWERS = (Outcome.OK.value, Outcome.NOT_FOUND.value)  # what counts as an answer
+
+
+@dataclass(frozen=True, slots=True)
+class WorkState:
+    """What the plan knows of one work and one source."""
+
+    last_at: datetime | None  # the source's latest observation of the work, if any
+    last_outcome: str | None
+    moved_at: datetime | None  # when a batched source's count of the work last changed
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One reason a work is due for a source."""
+
+    name: str
+    says: str  # in a sentence: "never asked"
+    applies: Callable[[WorkState, float, datetime], bool]  # (state, refresh_days, now)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("never", "never asked", lambda s, days, now: s.last_at is None),
+    Rule("retry", "last attempt failed", lambda s, days, now: s.last_outcome not in ANSWERS),
+    Rule(
+        "moved",
+        "a batched source's count moved",
+        lambda s, days, now: s.moved_at is not None and s.last_at is not None and s.moved_at > s.last_at,
+    ),
+    Rule(
+        "stale",
+        "last answer older than refresh_days",
+        lambda s, days, now: s.last_at is not None and now - s.last_at >= timedelta(days=days),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """One source's part of a run: the works it is asked about, and why."""
+
+    source: str
+    works: tuple[Work, ...]  # asked this run, in this order
+    tracked: int  # works tracked
+    due: int  # works due, before the budget
+    reasons: tuple[tuple[str, int], ...]  # (rule name, works due by it first)
+    refresh_days: float
+    max_requests: int
+    per_request: int  # works one request asks about
+    configured: bool = True  # False: no key or contact; its works get not_configured
+
+    @property
+    def waiting(self) -> int:
+        """Due works left for a later run by the budget."""
+        return self.due - len(self.works)
+
+    @property
+    def policy(self) -> str:
+        """'every run' or 'every 7 days, or when a count moved'."""
+        if not self.refresh_days:
+            return "every run"
+        return f"every {self.refresh_days:g} days, or when a count moved"
+
+    @property
+    def keeps_up(self) -> bool:
+        """Whether ``max_requests`` a run can ask every work within ``refresh_days`` (a run a day)."""
+        days = max(1.0, self.refresh_days)
+        return self.max_requests * self.per_request * days >= self.tracked
+
+    @property
+    def refresh_takes_days(self) -> int:
+        """At ``max_requests`` a run, a run a day, the days it takes to ask every work once."""
+        return math.ceil(self.tracked / max(1, self.max_requests * self.per_request))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every enabled source's part of one run."""
+
+    sources: dict[str, SourcePlan]
+
+    def __getitem__(self, source: str) -> SourcePlan:
+        return self.sources[source]
+
+
+def make(
+    db: sqlite_utils.Database, config: Config, works: Sequence[Work], now: datetime
+) -> Plan:
+    """The plan of a run over ``works`` (the tracked works, as stored) at ``now``."""
+    return Plan({s.name: plan_source(db, config, s, works, now) for s in config.enabled_sources})
+
+
+def plan_source(
+    db: sqlite_utils.Database,
+    config: Config,
+    source: SourceConfig,
+    works: Sequence[Work],
+    now: datetime,
+) -> SourcePlan:
+    spec = SOURCES[source.name].SPEC
+    configured = not (spec.needs_key and not source.has_key) and not (
+        spec.needs_contact and not config.contact_email
+    )
+    states = work_states(db, source.name, works)
+    due: list[tuple[int, float, Work]] = []
+    reasons = dict.fromkeys((r.name for r in RULES), 0)
+    for work in works:
+        state = states.get(work.doi, WorkState(None, None, None))
+        if not configured:
+            if state.last_outcome != Outcome.NOT_CONFIGURED.value:
+                due.append((0, 0.0, work))
+            continue
+        rule = next((r for r in RULES if r.applies(state, source.refresh_days, now)), None)
+        if rule is not None:
+            reasons[rule.name] += 1
+            last = state.last_at.timestamp() if state.last_at else 0.0
+            due.append((0 if state.last_at is None else 1, last, work))
+    due.sort(key=lambda item: item[:2])  # never answered first, then the oldest answer
+    per_request = max(1, spec.batch_size)
+    cap = len(due) if not configured else source.max_requests * per_request
+    return SourcePlan(
+        source=source.name,
+        works=tuple(work for _, _, work in due[:cap]),
+        tracked=len(works),
+        due=len(due),
+        reasons=tuple((name, n) for name, n in reasons.items() if n),
+        refresh_days=source.refresh_days,
+        max_requests=source.max_requests,
+        per_request=per_request,
+        configured=configured,
+    )
+
+
+def work_states(db: sqlite_utils.Database, source: str, works: Iterable[Work]) -> dict[str, WorkState]:
+    """doi → the source's latest observation of the work, and when its counts last moved.
+
+    One index seek per work (observations are unique on work, source and run)."""
+    wanted = {w.doi for w in works}
+    states: dict[str, WorkState] = {}
+    cursor = db.execute(
+        "SELECT w.doi, o.observed_at, o.outcome, w.counts_moved_at FROM works w "
+        "LEFT JOIN observations o ON o.id = (SELECT q.id FROM observations q "
+        "WHERE q.work_id = w.id AND q.source = ? ORDER BY q.run_id DESC LIMIT 1)",
+        [source],
+    )
+    for doi, observed_at, outcome, moved_at in cursor:
+        if doi in wanted:
+            states[doi] = WorkState(_moment(observed_at), outcome, _moment(moved_at))
+    return states
+
+
+def tracked(db: sqlite_utils.Database | None, config: Config) -> list[Work]:
+    """The works a run would track, as far as is known without resolving the collections:
+    the stored works still tracked, and ``[[works]]`` not stored yet (for ``sources``)."""
+    stored: dict[str, Work] = {}
+    if db is not None:
+        for row in db.query("SELECT doi, label, pmid FROM works WHERE tracked = 1 ORDER BY id"):
+            stored[row["doi"]] = Work(row["doi"], row["label"], row["pmid"])
+    for work in config.works:
+        stored.setdefault(work.doi, work)
+    return list(stored.values())
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+

@@ -1,0 +1,308 @@
+"""One source's part of a run: the works its plan names, a chunk at a time, then its lists.
+
+A source is asked about the works of its plan (monitor/plan.py) in chunks of a few
+hundred: each chunk's observations, exchanges and free citing lists (iCite's and PubMed's
+come with the counts) are handed over (``deliver``) to be stored while the next chunk is
+asked, so memory stays flat however many works are tracked. The lists that cost requests
+come after every count, the most urgent first (a count that changed, then a work never
+listed, then the oldest list), within what is left of the run's ``max_requests``: lists
+the budget leaves are asked at a later run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from monitor import citing
+from monitor.config import Config, SourceConfig
+from monitor.errors import MalformedResponse, WrongWork
+from monitor.fetching import BudgetSpent, FetchFailure, Session, utcnow
+from monitor.models import (
+    CitingList,
+    Observation,
+    Outcome,
+    SourceReport,
+    SourceResult,
+    Work,
+    worst_outcome,
+)
+from monitor.plan import SourcePlan
+from monitor.sources import SOURCES
+from monitor.sources.base import chunks, failed_list, not_configured
+
+log = logging.getLogger(__name__)
+
+CHUNK_WORKS = (200, 1000)  # works a chunk holds: at least, at most (see chunk_size)
+
+
+def session_for(source: SourceConfig, client: httpx.Client, config: Config, **kwargs: Any) -> Session:
+    """A session for one source with the run's settings (HTTP, contact, the parameters that
+    carry its key); ``kwargs`` as for ``Session`` (``now``, ``clock``, ``deadline``, ...)."""
+    return Session(
+        source,
+        client,
+        config.http,
+        contact_email=config.contact_email,
+        secret_params=SOURCES[source.name].SPEC.secret_params,
+        **kwargs,
+    )
+
+
+def chunk_size(source: SourceConfig) -> int:
+    """Works a chunk holds: enough for every place in flight to be busy twice over."""
+    low, high = CHUNK_WORKS
+    per_request = SOURCES[source.name].SPEC.batch_size
+    return max(low, min(high, per_request * source.max_concurrency * 2))
+
+
+@dataclass
+class Tally:
+    """A source's observations and lists counted as they go by: its ``SourceResult``."""
+
+    source: str
+    tracked: int
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    messages: dict[Outcome, str] = field(default_factory=dict)
+    citations: int | None = None
+    lists: int = 0
+
+    def add(self, report: SourceReport) -> None:
+        for obs in report.observations:
+            self.outcomes[obs.outcome] += 1
+            if obs.message:
+                self.messages.setdefault(obs.outcome, obs.message)
+            self.citations = obs.citations
+        self.lists += len(report.citing)
+
+    def result(self, session: Session, started: float, fallback: Outcome = Outcome.OK) -> SourceResult:
+        asked = sum(self.outcomes.values())
+        outcome = worst_outcome(self.outcomes) if asked else fallback
+        message = self.messages.get(outcome, "")
+        if not asked and session.stopped:  # asked nothing: it was stopped, or it is not configured
+            outcome, message = session.stopped.outcome, session.stopped.message
+        return SourceResult(
+            source=self.source,
+            outcome=outcome,
+            message=session.redactor.text(message),
+            tracked=self.tracked,
+            asked=asked,
+            ok=self.outcomes[Outcome.OK],
+            citations=self.citations if asked == 1 else None,
+            lists=self.lists,
+            requests=session.requests,
+            elapsed_ms=int((time.monotonic() - started) * 1000),
+        )
+
+
+@dataclass
+class ListQueue:
+    """The lists due that cost requests, noted while counting, asked after: the most
+    urgent first. Each keeps only what its list needs (the count, the list's id)."""
+
+    keys: tuple[str, ...]
+    due: list[tuple[tuple[int, str], int, Work, Observation]] = field(default_factory=list)
+
+    def note(self, priority: tuple[int, str], work: Work, obs: Observation) -> None:
+        slim = Observation(
+            obs.doi,
+            obs.source,
+            obs.outcome,
+            citations=obs.citations,
+            metadata={k: obs.metadata[k] for k in self.keys if k in obs.metadata},
+        )
+        self.due.append((priority, len(self.due), work, slim))
+
+    def in_order(self) -> list[tuple[Work, Observation]]:
+        return [(work, obs) for _, _, work, obs in sorted(self.due, key=lambda d: d[:2])]
+
+
+def run_source(
+    source: SourceConfig,
+    plan: SourcePlan,
+    session: Session,
+    config: Config,
+    deliver: Callable[[SourceReport], None],
+    last_lists: Callable[[list[str]], Mapping[str, Mapping[str, Any]]],
+    now: Callable[[], datetime] = utcnow,
+) -> SourceResult:
+    """Ask one source about its plan's works, a chunk at a time, then its due lists;
+    ``deliver`` each chunk's report (to be stored); ``last_lists`` gives the source's last
+    complete lists of a chunk's DOIs (``citing.last_complete_lists``, read by the thread
+    that owns the database). Never raises for the source's failures."""
+    module = SOURCES[source.name]
+    started = time.monotonic()
+    tally = Tally(source.name, plan.tracked)
+    queue = ListQueue(module.SPEC.list_keys)
+    if not plan.configured:
+        report = unconfigured(source, plan.works, config)
+        tally.add(report)
+        deliver(report)
+        return tally.result(session, started, Outcome.NOT_CONFIGURED)
+    listing = config.citing.enabled and hasattr(module, "fetch_citing")
+    for chunk in chunks(plan.works, chunk_size(source)):
+        lists = last_lists([w.doi for w in chunk]) if listing else {}
+        report = fetch_works(module, session, chunk, config, now, lists, queue)
+        tally.add(report)
+        deliver(report)
+    for pairs in chunks(queue.in_order(), chunk_size(source)):
+        if session.stopped or (session.budget is not None and session.requests >= session.budget):
+            break  # the rest wait for a later run: they stay due
+        listings = _redacted(session, fetch_lists(module, session, pairs))
+        report = SourceReport(source.name, (), tuple(session.drain()), citing=tuple(listings))
+        tally.add(report)
+        deliver(report)
+    return tally.result(session, started)
+
+
+def fetch_source(
+    source: SourceConfig,
+    works: Sequence[Work],
+    client: httpx.Client,
+    config: Config,
+    now: Callable[[], datetime] = utcnow,
+    lists: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
+) -> SourceReport:
+    """Ask one source about ``works`` at once, and fetch the lists due (``lists``: its last
+    complete list per DOI). Whatever happens, one observation per work asked; no message
+    keeps the source's key in any form."""
+    module = SOURCES[source.name]
+    spec = module.SPEC
+    started = time.monotonic()
+    if (spec.needs_key and not source.has_key) or (spec.needs_contact and not config.contact_email):
+        return unconfigured(source, works, config)
+    session = session_for(source, client, config, now=now, clock=clock, sleep=sleep, deadline=deadline)
+    queue = ListQueue(spec.list_keys)
+    report = fetch_works(module, session, works, config, now, lists or {}, queue)
+    listings = _redacted(session, fetch_lists(module, session, queue.in_order()))
+    return replace(
+        report,
+        exchanges=report.exchanges + tuple(session.drain()),
+        elapsed_ms=int((time.monotonic() - started) * 1000),
+        citing=report.citing + tuple(listings),
+    )
+
+
+def unconfigured(source: SourceConfig, works: Sequence[Work], config: Config) -> SourceReport:
+    """Every work not_configured, saying what is missing; no request made."""
+    spec = SOURCES[source.name].SPEC
+    hint = spec.key_hint
+    if spec.needs_contact and not config.contact_email:
+        hint = f"{spec.title} needs an email address: set [monitor] contact_email"
+    return SourceReport(source.name, tuple(not_configured(works, source.name, hint)), ())
+
+
+def fetch_works(
+    module: ModuleType,
+    session: Session,
+    works: Sequence[Work],
+    config: Config,
+    now: Callable[[], datetime],
+    lists: Mapping[str, Mapping[str, Any]],
+    queue: ListQueue,
+) -> SourceReport:
+    """One chunk: the works' observations (one each, but for works the budget left), the
+    free lists due, the exchanges made; the lists that cost requests are noted in ``queue``."""
+    spec = module.SPEC
+    asked = [w for w in works if w.pmid] if spec.needs_pmid else list(works)
+    try:
+        observations = list(module.fetch(asked, session)) + [
+            Observation(
+                w.doi,
+                session.source.name,
+                Outcome.NOT_FOUND,
+                f"{spec.title} looks works up by PMID and none is known for this DOI: "
+                'set pmid = "…" in its [[works]] entry of config.toml',
+            )
+            for w in works
+            if w not in asked
+        ]
+    except Exception as exc:  # a bug in one source must not stop the others
+        log.exception("%s: unexpected failure", session.source.name)
+        observations = [
+            Observation(w.doi, session.source.name, Outcome.ERROR, f"internal error: {exc!r}")
+            for w in works
+        ]
+    observations = _one_per_work(session, works, observations)
+    listings: list[CitingList] = []
+    session.max_pages = config.citing.max_pages
+    if config.citing.enabled and hasattr(module, "fetch_citing"):
+        for work, obs in zip([w for w in works if w.doi not in session.unasked], observations):
+            if obs.outcome is not Outcome.OK:
+                continue
+            priority = citing.list_priority(
+                lists.get(work.doi), obs.citations, now(), config.citing.max_list_age_days
+            )
+            if priority is None:
+                continue
+            if spec.free_lists:
+                listings.append(_fetch_list(module, work, obs, session))
+            else:
+                queue.note(priority, work, obs)
+    redact = session.redactor.text
+    return SourceReport(
+        session.source.name,
+        tuple(replace(o, message=redact(o.message)) for o in observations),
+        tuple(session.drain()),
+        citing=tuple(_redacted(session, listings)),
+    )
+
+
+def fetch_lists(
+    module: ModuleType, session: Session, pairs: Sequence[tuple[Work, Observation]]
+) -> list[CitingList]:
+    """The lists of ``pairs``, batched where the source can (``fetch_citing_batch``), else
+    ``max_concurrency`` at a time; none for a work the budget leaves."""
+    if hasattr(module, "fetch_citing_batch"):
+        return list(module.fetch_citing_batch(pairs, session))
+
+    def one(pair: tuple[Work, Observation]) -> list[CitingList]:
+        try:
+            return [_fetch_list(module, *pair, session)]
+        except BudgetSpent:
+            return []
+
+    return [listing for found in session.map(one, pairs) for listing in found]
+
+
+def _fetch_list(module: ModuleType, work: Work, obs: Observation, session: Session) -> CitingList:
+    """One work's list; its failure is the list's outcome (BudgetSpent passes)."""
+    try:
+        return module.fetch_citing(work, obs, session)
+    except BudgetSpent:
+        raise
+    except (FetchFailure, MalformedResponse, WrongWork) as exc:
+        return failed_list(work, obs, exc)
+    except Exception as exc:  # a bug in one source must not stop the others
+        log.exception("%s: unexpected failure listing citing works", obs.source)
+        return failed_list(work, obs, exc)
+
+
+def _redacted(session: Session, listings: Iterable[CitingList]) -> list[CitingList]:
+    return [replace(c, message=session.redactor.text(c.message)) for c in listings]
+
+
+def _one_per_work(
+    session: Session, works: Sequence[Work], observations: list[Observation]
+) -> list[Observation]:
+    """One observation per work, in order; a work the source left out is an error, unless
+    the run's budget left it unasked (then it has none: its last observation stands)."""
+    by_doi = {o.doi: o for o in observations}
+    return [
+        by_doi.get(w.doi)
+        or Observation(w.doi, session.source.name, Outcome.ERROR, "internal error: source returned no result")
+        for w in works
+        if w.doi in by_doi or w.doi not in session.unasked
+    ]
