@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from contextlib import nullcontext
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,16 @@ from monitor import (
     store,
 )
 from monitor import check as checking
+from monitor import plan as planning
 from monitor.cli_config import CONFIG_COMMANDS
+from monitor.cli_status import collection_line, live, status_line, tracking_text
 from monitor.cli_support import EXIT_CONFIG, Commands, Failure, config_option, remember_database
 from monitor.config import Config, load_config, require_writable
 from monitor.doi import InvalidDOI, normalize_doi
 from monitor.fetching import utcnow
 from monitor.job import run_job
-from monitor.models import CollectionReport, SourceResult
+from monitor.models import SourceResult
+from monitor.progress import RunProgress
 from monitor.redaction import config_secrets, protect_logging
 from monitor.resolvers import RESOLVERS
 from monitor.sources import SOURCES
@@ -114,12 +118,20 @@ def run(config_path: Path, no_report: bool, status: bool | None) -> None:
     width = max((len(s.name) for s in config.enabled_sources), default=8)
     if status:
         click.echo(f"Asking {len(config.enabled_sources)} sources about {tracking_text(config)}…")
-    result = run_job(
-        config,
-        write_report=not no_report,
-        # on a terminal, each source's line as soon as it is done: progress on long runs
-        on_source_done=(lambda r: click.echo(status_line(r, width))) if status else None,
-    )
+    progress = RunProgress()
+    with live(progress) if status else nullcontext() as console:
+
+        def done(source: SourceResult) -> None:
+            """Each source's line as soon as it is done (above the live lines on a terminal)."""
+            line = status_line(source, width)
+            if console is not None:
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                click.echo(line)
+
+        result = run_job(
+            config, write_report=not no_report, on_source_done=done if status else None, progress=progress
+        )
     for collection in result.summary.collections:
         if status or collection.failed:
             click.echo(collection_line(collection))
@@ -139,42 +151,8 @@ def run(config_path: Path, no_report: bool, status: bool | None) -> None:
     sys.exit(result.exit_code)
 
 
-def tracking_text(config: Config) -> str:
-    """'3 works and 2 collections': what a run asks about, before it resolves the collections."""
-    n, m = len(config.works), len(config.collections)
-    works = f"{n} work{'s' if n != 1 else ''}"
-    return f"{works} and {m} collection{'s' if m != 1 else ''}" if m else works
-
-
-def collection_line(report: CollectionReport) -> str:
-    """``collection lab  ok  42 works (+2, -1), 3 skipped``: one collection's line in a run."""
-    if report.outcome is None:
-        return f"collection {report.name}  {report.status}  {report.size} works kept ({report.described})"
-    change = f" (+{report.added}, -{report.left})" if report.added or report.left else ""
-    skipped = f", {report.skipped} skipped" if report.skipped else ""
-    message = f": {report.message}" if report.message else ""
-    return f"collection {report.name}  {report.status}  {report.size} works{change}{skipped}{message}"
-
-
 def is_terminal() -> bool:
     return sys.stdout.isatty()
-
-
-def status_line(result: SourceResult, width: int) -> str:
-    """``openalex  ok               41 citations``: one source's line."""
-    return f"{result.source:<{width}}  {result.outcome.value:<15}  {describe(result)}"
-
-
-def describe(result: SourceResult) -> str:
-    if result.message:
-        return result.message
-    if result.asked == 1 and result.tracked <= 1 and result.citations is not None:
-        return f"{result.citations} citations"
-    verb = "counted" if SOURCES[result.source].SPEC.counts_citations else "described"
-    line = f"{result.ok} of {result.asked} works {verb}"
-    if result.asked < result.tracked:  # the refresh policy let the others be
-        line += f" ({result.tracked - result.asked} not due)"
-    return line
 
 
 @cli.command("report")
@@ -254,9 +232,12 @@ def provenance(config_path: Path, observation_id: int) -> None:
 @cli.command("sources")
 @config_option
 def sources_command(config_path: Path) -> None:
-    """List each source: enabled or not, key configured or not, base URL, rate limit, last outcome.
+    """List each source: enabled or not, key, base URL, pace, last outcome, refresh policy.
 
-    Shows whether a key is present, never its value.
+    Shows whether a key is present, never its value. Under each enabled source: how
+    often it asks about a work again ([sources.NAME] refresh_days), its budget of
+    requests a run (max_requests), how many tracked works are due now, and whether that
+    budget can ask every work within refresh_days.
 
     \b
     Example:
@@ -264,11 +245,12 @@ def sources_command(config_path: Path) -> None:
     """
     config = load(config_path)
     health: dict[str, dict[str, Any]] = {}
-    if config.database.exists():
-        db = store.open_reader(config.database)
-        try:
-            health = store.source_health(db)
-        finally:
+    db = store.open_reader(config.database) if config.database.exists() else None
+    try:
+        health = store.source_health(db) if db else {}
+        due = planning.make(db, config, planning.tracked(db, config), utcnow())
+    finally:
+        if db is not None:
             db.close()
     rows = []
     for name, source in config.sources.items():
@@ -296,7 +278,7 @@ def sources_command(config_path: Path) -> None:
                 name,
                 "enabled" if source.enabled else "disabled",
                 key,
-                f"{source.requests_per_second:g}/s",
+                f"{source.requests_per_second:g}/s, {source.max_concurrency} at a time",
                 source.base_url,
                 outcome,
             )
@@ -304,6 +286,8 @@ def sources_command(config_path: Path) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        if row[0] in due.sources:
+            click.echo(f"  {due[row[0]].describe()}")
 
 
 @cli.command("collections")

@@ -11,16 +11,17 @@ ledger as a list's record is (``citing.complete_citer``: the same identity rules
 every exchange is stored in ``responses`` with the run, so each name can be traced.
 
 Bounded and harmless: at most ``max_requests`` requests a run (default ``[citing]
-max_lookup_requests``), the most recently seen works first; a work asked about is not
-asked again for ``RETRY_DAYS``; a failure is one line of the run's problems and changes
-nothing else.
+max_lookup_requests``), and no more of a source than ``left`` says its run's budget
+(``[sources.NAME] max_requests``) still allows; the most recently seen works first; a
+work asked about is not asked again for ``RETRY_DAYS``; a failure is one line of the
+run's problems and changes nothing else.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,8 +101,12 @@ def name_citing_works(
     client: httpx.Client,
     now: Callable[[], datetime],
     max_requests: int | None = None,
+    left: Mapping[str, int] | None = None,
 ) -> Lookup:
-    """Ask the enabled namers about the ledger's unnamed citing works; store what they say."""
+    """Ask the enabled namers about the ledger's unnamed citing works; store what they say.
+
+    ``left``: source → the requests its budget for the run still allows (collect's use
+    subtracted); a source not named has its whole ``max_requests``."""
     budget = config.citing.max_lookup_requests if max_requests is None else max_requests
     if budget <= 0 or not config.citing.enabled:
         return Lookup()
@@ -110,11 +115,12 @@ def name_citing_works(
     requests, problems = 0, []
     for name, namer in NAMERS.items():
         source = config.sources[name]
-        if not wanted or requests >= budget or not source.enabled:
+        allowed = min(budget - requests, (left or {}).get(name, source.max_requests))
+        if not wanted or allowed <= 0 or not source.enabled:
             continue
         deadline = time.monotonic() + config.http.source_deadline_minutes * 60
         session = collect.session_for(source, client, config, now=now, deadline=deadline)
-        named, problem = _ask(db, run_id, session, namer, wanted, budget - requests, now)
+        named, problem = _ask(db, run_id, session, namer, wanted, allowed, now)
         requests += len(session.exchanges)
         if problem:
             problems.append(

@@ -343,7 +343,7 @@ class Session:
                 if forced is not None and forced > self.http.max_retry_after_seconds:
                     stop = self._stop(
                         Outcome.QUOTA_EXHAUSTED,
-                        f"{self.host} says its quota is spent for {_duration(forced)}; "
+                        f"{self.host} says its quota is spent for {duration(forced)}; "
                         "stopped asking it for this run",
                     )
                     if throttled or status >= 500:
@@ -354,9 +354,9 @@ class Session:
                 if wait is not None and wait > self.http.max_retry_after_seconds:
                     stop = self._stop(
                         Outcome.QUOTA_EXHAUSTED,
-                        f"{self.host} asked us to retry after {_duration(wait)} (HTTP {status}), "
+                        f"{self.host} asked us to retry after {duration(wait)} (HTTP {status}), "
                         "more than the cap of "
-                        f"{_duration(self.http.max_retry_after_seconds)}: quota used up for now",
+                        f"{duration(self.http.max_retry_after_seconds)}: quota used up for now",
                     )
                     raise FetchFailure(stop.outcome, stop.message, exchange)
                 outcome = Outcome.RATE_LIMITED if throttled else Outcome.ERROR
@@ -439,7 +439,7 @@ class Session:
             if over:
                 message = (
                     f"; no more retries: {self.source.name} has waited "
-                    f"{_duration(self.waited)} this run, and may wait {_duration(allowance)}"
+                    f"{duration(self.waited)} this run, and may wait {duration(allowance)}"
                 )
                 raise FetchFailure(
                     failure.outcome if failure else Outcome.RATE_LIMITED,
@@ -451,7 +451,7 @@ class Session:
     def _out_of_time(self, failure: FetchFailure | None, wait: float | None = None) -> FetchFailure:
         source_ends = self.deadline is not None and self.deadline <= self.clock() + (wait or 0)
         which = "the source's deadline for this run" if source_ends else "the request's deadline"
-        cause = f"waiting {_duration(wait)} more would pass {which}" if wait else f"{which} passed"
+        cause = f"waiting {duration(wait)} more would pass {which}" if wait else f"{which} passed"
         if failure is None:
             return FetchFailure(Outcome.ERROR, f"no answer from {self.host}: {cause}")
         return FetchFailure(failure.outcome, f"{failure.message}; {cause}", failure.exchange)
@@ -503,7 +503,7 @@ class Session:
         return self.redactor.text(text.splitlines()[0][:160])
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     if seconds >= 60:

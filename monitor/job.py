@@ -27,6 +27,7 @@ from monitor.errors import MonitorError
 from monitor.fetching import make_client, utcnow
 from monitor.lock import run_lock
 from monitor.models import RunSummary, SourceResult
+from monitor.progress import RunProgress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,6 +52,7 @@ def run_job(
     write_report: bool = True,
     now: Callable[[], datetime] = utcnow,
     on_source_done: Callable[[SourceResult], None] | None = None,
+    progress: RunProgress | None = None,
 ) -> JobResult:
     """Run once. Raises LockHeldError when another run holds the lock."""
     if config.database.exists():
@@ -60,14 +62,18 @@ def run_job(
             f"run {run_id} was left unfinished by a process that is gone; it is marked interrupted"
             for run_id in _close_abandoned_runs(config)
         ]
-        summary = collect.run(config, now=now, on_source_done=on_source_done)
+        summary = collect.run(config, now=now, on_source_done=on_source_done, progress=progress)
         db = store.open_db(config.database, check=False)  # collect.run checked it
         try:
             with make_client(config.contact_email, config.http) as client:
+                left = {  # the lookups count in the run's budget of each source
+                    s.source: max(0, config.sources[s.source].max_requests - s.requests)
+                    for s in summary.sources
+                }
                 named = _attempt(
                     problems,
                     "citing works not named",
-                    lambda: enrich.name_citing_works(db, config, summary.run_id, client, now),
+                    lambda: enrich.name_citing_works(db, config, summary.run_id, client, now, left=left),
                 )
             problems += named.problems if named else ()
             if config.collections:

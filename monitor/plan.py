@@ -104,6 +104,22 @@ class SourcePlan:
         """At ``max_requests`` a run, a run a day, the days it takes to ask every work once."""
         return math.ceil(self.tracked / max(1, self.max_requests * self.per_request))
 
+    def describe(self) -> str:
+        """One line: its policy, its budget, what is due now, and whether the budget keeps up."""
+        if not self.configured:
+            return "not configured: asks nothing"
+        works = f"{self.due} of {self.tracked} work{'s' if self.tracked != 1 else ''} due now"
+        if self.waiting > 0:
+            works += f" ({len(self.works)} asked next run)"
+        line = f"refresh {self.policy}; at most {self.max_requests} requests a run; {works}"
+        if not self.keeps_up:
+            days = f"{self.refresh_days:g}" if self.refresh_days else "1"
+            line += (
+                f"; at this budget every work is asked every {self.refresh_takes_days} days, "
+                f"not {days}: raise max_requests or refresh_days"
+            )
+        return line
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -116,14 +132,14 @@ class Plan:
 
 
 def make(
-    db: sqlite_utils.Database, config: Config, works: Sequence[Work], now: datetime
+    db: sqlite_utils.Database | None, config: Config, works: Sequence[Work], now: datetime
 ) -> Plan:
     """The plan of a run over ``works`` (the tracked works, as stored) at ``now``."""
     return Plan({s.name: plan_source(db, config, s, works, now) for s in config.enabled_sources})
 
 
 def plan_source(
-    db: sqlite_utils.Database,
+    db: sqlite_utils.Database | None,
     config: Config,
     source: SourceConfig,
     works: Sequence[Work],
@@ -133,7 +149,7 @@ def plan_source(
     configured = not (spec.needs_key and not source.has_key) and not (
         spec.needs_contact and not config.contact_email
     )
-    states = work_states(db, source.name, works)
+    states = work_states(db, source.name, works) if db is not None else {}
     due: list[tuple[int, float, Work]] = []
     reasons = dict.fromkeys((r.name for r in RULES), 0)
     for work in works:
