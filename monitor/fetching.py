@@ -255,7 +255,7 @@ class Session:
         path: str,
         *,
         slow_down: Callable[[Exchange], bool] | None = None,
-        divisible: bool = False,
+        batch: int = 0,
         **kwargs: Any,
     ) -> Exchange:
         """Send a request, retrying 429, 5xx and transport errors with backoff.
@@ -267,18 +267,20 @@ class Session:
         source was stopped earlier in the run; BudgetSpent, sending nothing, when the
         run's budget of requests is used up. ``slow_down`` names other answers that
         mean "too many requests" (OpenAlex's 403): they are retried as a 429 is.
-        ``divisible``: a batch its caller asks again in halves when it times out or is
-        answered 504, so neither is retried here, and a timeout does not stop the source
-        at once (the halves may well answer).
+        ``batch``: the works a batch lookup asks about. A batch of more than one is asked
+        again in halves by its caller when it is refused as too long or too large, times
+        out or is answered 504: so neither of the last two is retried here, and such a
+        failure does not count against the source. No batch's timeout stops the source at
+        once (its other batches may answer); its failures in a row still do.
         """
         if self.stopped:
             raise FetchFailure(self.stopped.outcome, self.stopped.message)
         try:
-            exchange = self._attempts(method, path, slow_down, divisible, kwargs)
+            exchange = self._attempts(method, path, slow_down, batch > 1, kwargs)
         except BudgetSpent:
             raise
         except FetchFailure as failure:
-            self._failed(failure, divisible)
+            self._failed(failure, batch)
             raise
         with self.lock:
             self.failures_in_a_row = 0
@@ -456,17 +458,20 @@ class Session:
             return FetchFailure(Outcome.ERROR, f"no answer from {self.host}: {cause}")
         return FetchFailure(failure.outcome, f"{failure.message}; {cause}", failure.exchange)
 
-    def _failed(self, failure: FetchFailure, divisible: bool = False) -> None:
+    def _failed(self, failure: FetchFailure, batch: int = 0) -> None:
         """Count a failed request; stop the source when it keeps failing or is gone."""
         with self.lock:
             if self.stopped:
                 return
-            self.failures_in_a_row += 1
             if self.deadline is not None and self.clock() >= self.deadline:
                 self.stopped = Stop(
                     Outcome.ERROR, f"not asked: {self.source.name}'s deadline for this run passed"
                 )
-            elif failure.exchange is None and not (divisible and failure.timed_out):
+                return
+            if batch > 1 and failure.divisible:
+                return  # its caller asks again in halves: only a single work's failure counts
+            self.failures_in_a_row += 1
+            if failure.exchange is None and not batch:
                 # No answer at all (timeouts, refused connections) after every retry: a host
                 # that is down would cost each remaining work the same wait.
                 self.stopped = Stop(failure.outcome, f"{failure.message}; not asked again this run")

@@ -76,7 +76,7 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
 
 def request(session: Session, batch: list[Work]) -> Exchange:
     params = _polite(session, {"filter": ",".join(f"doi:{w.doi}" for w in batch), "rows": str(len(batch))})
-    exchange = session.get("/works", params=params, divisible=len(batch) > 1)
+    exchange = session.get("/works", params=params, batch=len(batch))
     expect_status(exchange, 200)
     return exchange
 

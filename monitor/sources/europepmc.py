@@ -98,12 +98,12 @@ def request(session: Session, batch: list[Work]) -> Exchange:
         # room for a DOI that matches more than one record (first one wins)
         "pageSize": str(2 * len(batch)),
     }
-    return answer(session, "/search", params, divisible=len(batch) > 1)
+    return answer(session, "/search", params, batch=len(batch))
 
 
-def answer(session: Session, path: str, params: dict[str, str], divisible: bool = False) -> Exchange:
+def answer(session: Session, path: str, params: dict[str, str], batch: int = 0) -> Exchange:
     """GET ``path``; anything but a 200 without an error inside is a FetchFailure."""
-    exchange = session.get(path, params=params, divisible=divisible)
+    exchange = session.get(path, params=params, batch=batch)
     expect_status(exchange, 200)
     error = api_error(exchange)
     if error:

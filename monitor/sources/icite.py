@@ -89,7 +89,7 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
 
 def request(session: Session, batch: list[Work]) -> Exchange:
     pmids = dict.fromkeys(w.pmid for w in batch if w.pmid)  # each once, in order
-    exchange = session.get("/pubs", params={"pmids": ",".join(pmids)}, divisible=len(pmids) > 1)
+    exchange = session.get("/pubs", params={"pmids": ",".join(pmids)}, batch=len(pmids))
     expect_status(exchange, 200)
     return exchange
 

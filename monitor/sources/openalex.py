@@ -106,7 +106,7 @@ def request(session: Session, batch: list[Work]) -> Exchange:
     return works_page(
         session,
         {"filter": "doi:" + "|".join(w.doi for w in batch), "per_page": str(PER_PAGE)},
-        divisible=len(batch) > 1,
+        batch=len(batch),
     )
 
 
@@ -129,10 +129,10 @@ def parse_single(exchange: Exchange) -> Parsed | None:
     return Parsed(parsed.citations, parsed.metrics, parsed.metadata, about=answered_doi(record))
 
 
-def works_page(session: Session, params: dict[str, str], divisible: bool = False) -> Exchange:
+def works_page(session: Session, params: dict[str, str], batch: int = 0) -> Exchange:
     """``GET /works`` with the key, if any; a refusal is explained, only 200 is an answer."""
     exchange = session.get(
-        "/works", params=_keyed(session, params), slow_down=slowed_down, divisible=divisible
+        "/works", params=_keyed(session, params), slow_down=slowed_down, batch=batch
     )
     check_key(exchange, session, SPEC, "check it at https://openalex.org/settings/api")
     expect_status(exchange, 200)
@@ -260,7 +260,7 @@ def fetch_citing_batch(
     def query(batch: list[Work]) -> list[CitingList]:
         wanted = {works[id(w)][0]: works[id(w)][1:] for w in batch}
         try:
-            return _cited_by(wanted, session, divisible=len(batch) > 1)
+            return _cited_by(wanted, session, batch=len(batch))
         except BudgetSpent:
             return []
         except FetchFailure as failure:
@@ -277,7 +277,7 @@ def fetch_citing_batch(
 
 
 def _cited_by(
-    wanted: dict[str, tuple[Work, Observation]], session: Session, divisible: bool = False
+    wanted: dict[str, tuple[Work, Observation]], session: Session, batch: int = 0
 ) -> list[CitingList]:
     """One ``cites:`` query, every cursor page: each result listed under each asked work it
     references; complete for all once ``next_cursor`` is null (the empty last page)."""
@@ -292,7 +292,7 @@ def _cited_by(
             "cursor": cursor,
             "select": CITING_FIELDS,
         }
-        exchange = works_page(session, params, divisible)
+        exchange = works_page(session, params, batch)
         payload = exchange.json()
         results = need(payload, "results", list)
         meta = need(payload, "meta", dict)

@@ -81,7 +81,7 @@ def request(session: Session, batch: list[Work]) -> Exchange:
     key = session.source.api_key
     headers = {"Accept": "application/json", **({"X-ELS-APIKey": key} if key else {})}
     exchange = session.get(
-        "/content/search/scopus", params=params, headers=headers, divisible=len(batch) > 1
+        "/content/search/scopus", params=params, headers=headers, batch=len(batch)
     )
     check_key(
         exchange,

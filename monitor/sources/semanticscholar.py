@@ -226,7 +226,7 @@ def request(session: Session, batch: list[Work]) -> Exchange:
             "/paper/batch",
             params={"fields": FIELDS},
             json={"ids": [f"DOI:{w.doi}" for w in batch]},
-            divisible=len(batch) > 1,
+            batch=len(batch),
         )
     except BudgetSpent:
         raise

@@ -6,6 +6,8 @@ does not know (400, in Crossref's validation-failure shape)."""
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from tests.fakeapi.server import FakeAPI, Reply, Request
 
 # Headers the polite pool sends (fixtures:crossref/response_headers_public_vs_polite_2026-06.json).
@@ -42,7 +44,7 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
                    "query": {"start-index": 0, "search-terms": None}}
         return Reply(200, {"status": "ok", "message-type": "work-list", "message-version": "1.0.0",
                            "message": message}, headers)
-    record = works.get(request.path.removeprefix("/works/").lower())
+    record = works.get(unquote(request.path.removeprefix("/works/")).lower())
     if record is None:
         return Reply(404, "Resource not found.", headers)
     return Reply(200, {"status": "ok", "message-type": "work", "message-version": "1.0.0", "message": record}, headers)

@@ -17,6 +17,7 @@ import copy
 import json
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from tests.fakeapi.server import CONSTRUCTED, FakeAPI, Reply, Request
 
@@ -95,7 +96,7 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
     if entity is not None:
         return Reply(200, entity, HEADERS)
     if request.path.startswith("/works/doi:"):
-        record = works.get(request.path.removeprefix("/works/doi:").lower())
+        record = works.get(unquote(request.path.removeprefix("/works/doi:")).lower())
         if record is not None:
             return Reply(200, record)
     return Reply(404, NOT_FOUND_HTML, {"Content-Type": "text/html; charset=utf-8"})
