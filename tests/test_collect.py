@@ -9,7 +9,7 @@ import pytest
 from monitor import collect
 from monitor.config import load_config
 from monitor.fetching import make_client
-from monitor.models import Outcome, Work
+from monitor.models import Observation, Outcome, Work
 from tests.conftest import DEFAULT_DOI
 
 
@@ -89,3 +89,54 @@ def sqlite_rows(path, sql):
         return [dict(r) for r in conn.execute(sql)]
     finally:
         conn.close()
+
+
+def test_a_source_hands_its_works_over_a_chunk_at_a_time(write_config, fake_api, monkeypatch):
+    """Memory stays flat: each chunk's observations and exchanges go to the store before
+    the next chunk is asked, whatever the number of works."""
+    from monitor import plan, source_job
+    from monitor.fetching import make_client
+    from monitor.progress import SourceProgress
+
+    monkeypatch.setattr(source_job, "CHUNK_WORKS", (2, 2))
+    config = load_config(write_config(only=("dimensions",)), environ={})
+    works = [Work(f"10.9999/chunk.{i}") for i in range(5)]
+    part = plan.SourcePlan("dimensions", tuple(works), 5, 5, (), 0.0, 100, 1)
+    delivered = []
+    with make_client(None, config.http) as client:
+        session = source_job.session_for(
+            config.sources["dimensions"], client, config, progress=SourceProgress("dimensions", 5)
+        )
+        result = source_job.run_source(
+            config.sources["dimensions"], part, session, config, delivered.append, lambda dois: {}
+        )
+    assert [[o.doi for o in r.observations] for r in delivered] == [
+        [w.doi for w in works[:2]], [w.doi for w in works[2:4]], [works[4].doi]]
+    assert [len(r.exchanges) for r in delivered] == [2, 2, 1]  # each chunk its own requests
+    assert (result.asked, result.requests, session.progress.done) == (5, 5, 5)
+
+
+def test_lists_wait_for_the_counts_and_for_a_budget_that_allows_them(write_config, fake_api, tmp_path):
+    """OpenCitations' list costs a request: with a budget of one, the count takes it and the
+    list waits (no fetch recorded, still due); the next run, with room, fetches it."""
+    tight = load_config(write_config(only=("opencitations",), sources={"opencitations": {"max_requests": 1}}), environ={})
+    collect.run(tight)
+    assert [h.path.split("/")[1] for h in fake_api.hits("opencitations")] == ["citation-count"]
+    assert sqlite_rows(tight.database, "SELECT * FROM citing_fetches") == []
+    roomy = load_config(write_config(only=("opencitations",)), environ={})
+    collect.run(roomy)
+    assert [h.path.split("/")[1] for h in fake_api.hits("opencitations")][1:] == ["citation-count", "citations"]
+    [fetch] = sqlite_rows(roomy.database, "SELECT * FROM citing_fetches")
+    assert (fetch["outcome"], fetch["complete"]) == ("ok", 1)
+
+
+def test_the_most_urgent_lists_come_first():
+    from monitor.source_job import ListQueue
+
+    queue = ListQueue(("openalex_id",))
+    for priority, doi in [((2, "2026-01-05"), "old"), ((1, ""), "never"), ((2, "2026-01-01"), "older"),
+                          ((0, ""), "moved")]:
+        queue.note(priority, Work(doi), Observation(doi, "openalex", Outcome.OK, citations=3,
+                                                    metadata={"openalex_id": "W1", "abstract": "long"}))
+    assert [w.doi for w, _ in queue.in_order()] == ["moved", "never", "older", "old"]
+    assert all(o.metadata == {"openalex_id": "W1"} for _, o in queue.in_order())  # kept slim

@@ -12,9 +12,10 @@ from monitor import collect, ledger
 from monitor.doi import doi_or_none
 from monitor.errors import MalformedResponse
 from monitor.fetching import FetchFailure
-from monitor.models import Outcome, Work
+from monitor.models import Observation, Outcome, Work
 from monitor.sources import openalex
 from tests.conftest import DEFAULT_DOI, real_files, real_json, real_path
+from tests.fakeapi.routes import openalex as fake_openalex
 
 WORK_FILES = [
     p for p in real_files("openalex") if p.name.startswith("work_") and "select" not in p.name
@@ -409,3 +410,61 @@ def test_a_batch_answer_holding_a_work_not_asked_for_counts_none_by_guesswork(fa
         "answered for another work: the answer holds 10.9999/other, not asked for; "
         "whether this work is indexed is unknown"
     )
+
+
+# --- the lists of several works in one query: cites:W1|W2 ---
+
+
+def citing_work(work_id: str, doi: str) -> dict:
+    return fake_openalex.listed_work(doi, f"Citing {work_id}", 2025, work_id)
+
+
+@pytest.fixture
+def two_cited(fake_api):
+    """W1 is cited by A and B, W2 by B and C: B cites both."""
+    a, b, c = (citing_work(f"W70{i}", f"10.5555/citing.{i}") for i in range(3))
+    fake_api.records[fake_openalex.CITING]["W1"] = [a, b]
+    fake_api.records[fake_openalex.CITING]["W2"] = [b, c]
+    pairs = [
+        (Work("10.5555/one"), Observation("10.5555/one", "openalex", Outcome.OK, citations=2, metadata={"openalex_id": "W1"})),
+        (Work("10.5555/two"), Observation("10.5555/two", "openalex", Outcome.OK, citations=2, metadata={"openalex_id": "W2"})),
+    ]
+    return pairs
+
+
+def test_one_query_lists_the_works_citing_several_works_each_under_what_it_cites(fake_api, make_session, two_cited):
+    lists = openalex.fetch_citing_batch(two_cited, make_session(openalex))
+    assert [listing.doi for listing in lists] == ["10.5555/one", "10.5555/two"]
+    assert [[r.doi for r in listing.records] for listing in lists] == [
+        ["10.5555/citing.0", "10.5555/citing.1"], ["10.5555/citing.1", "10.5555/citing.2"]]
+    assert all(listing.complete and listing.outcome is Outcome.OK for listing in lists)
+    first = fake_api.hits("openalex", "/works")[0]
+    assert first.arg("filter") == "cites:W1|W2" and "referenced_works" in first.arg("select")
+
+
+def test_a_result_citing_none_of_the_works_asked_fails_every_list_of_the_query(fake_api, make_session, two_cited):
+    def stranger(page):
+        page["results"][0]["referenced_works"] = ["https://openalex.org/W999"]
+        return page
+
+    fake_api.inject("openalex", rewrite=stranger)
+    lists = openalex.fetch_citing_batch(two_cited, make_session(openalex))
+    assert [listing.outcome for listing in lists] == [Outcome.ERROR, Outcome.ERROR]
+    assert all("answered for another work" in listing.message and not listing.records for listing in lists)
+
+
+def test_a_list_is_complete_only_when_the_whole_querys_paging_is(fake_api, make_session, two_cited, monkeypatch):
+    monkeypatch.setattr(openalex, "PER_PAGE", 2)
+    session = make_session(openalex)
+    session.max_pages = 1  # a cap of one page a work: two pages for the query, of three
+    lists = openalex.fetch_citing_batch(two_cited, session)
+    assert len(fake_api.hits("openalex")) == 2
+    assert [listing.complete for listing in lists] == [False, False]
+    assert [len(listing.records) for listing in lists] == [2, 2]  # A, B | B, C: three works seen
+
+
+def test_lists_left_when_the_budget_is_spent_are_not_fetched(fake_api, make_session, two_cited):
+    session = make_session(openalex)
+    session.budget = 0
+    assert openalex.fetch_citing_batch(two_cited, session) == []
+    assert not fake_api.hits("openalex")

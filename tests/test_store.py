@@ -124,3 +124,20 @@ def test_history_as_of_a_day_does_not_know_of_a_later_prune(db):
     [then] = store.observation_history(db, "10.1/a", store.iso(T0 + timedelta(days=1)))
     assert now["pruned_at"] == store.iso(T0 + timedelta(days=10))
     assert then["pruned_at"] is None and then["body_sha256"] == now["body_sha256"]
+
+
+def test_an_unchanged_answer_adds_a_row_but_no_new_metrics_or_metadata(db):
+    """Metrics and metadata are kept once each (payloads); an observation refers to them."""
+    ids = store.sync_works(db, [Work("10.1/a")], T0)
+    said = Observation("10.1/a", "openalex", Outcome.OK, citations=3, metrics={"fwci": 1.5},
+                       metadata={"title": "T", "authors": [{"name": "A"}]})
+    for run in range(3):
+        store.save_source(db, store.start_run(db, T0), ids, report("openalex", said), T0)
+    assert db.execute("SELECT count(*) FROM payloads").fetchone()[0] == 2
+    rows = list(db.query("SELECT metrics, metadata FROM observation_details ORDER BY id"))
+    assert len(rows) == 3 and {(r["metrics"], r["metadata"]) for r in rows} == {
+        ('{"fwci": 1.5}', '{"authors": [{"name": "A"}], "title": "T"}')}
+    store.save_source(db, store.start_run(db, T0), ids, report("openalex", Observation(
+        "10.1/a", "openalex", Outcome.OK, citations=4, metrics={"fwci": 1.6}, metadata=said.metadata)), T0)
+    assert db.execute("SELECT count(*) FROM payloads").fetchone()[0] == 3  # only the new metrics
+    assert store.latest_metadata(db, "10.1/a") == {"openalex": said.metadata}

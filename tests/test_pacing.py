@@ -1,0 +1,134 @@
+"""Several requests in flight per source: a shared pace, a cap on places, a shared budget
+(monitor/pacing.py, Session.map). Real threads against httpx.MockTransport; no test
+measures time: places in flight are counted, paces read off the limiter."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+
+from monitor.config import HttpConfig, SourceConfig
+from monitor.fetching import BudgetSpent, Session
+from monitor.models import Outcome, Work
+from monitor.pacing import Gate, RateLimiter
+from monitor.sources import dimensions
+from monitor.sources.base import lookup_each
+
+
+class Server:
+    """A handler that counts the requests in flight and can hold them at a barrier."""
+
+    def __init__(self, respond=None, hold: int = 0):
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most = 0
+        self.seen: list[str] = []
+        self.barrier = threading.Barrier(hold, timeout=5) if hold else None
+        self.respond = respond or (lambda request: httpx.Response(200, json={}))
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            self.seen.append(request.url.path)
+        try:
+            if self.barrier is not None:
+                self.barrier.wait()  # every place taken at once, or this breaks
+            return self.respond(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def session(server: Server, concurrency: int, **kw) -> Session:
+    source = SourceConfig("demo", True, "https://api.example.org", 1000.0, max_concurrency=concurrency)
+    client = httpx.Client(transport=httpx.MockTransport(server))
+    settings = HttpConfig(max_retries=1, backoff_seconds=0, max_retry_after_seconds=5)
+    return Session(source, client, settings, **kw)
+
+
+def test_map_keeps_max_concurrency_requests_in_flight_and_no_more():
+    server = Server(hold=3)
+    s = session(server, 3)
+    results = list(s.map(lambda i: s.get(f"/w/{i}").status_code, range(9)))
+    assert results == [200] * 9 and server.most == 3  # the barrier of 3 was met each time
+    assert sorted(server.seen) == sorted(f"/w/{i}" for i in range(9))
+    assert s.requests == 9
+
+
+def test_results_come_back_in_the_order_asked():
+    s = session(Server(), 4)
+    assert list(s.map(lambda i: (s.get(f"/w/{i}"), i)[1], range(20))) == list(range(20))
+
+
+def test_a_servers_concurrency_limit_lowers_the_places():
+    """Crossref's public pool: x-concurrency-limit: 1; after that answer, one at a time."""
+    server = Server(lambda r: httpx.Response(200, json={}, headers={"x-concurrency-limit": "1"}))
+    s = session(server, 3)
+    s.get("/first")
+    assert s.gate.limit == 1
+    server.most = 0
+    list(s.map(lambda i: s.get(f"/w/{i}"), range(6)))
+    assert server.most == 1
+
+
+def test_a_429_met_by_one_thread_slows_the_whole_source():
+    paces: list[float] = []
+
+    def respond(request):
+        paces.append(s.limiter.interval)  # the pace every thread goes at, when this one went
+        if len(paces) == 1:
+            return httpx.Response(429, headers={"Retry-After": "0"})
+        return httpx.Response(200, json={})
+
+    server = Server(respond)
+    s = session(server, 1, sleep=lambda _: None)
+    floor = s.limiter.interval
+    list(s.map(lambda i: s.get(f"/w/{i}"), range(3)))
+    assert paces[0] == floor and paces[1] == pytest.approx(2 * floor)  # slowed by the 429
+    assert paces[2] < paces[1]  # and back towards the floor as answers come
+    assert s.requests == 4  # three, and the throttled one again
+
+
+def test_a_pause_reaches_threads_that_already_had_their_turn():
+    clock = [0.0]
+    limiter = RateLimiter(10.0, clock=lambda: clock[0], sleep=lambda s: None)
+    first = limiter.reserve()
+    limiter.pause(30)  # another thread met a 429 meanwhile
+    assert limiter.pauses == 1 and limiter.paused_until == 30.0
+    assert limiter.reserve() >= 30.0 > first
+
+
+def test_the_pace_recovers_after_throttling_but_never_passes_the_floor():
+    limiter = RateLimiter(4.0, clock=lambda: 0.0, sleep=lambda s: None)
+    for _ in range(10):
+        limiter.throttled()
+    assert limiter.interval == pytest.approx(0.25 * 8)  # slowed at most eightfold
+    for _ in range(50):
+        limiter.recovered()
+    assert limiter.interval == pytest.approx(0.25)
+
+
+def test_a_gate_refuses_after_its_timeout():
+    gate = Gate(1)
+    assert gate.enter(1)
+    assert not gate.enter(0.01)  # full: no place within the timeout
+    gate.leave()
+    assert gate.enter(0.01)
+
+
+def test_the_run_budget_is_shared_and_spent_requests_are_not_sent():
+    server = Server(lambda r: httpx.Response(404, json={}))
+    s = session(server, 3, budget=4)
+    works = [Work(f"10.1234/w{i}") for i in range(7)]
+    observations = lookup_each(works, s, lambda w: s.get(f"/doi/{w.doi}"), dimensions.parse_response)
+    assert len(server.seen) == 4 and s.requests == 4
+    assert len(observations) == 4 and {o.outcome for o in observations} == {Outcome.NOT_FOUND}
+    asked = {o.doi for o in observations}
+    assert s.unasked == {w.doi for w in works} - asked  # the rest keep their last observation
+    with pytest.raises(BudgetSpent):
+        s.get("/more")
+    assert not s.stopped  # a spent budget is not a failing source
+

@@ -1,0 +1,133 @@
+"""The refresh policy (monitor/plan.py): which works each source is asked about in a run.
+
+Rules on a real database with observations made at chosen moments, then real runs at
+the fake whose "now" moves on: a quiet run asks a per-work source nothing, a moved
+count or an old answer asks it again, and a work not asked keeps its last observation."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor import collect, plan, store
+from monitor.config import load_config
+from monitor.models import Observation, Outcome, SourceReport, Work
+from tests.conftest import DEFAULT_DOI
+from tests.fakeapi.routes import openalex as fake_openalex
+
+NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+WORKS = [Work(f"10.1234/w{i}") for i in range(1, 6)]
+
+
+def observe(db, run_at: datetime, source: str, outcomes: dict[str, Outcome]) -> None:
+    run_id = store.start_run(db, run_at)
+    ids = store.sync_works(db, WORKS, run_at)
+    observations = tuple(
+        Observation(doi, source, outcome, citations=1 if outcome is Outcome.OK and source != "unpaywall" else None)
+        for doi, outcome in outcomes.items()
+    )
+    store.save_source(db, run_id, ids, SourceReport(source, observations, ()), run_at)
+
+
+@pytest.fixture
+def config(write_config):
+    return load_config(write_config(
+        works=[w.doi for w in WORKS],
+        sources={"unpaywall": {"refresh_days": 7}, "altmetric": {"refresh_days": 7}},
+    ), environ={})
+
+
+def test_a_work_is_due_when_never_asked_failed_moved_or_old_and_the_oldest_goes_first(config, tmp_path):
+    db = store.open_db(config.database)
+    w1, w2, w3, w4, w5 = (w.doi for w in WORKS)
+    observe(db, NOW - timedelta(days=10), "unpaywall", {w2: Outcome.OK})
+    observe(db, NOW - timedelta(days=2), "unpaywall", {w3: Outcome.OK, w4: Outcome.NOT_FOUND})
+    observe(db, NOW - timedelta(days=1), "unpaywall", {w5: Outcome.ERROR})
+    db.execute("UPDATE works SET counts_moved_at = ? WHERE doi = ?", [store.iso(NOW - timedelta(hours=30)), w4])
+    db.conn.commit()
+
+    part = plan.make(db, config, WORKS, NOW)["unpaywall"]
+    assert [w.doi for w in part.works] == [w1, w2, w4, w5]  # never, then 10 days, 2 days, 1 day
+    assert dict(part.reasons) == {"never": 1, "stale": 1, "moved": 1, "retry": 1}
+    assert (part.due, part.waiting, part.tracked) == (4, 0, 5)  # w3: answered 2 days ago, unmoved
+    assert part.policy == "every 7 days, or when a count moved"
+    assert len(plan.make(db, config, WORKS, NOW)["openalex"].works) == 5  # batched: every run
+
+
+def test_the_budget_takes_the_most_overdue_and_says_when_it_cannot_keep_up(config, tmp_path):
+    db = store.open_db(config.database)
+    unpaywall = config.sources["unpaywall"]
+    budgeted = plan.plan_source(db, config, replace(unpaywall, max_requests=2), WORKS, NOW)
+    assert [w.doi for w in budgeted.works] == [WORKS[0].doi, WORKS[1].doi]
+    assert budgeted.waiting == 3 and budgeted.refresh_takes_days == 3
+    assert budgeted.keeps_up  # 2 a day, for 5 works within 7 days: yes
+    line = plan.plan_source(
+        db, config, replace(unpaywall, max_requests=1, refresh_days=2.0), WORKS, NOW
+    ).describe()
+    assert line.endswith("every work is asked every 5 days, not 2: raise max_requests or refresh_days")
+
+
+def test_a_source_without_its_key_is_not_configured_once_not_at_every_run(config, tmp_path):
+    db = store.open_db(config.database)
+    assert len(plan.make(db, config, WORKS, NOW)["altmetric"].works) == 5  # no key: not configured
+    observe(db, NOW, "altmetric", {WORKS[0].doi: Outcome.NOT_CONFIGURED})
+    part = plan.make(db, config, WORKS, NOW)["altmetric"]
+    assert not part.configured and [w.doi for w in part.works] == [w.doi for w in WORKS[1:]]
+
+
+def rows(path, sql, params=()):
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+def test_runs_ask_a_per_work_source_again_only_when_due(write_config, fake_api):
+    path = write_config(only=("openalex", "crossref", "unpaywall"), sources={"unpaywall": {"refresh_days": 7}})
+    config = load_config(path, environ={})
+    day = [NOW]
+
+    def run():
+        day[0] += timedelta(hours=1)  # each run a little later than the one before
+        return collect.run(config, now=lambda: day[0])
+
+    run()
+    assert len(fake_api.hits("unpaywall")) == 1
+    quiet = run()  # nothing changed, nothing is old
+    assert len(fake_api.hits("unpaywall")) == 1
+    [unpaywall] = [r for r in quiet.sources if r.source == "unpaywall"]
+    assert (unpaywall.outcome, unpaywall.asked, unpaywall.tracked) == (Outcome.OK, 0, 1)
+    summary = rows(config.database, "SELECT summary FROM runs ORDER BY id DESC LIMIT 1")[0]["summary"]
+    assert '"unpaywall"' in summary  # still a source of the run (headline.active_sources)
+    [latest] = rows(config.database, "SELECT * FROM latest_counts WHERE source = 'unpaywall'")
+    assert latest["run_id"] == 1 and latest["observed_at"] == store.iso(NOW + timedelta(hours=1))
+    assert len(rows(config.database, "SELECT * FROM observations WHERE source = 'unpaywall'")) == 1
+
+    fake_openalex.set_count(fake_api, DEFAULT_DOI, 60)  # a batched count moves in run 3 ...
+    run()
+    assert len(fake_api.hits("unpaywall")) == 1
+    [work] = rows(config.database, "SELECT counts_moved_at FROM works")
+    assert work["counts_moved_at"] is not None
+    run()  # ... so run 4 asks the per-work source again
+    assert len(fake_api.hits("unpaywall")) == 2
+
+    day[0] += timedelta(days=8)  # and a week later, its answer is old
+    run()
+    assert len(fake_api.hits("unpaywall")) == 3
+
+
+def test_sources_shows_each_policy_and_what_is_due(write_config, invoke, fake_api):
+    path = write_config(works=[w.doi for w in WORKS], only=("openalex", "unpaywall"),
+                        sources={"unpaywall": {"refresh_days": 7, "max_requests": 2}})
+    result = invoke("sources", "--config", str(path))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    policy = lines[lines.index(next(x for x in lines if x.startswith("unpaywall"))) + 1]
+    assert policy == ("  refresh every 7 days, or when a count moved; at most 2 requests a run; "
+                      "5 of 5 works due now (2 asked next run)")
+    assert "refresh every run; at most 5000 requests a run; 5 of 5 works due now" in result.output
