@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor import collect, portfolio, store  # noqa: E402
-from monitor.config import load_config  # noqa: E402
-from monitor.sources import SOURCES  # noqa: E402
-from tests.fakeapi import FakeAPI  # noqa: E402
-from tests.fakeapi.routes import openalex as fake_openalex  # noqa: E402
+from monitor import collect, portfolio, store
+from monitor.config import load_config
+from monitor.sources import SOURCES
+from tests.fakeapi import FakeAPI
+from tests.fakeapi.routes import openalex as fake_openalex
 
 ROR = "02nr0ka47"
 

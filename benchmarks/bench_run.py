@@ -19,16 +19,16 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor import citing, collect, report, store  # noqa: E402
-from monitor.config import load_config  # noqa: E402
-from monitor.models import CitingList, CitingRecord, Outcome  # noqa: E402
-from tests.conftest import DEFAULT_DOI  # noqa: E402
-from tests.fakeapi import FakeAPI  # noqa: E402
+from monitor import citing, collect, report, store
+from monitor.config import load_config
+from monitor.models import CitingList, CitingRecord, Outcome
+from tests.conftest import DEFAULT_DOI
+from tests.fakeapi import FakeAPI
 
 
 def bench_run(n_works: int, folder: Path) -> tuple[float, int, float]:
@@ -65,7 +65,7 @@ def bench_run(n_works: int, folder: Path) -> tuple[float, int, float]:
 
 def bench_ledger(n_citing: int, folder: Path) -> float:
     db = store.open_db(folder / "ledger.db")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ids = store.sync_works(db, [__import__("monitor.models", fromlist=["Work"]).Work(DEFAULT_DOI)], now)
     run_id = store.start_run(db, now)
     records = tuple(

@@ -42,7 +42,7 @@ from monitor.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
-QUEUED_CHUNKS = 4  # chunks waiting to be stored, from all sources: the memory a run may hold
+QUEUED_CHUNKS = 3  # chunks waiting to be stored, from all sources: the memory a run may hold
 POLL_SECONDS = 0.25  # how often a waiting thread looks whether the run is stopping
 
 

@@ -7,6 +7,7 @@ normalised title plus year. A preprint and its published version are one citing 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -49,11 +50,12 @@ def same_title_work(
     return abs(a_year - b_year) <= (2 if either_preprint else 0)
 
 
-def _name_parts(name: str | None) -> tuple[str, list[str], bool] | None:
+@functools.lru_cache(maxsize=65_536)  # a name is read once for every citing work it meets
+def _name_parts(name: str | None) -> tuple[str, tuple[str, ...], bool] | None:
     """(family, given-name tokens, whether the given names are initials only), lower case.
 
-    'Jin Ming Yang' → ('yang', ['jin', 'ming'], False); 'Yang, J.-M.' and MEDLINE's 'Yang JM'
-    → ('yang', ['j', 'm'], True).
+    'Jin Ming Yang' → ('yang', ('jin', 'ming'), False); 'Yang, J.-M.' and MEDLINE's 'Yang JM'
+    → ('yang', ('j', 'm'), True).
     """
     if not name:
         return None
@@ -71,8 +73,8 @@ def _name_parts(name: str | None) -> tuple[str, list[str], bool] | None:
     if not family:
         return None
     if medline:
-        return family, list(given.lower()), True
-    tokens = [t for t in re.split(r"[^a-z]+", given.lower()) if t]
+        return family, tuple(given.lower()), True
+    tokens = tuple(t for t in re.split(r"[^a-z]+", given.lower()) if t)
     return family, tokens, all(len(t) == 1 for t in tokens)
 
 

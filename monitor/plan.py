@@ -40,6 +40,7 @@ class WorkState:
     last_at: datetime | None  # the source's latest observation of the work, if any
     last_outcome: str | None
     moved_at: datetime | None  # when a batched source's count of the work last changed
+    listed: bool = True  # it has a complete list of the work's citing works (if it lists any)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ RULES: tuple[Rule, ...] = (
         "last answer older than refresh_days",
         lambda s, days, now: s.last_at is not None and now - s.last_at >= timedelta(days=days),
     ),
+    # a per-work source whose list a run's budget left: its list comes with its next count
+    Rule("unlisted", "no complete list of its citing works yet",
+         lambda s, days, now: s.last_outcome == Outcome.OK.value and not s.listed),
 )
 
 
@@ -149,7 +153,8 @@ def plan_source(
     configured = not (spec.needs_key and not source.has_key) and not (
         spec.needs_contact and not config.contact_email
     )
-    states = work_states(db, source.name, works) if db is not None else {}
+    lists = config.citing.enabled and hasattr(SOURCES[source.name], "fetch_citing") and not spec.batched
+    states = work_states(db, source.name, works, lists) if db is not None else {}
     due: list[tuple[int, float, Work]] = []
     reasons = dict.fromkeys((r.name for r in RULES), 0)
     for work in works:
@@ -179,21 +184,28 @@ def plan_source(
     )
 
 
-def work_states(db: sqlite_utils.Database, source: str, works: Iterable[Work]) -> dict[str, WorkState]:
-    """doi → the source's latest observation of the work, and when its counts last moved.
+def work_states(
+    db: sqlite_utils.Database, source: str, works: Iterable[Work], lists: bool = False
+) -> dict[str, WorkState]:
+    """doi → the source's latest observation of the work, when its counts last moved, and
+    (``lists``) whether the source has listed its citing works completely.
 
-    One index seek per work (observations are unique on work, source and run)."""
+    An index seek or two per work (observations are unique on work, source and run)."""
     wanted = {w.doi for w in works}
     states: dict[str, WorkState] = {}
+    listed = (
+        "EXISTS (SELECT 1 FROM citing_fetches f WHERE f.work_id = w.id AND f.source = ? "
+        "AND f.outcome = 'ok' AND f.complete = 1)" if lists else "1"
+    )
     cursor = db.execute(
-        "SELECT w.doi, o.observed_at, o.outcome, w.counts_moved_at FROM works w "
+        f"SELECT w.doi, o.observed_at, o.outcome, w.counts_moved_at, {listed} FROM works w "
         "LEFT JOIN observations o ON o.id = (SELECT q.id FROM observations q "
         "WHERE q.work_id = w.id AND q.source = ? ORDER BY q.run_id DESC LIMIT 1)",
-        [source],
+        [source, source] if lists else [source],
     )
-    for doi, observed_at, outcome, moved_at in cursor:
+    for doi, observed_at, outcome, moved_at, has_list in cursor:
         if doi in wanted:
-            states[doi] = WorkState(_moment(observed_at), outcome, _moment(moved_at))
+            states[doi] = WorkState(_moment(observed_at), outcome, _moment(moved_at), bool(has_list))
     return states
 
 

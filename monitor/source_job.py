@@ -11,6 +11,7 @@ the budget leaves are asked at a later run.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from collections import Counter
@@ -41,7 +42,8 @@ from monitor.sources.base import chunks, failed_list, not_configured
 
 log = logging.getLogger(__name__)
 
-CHUNK_WORKS = (200, 1000)  # works a chunk holds: at least, at most (see chunk_size)
+CHUNK_REQUESTS = 20  # a chunk asks at least this many requests (and 4 a place in flight) ...
+CHUNK_WORKS = (1000, 2000)  # ... of at most this many works: a batched source's, a per-work one's
 
 
 def session_for(source: SourceConfig, client: httpx.Client, config: Config, **kwargs: Any) -> Session:
@@ -58,10 +60,12 @@ def session_for(source: SourceConfig, client: httpx.Client, config: Config, **kw
 
 
 def chunk_size(source: SourceConfig) -> int:
-    """Works a chunk holds: enough for every place in flight to be busy twice over."""
-    low, high = CHUNK_WORKS
-    per_request = SOURCES[source.name].SPEC.batch_size
-    return max(low, min(high, per_request * source.max_concurrency * 2))
+    """Works a chunk holds: requests enough that waiting for a chunk's last answer costs
+    little (every place in flight busy four times over), within a memory bound (a batched
+    source's answers are large, a per-work source's small)."""
+    spec = SOURCES[source.name].SPEC
+    requests = max(CHUNK_REQUESTS, 4 * source.max_concurrency)
+    return min(CHUNK_WORKS[0] if spec.batched else CHUNK_WORKS[1], requests * spec.batch_size)
 
 
 @dataclass
@@ -106,23 +110,32 @@ class Tally:
 @dataclass
 class ListQueue:
     """The lists due that cost requests, noted while counting, asked after: the most
-    urgent first. Each keeps only what its list needs (the count, the list's id)."""
+    urgent first, and no more than ``cap`` of them (what the run's budget could fetch), so
+    it holds little however many works are tracked. Each keeps only what its list needs:
+    the work, its count, the list's id (``SourceSpec.list_keys``)."""
 
+    source: str
     keys: tuple[str, ...]
-    due: list[tuple[tuple[int, str], int, Work, Observation]] = field(default_factory=list)
+    cap: int | None = None
+    # a max-heap of the most urgent: (-group, -age, -seq, work, count, list ids)
+    due: list[tuple[int, float, int, Work, int | None, tuple[Any, ...]]] = field(default_factory=list)
 
     def note(self, priority: tuple[int, str], work: Work, obs: Observation) -> None:
-        slim = Observation(
-            obs.doi,
-            obs.source,
-            obs.outcome,
-            citations=obs.citations,
-            metadata={k: obs.metadata[k] for k in self.keys if k in obs.metadata},
-        )
-        self.due.append((priority, len(self.due), work, slim))
+        group, fetched_at = priority
+        age = datetime.fromisoformat(fetched_at).timestamp() if fetched_at else 0.0
+        entry = (-group, -age, -len(self.due), work, obs.citations, tuple(obs.metadata.get(k) for k in self.keys))
+        if self.cap is None or len(self.due) < self.cap:
+            heapq.heappush(self.due, entry)
+        elif entry[:3] > self.due[0][:3]:  # more urgent than the least urgent kept
+            heapq.heapreplace(self.due, entry)
 
     def in_order(self) -> list[tuple[Work, Observation]]:
-        return [(work, obs) for _, _, work, obs in sorted(self.due, key=lambda d: d[:2])]
+        """(work, its count's observation as the list needs it), the most urgent first."""
+        return [
+            (work, Observation(work.doi, self.source, Outcome.OK, citations=count,
+                               metadata={k: v for k, v in zip(self.keys, ids) if v is not None}))
+            for *_, work, count, ids in sorted(self.due, key=lambda d: d[:3], reverse=True)
+        ]
 
 
 def run_source(
@@ -141,7 +154,9 @@ def run_source(
     module = SOURCES[source.name]
     started = time.monotonic()
     tally = Tally(source.name, plan.tracked)
-    queue = ListQueue(module.SPEC.list_keys)
+    lists_per_request = 50 if hasattr(module, "fetch_citing_batch") else 1
+    cap = None if session.budget is None else session.budget * lists_per_request
+    queue = ListQueue(source.name, module.SPEC.list_keys, cap)
     if not plan.configured:
         report = unconfigured(source, plan.works, config)
         tally.add(report)
@@ -184,7 +199,7 @@ def fetch_source(
     if (spec.needs_key and not source.has_key) or (spec.needs_contact and not config.contact_email):
         return unconfigured(source, works, config)
     session = session_for(source, client, config, now=now, clock=clock, sleep=sleep, deadline=deadline)
-    queue = ListQueue(spec.list_keys)
+    queue = ListQueue(source.name, spec.list_keys)
     report = fetch_works(module, session, works, config, now, lists or {}, queue)
     listings = _redacted(session, fetch_lists(module, session, queue.in_order()))
     return replace(

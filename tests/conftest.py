@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sqlite3
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,16 @@ def clean_env() -> dict[str, str]:
         "CITATION_MONITOR_CONTACT_EMAIL",
     }
     return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def db_rows(path: Path, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """The rows of ``sql`` on the database at ``path``, as dicts, read by a connection of its own."""
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from monitor import collect
 from monitor.config import load_config
 from monitor.fetching import make_client
 from monitor.models import Observation, Outcome, Work
-from tests.conftest import DEFAULT_DOI
+from tests.conftest import DEFAULT_DOI, db_rows
 
 
 @pytest.mark.parametrize("name", ["icite", "pubmed"])
@@ -50,7 +48,7 @@ def test_a_crashing_source_is_an_error_for_every_work_and_the_others_still_answe
     crossref = results["crossref"]
     assert (crossref.outcome, crossref.asked, crossref.ok) == (Outcome.ERROR, 1, 0)
     assert crossref.message == "internal error: RuntimeError('bug in the parser')"
-    [row] = sqlite_rows(config.database, "SELECT * FROM latest_counts WHERE source = 'crossref'")
+    [row] = db_rows(config.database, "SELECT * FROM latest_counts WHERE source = 'crossref'")
     assert (row["outcome"], row["citations"]) == ("error", None)
     assert row["message"] == crossref.message
     assert summary.exit_code == 1
@@ -82,14 +80,6 @@ def test_a_source_needing_a_contact_email_without_one_is_not_configured_without_
     assert not fake_api.hits("unpaywall") and report.exchanges == ()
 
 
-def sqlite_rows(path, sql):
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql)]
-    finally:
-        conn.close()
-
 
 def test_a_source_hands_its_works_over_a_chunk_at_a_time(write_config, fake_api, monkeypatch):
     """Memory stays flat: each chunk's observations and exchanges go to the store before
@@ -98,6 +88,7 @@ def test_a_source_hands_its_works_over_a_chunk_at_a_time(write_config, fake_api,
     from monitor.fetching import make_client
     from monitor.progress import SourceProgress
 
+    monkeypatch.setattr(source_job, "CHUNK_REQUESTS", 2)
     monkeypatch.setattr(source_job, "CHUNK_WORKS", (2, 2))
     config = load_config(write_config(only=("dimensions",)), environ={})
     works = [Work(f"10.9999/chunk.{i}") for i in range(5)]
@@ -122,21 +113,23 @@ def test_lists_wait_for_the_counts_and_for_a_budget_that_allows_them(write_confi
     tight = load_config(write_config(only=("opencitations",), sources={"opencitations": {"max_requests": 1}}), environ={})
     collect.run(tight)
     assert [h.path.split("/")[1] for h in fake_api.hits("opencitations")] == ["citation-count"]
-    assert sqlite_rows(tight.database, "SELECT * FROM citing_fetches") == []
+    assert db_rows(tight.database, "SELECT * FROM citing_fetches") == []
     roomy = load_config(write_config(only=("opencitations",)), environ={})
     collect.run(roomy)
     assert [h.path.split("/")[1] for h in fake_api.hits("opencitations")][1:] == ["citation-count", "citations"]
-    [fetch] = sqlite_rows(roomy.database, "SELECT * FROM citing_fetches")
+    [fetch] = db_rows(roomy.database, "SELECT * FROM citing_fetches")
     assert (fetch["outcome"], fetch["complete"]) == ("ok", 1)
 
 
 def test_the_most_urgent_lists_come_first():
     from monitor.source_job import ListQueue
 
-    queue = ListQueue(("openalex_id",))
-    for priority, doi in [((2, "2026-01-05"), "old"), ((1, ""), "never"), ((2, "2026-01-01"), "older"),
-                          ((0, ""), "moved")]:
-        queue.note(priority, Work(doi), Observation(doi, "openalex", Outcome.OK, citations=3,
-                                                    metadata={"openalex_id": "W1", "abstract": "long"}))
-    assert [w.doi for w, _ in queue.in_order()] == ["moved", "never", "older", "old"]
-    assert all(o.metadata == {"openalex_id": "W1"} for _, o in queue.in_order())  # kept slim
+    due = [((2, "2026-01-05T00:00:00+00:00"), "old"), ((1, ""), "never"),
+           ((2, "2026-01-01T00:00:00+00:00"), "older"), ((0, ""), "moved"), ((1, ""), "never too")]
+    for cap, expected in ((None, ["moved", "never", "never too", "older", "old"]), (3, ["moved", "never", "never too"])):
+        queue = ListQueue("openalex", ("openalex_id",), cap)
+        for priority, doi in due:
+            queue.note(priority, Work(doi), Observation(doi, "openalex", Outcome.OK, citations=3,
+                                                        metadata={"openalex_id": "W1", "abstract": "long"}))
+        assert [w.doi for w, _ in queue.in_order()] == expected
+        assert all(o.metadata == {"openalex_id": "W1"} and o.citations == 3 for _, o in queue.in_order())

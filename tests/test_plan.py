@@ -6,7 +6,6 @@ count or an old answer asks it again, and a work not asked keeps its last observ
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +14,7 @@ import pytest
 from monitor import collect, plan, store
 from monitor.config import load_config
 from monitor.models import Observation, Outcome, SourceReport, Work
-from tests.conftest import DEFAULT_DOI
+from tests.conftest import DEFAULT_DOI, db_rows
 from tests.fakeapi.routes import openalex as fake_openalex
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -78,14 +77,6 @@ def test_a_source_without_its_key_is_not_configured_once_not_at_every_run(config
     assert not part.configured and [w.doi for w in part.works] == [w.doi for w in WORKS[1:]]
 
 
-def rows(path, sql, params=()):
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
-
 
 def test_runs_ask_a_per_work_source_again_only_when_due(write_config, fake_api):
     path = write_config(only=("openalex", "crossref", "unpaywall"), sources={"unpaywall": {"refresh_days": 7}})
@@ -102,16 +93,16 @@ def test_runs_ask_a_per_work_source_again_only_when_due(write_config, fake_api):
     assert len(fake_api.hits("unpaywall")) == 1
     [unpaywall] = [r for r in quiet.sources if r.source == "unpaywall"]
     assert (unpaywall.outcome, unpaywall.asked, unpaywall.tracked) == (Outcome.OK, 0, 1)
-    summary = rows(config.database, "SELECT summary FROM runs ORDER BY id DESC LIMIT 1")[0]["summary"]
+    summary = db_rows(config.database, "SELECT summary FROM runs ORDER BY id DESC LIMIT 1")[0]["summary"]
     assert '"unpaywall"' in summary  # still a source of the run (headline.active_sources)
-    [latest] = rows(config.database, "SELECT * FROM latest_counts WHERE source = 'unpaywall'")
+    [latest] = db_rows(config.database, "SELECT * FROM latest_counts WHERE source = 'unpaywall'")
     assert latest["run_id"] == 1 and latest["observed_at"] == store.iso(NOW + timedelta(hours=1))
-    assert len(rows(config.database, "SELECT * FROM observations WHERE source = 'unpaywall'")) == 1
+    assert len(db_rows(config.database, "SELECT * FROM observations WHERE source = 'unpaywall'")) == 1
 
     fake_openalex.set_count(fake_api, DEFAULT_DOI, 60)  # a batched count moves in run 3 ...
     run()
     assert len(fake_api.hits("unpaywall")) == 1
-    [work] = rows(config.database, "SELECT counts_moved_at FROM works")
+    [work] = db_rows(config.database, "SELECT counts_moved_at FROM works")
     assert work["counts_moved_at"] is not None
     run()  # ... so run 4 asks the per-work source again
     assert len(fake_api.hits("unpaywall")) == 2
@@ -131,3 +122,18 @@ def test_sources_shows_each_policy_and_what_is_due(write_config, invoke, fake_ap
     assert policy == ("  refresh every 7 days, or when a count moved; at most 2 requests a run; "
                       "5 of 5 works due now (2 asked next run)")
     assert "refresh every run; at most 5000 requests a run; 5 of 5 works due now" in result.output
+
+
+def test_a_list_the_budget_left_brings_its_work_back_before_its_count_is_old(config, tmp_path):
+    """OpenCitations lists a work with its count: a list a run's budget left unfetched makes
+    the work due again at once, not in 30 days."""
+    db = store.open_db(config.database)
+    observe(db, NOW - timedelta(days=1), "opencitations", {w.doi: Outcome.OK for w in WORKS})
+    run_id = db.execute("SELECT max(id) FROM runs").fetchone()[0]
+    for work_id in (1, 2):  # the first two works' lists came, complete
+        db.execute("INSERT INTO citing_fetches (run_id, work_id, source, fetched_at, outcome, complete, items) "
+                   "VALUES (?, ?, 'opencitations', ?, 'ok', 1, 0)", [run_id, work_id, store.iso(NOW)])
+    db.conn.commit()
+    part = plan.make(db, config, WORKS, NOW)["opencitations"]
+    assert [w.doi for w in part.works] == [w.doi for w in WORKS[2:]]
+    assert dict(part.reasons) == {"unlisted": 3}

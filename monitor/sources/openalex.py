@@ -1,7 +1,7 @@
 """OpenAlex: citation count, counts by year, FWCI, percentiles, topics, authorships.
 
-Batch: ``GET /works?filter=doi:a|b|...&per_page=100`` (at most 100 values per OR filter,
-apis.md §2(c)), and at most 4,094 characters of URL, beyond which OpenAlex refuses the
+Batch: ``GET /works?filter=doi:a|b|...&per_page=100&select=…`` (at most 100 values per OR
+filter, apis.md §2(c); only the fields read), and at most 4,094 characters of URL, beyond which OpenAlex refuses the
 request (apis.md §0b): a batch is cut by length as well as by count. In a filter ``|``
 is OR, ``+`` AND and ``,`` separates filters, so a DOI holding one of them is asked
 alone, through the free singleton ``GET /works/doi:{doi}`` (404 with an HTML body when
@@ -77,6 +77,14 @@ PER_PAGE = 100  # the largest per_page (apis.md §2(b))
 MAX_URL = 4_094  # characters: OpenAlex refuses longer request URLs (apis.md §0b)
 FILTER_SYNTAX = "|+,"  # OR, AND and the filter separator: a DOI holding one is asked alone
 CITES_PER_QUERY = 50  # works whose citing works one cites: query lists (the docs' OR cap)
+# What parse_work (and parse_citing, for the look-ups that name citing works) reads: the
+# answers, kept as raw bodies at every run, are half the size without the rest.
+WORK_FIELDS = (
+    "id,doi,ids,title,display_name,publication_year,publication_date,type,language,"
+    "cited_by_count,counts_by_year,fwci,citation_normalized_percentile,cited_by_percentile_year,"
+    "referenced_works_count,primary_location,biblio,open_access,authorships,"
+    "abstract_inverted_index,keywords,mesh,topics,is_retracted"
+)
 # What a citing work's parser reads, and referenced_works to tell which asked work it cites.
 CITING_FIELDS = (
     "id,doi,ids,title,display_name,publication_year,publication_date,primary_location,type,"
@@ -95,7 +103,9 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
         parse=parse_work,
         total=lambda payload: count(need(payload, "meta", dict), "count", "meta."),
         length=lambda work: encoded_length(work.doi + "|"),
-        room=url_room(session, "/works", _keyed(session, {"filter": "doi:", "per_page": "100"}), MAX_URL),
+        room=url_room(
+            session, "/works", _keyed(session, {"filter": "doi:", "per_page": "100", "select": WORK_FIELDS}), MAX_URL
+        ),
         batchable=lambda work: not any(c in work.doi for c in FILTER_SYNTAX),
         alone=lambda work: lookup_one(work, session, lambda w: single(session, w), parse_single),
     )
@@ -105,7 +115,7 @@ def request(session: Session, batch: list[Work]) -> Exchange:
     # A full page whatever the batch: a DOI held by two works must not push another out.
     return works_page(
         session,
-        {"filter": "doi:" + "|".join(w.doi for w in batch), "per_page": str(PER_PAGE)},
+        {"filter": "doi:" + "|".join(w.doi for w in batch), "per_page": str(PER_PAGE), "select": WORK_FIELDS},
         batch=len(batch),
     )
 
@@ -113,7 +123,8 @@ def request(session: Session, batch: list[Work]) -> Exchange:
 def single(session: Session, work: Work) -> Exchange:
     """``GET /works/doi:{doi}``: the free singleton, for a DOI a filter cannot hold."""
     exchange = session.get(
-        f"/works/doi:{doi_path(work.doi)}", params=_keyed(session, {}), slow_down=slowed_down
+        f"/works/doi:{doi_path(work.doi)}", params=_keyed(session, {"select": WORK_FIELDS}),
+        slow_down=slowed_down,
     )
     check_key(exchange, session, SPEC, "check it at https://openalex.org/settings/api")
     expect_status(exchange, 200, 404)

@@ -76,6 +76,9 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
                 return _listing(fake, request, f"{name}:{value}")
         wanted = _dois(request.arg("filter") or "")
         results = [works[d] for d in wanted if d in works]
+        if request.arg("select"):
+            keep = request.arg("select").split(",")  # type: ignore[union-attr]
+            results = [{k: w[k] for k in keep if k in w} for w in results]
         per_page = int(request.arg("per_page", "25") or 25)
         return Reply(
             200,

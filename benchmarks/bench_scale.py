@@ -1,0 +1,192 @@
+"""Benchmark: a cold run then a quiet run over N works, every source, against a stand-in that
+enforces each API's rate with 429s and answers after a set latency (benchmarks/standin.py).
+
+    python benchmarks/bench_scale.py --works 1000 [--speed 10] [--latency 0.3] [--json out.json]
+
+Time is scaled by ``--speed`` (10 by default, to keep it short): the stand-in's rates and
+Crossref's concurrency limit are the published ones times 10, and so are the
+``requests_per_second`` and ``max_concurrency`` of our config (every other setting is the
+default: ``refresh_days``, ``max_requests``, deadlines). A latency of 300 ms at 10 times the
+rate stands for 3 s at the real one; the ratios below are what matter.
+
+Prints per source and run: requests, 429s, wall time, and the floor (requests ÷ rate, the
+least time those requests can take at the source's rate); then the targets, each a ratio in
+the same run. Nothing here is a test: numbers depend on the machine (exit 1 when a target
+is missed, to be read, not gated on).
+
+Targets (issue 12): each run within 1.2x the floor of its slowest source; a quiet run at
+1,000 works sends at most 700 requests, and at 10,000 works at most 0.05 requests per
+work and batched source, and at most max_requests per per-work source; at most 2 ms of
+CPU per work and source; peak RSS under 300 MB; a quiet run adds at most 150 bytes per
+work and source to the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.request import Request, urlopen
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor import collect
+from monitor.config import load_config
+from monitor.sources import SOURCES
+
+KEYS = {"OPENALEX_API_KEY": "k-7f3c9a2e51", "SCOPUS_API_KEY": "k-7f3c9a2e51", "ALTMETRIC_API_KEY": "k-7f3c9a2e51",
+        "SEMANTIC_SCHOLAR_API_KEY": "k-7f3c9a2e51"}  # a key must not be a word of the bodies: it is redacted
+
+
+def start_standin(works: int, speed: float, latency: float) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmarks" / "standin.py"), "--works", str(works),
+         "--speed", str(speed), "--latency", str(latency)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    line = proc.stdout.readline() if proc.stdout else ""
+    if not line.startswith("PORT "):
+        proc.kill()
+        raise SystemExit(f"the stand-in did not start: {line!r}")
+    return proc, f"http://127.0.0.1:{line.split()[1]}"
+
+
+def call(url: str, method: str = "GET") -> dict:
+    with urlopen(Request(url, method=method, data=b"" if method == "POST" else None), timeout=30) as r:
+        return json.loads(r.read())
+
+
+def write_config(folder: Path, base: str, works: int, speed: float, catch_up: bool = False) -> Path:
+    """Every source at the stand-in, its rate and places in flight times ``speed``, the rest
+    the defaults; ``catch_up``: no budget and no deadline to speak of, for the run that
+    works off the backlog a cold start leaves (the budgets spread it over many runs)."""
+    lines = ["[monitor]", 'contact_email = "bench@example.org"', 'database = "monitor.db"', 'report_dir = "site"', ""]
+    if catch_up:
+        lines += ["[http]", "source_deadline_minutes = 1440", "run_deadline_minutes = 1440", ""]
+    for name, module in SOURCES.items():
+        spec = module.SPEC
+        lines += [f"[sources.{name}]", f'base_url = "{base}/{name}"',
+                  f"requests_per_second = {spec.requests_per_second * speed:g}",
+                  f"max_concurrency = {min(64, int(spec.max_concurrency * speed))}",
+                  *(["max_requests = 10000000"] if catch_up else []), ""]
+    lines += [f'[[works]]\ndoi = "10.5555/bench.{i}"' for i in range(works)]
+    path = folder / ("catch-up.toml" if catch_up else "config.toml")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def db_bytes(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def one_run(config, base: str, speed: float) -> dict:
+    call(f"{base}/_reset", "POST")
+    cpu, started = cpu_seconds(), time.monotonic()
+    summary = collect.run(config)
+    wall = time.monotonic() - started
+    cpu = cpu_seconds() - cpu
+    stats = call(f"{base}/_stats")
+    sources = {}
+    for result in summary.sources:
+        rate = config.sources[result.source].requests_per_second
+        requests = stats["requests"].get(result.source, 0)
+        sources[result.source] = {
+            "requests": requests, "throttled": stats["throttled"].get(result.source, 0),
+            "wall_s": round(result.elapsed_ms / 1000, 1), "floor_s": round(requests / rate, 1),
+            "asked": result.asked, "lists": result.lists, "outcome": result.outcome.value,
+            "most_in_flight": stats["most_in_flight"].get(result.source, 0),
+            "max_requests": config.sources[result.source].max_requests,
+        }
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "sources": sources,
+            "requests": sum(s["requests"] for s in sources.values())}
+
+
+def report(name: str, run: dict) -> None:
+    print(f"\n{name} run: {run['wall_s']} s wall, {run['cpu_s']} s CPU, {run['requests']} requests")
+    print(f"  {'source':<16}{'requests':>9}{'429s':>6}{'wall s':>8}{'floor s':>9}{'asked':>8}{'lists':>7}  outcome")
+    for source, s in run["sources"].items():
+        print(f"  {source:<16}{s['requests']:>9}{s['throttled']:>6}{s['wall_s']:>8}{s['floor_s']:>9}"
+              f"{s['asked']:>8}{s['lists']:>7}  {s['outcome']}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--works", type=int, default=1000)
+    parser.add_argument("--speed", type=float, default=10.0)
+    parser.add_argument("--latency", type=float, default=0.3)
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+    os.environ.update(KEYS)
+    proc, base = start_standin(args.works, args.speed, args.latency)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = load_config(write_config(Path(tmp), base, args.works, args.speed))
+            cold = one_run(config, base, args.speed)
+            # the backlog of a cold start (lists, per-work sources), at a hundred times the
+            # rate and 10 ms: not timed against anything
+            call(f"{base}/_tune?speed=100&latency=0.01", "POST")
+            catch_up = one_run(load_config(write_config(Path(tmp), base, args.works, 100, catch_up=True)), base, 100)
+            call(f"{base}/_tune?speed={args.speed:g}&latency={args.latency:g}", "POST")
+            before = db_bytes(config.database)
+            quiet = one_run(config, base, args.speed)
+            grown = db_bytes(config.database) - before
+    finally:
+        proc.kill()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report("Cold", cold)
+    report("Catch-up (x100, 10 ms, no budget)", catch_up)
+    report("Quiet", quiet)
+    n, sources = args.works, len(config.enabled_sources)
+    asked = sum(s["asked"] for s in quiet["sources"].values())
+    batched = [s for s in quiet["sources"] if SOURCES[s].SPEC.batched]
+    per_work = [s for s in quiet["sources"] if not SOURCES[s].SPEC.batched]
+    checks = []
+    for name, run in (("cold", cold), ("quiet", quiet)):
+        floor = max(s["floor_s"] for s in run["sources"].values())
+        checks.append((f"{name} run within 1.2x the floor of its slowest source ({floor} s)",
+                       run["wall_s"] / floor if floor else 0.0, 1.2, "x"))
+    if n <= 1000:
+        checks.append(("quiet run: requests in all", quiet["requests"], 700, ""))
+    else:
+        worst = max(quiet["sources"][s]["requests"] / n for s in batched)
+        checks.append(("quiet run: most requests per work of a batched source", worst, 0.05, ""))
+    over = max((quiet["sources"][s]["requests"] / quiet["sources"][s]["max_requests"] for s in per_work), default=0)
+    checks.append(("quiet run: most requests of a per-work source / its max_requests", over, 1.0, ""))
+    for name, run in (("cold", cold), ("quiet", quiet)):
+        checks.append((f"{name} run: CPU per work and source (ms)", 1000 * run["cpu_s"] / (n * sources), 2.0, ""))
+    checks.append(("peak RSS (MB)", peak_mb, 300, ""))
+    checks.append((f"quiet run: database bytes per work and source ({grown:,} bytes)", grown / (n * sources), 150, ""))
+    checks.append(("quiet run: database bytes per observation stored", grown / max(1, asked), 150, ""))
+    print(f"\nTargets at {n:,} works, {sources} sources, rates x{args.speed:g}, latency {args.latency * 1000:.0f} ms:")
+    ok = True
+    for name, value, target, unit in checks:
+        met = value <= target
+        ok &= met
+        print(f"  {name}: {value:.3g}{unit} (target {target:g}{unit}: {'met' if met else 'MISSED'})")
+    if args.json:
+        args.json.write_text(json.dumps({"works": n, "speed": args.speed, "latency": args.latency, "cold": cold,
+                                         "catch_up": catch_up, "quiet": quiet, "peak_rss_mb": round(peak_mb),
+                                         "quiet_db_bytes": grown,
+                                         "checks": [(c[0], c[1], c[2]) for c in checks]}, indent=1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
