@@ -134,6 +134,6 @@ def test_a_list_the_budget_left_brings_its_work_back_before_its_count_is_old(con
         db.execute("INSERT INTO citing_fetches (run_id, work_id, source, fetched_at, outcome, complete, items) "
                    "VALUES (?, ?, 'opencitations', ?, 'ok', 1, 0)", [run_id, work_id, store.iso(NOW)])
     db.conn.commit()
-    part = plan.make(db, config, WORKS, NOW)["opencitations"]
+    part = plan.plan_source(db, config, replace(config.sources["opencitations"], refresh_days=30.0), WORKS, NOW)
     assert [w.doi for w in part.works] == [w.doi for w in WORKS[2:]]
     assert dict(part.reasons) == {"unlisted": 3}
