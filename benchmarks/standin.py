@@ -254,7 +254,11 @@ def main() -> None:
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # a client closing its kept-alive connection between runs: nothing to say
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.request_queue_size = 1024
     print(f"PORT {server.server_address[1]}", flush=True)

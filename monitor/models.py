@@ -43,7 +43,7 @@ _PLAIN = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a run may hold 100,000 of them
 class Work:
     """A tracked article."""
 

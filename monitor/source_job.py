@@ -242,7 +242,7 @@ def fetch_works(
                 'set pmid = "…" in its [[works]] entry of config.toml',
             )
             for w in works
-            if w not in asked
+            if spec.needs_pmid and not w.pmid
         ]
     except Exception as exc:  # a bug in one source must not stop the others
         log.exception("%s: unexpected failure", session.source.name)

@@ -160,3 +160,12 @@ def test_a_doi_in_a_path_keeps_its_semicolon_and_parentheses_encoded(doi, fake_a
     assert obs.outcome is Outcome.OK
     [hit] = fake_api.hits("unpaywall")
     assert ";" not in hit.target and "(" not in hit.target and ")" not in hit.target
+
+
+def test_a_batch_is_packed_by_the_length_httpx_will_send():
+    import httpx
+
+    from monitor.sources.base import encoded_length
+
+    for text in [*ODD, sici(7), "a b~c_d", "é|,+;<>()[]:/", '10.1000/xyz"q']:
+        assert encoded_length(text) == len(str(httpx.QueryParams({"": text}))) - 1, text

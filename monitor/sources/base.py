@@ -85,9 +85,14 @@ def doi_path(doi: str) -> str:
     return quote(doi, safe="/:")
 
 
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~ ")
+
+
 def encoded_length(text: str) -> int:
-    """How long ``text`` is once encoded as a query parameter's value (as httpx sends it)."""
-    return len(str(httpx.QueryParams({"": text}))) - 1
+    """How long ``text`` is once encoded as a query parameter's value, as httpx sends it:
+    unreserved characters (and a space, sent as ``+``) as they are, every other byte of
+    its UTF-8 as ``%XX``."""
+    return sum(1 if c in _UNRESERVED else 3 * len(c.encode()) for c in text)
 
 
 def url_room(
@@ -243,13 +248,13 @@ def lookup_batches(
     records than it lists, such a work is an error instead. Works left when the run's
     budget is spent get no observation (``Session.not_asked``).
     """
-    single = [w for w in works if batchable and not batchable(w)]
-    grouped = [w for w in works if not (batchable and not batchable(w))]
+    alone_ids = {id(w) for w in works if batchable and not batchable(w)}
+    grouped = [w for w in works if id(w) not in alone_ids]
     plan: list[list[Work]] = list(pack(grouped, size, length, room))
-    plan += [[w] for w in single]
+    plan += [[w] for w in works if id(w) in alone_ids]
 
     def ask(batch: list[Work]) -> list[Observation]:
-        if alone is not None and len(batch) == 1 and batch[0] in single:
+        if alone is not None and len(batch) == 1 and id(batch[0]) in alone_ids:
             observed = budgeted(session, batch, lambda: [alone(batch[0])])
         else:
             observed = _one_batch(batch, session, request, records, key, parse, total, work_key)
