@@ -157,10 +157,11 @@ def run_source(
     lists_per_request = 50 if hasattr(module, "fetch_citing_batch") else 1
     cap = None if session.budget is None else session.budget * lists_per_request
     queue = ListQueue(source.name, module.SPEC.list_keys, cap)
-    if not plan.configured:
+    if not plan.configured:  # its works that do not say so yet are told; no request
         report = unconfigured(source, plan.works, config)
         tally.add(report)
         deliver(report)
+        tally.messages.setdefault(Outcome.NOT_CONFIGURED, unconfigured_hint(source, config))
         return tally.result(session, started, Outcome.NOT_CONFIGURED)
     listing = config.citing.enabled and hasattr(module, "fetch_citing")
     for chunk in chunks(plan.works, chunk_size(source)):
@@ -212,11 +213,16 @@ def fetch_source(
 
 def unconfigured(source: SourceConfig, works: Sequence[Work], config: Config) -> SourceReport:
     """Every work not_configured, saying what is missing; no request made."""
-    spec = SOURCES[source.name].SPEC
-    hint = spec.key_hint
-    if spec.needs_contact and not config.contact_email:
-        hint = f"{spec.title} needs an email address: set [monitor] contact_email"
+    hint = unconfigured_hint(source, config)
     return SourceReport(source.name, tuple(not_configured(works, source.name, hint)), ())
+
+
+def unconfigured_hint(source: SourceConfig, config: Config) -> str:
+    """What a source that cannot be asked is missing, and how to give it."""
+    spec = SOURCES[source.name].SPEC
+    if spec.needs_contact and not config.contact_email:
+        return f"{spec.title} needs an email address: set [monitor] contact_email"
+    return spec.key_hint
 
 
 def fetch_works(
