@@ -189,29 +189,45 @@ def describe(report: SourceReport) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write the site into this folder instead.",
 )
-def report_command(config_path: Path, as_of: str | None, output: Path | None) -> None:
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build every page again, not only those whose data changed (e.g. after editing "
+    "the database by hand).",
+)
+def report_command(config_path: Path, as_of: str | None, output: Path | None, rebuild: bool) -> None:
     """Write the HTML report from the stored snapshots, without asking any source.
+
+    Pages whose data did not change since the last report are kept as they are.
 
     \b
     Example:
         citation-monitor report
         citation-monitor report --as-of 2026-11-01
+        citation-monitor report --as-of 2026-11-01 --output /tmp/report-nov-1
     """
     config = load(config_path)
     cutoff = None
     if as_of:
         try:
-            date.fromisoformat(as_of)
+            day = date.fromisoformat(as_of)
         except ValueError:
             raise Failure(
                 f"--as-of {as_of!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01", EXIT_CONFIG
             ) from None
-        cutoff = report.day_end(as_of)
+        first, today = report.first_run_day(config), utcnow().date()
+        if day > today:
+            raise Failure(f"--as-of {day}: that is after today ({today}, UTC); no data exists yet", EXIT_CONFIG)
+        if first is None:
+            raise Failure(f"--as-of {day}: no run is recorded yet; run `citation-monitor run` first", EXIT_CONFIG)
+        if day < first:
+            raise Failure(f"--as-of {day}: that is before the first run ({first}); use {first} or later", EXIT_CONFIG)
+        cutoff = report.day_end(day.isoformat())
     if output is None:
         require_writable(config, "report_dir")
-    paths = report.write_report(config, cutoff, output)
-    pages = sum(1 for p in paths if p.parent.name == "works")
-    click.echo(f"Report: {paths[0]} ({pages} work page{'s' if pages != 1 else ''})")
+    written = report.write_report(config, cutoff, output, rebuild=rebuild)
+    pages = written.pages
+    click.echo(f"Report: {written.index} ({pages} work page{'s' if pages != 1 else ''})")
 
 
 @cli.command()

@@ -255,6 +255,51 @@ def with_changes(
     )
 
 
+def trend(
+    history: Mapping[str, Sequence[Mapping[str, Any]]],
+    ledger: Sequence[Mapping[str, Any]],
+    active: Iterable[str] | None,
+    moments: Iterable[datetime],
+) -> list[tuple[str, int]]:
+    """The headline at each of ``moments`` (e.g. the ends of the runs that observed the
+    work), by the same definition: (day, value), leaving out moments it was not indexed."""
+    active = None if active is None else tuple(active)
+    points = []
+    for moment in moments:
+        value = headline(current_counts(history, active, moment), listed_at(ledger, moment)).value
+        if value is not None:
+            points.append((moment.date().isoformat(), value))
+    return points
+
+
+NEW = "new_citations"  # the alert kind "New" agrees with
+
+
+def new_in_run(
+    alerts: Iterable[Mapping[str, Any]], run_rows: Iterable[Mapping[str, Any]]
+) -> int | None:
+    """New citations of a work in one run, as every view's "New" shows them: the count of
+    the run's ``new_citations`` alert about the work (so the number and the alert always
+    agree); 0 without one when a counting source answered about the work in that run (a
+    count, or "not indexed"); None ("—") when every counting source it asked failed, or
+    none was asked: then nothing is known.
+
+    ``alerts``: the run's alerts about the work (``details`` a dict or its JSON);
+    ``run_rows``: the run's observations of the work.
+    """
+    for alert in alerts:
+        if alert["kind"] == NEW:
+            details = alert["details"]
+            details = json.loads(details) if isinstance(details, str) else details
+            return int(details.get("count") or 0)
+    answered = (Outcome.OK.value, Outcome.NOT_FOUND.value)
+    for row in run_rows:
+        module = SOURCES.get(row["source"])
+        if module is not None and module.SPEC.counts_citations and row["outcome"] in answered:
+            return 0
+    return None
+
+
 def _monitoring_began(
     history: Mapping[str, Sequence[Mapping[str, Any]]], ledger: Sequence[Mapping[str, Any]]
 ) -> datetime | None:

@@ -81,7 +81,7 @@ def run_job(
                 "alerts not evaluated",
                 lambda: alerts.raise_alerts(db, config.alerts, summary.run_id, now()),
             )
-            paths = (
+            written = (
                 _attempt(problems, "report not written", lambda: report.write_report(config))
                 if write_report
                 else None
@@ -101,7 +101,7 @@ def run_job(
         finally:
             db.close()
         return JobResult(
-            summary, tuple(paths or ()), tuple(raised or ()), delivery, tuple(problems)
+            summary, (written.index,) if written else (), tuple(raised or ()), delivery, tuple(problems)
         )
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import uuid
 import zlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -343,6 +344,18 @@ def m007_ledger_events(db: sqlite_utils.Database) -> None:
 def m008_retracted_by(db: sqlite_utils.Database) -> None:
     """Which source said a citing work is retracted (``citers.is_retracted``)."""
     db.execute("ALTER TABLE citers ADD COLUMN retracted_by TEXT")
+
+
+@migrations()
+def m009_installation(db: sqlite_utils.Database) -> None:
+    """One row that names this installation (the feed's ids are built on it, the same across
+    runs, different between installations); and the alerts indexed by work, for the report."""
+    db.execute("CREATE TABLE installation (id INTEGER PRIMARY KEY CHECK (id = 1), uuid TEXT NOT NULL, "
+               "created_at TEXT NOT NULL)")
+    first = db.execute("SELECT min(started_at) FROM runs").fetchone()[0]
+    db.execute("INSERT INTO installation (id, uuid, created_at) VALUES (1, ?, ?)",
+               [str(uuid.uuid4()), first or iso(datetime.now(UTC))])
+    db.execute("CREATE INDEX alert_events_by_work ON alert_events (work_id, run_id)")
 
 
 def open_db(path: Path, *, check: bool = True) -> sqlite_utils.Database:

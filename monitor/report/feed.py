@@ -1,0 +1,132 @@
+"""The Atom feed: a rolling window of the latest news across runs.
+
+Its entries are the citing works the ledger first saw and the alerts the runs raised
+(a ledger-based "new citations" alert is left out: each of its citing works is an
+entry of its own), newest first, the latest ``[report] feed_entries`` of them. A quiet
+run adds none and removes none, so a feed reader never sees the feed empty out.
+
+Ids are stable and unique per installation: a ``tag:`` URI on the host of ``[email]
+report_url`` when it is set (RFC 4151; the date is the installation's first day),
+else a ``urn:uuid:`` made from the installation id kept in the database. Links are
+absolute when ``report_url`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlite_utils
+
+from monitor.doi import doi_slug
+from monitor.report import reads
+from monitor.sources import title_of
+
+CITATIONS = """
+SELECT e.id, e.first_seen_at AS at, w.doi AS work, c.doi, c.pmid, c.title, c.venue, c.year, c.authors,
+  (SELECT group_concat(s.source, ',') FROM citation_sources s WHERE s.citation_id = e.id
+   AND (:as_of IS NULL OR s.first_seen_at <= :as_of)) AS sources
+FROM citations e JOIN works w ON w.id = e.work_id JOIN citers c ON c.id = e.citer_id
+WHERE :as_of IS NULL OR e.first_seen_at <= :as_of
+ORDER BY e.first_seen_at DESC, e.id DESC LIMIT :n
+"""
+ALERTS = """
+SELECT a.id, a.raised_at AS at, a.kind, a.source, a.message, a.details, w.doi AS work
+FROM alert_events a LEFT JOIN works w ON w.id = a.work_id
+WHERE (:as_of IS NULL OR a.raised_at <= :as_of)
+  AND NOT (a.kind = 'new_citations' AND json_extract(a.details, '$.basis') = 'ledger')
+ORDER BY a.raised_at DESC, a.id DESC LIMIT :n
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    title: str
+    updated: str
+    link: str | None  # the citing work, or our work page
+    related: str | None  # our work page
+    author: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Feed:
+    id: str
+    title: str
+    updated: str
+    self_link: str
+    home_link: str
+    entries: tuple[Entry, ...]
+
+
+class Ids:
+    """Ids for the feed and its entries, one scheme per installation."""
+
+    def __init__(self, installation: dict[str, Any], report_url: str):
+        self.uuid = uuid.UUID(installation["uuid"])
+        parts = urlsplit(report_url) if report_url else None
+        self.tag = (
+            f"tag:{parts.hostname},{installation['created_at'][:10]}:{parts.path.rstrip('/') or '/'}"
+            if parts and parts.hostname else None
+        )
+
+    def of(self, name: str) -> str:
+        if self.tag:
+            return f"{self.tag}/{name}" if name else self.tag
+        return f"urn:uuid:{uuid.uuid5(self.uuid, name) if name else self.uuid}"
+
+
+def build(
+    db: sqlite_utils.Database,
+    as_of: str | None,
+    size: int,
+    report_url: str,
+    generated_at: str,
+    headline_text: Callable[[str], tuple[str, str] | None],
+) -> Feed:
+    """The feed as of ``as_of``. ``headline_text(doi)``: the work's (title, headline text)
+    as the index shows it, for the entry's summary."""
+    ids = Ids(reads.installation(db), report_url)
+    base = report_url if report_url.endswith("/") or not report_url else report_url + "/"
+    params = {"as_of": as_of, "n": size}
+    found: list[tuple[str, int, Entry]] = []
+    for row in db.query(CITATIONS, params):
+        work = headline_text(row["work"])
+        title = row["title"] or row["doi"] or (f"PMID {row['pmid']}" if row["pmid"] else "untitled")
+        names = [a.get("name") for a in json.loads(row["authors"] or "[]") if a.get("name")]
+        where = ", ".join(str(p) for p in (row["venue"], row["year"]) if p)
+        listed = ", ".join(title_of(s) for s in sorted(set((row["sources"] or "").split(","))) if s)
+        summary = f"{title}{f' ({where})' if where else ''} cites “{work[0] if work else row['work']}” (doi:{row['work']})."
+        summary += f" Listed by {listed}." if listed else ""
+        summary += f" Now: {work[1]}." if work else ""
+        url = f"https://doi.org/{row['doi']}" if row["doi"] else (
+            f"https://pubmed.ncbi.nlm.nih.gov/{row['pmid']}/" if row["pmid"] else None)
+        page = f"{base}works/{doi_slug(row['work'])}.html"
+        found.append((row["at"], row["id"], Entry(
+            ids.of(f"citation/{row['id']}"), title, row["at"], url, page,
+            ", ".join(names[:3]) + (" et al." if len(names) > 3 else "") or "unknown authors", summary,
+        )))
+    for row in db.query(ALERTS, params):
+        work = headline_text(row["work"]) if row["work"] else None
+        label = row["kind"].replace("_", " ").capitalize()
+        summary = row["message"] + (f" Now: {work[1]}." if work else "")
+        page = f"{base}works/{doi_slug(row['work'])}.html" if row["work"] else f"{base}index.html"
+        source = title_of(row["source"]) if row["source"] else "citation-monitor"
+        found.append((row["at"], -row["id"], Entry(
+            ids.of(f"alert/{row['id']}"), f"{label}: {row['message']}", row["at"], page, None, source, summary,
+        )))
+    found.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    entries = tuple(entry for _, _, entry in found[:size])
+    return Feed(
+        id=ids.of(""),
+        title="Citation report: new citing works and alerts",
+        updated=max([generated_at, *(e.updated for e in entries)]) if generated_at or entries else "1970-01-01T00:00:00+00:00",
+        self_link=f"{base}feed.atom",
+        home_link=f"{base}index.html",
+        entries=entries,
+    )
