@@ -22,16 +22,15 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
+from monitor import citing
 from monitor.doi import doi_slug
 from monitor.report import reads
 from monitor.sources import title_of
 
 CITATIONS = """
 SELECT e.id, e.first_seen_at AS at, w.doi AS work, c.doi, c.pmid, c.title, c.venue, c.year, c.authors,
-  (SELECT group_concat(s.source, ',') FROM citation_sources s WHERE s.citation_id = e.id
-   AND (:as_of IS NULL OR s.first_seen_at <= :as_of)) AS sources
+  (SELECT group_concat(s.source, ',') FROM citation_sources s WHERE s.citation_id = e.id) AS sources
 FROM citations e JOIN works w ON w.id = e.work_id JOIN citers c ON c.id = e.citer_id
-WHERE :as_of IS NULL OR e.first_seen_at <= :as_of
 ORDER BY e.first_seen_at DESC, e.id DESC LIMIT :n
 """
 ALERTS = """
@@ -81,6 +80,24 @@ class Ids:
         return f"urn:uuid:{uuid.uuid5(self.uuid, name) if name else self.uuid}"
 
 
+def _citations(db: sqlite_utils.Database, as_of: str | None, size: int) -> list[dict[str, Any]]:
+    """The ``size`` citing works first seen last (by ``as_of``), newest first, each with
+    ``work`` (the DOI it cites), ``at``, its attributes and ``sources``. A past day's come
+    from the ledger as it stood then (attributes and merges of that day)."""
+    if as_of is None:
+        return [{**r, "authors": json.loads(r["authors"] or "[]"),
+                 "sources": [s for s in (r["sources"] or "").split(",") if s]}
+                for r in db.query(CITATIONS, {"n": size})]
+    rows = []
+    for (doi,) in db.execute("SELECT doi FROM works ORDER BY id").fetchall():
+        for r in citing.ledger_rows(db, doi, as_of):
+            rows.append({"id": r["citation_id"], "at": r["first_seen_at"], "work": doi, "doi": r["doi"],
+                         "pmid": r["pmid"], "title": r["title"], "venue": r["venue"], "year": r["year"],
+                         "authors": r["authors"], "sources": list(r["sightings"])})
+        rows = sorted(rows, key=lambda r: (r["at"], r["id"]), reverse=True)[:size]
+    return rows
+
+
 def build(
     db: sqlite_utils.Database,
     as_of: str | None,
@@ -95,12 +112,12 @@ def build(
     base = report_url if report_url.endswith("/") or not report_url else report_url + "/"
     params = {"as_of": as_of, "n": size}
     found: list[tuple[str, int, Entry]] = []
-    for row in db.query(CITATIONS, params):
+    for row in _citations(db, as_of, size):
         work = headline_text(row["work"])
         title = row["title"] or row["doi"] or (f"PMID {row['pmid']}" if row["pmid"] else "untitled")
-        names = [a.get("name") for a in json.loads(row["authors"] or "[]") if a.get("name")]
+        names = [a.get("name") for a in row["authors"] if a.get("name")]
         where = ", ".join(str(p) for p in (row["venue"], row["year"]) if p)
-        listed = ", ".join(title_of(s) for s in sorted(set((row["sources"] or "").split(","))) if s)
+        listed = ", ".join(title_of(s) for s in sorted(row["sources"]))
         summary = f"{title}{f' ({where})' if where else ''} cites “{work[0] if work else row['work']}” (doi:{row['work']})."
         summary += f" Listed by {listed}." if listed else ""
         summary += f" Now: {work[1]}." if work else ""
