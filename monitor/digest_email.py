@@ -88,15 +88,16 @@ def html(
     digest: Digest, settings: EmailConfig, now: datetime, folder: Path, charts: dict[str, Chart]
 ) -> str:
     env = report.environment(folder).overlay(finalize=_safe)
-    env.globals.update(
-        kind_label=lambda kind: KIND_LABELS.get(kind, kind),
-        bad_news=BAD_NEWS,
-        byline=byline,
-        listed=_listed,
-        new_heading=_new_heading,
-        beside=_beside,
-        style=digest_chart.style,
-    )
+    env.globals = {  # a copy: an overlay shares its parent's globals, and the parent is shared
+        **env.globals,
+        "kind_label": lambda kind: KIND_LABELS.get(kind, kind),
+        "bad_news": BAD_NEWS,
+        "byline": byline,
+        "listed": _listed,
+        "new_heading": _new_heading,
+        "beside": _beside,
+        "style": digest_chart.style,
+    }
     return env.get_template("digest_email.html").render(
         subject=digest.subject,
         summary=summary(digest),

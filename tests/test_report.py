@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import sqlite3
+import time
 import xml.etree.ElementTree as ET
 from datetime import UTC
 
@@ -203,6 +205,21 @@ def test_templates_beside_the_config_override_the_shipped_ones(write_config, inv
     invoke("run", "--config", str(config))
     assert (tmp_path / "state/report/index.html").read_text() == "custom index: 1 works"
     assert "Drug Resistance Updates" in (tmp_path / PAGE).read_text()  # not overridden: shipped
+
+
+def test_an_override_added_later_is_used_by_the_next_report_of_the_same_process(write_config, invoke, tmp_path):
+    config = write_config(only=("openalex", "crossref"))
+    (tmp_path / "templates").mkdir()  # an override folder that overrides nothing yet
+    (tmp_path / "templates/README.txt").write_text("overrides go here")
+    invoke("run", "--config", str(config))  # compiles and keeps the shipped templates
+    assert "custom" not in (tmp_path / "state/report/index.html").read_text()
+    (tmp_path / "templates/index.html").write_text("custom index")
+    invoke("report", "--config", str(config))
+    assert (tmp_path / "state/report/index.html").read_text() == "custom index"
+    (tmp_path / "templates/index.html").write_text("edited index")
+    os.utime(tmp_path / "templates/index.html", (time.time() + 5, time.time() + 5))  # a newer mtime
+    invoke("report", "--config", str(config))
+    assert (tmp_path / "state/report/index.html").read_text() == "edited index"
 
 
 def test_a_failed_source_is_never_shown_as_zero(write_config, invoke, fake_api, tmp_path):

@@ -8,6 +8,7 @@ the digest uses too); the database keeps the exact value.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.resources
 from pathlib import Path
@@ -45,8 +46,23 @@ def template_dirs(config_folder: Path) -> list[Path]:
 
 
 def environment(config_folder: Path) -> jinja2.Environment:
+    """The report's Jinja environment. Compiling the templates costs far more than rendering
+    them, so one environment serves every report of the process (the daemon's runs, the
+    digest) while the templates it can see stay the same: an override file added, removed
+    or edited (Jinja checks each template's mtime) gives a fresh compile."""
+    dirs = template_dirs(config_folder)
+    return _environment(tuple(str(d) for d in dirs), _overrides(dirs[0]) if dirs else ())
+
+
+def _overrides(folder: Path) -> tuple[str, ...]:
+    """The files of the first template folder (the override folder, when there is one)."""
+    return tuple(sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(dirs: tuple[str, ...], overrides: tuple[str, ...]) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(config_folder)]),
+        loader=jinja2.FileSystemLoader(list(dirs)),
         autoescape=jinja2.select_autoescape(["html", "xml", "atom"], default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
