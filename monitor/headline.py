@@ -109,6 +109,12 @@ class Headline:
             return "distinct citing works"
         return "not indexed yet"
 
+    def without(self, sources: Iterable[str]) -> Headline:
+        """The same headline with these sources' counts left out (the ledger as it is)."""
+        left = set(sources)
+        counts = [c for c in self.counts if c.source not in left]
+        return _decide(counts, self.citing_works, self.listing_sources, self.self_citations)
+
     def as_dict(self) -> dict[str, Any]:
         """The contract of ``report.json``: ``value``, ``basis``, ``without_self_citations``."""
         return {
@@ -158,10 +164,16 @@ def headline(counts: Iterable[SourceCount], listed: Sequence[Mapping[str, Any]])
     """The definition. ``counts``: each source's current count (``current_counts``);
     ``listed``: the ledger's citing works some source lists now (``citing.listed``),
     each with ``sources`` and ``is_self_citation``."""
+    return _decide(
+        counts,
+        len(listed),
+        len({s for row in listed for s in row["sources"]}),
+        sum(1 for row in listed if row["is_self_citation"]),
+    )
+
+
+def _decide(counts: Iterable[SourceCount], works: int, sources: int, self_citations: int) -> Headline:
     ranked = tuple(sorted(counts, key=lambda c: (-c.citations, _order(c.source))))
-    works = len(listed)
-    sources = len({s for row in listed for s in row["sources"]})
-    self_citations = sum(1 for row in listed if row["is_self_citation"])
     top = ranked[0] if ranked else None
     if top is not None and (top.citations > works or not works):
         value, basis, source = top.citations, SOURCE_COUNT, top.source
