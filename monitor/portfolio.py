@@ -11,7 +11,10 @@ For the report and the digest (one page or message per collection):
 - ``overview(db)``: each collection, its size, what it asks, its last resolution, skips;
 - ``members(db, name, run)``: the works it held at a run, each with its figures;
 - ``metrics_history(db, name)``: its metrics at every run, oldest first;
-- ``untracked(db)``: works no longer tracked, to show apart (never with current counts).
+- ``untracked(db)``: works no longer tracked, to show apart (never with current counts);
+- ``summaries(db, run)``: each collection as it stood at a run (its metrics, their changes
+  and history, its members, what it asks, its last resolution and skips): what a collection
+  page, report.json and a collection's digest show.
 
 Everything is computed from stored rows as they stood at the run, so a past run's
 figures come out the same at any later time.
@@ -22,18 +25,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
 from monitor import citing, headline, metadata, store
-from monitor.group_metrics import GroupMetrics, WorkFigures, compute
+from monitor.group_metrics import GroupMetrics, WorkFigures, changes, compute
 from monitor.models import Outcome
 from monitor.sources import SOURCES
 
 FAILURES = tuple(o.value for o in Outcome if o.is_failure)
 DESCRIBING = ("openalex", "crossref", "unpaywall", "icite")  # whose latest ok answer gives figures
+WINDOW = timedelta(days=30)  # a collection's "change over 30 days", as a work's
+# kind → (what it asks, in words; the identifier's public page, or None)
+ASKS = {
+    "orcid": ("ORCID iD {}, with OpenAlex's works by it", "https://orcid.org/{}"),
+    "openalex_author": ("OpenAlex author {}", "https://openalex.org/{}"),
+    "ror": ("the institution {} (ROR), in OpenAlex", "https://ror.org/{}"),
+    "file": ("the file {}", None),
+}
 
 
 @dataclass(frozen=True)
@@ -166,10 +177,146 @@ def overview(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return found
 
 
+def untracked_since(work: Mapping[str, Any], as_of: str | None = None) -> str | None:
+    """When a ``works`` row stopped being tracked; None while it is tracked (with ``as_of``:
+    was tracked then, the day a past report shows)."""
+    at = work.get("untracked_at")
+    if work.get("tracked", 1) or not at or (as_of is not None and at > as_of):
+        return None
+    return str(at)
+
+
 def untracked(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Works no longer tracked (in no collection and not in [[works]]), newest first: their
     history stays, but their last counts are from ``untracked_at`` or before, not current."""
     return list(db.query("SELECT * FROM works WHERE tracked = 0 ORDER BY untracked_at DESC, id"))
+
+
+@dataclass(frozen=True)
+class CollectionSummary:
+    """A collection as it stood at a run: what its page, report.json and its digest show."""
+
+    id: int
+    name: str
+    kind: str
+    definition: str
+    label: str | None
+    display_name: str | None  # the person's or institution's name, as the resolver found it
+    run_id: int  # the run it is shown as of (its members are those of this run)
+    metrics: dict[str, Any] | None  # its latest ``collection_metrics`` row by then; None: none yet
+    since_previous_run: dict[str, int | None]  # each count's change since the row before
+    change_30d: dict[str, int | None]  # since the latest row at least 30 days older
+    history: tuple[dict[str, Any], ...]  # its rows by then, oldest first, each with ``at`` (run end)
+    member_ids: tuple[int, ...]  # works.id of its members at the run
+    members: tuple[str, ...]  # their DOIs, in the same order
+    resolution: dict[str, Any] | None  # its last resolution by then
+    last_complete_at: str | None  # when it was last listed completely
+    skipped: tuple[dict[str, Any], ...]  # the items that resolution skipped, with the reason
+    left: tuple[dict[str, Any], ...] = ()  # members that left by then: doi, title, left_at; latest first
+    joined: tuple[dict[str, Any], ...] = ()  # members that joined as news (``new_work``): latest first
+
+    @property
+    def title(self) -> str:
+        return self.label or self.display_name or self.name
+
+    @property
+    def size(self) -> int:
+        return len(self.member_ids)
+
+    @property
+    def asks(self) -> tuple[str, str | None]:
+        """What it asks, in words, and the public page of what it names (or None)."""
+        value = self.definition.partition(": ")[2]
+        if self.kind == "works":
+            n = len(value.split())
+            return f"{n} DOI{'s' if n != 1 else ''} listed in config.toml", None
+        identifier, _, since = value.partition(" from ")
+        text, url = ASKS.get(self.kind, ("{}", None))
+        return text.format(identifier) + (f", from {since}" if since else ""), url.format(identifier) if url else None
+
+
+def summaries(db: sqlite_utils.Database, run_id: int | None = None) -> list[CollectionSummary]:
+    """Every collection that existed at run ``run_id`` (default: the latest), by name."""
+    run = _run(db, run_id)
+    if run is None:
+        return []
+    end = _end(run).isoformat(timespec="microseconds")
+    found = []
+    for row in db.query(
+        "SELECT * FROM collections WHERE added_at <= ? AND (removed_at IS NULL OR removed_at > ?) "
+        "ORDER BY name COLLATE NOCASE, id",
+        [end, end],
+    ):
+        found.append(_summary(db, row, run))
+    return found
+
+
+def _summary(db: sqlite_utils.Database, row: Mapping[str, Any], run: Mapping[str, Any]) -> CollectionSummary:
+    history = [
+        {**r, "details": json.loads(r["details"])}
+        for r in db.query(
+            "SELECT m.*, coalesce(r.finished_at, r.started_at) AS at FROM collection_metrics m "
+            "JOIN runs r ON r.id = m.run_id WHERE m.collection_id = ? AND m.run_id <= ? ORDER BY m.run_id",
+            [row["id"], run["id"]],
+        )
+    ]
+    current = member_rows(db, row["id"], run["id"])
+    latest = history[-1] if history else None
+    month_ago = (
+        [h for h in history if datetime.fromisoformat(h["at"]) <= datetime.fromisoformat(latest["at"]) - WINDOW]
+        if latest else []
+    )
+    resolution = next(db.query(
+        "SELECT * FROM collection_resolutions WHERE collection_id = ? AND run_id <= ? ORDER BY id DESC LIMIT 1",
+        [row["id"], run["id"]],
+    ), None)
+    complete = db.execute(
+        "SELECT max(resolved_at) FROM collection_resolutions WHERE collection_id = ? AND run_id <= ? "
+        "AND outcome = 'ok' AND complete = 1", [row["id"], run["id"]],
+    ).fetchone()[0]
+    skipped = db.query(
+        "SELECT item, reason, title, pmid FROM collection_skips WHERE resolution_id = ? ORDER BY rowid",
+        [resolution["id"] if resolution else None],
+    )
+    left = db.query(
+        "SELECT w.doi, coalesce(m.title, w.label) AS title, m.left_at, w.tracked FROM collection_members m "
+        "JOIN works w ON w.id = m.work_id WHERE m.collection_id = ? AND m.left_run_id <= ? "
+        "AND m.work_id NOT IN (SELECT c.work_id FROM collection_members c WHERE c.collection_id = m.collection_id "
+        "AND c.first_seen_run_id <= ? AND (c.left_run_id IS NULL OR c.left_run_id > ?)) "
+        "ORDER BY m.left_at DESC, m.id DESC",
+        [row["id"], run["id"], run["id"], run["id"]],
+    )
+    return CollectionSummary(
+        id=row["id"],
+        name=row["name"],
+        kind=row["kind"],
+        definition=row["definition"],
+        label=row["label"],
+        display_name=row["display_name"],
+        run_id=run["id"],
+        metrics=latest,
+        since_previous_run=changes(latest or {}, history[-2] if len(history) > 1 else None),
+        change_30d=changes(latest or {}, month_ago[-1] if month_ago else None),
+        history=tuple(history),
+        member_ids=tuple(r["work_id"] for r in current),
+        members=tuple(r["doi"] for r in current),
+        resolution=resolution,
+        last_complete_at=complete,
+        skipped=tuple(skipped),
+        left=tuple(_first_per_doi(left)),
+        joined=tuple(
+            {"doi": r["doi"], "title": r["title"], "first_seen_at": r["first_seen_at"], "run_id": r["first_seen_run_id"]}
+            for r in sorted(current, key=lambda r: (r["first_seen_at"], r["id"]), reverse=True) if r["is_new"]
+        ),
+    )
+
+
+def _first_per_doi(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The latest leaving of each work (a work may join and leave more than once)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        seen.setdefault(r["doi"], dict(r))
+    return list(seen.values())
 
 
 # --- each work's figures at a run ---------------------------------------------------------

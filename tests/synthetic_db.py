@@ -120,3 +120,54 @@ def add_citing(db: store.sqlite_utils.Database, dois: list[str], per_work: int, 
     db.conn.executemany(
         "INSERT INTO alert_events (run_id, work_id, kind, message, details, raised_at) VALUES (?, ?, ?, ?, ?, ?)",
         alerts)
+
+
+def add_collections(path: Path, dois: list[str], runs: int = 3, untracked: int = 0) -> None:
+    """Two collections over the works of a populated database: ``lab`` (an ORCID person: the
+    first half of the works, one more that joined in the last run as news, with its
+    ``new_work`` alert, one that left then, a skipped item) and ``group`` (every third of the
+    first 30 works), each with its metrics at every run; and the last ``untracked`` works
+    marked no longer tracked (in no collection), since the last run."""
+    from monitor import portfolio
+
+    db = store.open_db(path)
+    half = len(dois) // 2
+    day = [START + timedelta(days=run, minutes=1) for run in range(runs)]
+    with db.atomic():
+        for name, kind, definition, label in (
+            ("lab", "orcid", "orcid: 0000-0002-1825-0097", "Jiang lab & friends"),
+            ("group", "works", "works: " + " ".join(dois[:30:3]), None),
+        ):
+            db.execute("INSERT INTO collections (name, kind, definition, label, display_name, added_at, defined_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)", [name, kind, definition, label,
+                                                        "Ada Jiang" if kind == "orcid" else None, store.iso(START), store.iso(START)])
+        members = [(1, i + 1, 1, 0, None) for i in range(half)] + [(2, i + 1, 1, 0, None) for i in range(0, min(30, half), 3)]
+        members += [(1, half + 1, runs, 1, None), (1, half + 2, 1, 0, runs)]  # joined as news; left
+        db.conn.executemany(
+            "INSERT INTO collection_members (collection_id, work_id, first_seen_at, first_seen_run_id, is_new, "
+            "via, left_at, left_run_id) VALUES (?, ?, ?, ?, ?, '[\"orcid\"]', ?, ?)",
+            [(c, w, store.iso(day[first - 1]), first, new, store.iso(day[left - 1]) if left else None, left)
+             for c, w, first, new, left in members],
+        )
+        for run in range(1, runs + 1):
+            for collection in (1, 2):
+                resolution = db.execute(
+                    "INSERT INTO collection_resolutions (collection_id, run_id, definition, resolved_at, outcome, "
+                    "complete, found, skipped, added, removed, requests) "
+                    "SELECT id, ?, definition, ?, 'ok', 1, 0, ?, 0, 0, 2 FROM collections WHERE id = ?",
+                    [run, store.iso(day[run - 1]), int(collection == 1), collection]).lastrowid
+                if collection == 1:
+                    db.execute("INSERT INTO collection_skips (resolution_id, item, reason, title) VALUES "
+                               "(?, 'W4242', 'no DOI in OpenAlex', 'A poster without a DOI')", [resolution])
+        db.execute(
+            "INSERT INTO alert_events (run_id, work_id, kind, message, details, key, raised_at) VALUES "
+            "(?, ?, 'new_work', ?, ?, 'collection:lab', ?)",
+            [runs, half + 1, f"New work by Jiang lab & friends: “{title(half)[:40]}” (doi:{dois[half]})",
+             json.dumps({"collection": "lab", "title": title(half), "via": ["orcid"]}), store.iso(day[-1])])
+        db.conn.executemany(
+            "UPDATE works SET tracked = 0, untracked_at = ? WHERE id = ?",
+            [(store.iso(day[-1]), len(dois) - k) for k in range(untracked)],
+        )
+    for run in range(1, runs + 1):
+        portfolio.record_metrics(db, run, day[run - 1])
+    db.close()

@@ -1,6 +1,6 @@
 """The report in a real browser: headless Chromium (Debian's, driven by Playwright, no
-browser download) loads each page from file:// at a phone's width (390 px) and a
-laptop's (1280 px): no sideways scrolling, every headline number visible, chart text at
+browser download) loads each page (the index, a work's, a collection's, the works no
+longer tracked) from file:// at a phone's width (390 px) and a laptop's (1280 px): no sideways scrolling, every headline number visible, chart text at
 least 11 CSS px, axe-core (run inside the page) finds no violation, no console message,
 no request but the page itself; printed on A4 every column stays. Screenshots and PDFs
 go to test-artifacts/.
@@ -23,6 +23,8 @@ KEYS = {"SCOPUS_API_KEY": "test-scopus-key", "ALTMETRIC_API_KEY": "test-altmetri
 HOSTILE = '<img src="http://127.0.0.1:9/title.png" alt=""><script>console.error("ran")</script> & co\x07'
 LONG = "Pneumonoultramicroscopicsilicovolcanoconiosis" * 3 + " and a very long title " * 6
 WORK = "works/10.1016-j.drup.2021.100752.html"
+COLLECTION = "collections/lab.html"
+UNTRACKED = 10  # of the 300 synthetic works
 WIDTHS = {"phone": 390, "laptop": 1280}
 
 pytestmark = [
@@ -45,7 +47,8 @@ def browser():
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory):
     """Three sites: the default article with every source (a hostile and a long citing
-    title), and synthetic portfolios of 1 and 300 works (long titles, a hostile one)."""
+    title), and synthetic portfolios of 1 and 300 works (long titles, a hostile one; the
+    300 in two collections, 10 of them no longer tracked)."""
     from click.testing import CliRunner
 
     from monitor.cli import cli
@@ -76,7 +79,9 @@ def sites(tmp_path_factory):
     found = {"article": article / "state/report"}
     for name, works in (("one", 1), ("many", 300)):
         folder = tmp / name
-        synthetic_db.populate(folder / "state/monitor.db", works=works, long_titles=True, hostile=HOSTILE)
+        dois = synthetic_db.populate(folder / "state/monitor.db", works=works, long_titles=True, hostile=HOSTILE)
+        if works > 1:
+            synthetic_db.add_collections(folder / "state/monitor.db", dois, untracked=UNTRACKED)
         (folder / "config.toml").write_text(synthetic_db.CONFIG + '[report]\ncitation_styles = ["apa"]\n')
         write_report(load_config(folder / "config.toml"))
         found[name] = folder / "state/report"
@@ -117,14 +122,15 @@ def visit(browser, url: str, width: int, shot: str | None = None):
 
 
 def pages():
-    for site, path in (("one", "index.html"), ("many", "index.html"), ("article", WORK)):
+    for site, path in (("one", "index.html"), ("many", "index.html"), ("article", WORK), ("many", COLLECTION),
+                       ("many", "untracked.html")):
         for label, width in WIDTHS.items():
             yield pytest.param(site, path, width, id=f"{site}-{path}-{label}")
 
 
 @pytest.mark.parametrize("site, path, width", list(pages()))
 def test_every_page_reads_at_phone_and_laptop_widths(browser, sites, site, path, width):
-    name = f"{site}-{Path(path).stem}-{width}.png"
+    name = f"{site}-{Path(path).stem}-{width}.png".replace("/", "-")
     measured, messages, requests, violations = visit(browser, (sites[site] / path).as_uri(), width, shot=name)
     assert measured["scroll"] <= measured["width"], measured  # no sideways scrolling
     assert measured["headlines"] >= 1 and measured["hidden"] == [], measured  # every headline in view
@@ -140,7 +146,7 @@ def test_the_300_work_index_shows_its_first_page_of_works(sites):
 
     index = (sites["many"] / "index.html").read_text()
     shown = views.from_index(index)
-    assert len(shown) == 100 and len(views.from_whole_index(sites["many"])) == 300
+    assert len(shown) == 100 and len(views.from_whole_index(sites["many"])) == 300 - UNTRACKED
     values = [v for v in shown.values() if v is not None]
     assert values == sorted(values, reverse=True)  # by citations, highest first
     assert len(index.encode()) < 1_000_000
@@ -155,7 +161,7 @@ def test_hostile_text_is_shown_as_text(browser, sites):
     context.close()
 
 
-@pytest.mark.parametrize("site, path", [("article", WORK), ("many", "index.html")])
+@pytest.mark.parametrize("site, path", [("article", WORK), ("many", "index.html"), ("many", COLLECTION)])
 def test_print_keeps_every_column_on_a4(browser, sites, site, path):
     """Printed on A4 (210 mm less 2 × 12 mm margins: 703 CSS px), no table is cut."""
     context = browser.new_context(viewport={"width": 703, "height": 1000})
@@ -174,5 +180,5 @@ def test_print_keeps_every_column_on_a4(browser, sites, site, path):
     context.close()
     assert cut == [] and wide <= 703
     assert pdf[:5] == b"%PDF-"
-    if site == "article":
+    if site == "article" or path == COLLECTION:
         assert charts >= 2  # the charts print, in their wide layout

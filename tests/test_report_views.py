@@ -90,4 +90,5 @@ def test_the_totals_add_up_the_rows(write_config, invoke, fake_api, tmp_path):
         "works": 2, "indexed": 1,
         "new": sum(w["new_citations"] or 0 for w in data["works"]),
         "with_alerts": sum(1 for w in data["works"] if w["alerts"]),
+        "untracked": len(data["untracked"]),
     }

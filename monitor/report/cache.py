@@ -5,7 +5,12 @@ A small SQLite file beside the site generations (with each work's formatted
 whose key did not change (their pages are linked from the previous generation) and
 build the index, sorted three ways, and ``report.json`` without holding every work
 in memory. It belongs to one generation (``meta.generation``): a cache that does not
-match the site being replaced is emptied, and every page is built again.
+match the site being replaced is emptied, and every page is built again; so is one
+written by another version of this schema (``VERSION``, kept as SQLite's user_version).
+
+A work no longer tracked keeps its page and its row (``tracked`` 0, ``untracked_at``), but
+its row is left out of the index, its totals and report.json's ``works``: it is listed
+apart (``untracked``), with its last figures dated.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from markupsafe import Markup
 
 from monitor.report.dashboard import ORDERS
 
+VERSION = 2  # 2: tracked, untracked_at
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pages (
@@ -34,6 +40,8 @@ CREATE TABLE IF NOT EXISTS pages (
     new INTEGER,
     run_id INTEGER,
     alerts INTEGER NOT NULL,
+    tracked INTEGER NOT NULL,
+    untracked_at TEXT,
     row_html TEXT NOT NULL,
     summary TEXT NOT NULL,
     headline TEXT NOT NULL
@@ -48,6 +56,9 @@ class PageCache:
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode = DELETE")
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] != VERSION:  # another layout: start afresh
+            self.conn.executescript("DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS pages; DROP TABLE IF EXISTS citations;")
+            self.conn.execute(f"PRAGMA user_version = {VERSION}")
         self.conn.executescript(SCHEMA)
         self.conn.execute("BEGIN")  # one transaction: committed only with the site it describes
 
@@ -81,12 +92,14 @@ class PageCache:
         self.conn.execute("UPDATE pages SET seen = 1 WHERE work_id = ?", [work_id])
 
     def put(self, work_id: int, doi: str, slug: str, key: str, row: Any, row_html: str,
-            summary: str, headline: str) -> None:
+            summary: str, headline: str, untracked_at: str | None = None) -> None:
+        """A work's row; ``untracked_at``: when it stopped being tracked (None: tracked)."""
         self.conn.execute(
             "INSERT OR REPLACE INTO pages (work_id, doi, slug, key, seen, title_sort, value, change, new, "
-            "run_id, alerts, row_html, summary, headline) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "run_id, alerts, tracked, untracked_at, row_html, summary, headline) "
+            "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [work_id, doi, slug, key, row.title_sort, row.value, row.sort_change, row.new, row.run_id,
-             len(row.alerts), row_html, summary, headline],
+             len(row.alerts), int(untracked_at is None), untracked_at, row_html, summary, headline],
         )
 
     def citations(self, work_id: int, key: str) -> dict[str, str] | None:
@@ -108,31 +121,60 @@ class PageCache:
         self.conn.execute("COMMIT")
         self.conn.execute("BEGIN")
 
-    def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM pages").fetchone()[0])
+    def count(self, tracked: bool | None = None, work_ids: str | None = None) -> int:
+        """Work pages: all of them, only the tracked (or untracked) works', or those of the
+        works whose ids a JSON list names."""
+        if work_ids is not None:
+            sql, params = "SELECT count(*) FROM pages WHERE work_id IN (SELECT value FROM json_each(?))", [work_ids]
+        else:
+            sql, params = "SELECT count(*) FROM pages WHERE ? IS NULL OR tracked = ?", [tracked, tracked]
+        return int(self.conn.execute(sql, params).fetchone()[0])
 
     def totals(self, run_id: int | None) -> dict[str, int]:
-        """Works, works indexed, new citations and works with alerts in run ``run_id``."""
-        works, indexed, new, with_alerts = self.conn.execute(
-            "SELECT count(*), count(value), coalesce(sum(CASE WHEN run_id IS ? THEN new END), 0), "
-            "coalesce(sum(run_id IS ? AND alerts > 0), 0) FROM pages", [run_id, run_id]
+        """Tracked works, those indexed, new citations and works with alerts in run ``run_id``;
+        and works no longer tracked (in no total)."""
+        works, indexed, new, with_alerts, untracked = self.conn.execute(
+            "SELECT sum(tracked), count(CASE WHEN tracked THEN value END), "
+            "coalesce(sum(CASE WHEN tracked AND run_id IS ? THEN new END), 0), "
+            "coalesce(sum(tracked AND run_id IS ? AND alerts > 0), 0), sum(1 - tracked) FROM pages",
+            [run_id, run_id],
         ).fetchone()
-        return {"works": works, "indexed": indexed, "new": new, "with_alerts": with_alerts or 0}
+        return {"works": works or 0, "indexed": indexed, "new": new, "with_alerts": with_alerts or 0,
+                "untracked": untracked or 0}
 
-    def rows(self, order: str) -> Iterator[Markup]:
-        """Every work's index row, in one of ``dashboard.ORDERS``."""
-        for (html,) in self.conn.execute(f"SELECT row_html FROM pages ORDER BY {ORDERS[order][2]}"):
-            yield Markup(html)
+    def rows(self, order: str, work_ids: str | None = None, root: str = "") -> Iterator[Markup]:
+        """Every tracked work's index row (or, with ``work_ids`` as a JSON list, those
+        works'), in one of ``dashboard.ORDERS``; ``root``: where the site's root is from
+        the page that shows them (rows link to ``works/...``)."""
+        for (html,) in self.conn.execute(
+            f"SELECT row_html FROM pages WHERE {_WHICH} ORDER BY {ORDERS[order][2]}", [work_ids, work_ids]
+        ):
+            yield Markup(html.replace('href="works/', f'href="{root}works/') if root else html)
 
-    def summaries(self) -> Iterator[str]:
-        """Every work's report.json entry (JSON text), in the index's first order."""
-        for (text,) in self.conn.execute(f"SELECT summary FROM pages ORDER BY {ORDERS['headline'][2]}"):
+    def untracked(self, root: str = "") -> Iterator[tuple[Markup, str]]:
+        """The rows of works no longer tracked, most recently untracked first, with their
+        report.json entries."""
+        for html, text in self.conn.execute(
+            "SELECT row_html, summary FROM pages WHERE NOT tracked ORDER BY untracked_at DESC, title_sort, doi"
+        ):
+            yield Markup(html.replace('href="works/', f'href="{root}works/') if root else html), text
+
+    def summaries(self, work_ids: str | None = None) -> Iterator[str]:
+        """Every tracked work's report.json entry (JSON text), in the index's first order."""
+        for (text,) in self.conn.execute(
+            f"SELECT summary FROM pages WHERE {_WHICH} ORDER BY {ORDERS['headline'][2]}", [work_ids, work_ids]
+        ):
             yield text
 
-    def headline(self, doi: str) -> tuple[str, str] | None:
-        """(title, headline text) of a work, as its index row shows them."""
-        row = self.conn.execute("SELECT headline FROM pages WHERE doi = ?", [doi]).fetchone()
+    def headline(self, doi: str) -> tuple[str, str, str | None] | None:
+        """(title, headline text, when it stopped being tracked or None) of a work, as its
+        index row shows them."""
+        row = self.conn.execute("SELECT headline, untracked_at FROM pages WHERE doi = ?", [doi]).fetchone()
         if row is None:
             return None
         title, _, text = row[0].partition("\n")
-        return title, text
+        return title, text, row[1]
+
+
+# the tracked works, or the works whose ids a JSON list names
+_WHICH = "CASE WHEN ? IS NULL THEN tracked ELSE work_id IN (SELECT value FROM json_each(?)) END"

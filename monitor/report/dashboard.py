@@ -10,11 +10,16 @@ the first page stays small whatever the number of works.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import jinja2
 from markupsafe import Markup
 
 from monitor import charts
+from monitor.report.generations import write_file
 from monitor.report.pages import WorkPage
 
 # order → (file stem, what it sorts by, SQL ORDER BY over the page cache)
@@ -26,8 +31,12 @@ ORDERS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def page_name(order: str, number: int) -> str:
+def page_name(order: str, number: int, prefix: str = "") -> str:
+    """``index.html``, ``by-change-2.html``...; with a ``prefix`` (a collection's pages):
+    ``lab.html``, ``lab.by-change-2.html``..."""
     stem = ORDERS[order][0]
+    if prefix:
+        stem = prefix if order == "headline" else f"{prefix}.{stem}"
     return f"{stem}.html" if number == 1 else f"{stem}-{number}.html"
 
 
@@ -54,6 +63,7 @@ class IndexRow:
     mark: str | None
     as_of: str
     run_id: int | None = None  # the work's last run, which its figures, "New" and alerts are of
+    untracked_at: str | None = None  # no longer tracked since then: listed apart, never as current
 
     @property
     def href(self) -> str:
@@ -99,7 +109,32 @@ def index_row(page: WorkPage) -> IndexRow:
         mark=page.notice_mark,
         as_of=page.as_of_time,
         run_id=page.run_id,
+        untracked_at=page.untracked_at,
     )
+
+
+def write_pages(template: jinja2.Template, folder: Path, rows: Callable[[str], Iterable[Markup]], total: int,
+                size: int, prefix: str = "", orders: Iterable[str] = tuple(ORDERS), only_first: bool = False,
+                **context: Any) -> None:
+    """Each order's ``total`` rows, ``size`` a page, into ``folder`` as ``template`` lays out
+    one ``IndexPage`` (with ``context``): the index's pages, and a collection's."""
+    pages = max(1, -(-total // size))
+    for order in orders:
+        chunk: list[Markup] = []
+        number = 1
+        for row in rows(order):
+            chunk.append(row)
+            if len(chunk) == size:
+                page = IndexPage(order, number, pages, total, (number - 1) * size + 1, tuple(chunk), prefix)
+                write_file(folder / page.name, template.render(page=page, **context))
+                if only_first:
+                    return
+                chunk, number = [], number + 1
+        if chunk or number == 1:
+            page = IndexPage(order, number, pages, total, (number - 1) * size + 1, tuple(chunk), prefix)
+            write_file(folder / page.name, template.render(page=page, **context))
+            if only_first:
+                return
 
 
 @dataclass(frozen=True)
@@ -112,18 +147,19 @@ class IndexPage:
     total: int
     first: int  # the position of its first row, from 1
     rows: tuple[Markup, ...]
+    prefix: str = ""  # "": the index; a collection's slug: its pages
 
     @property
     def name(self) -> str:
-        return page_name(self.order, self.number)
+        return page_name(self.order, self.number, self.prefix)
 
     def link(self, order: str | None = None, number: int | None = None) -> str:
-        return page_name(order or self.order, number or 1)
+        return page_name(order or self.order, number or 1, self.prefix)
 
     @property
     def orders(self) -> list[tuple[str, str, str]]:
         """(order, file of its first page, what it sorts by)."""
-        return [(o, page_name(o, 1), label) for o, (_, label, _) in ORDERS.items()]
+        return [(o, page_name(o, 1, self.prefix), label) for o, (_, label, _) in ORDERS.items()]
 
     @property
     def numbers(self) -> list[int | None]:

@@ -5,6 +5,10 @@ Its entries are the citing works the ledger first saw and the alerts the runs ra
 entry of its own), newest first, the latest ``[report] feed_entries`` of them. A quiet
 run adds none and removes none, so a feed reader never sees the feed empty out.
 
+A ``new_work`` alert's entry is tagged with its collection (an Atom ``category`` whose
+term is ``collection:NAME``) and links to the collection's page. An entry about a work no
+longer tracked says so, rather than quoting its last figures as current.
+
 Ids are stable and unique per installation: a ``tag:`` URI on the host of ``[email]
 report_url`` when it is set (RFC 4151; the date is the installation's first day),
 else a ``urn:uuid:`` made from the installation id kept in the database. Links are
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +55,7 @@ class Entry:
     related: str | None  # our work page
     author: str
     summary: str
+    categories: tuple[tuple[str, str], ...] = ()  # (term, label): a new work's collection
 
 
 @dataclass(frozen=True)
@@ -98,16 +103,27 @@ def _citations(db: sqlite_utils.Database, as_of: str | None, size: int) -> list[
     return rows
 
 
+def _now(work: tuple[str, str, str | None] | None) -> str:
+    """The cited work's figure now, or that it is no longer tracked (its figure is not current)."""
+    if work is None:
+        return ""
+    if work[2]:
+        return f" No longer tracked since {work[2][:10]}."
+    return f" Now: {work[1]}."
+
+
 def build(
     db: sqlite_utils.Database,
     as_of: str | None,
     size: int,
     report_url: str,
     generated_at: str,
-    headline_text: Callable[[str], tuple[str, str] | None],
+    headline_text: Callable[[str], tuple[str, str, str | None] | None],
+    collections: Mapping[str, tuple[str, str]] | None = None,
 ) -> Feed:
-    """The feed as of ``as_of``. ``headline_text(doi)``: the work's (title, headline text)
-    as the index shows it, for the entry's summary."""
+    """The feed as of ``as_of``. ``headline_text(doi)``: the work's (title, headline text,
+    when it stopped being tracked or None) as the index shows it, for the entry's summary;
+    ``collections``: name → (title, page) of each collection, for new works' entries."""
     ids = Ids(reads.installation(db), report_url)
     base = report_url if report_url.endswith("/") or not report_url else report_url + "/"
     params = {"as_of": as_of, "n": size}
@@ -120,7 +136,7 @@ def build(
         listed = ", ".join(title_of(s) for s in sorted(row["sources"]))
         summary = f"{title}{f' ({where})' if where else ''} cites “{work[0] if work else row['work']}” (doi:{row['work']})."
         summary += f" Listed by {listed}." if listed else ""
-        summary += f" Now: {work[1]}." if work else ""
+        summary += _now(work)
         url = f"https://doi.org/{row['doi']}" if row["doi"] else (
             f"https://pubmed.ncbi.nlm.nih.gov/{row['pmid']}/" if row["pmid"] else None)
         page = f"{base}works/{doi_slug(row['work'])}.html"
@@ -131,11 +147,15 @@ def build(
     for row in db.query(ALERTS, params):
         work = headline_text(row["work"]) if row["work"] else None
         label = row["kind"].replace("_", " ").capitalize()
-        summary = row["message"] + (f" Now: {work[1]}." if work else "")
+        summary = row["message"] + _now(work)
         page = f"{base}works/{doi_slug(row['work'])}.html" if row["work"] else f"{base}index.html"
         source = title_of(row["source"]) if row["source"] else "citation-monitor"
+        name = json.loads(row["details"]).get("collection") if row["kind"] == "new_work" else None
+        group = (collections or {}).get(name) if name else None
         found.append((row["at"], -row["id"], Entry(
-            ids.of(f"alert/{row['id']}"), f"{label}: {row['message']}", row["at"], page, None, source, summary,
+            ids.of(f"alert/{row['id']}"), f"{label}: {row['message']}", row["at"], page,
+            f"{base}{group[1]}" if group else None, source, summary,
+            ((f"collection:{name}", group[0] if group else name),) if name else (),
         )))
     found.sort(key=lambda item: (item[0], item[1]), reverse=True)
     entries = tuple(entry for _, _, entry in found[:size])

@@ -134,6 +134,14 @@ def link_or_copy(source: str | Path, target: str | Path) -> bool:
     return True
 
 
+def write_file(path: Path, text: str) -> None:
+    """Write a file of a generation being built: a fresh file, never through a hard link
+    into another generation."""
+    path.unlink(missing_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, 0o644)
+
+
 def replace_folder(new: Path, target: Path) -> None:
     """Put the complete folder ``new`` where ``target`` is (for a past day's site or
     ``--output``): the old one is renamed aside, then removed."""

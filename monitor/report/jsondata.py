@@ -1,7 +1,8 @@
 """``report.json`` and ``works/<doi>.json``: the report's numbers, for scripts.
 
-``report.json`` holds what the index shows, one entry per work (``summary``), and
-``works/<doi>.json`` what the work page shows (``detail``). Keys are stable snake_case
+``report.json`` holds what the index shows: one entry per collection (``collection``),
+one per tracked work (``summary``), and apart, the works no longer tracked, each with its
+last figures and when they are of; ``works/<doi>.json`` what the work page shows (``detail``). Keys are stable snake_case
 names, never display labels; docs/report-json.md explains each, and the JSON Schemas
 docs/report.schema.json and docs/work.schema.json are checked against every file
 the tests generate. ``works[].doi`` and ``works[].headline`` (``value``, ``basis``,
@@ -12,11 +13,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict
-from typing import IO, Any
+from dataclasses import asdict, fields
+from typing import IO, TYPE_CHECKING, Any
 
+from monitor.group_metrics import GroupMetrics
 from monitor.report.dashboard import IndexRow
 from monitor.report.pages import WorkPage
+
+if TYPE_CHECKING:
+    from monitor.report.collection_pages import CollectionPage
 
 SCHEMA_VERSION = 2
 WHO = {"Venues": "venues", "Fields": "fields", "Countries": "countries", "Institutions": "institutions"}
@@ -42,7 +47,41 @@ def summary(page: WorkPage, row: IndexRow) -> dict[str, Any]:
         "trend": [{"day": day, "value": value} for day, value in page.trend],
         "alerts": [{"kind": a["kind"], "source": a["source"], "message": a["message"]} for a in page.alerts],
         "notice": row.mark,
+        "untracked_at": page.untracked_at,
     }
+
+
+METRICS = tuple(f.name for f in fields(GroupMetrics) if f.name != "details")  # each collection_metrics column
+
+
+def collection(page: CollectionPage) -> dict[str, Any]:
+    """A collection's entry in ``report.json``: what its page shows, and its members."""
+    s = page.summary
+    asks, url = s.asks
+    resolution = s.resolution
+    return {
+        "name": s.name,
+        "label": s.label,
+        "title": s.title,
+        "kind": s.kind,
+        "asks": asks,
+        "asks_url": url,
+        "page": page.href,
+        "size": s.size,
+        "run_id": s.metrics["run_id"] if s.metrics else None,
+        "as_of": s.metrics["at"] if s.metrics else None,
+        "metrics": {k: s.metrics[k] for k in METRICS} | {"details": s.metrics["details"]} if s.metrics else None,
+        "change_since_previous_run": dict(s.since_previous_run),
+        "change_30d": dict(s.change_30d),
+        "history": [{"run_id": h["run_id"], "at": h["at"], **{k: h[k] for k in METRICS}} for h in s.history],
+        "members": list(s.members),
+        "last_resolution": {k: resolution[k] for k in ("resolved_at", "outcome", "message", "complete")}
+        | {"complete": bool(resolution["complete"])} if resolution else None,
+        "last_complete_at": s.last_complete_at,
+        "skipped": [dict(k) for k in s.skipped],
+        "left": [{"doi": r["doi"], "title": r["title"], "left_at": r["left_at"]} for r in s.left],
+    }
+
 
 
 def detail(page: WorkPage) -> dict[str, Any]:
@@ -99,11 +138,17 @@ def dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=False)
 
 
-def write_report_json(out: IO[str], header: dict[str, Any], works: Iterable[str]) -> None:
-    """``report.json`` from its header and each work's ``summary`` as JSON text, one at a
-    time: the file is never held in memory whole."""
+def write_report_json(out: IO[str], header: dict[str, Any], works: Iterable[str],
+                      collections: Iterable[dict[str, Any]] = (), untracked: Iterable[str] = ()) -> None:
+    """``report.json`` from its header, the collections, then each tracked work's and each
+    untracked work's ``summary`` as JSON text, one at a time: the works are never held in
+    memory together."""
     head = json.dumps({"schema_version": SCHEMA_VERSION, **header}, ensure_ascii=False, indent=2)
-    out.write(head[:-2] + ',\n  "works": [')
-    for i, text in enumerate(works):
-        out.write(("," if i else "") + "\n    " + text)
+    out.write(head[:-2] + ',\n  "collections": [')
+    for i, entry in enumerate(collections):
+        out.write(("," if i else "") + "\n    " + dumps(entry))
+    for key, texts in (("works", works), ("untracked", untracked)):
+        out.write(f'\n  ],\n  "{key}": [')
+        for i, text in enumerate(texts):
+            out.write(("," if i else "") + "\n    " + text)
     out.write("\n  ]\n}\n")

@@ -1,7 +1,7 @@
 """What a work page depends on, as one key per work, read for every work in one query.
 
 A work page shows that work's observations, its ledger rows, the alerts its last run
-raised about it, and a few run-wide facts (``pages.Context``). Its key digests a signature of
+raised about it, whether it is still tracked, and a few run-wide facts (``pages.Context``). Its key digests a signature of
 each (counts, highest ids, latest timestamps: every change to those rows moves one of
 them) with the code and templates, so an unchanged key means an unchanged page and the
 page is not built again (monitor/report/site.py).
@@ -20,7 +20,7 @@ from monitor import __version__
 from monitor.report.pages import Context
 
 SIGNATURES = """
-SELECT w.id, w.doi, w.label,
+SELECT w.id, w.doi, w.label, w.tracked, w.untracked_at,
   (SELECT count(*) || ':' || coalesce(max(o.id), 0) FROM observations o
    WHERE o.work_id = w.id) AS observations,
   (SELECT count(*) || ':' || coalesce(max(e.id), 0) || ':' || coalesce(max(e.last_seen_at), '')
@@ -48,6 +48,6 @@ def work_keys(db: sqlite_utils.Database, ctx: Context, shared: str) -> Iterator[
     """(works row, key) for every work, in id order; one row at a time."""
     for row in db.query(SIGNATURES):
         signature = json.dumps([shared, row], sort_keys=True, default=str)
-        yield {"id": row["id"], "doi": row["doi"], "label": row["label"]}, hashlib.sha256(
+        yield {k: row[k] for k in ("id", "doi", "label", "tracked", "untracked_at")}, hashlib.sha256(
             signature.encode()
         ).hexdigest()[:32]

@@ -1,8 +1,8 @@
 """One work's page, built from the store alone: ``build_work`` reads the work's
 observations and ledger (as they stood at ``as_of``) into a ``WorkPage``.
 
-A work page depends only on that work's rows, the templates and ``Context`` (the few
-run-wide facts it shows), so a page whose inputs did not change is not rendered again
+A work page depends only on that work's rows (its ``works`` row too: a work no longer
+tracked says so), the templates and ``Context`` (the few run-wide facts it shows), so a page whose inputs did not change is not rendered again
 (monitor/report/keys.py). Its figures, its "New" and its alerts are those of the last
 run that observed the work (for most works, the latest run).
 """
@@ -18,7 +18,7 @@ from typing import Any
 import sqlite_utils
 from markupsafe import Markup
 
-from monitor import analysis, charts, cite, citing, headline, metadata, store
+from monitor import analysis, charts, cite, citing, headline, metadata, portfolio, store
 from monitor.analysis import MeshHeading, Metric, Topic
 from monitor.citing_view import CitingEntry, citing_entry
 from monitor.doi import doi_slug
@@ -128,6 +128,7 @@ class WorkPage:
     since_chart: Markup = field(default_factory=Markup)
     per_year_chart: Markup = field(default_factory=Markup)
     cite: dict[str, Any] = field(default_factory=dict)
+    untracked_at: str | None = None  # no longer tracked since then: its figures are not current
 
     @property
     def title(self) -> str:
@@ -284,6 +285,7 @@ def build_work(db: sqlite_utils.Database, work: Mapping[str, Any], ctx: Context,
             years, f"Citations per year: {title}", f"Source: {basis}.", layout, partial,
             f"{partial} so far, to {reference.date().isoformat()}" if partial and reference else "")),
         cite=citations(metadata.for_citation(record, per_source_meta), doi, ctx.styles) if record.get("title") else {},
+        untracked_at=portfolio.untracked_since(work, ctx.as_of),
     )
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import jinja2
 from markupsafe import Markup
 
+from monitor.doi import doi_slug
 from monitor.models import Outcome
 from monitor.textsafe import printable
 
@@ -74,6 +75,7 @@ def _environment(dirs: tuple[str, ...], overrides: tuple[str, ...]) -> jinja2.En
     env.filters["minute"] = lambda iso: (iso or "")[:16].replace("T", " ")
     env.filters["web_url"] = web_url
     env.filters["clean"] = strip_controls
+    env.filters["doi_slug"] = doi_slug
     env.tests["failure"] = lambda outcome: outcome in FAILURES
     return env
 

@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -30,10 +30,11 @@ from markupsafe import Markup
 
 from monitor import __version__, cite, store
 from monitor.config import Config
-from monitor.report import feed, jsondata, keys, reads
+from monitor.report import collection_pages, feed, jsondata, keys, reads
 from monitor.report.cache import PageCache
-from monitor.report.dashboard import ORDERS, IndexPage, index_row
+from monitor.report.dashboard import ORDERS, index_row, write_pages
 from monitor.report.generations import Generations, link_or_copy, replace_folder
+from monitor.report.generations import write_file as _write
 from monitor.report.pages import Context, build_work, context
 from monitor.report.rendering import code_digest, environment
 from monitor.sources import SOURCES, title_of
@@ -61,6 +62,7 @@ class Site:
     archive: tuple[str, ...] = ()
     totals: dict[str, int] = field(default_factory=dict)
     archived: bool = False  # a day's copy under archive/: its work links lead to today's pages
+    collections: tuple[Any, ...] = ()  # collection_pages.CollectionPage, by name
     version: str = __version__
     source_titles: dict[str, str] = field(default_factory=lambda: {n: title_of(n) for n in SOURCES})
 
@@ -179,12 +181,13 @@ def _site(db: sqlite_utils.Database, config: Config, as_of: str | None, now: dat
 def _write_site(db: sqlite_utils.Database, config: Config, site: Site, folder: Path,
                 cache: PageCache, reuse: Path | None) -> Site:
     """Every work page into ``folder`` (linking unchanged ones from ``reuse``), then the
-    index pages, the feed and report.json from the page cache."""
+    index pages, the collections' pages, the feed and report.json from the page cache."""
     env = environment(config.folder)
     ctx = context(db, site.as_of, config.report.citation_styles, config.alerts.new_citations)
     shared = keys.run_wide(db, ctx, code_digest(config.folder))
     (folder / "works").mkdir(exist_ok=True)
-    work_template, row_template = env.get_template("work.html"), env.get_template("_partials/index_row.html")
+    templates = WorkTemplates(env.get_template("work.html"), env.get_template("_partials/index_row.html"),
+                              env.get_template("_partials/untracked_row.html"))
     old, new = (os.path.join(reuse, "works", "") if reuse else ""), os.path.join(folder, "works", "")
     for work, key in keys.work_keys(db, ctx, shared):
         cached = cache.get(work["id"])
@@ -193,21 +196,33 @@ def _write_site(db: sqlite_utils.Database, config: Config, site: Site, folder: P
         ):
             cache.keep(work["id"])
             continue
-        _write_work(db, work, key, ctx, site, folder, cache, work_template, row_template)
-    site = Site(**{**site.__dict__, "totals": cache.totals((site.run or {}).get("id"))})
-    _write_index(env, site, folder, cache, config.report.index_page_size)
+        _write_work(db, work, key, ctx, site, folder, cache, templates)
+    groups = collection_pages.build_all(db, site.run, site.as_of, site.alerts, cache)
+    site = Site(**{**site.__dict__, "totals": cache.totals((site.run or {}).get("id")),
+                   "collections": tuple(groups)})
+    size = config.report.index_page_size
+    _write_index(env, site, folder, cache, size)
+    collection_pages.write_all(env, site, folder, cache, groups, size)
     the_feed = feed.build(db, site.as_of, config.report.feed_entries, config.email.report_url,
-                          site.generated_at, cache.headline)
+                          site.generated_at, cache.headline,
+                          {g.summary.name: (g.summary.title, g.href) for g in groups})
     _write(folder / "feed.atom", env.get_template("feed.atom").render(feed=the_feed, version=site.version))
     with open(folder / "report.json", "w", encoding="utf-8") as out:
-        jsondata.write_report_json(out, _header(site), cache.summaries())
+        jsondata.write_report_json(out, _header(site), cache.summaries(),
+                                   [jsondata.collection(g) for g in groups], (text for _, text in cache.untracked()))
     os.chmod(folder / "report.json", 0o644)
     return site
 
 
+@dataclass(frozen=True)
+class WorkTemplates:
+    page: jinja2.Template
+    row: jinja2.Template  # a tracked work's row of the index
+    untracked_row: jinja2.Template  # a work no longer tracked, listed apart
+
+
 def _write_work(db: sqlite_utils.Database, work: dict[str, Any], key: str, ctx: Context, site: Site,
-                folder: Path, cache: PageCache, work_template: jinja2.Template,
-                row_template: jinja2.Template) -> None:
+                folder: Path, cache: PageCache, templates: WorkTemplates) -> None:
     def citations(record: Mapping[str, Any], doi: str, styles: tuple[str, ...]) -> dict[str, Any]:
         item = hashlib.sha256(json.dumps([cite.csl_json(record, doi), styles, __version__, _CITE_CODE],
                                          sort_keys=True).encode()).hexdigest()
@@ -220,40 +235,21 @@ def _write_work(db: sqlite_utils.Database, work: dict[str, Any], key: str, ctx: 
     page = build_work(db, work, ctx, citations)
     if page is None:
         return
-    _write(folder / page.href, work_template.render(work=page, site=site, root="../"))
+    _write(folder / page.href, templates.page.render(work=page, site=site, root="../"))
     _write(folder / "works" / f"{page.slug}.json", jsondata.dumps(jsondata.detail(page)) + "\n")
     row = index_row(page)
-    html = row_template.render(row=row, root="", titles=site.source_titles)
+    html = (templates.untracked_row if page.untracked_at else templates.row).render(
+        row=row, root="", titles=site.source_titles)
     cache.put(work["id"], page.doi, page.slug, key, row, html,
-              jsondata.dumps(jsondata.summary(page, row)), f"{page.title}\n{page.headline.now.text}")
+              jsondata.dumps(jsondata.summary(page, row)), f"{page.title}\n{page.headline.now.text}",
+              page.untracked_at)
 
 
 def _write_index(env: jinja2.Environment, site: Site, folder: Path, cache: PageCache, size: int,
                  only_first: bool = False, root: str = "") -> None:
-    template = env.get_template("index.html")
-    total = cache.count()
-    pages = max(1, -(-total // size))
-    for order in ORDERS if not only_first else ("headline",):
-        chunk: list[Markup] = []
-        number = 1
-        for row in _rows(cache, order, root):
-            chunk.append(row)
-            if len(chunk) == size:
-                _write_index_page(template, site, folder, IndexPage(order, number, pages, total, (number - 1) * size + 1, tuple(chunk)), root)
-                if only_first:
-                    return
-                chunk, number = [], number + 1
-        if chunk or number == 1:
-            _write_index_page(template, site, folder, IndexPage(order, number, pages, total, (number - 1) * size + 1, tuple(chunk)), root)
-
-
-def _rows(cache: PageCache, order: str, root: str) -> Iterator[Markup]:
-    for row in cache.rows(order):
-        yield Markup(str(row).replace('href="works/', f'href="{root}works/')) if root else row
-
-
-def _write_index_page(template: jinja2.Template, site: Site, folder: Path, page: IndexPage, root: str) -> None:
-    _write(folder / page.name, template.render(site=site, page=page, root=root))
+    write_pages(env.get_template("index.html"), folder, lambda order: cache.rows(order, root=root),
+                cache.count(tracked=True), size, orders=("headline",) if only_first else tuple(ORDERS),
+                only_first=only_first, site=site, root=root)
 
 
 def _header(site: Site) -> dict[str, Any]:
@@ -321,9 +317,3 @@ def _is_day(name: str) -> bool:
     except ValueError:
         return False
     return len(name) == 10
-
-
-def _write(path: Path, text: str) -> None:
-    path.unlink(missing_ok=True)  # never write through a hard link into another generation
-    path.write_text(text, encoding="utf-8")
-    os.chmod(path, 0o644)
