@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,7 +15,6 @@ from monitor import (
     __version__,
     daemon,
     database,
-    mailer,
     portfolio,
     queries,
     report,
@@ -25,23 +23,15 @@ from monitor import (
 )
 from monitor import check as checking
 from monitor.cli_config import CONFIG_COMMANDS
-from monitor.cli_support import EXIT_CONFIG, Commands, Failure, config_option, remember_database
-from monitor.config import Config, load_config, require_writable
+from monitor.cli_email import email_command
+from monitor.cli_support import EXIT_CONFIG, Commands, Failure, config_option, load
+from monitor.config import Config, require_writable
 from monitor.doi import InvalidDOI, normalize_doi
 from monitor.fetching import utcnow
 from monitor.job import run_job
 from monitor.models import CollectionReport, SourceReport
-from monitor.redaction import config_secrets, protect_logging
 from monitor.resolvers import RESOLVERS
 from monitor.sources import SOURCES
-
-
-def load(config_path: Path) -> Config:
-    """The config, checked (a ConfigError is one line, exit 2); remembered for error messages."""
-    config = load_config(config_path)
-    remember_database(config.database)
-    protect_logging(config_secrets(config, os.environ))  # no key in any form in a log
-    return config
 
 
 def setup_logging(verbose: int) -> None:
@@ -130,8 +120,8 @@ def run(config_path: Path, no_report: bool, status: bool | None) -> None:
     if status:
         for alert in result.alerts:
             click.echo(f"Alert: {alert.message}")
-        if result.delivery:
-            click.echo(f"Email {result.delivery.status}: {result.delivery.subject}")
+        for delivery in result.deliveries:
+            click.echo(f"Email {delivery.status}: {delivery.subject}")
         if result.report_paths:
             click.echo(f"Report: {result.report_paths[0]}")
     for problem in result.problems:
@@ -564,47 +554,5 @@ def daemon_command(config_path: Path, run_now: bool) -> None:
     sys.exit(code)
 
 
-@cli.command("email")
-@config_option
-@click.option("--dry-run", is_flag=True, help="Write the message to a file instead of sending it.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="digest.eml",
-    show_default=True,
-    help="Where --dry-run writes the message (an .eml file any mail client opens).",
-)
-def email_command(config_path: Path, dry_run: bool, output: Path) -> None:
-    """Send the email digest of the latest run now, whatever [email] policy says.
-
-    It carries what no delivered digest carried yet: one item per new citing
-    work under the work it cites, the other alerts, each work's headline and a
-    chart. The attempt is recorded with what it carried; a failed send is
-    retried after the next run. With --dry-run nothing is sent or recorded.
-
-    \b
-    Example:
-        citation-monitor email --dry-run --output digest.eml
-    """
-    config = load(config_path)
-    database.require_exists(config.database)
-    if dry_run:
-        message = mailer.preview(config, utcnow())
-        report.write_atomic(output, message.as_string())
-        click.echo(f"Digest written to {output}: {message['Subject']}")
-        return
-    if not config.email.enabled:
-        raise Failure(
-            f"{config.path}: [email] is not enabled; set enabled = true, smtp_host, sender and "
-            "recipients, or use --dry-run",
-            EXIT_CONFIG,
-        )
-    delivery = mailer.send_now(config, utcnow())  # exit 3 when a run holds the lock
-    if delivery.status == "failed":
-        raise Failure(f"email digest not sent: {delivery.error}; it is retried after the next run")
-    click.echo(f"Sent to {', '.join(delivery.recipients)}: {delivery.subject}")
-
-
-for _command in CONFIG_COMMANDS:
+for _command in (*CONFIG_COMMANDS, email_command):
     cli.add_command(_command)

@@ -23,6 +23,8 @@ figures come out the same at any later time.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -235,19 +237,35 @@ class CollectionSummary:
         return text.format(identifier) + (f", from {since}" if since else ""), url.format(identifier) if url else None
 
 
-def summaries(db: sqlite_utils.Database, run_id: int | None = None) -> list[CollectionSummary]:
-    """Every collection that existed at run ``run_id`` (default: the latest), by name."""
+def summaries(db: sqlite_utils.Database, run_id: int | None = None, name: str | None = None) -> list[CollectionSummary]:
+    """Every collection that existed at run ``run_id`` (default: the latest), by name; or
+    only the one called ``name``."""
     run = _run(db, run_id)
     if run is None:
         return []
     end = _end(run).isoformat(timespec="microseconds")
-    found = []
-    for row in db.query(
-        "SELECT * FROM collections WHERE added_at <= ? AND (removed_at IS NULL OR removed_at > ?) "
-        "ORDER BY name COLLATE NOCASE, id",
-        [end, end],
-    ):
-        found.append(_summary(db, row, run))
+    return [
+        _summary(db, row, run)
+        for row in db.query(
+            "SELECT * FROM collections WHERE added_at <= ? AND (removed_at IS NULL OR removed_at > ?) "
+            "AND (? IS NULL OR name = ?) ORDER BY name COLLATE NOCASE, id",
+            [end, end, name, name],
+        )
+    ]
+
+
+def slugs(db: sqlite_utils.Database) -> dict[str, str]:
+    """name → the file name of each collection's page (``collections/<slug>.html``): its name
+    in lower-case ASCII letters, digits and dashes, made unique by a number (the older collection
+    keeps the plain one), so that a page keeps its address across runs."""
+    found: dict[str, str] = {}
+    for (name,) in db.execute("SELECT name FROM collections ORDER BY id").fetchall():
+        ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
+        base = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:60] or "collection"
+        slug, n = base, 2
+        while slug in found.values():
+            slug, n = f"{base}-{n}", n + 1
+        found[name] = slug
     return found
 
 

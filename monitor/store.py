@@ -358,6 +358,19 @@ def m009_installation(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX alert_events_by_work ON alert_events (work_id, run_id)")
 
 
+@migrations()
+def m010_digest_audiences(db: sqlite_utils.Database) -> None:
+    """A digest goes to an audience: ``[email] recipients`` (``collection_id`` NULL) or a
+    collection's own; what a delivered digest carried is left out of that audience's later ones."""
+    _script(
+        db,
+        """
+        ALTER TABLE email_deliveries ADD COLUMN collection_id INTEGER REFERENCES collections(id);
+        CREATE INDEX email_deliveries_by_audience ON email_deliveries (collection_id, status, id)
+        """,
+    )
+
+
 def open_db(path: Path, *, check: bool = True) -> sqlite_utils.Database:
     """The database at ``path`` for writing (created, migrated): ``database.open_writable``."""
     return database.open_writable(path, migrations, check=check)

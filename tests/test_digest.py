@@ -246,6 +246,10 @@ def test_the_subject_says_what_happened():
     assert subject([], works) == "No new alerts for 2 works"
     one = [work("10.1/c", "Gamma", 7, 1)]
     assert subject([Alert("new_citations", "…", "10.1/c")], one) == '1 new citation of "Gamma" (now 7)'
+    joined = [Alert("new_work", "…", "10.1/c", details={"collection": c}) for c in ("lab", "dept")]
+    assert subject(joined, one) == 'New work: "Gamma"'  # one work, new in two collections
+    both = [*joined, Alert("new_work", "…", "10.1/a", details={"collection": "lab"})]
+    assert subject(both, works + one) == "2 new works"
 
 
 def test_a_digest_for_some_works_only(write_config, invoke, fake_api, tmp_path):

@@ -21,8 +21,7 @@ with its last figure and the day it is of: apart from every current count and to
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,7 +34,7 @@ from markupsafe import Markup
 from monitor import charts, citing
 from monitor.citing_view import CitingEntry, citing_entry
 from monitor.doi import doi_slug
-from monitor.portfolio import CollectionSummary, summaries
+from monitor.portfolio import CollectionSummary, slugs, summaries
 from monitor.report import reads
 from monitor.report.cache import PageCache
 from monitor.report.dashboard import write_pages
@@ -78,25 +77,13 @@ class CollectionPage:
         return list(reversed(self.summary.history[-HISTORY_ROWS:]))
 
 
-def slugs(names: Iterable[str]) -> dict[str, str]:
-    """name → a file name for it, unique among ``names`` (taken in order)."""
-    found: dict[str, str] = {}
-    for name in names:
-        base = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")[:60] or "collection"
-        slug, n = base, 2
-        while slug in found.values():
-            slug, n = f"{base}-{n}", n + 1
-        found[name] = slug
-    return found
-
-
 def build_all(db: sqlite_utils.Database, run: Mapping[str, Any] | None, as_of: str | None,
               run_alerts: Sequence[Mapping[str, Any]], cache: PageCache) -> list[CollectionPage]:
     """Every collection as of ``run`` (the run the site shows), by name."""
     if run is None:
         return []
     found = summaries(db, run["id"])
-    names = slugs(s.name for s in found)
+    names = slugs(db)
     return [_page(db, s, names[s.name], as_of, run_alerts, cache) for s in found]
 
 
