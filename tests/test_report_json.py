@@ -51,7 +51,7 @@ def check_site(site: Path) -> int:
         errors = list(work.iter_errors(data))
         assert not errors, (path.name, [f"{list(e.path)}: {e.message}" for e in errors[:5]])
         assert {k for k in keys(data, skip=("record",)) if not SNAKE.match(k)} == set(), path.name
-    assert len(list((site / "works").glob("*.json"))) == len(report["works"])
+    assert len(list((site / "works").glob("*.json"))) == len(report["works"]) + len(report["untracked"])
     return len(report["works"])
 
 
@@ -75,12 +75,24 @@ def test_an_empty_report_validates(tmp_path, invoke):
 
 
 def test_a_synthetic_portfolio_validates(tmp_path):
+    """Twelve works, two of them no longer tracked, in two collections: one with its metrics,
+    one whose metrics were never computed."""
+    import sqlite3
+
     from monitor.config import load_config
     from monitor.report import write_report
-    synthetic_db.populate(tmp_path / "state/monitor.db", works=12, long_titles=True, hostile="A <b>bold</b>\x07 title")
+    dois = synthetic_db.populate(tmp_path / "state/monitor.db", works=12, long_titles=True,
+                                 hostile="A <b>bold</b>\x07 title")
+    synthetic_db.add_collections(tmp_path / "state/monitor.db", dois, untracked=2)
+    with sqlite3.connect(tmp_path / "state/monitor.db") as conn:
+        conn.execute("DELETE FROM collection_snapshots WHERE collection_id = 2")
     (tmp_path / "config.toml").write_text(synthetic_db.CONFIG)
     write_report(load_config(tmp_path / "config.toml"))
-    assert check_site(tmp_path / "state/report") == 12
+    assert check_site(tmp_path / "state/report") == 12 - 2
+    report = json.loads((tmp_path / "state/report/report.json").read_text())
+    assert [(c["name"], c["metrics"] is None) for c in report["collections"]] == [("group", True), ("lab", False)]
+    assert len(report["untracked"]) == report["totals"]["untracked"] == 2
+    assert "No metrics yet" in (tmp_path / "state/report/collections/group.html").read_text()
 
 
 def test_the_schema_rejects_display_labels():
