@@ -2,6 +2,8 @@
 
     pages.py        one work's page, built from its rows (``build_work``)
     dashboard.py    the index: one row per work, three sort orders, paged
+    collection_pages.py  a page per collection (from the index's rows), and the
+                    works no longer tracked, apart
     feed.py         the Atom feed: a rolling window of new citing works and alerts
     jsondata.py     report.json (the index's numbers) and works/<doi>.json (a page's)
     rendering.py    Jinja2 with autoescape, StrictUndefined and no control characters
