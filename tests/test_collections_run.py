@@ -206,8 +206,8 @@ def test_group_metrics_equal_hand_computed_values(write_config, invoke, fake_api
         "works": 6, "citations": 50, "h_index": 3, "i10_index": 3, "top_10_percent_share": 0.4,
         "top_1_percent_share": 0.2, "open_access_share": 0.4, "fwci_median": 1.25}
     page = (tmp_path / "state/report/collections/lab.html").read_text()
-    cards = dict((label.strip(), value) for value, label in re.findall(
-        r'<li><span class="figure">([^<]+)</span> ([^<(]+)', page))
+    cards = {label.strip(): value for value, label in re.findall(
+        r'<li><span class="figure">([^<]+)</span> ([^<(]+)', page)}
     assert (cards["works"], cards["citations"], cards["h-index"], cards["i10-index"], cards["not indexed yet"]) == (
         "6", "50", "3", "3", "1")
     assert (cards["in the top 10 %"], cards["in the top 1 %"], cards["open access"]) == ("40 %", "20 %", "40 %")

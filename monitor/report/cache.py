@@ -125,10 +125,11 @@ class PageCache:
         """Work pages: all of them, only the tracked (or untracked) works', or those of the
         works whose ids a JSON list names."""
         if work_ids is not None:
-            sql, params = "SELECT count(*) FROM pages WHERE work_id IN (SELECT value FROM json_each(?))", [work_ids]
+            found = self.conn.execute(
+                "SELECT count(*) FROM pages WHERE work_id IN (SELECT value FROM json_each(?))", [work_ids])
         else:
-            sql, params = "SELECT count(*) FROM pages WHERE ? IS NULL OR tracked = ?", [tracked, tracked]
-        return int(self.conn.execute(sql, params).fetchone()[0])
+            found = self.conn.execute("SELECT count(*) FROM pages WHERE ? IS NULL OR tracked = ?", [tracked, tracked])
+        return int(found.fetchone()[0])
 
     def totals(self, run_id: int | None) -> dict[str, int]:
         """Tracked works, those indexed, new citations and works with alerts in run ``run_id``;

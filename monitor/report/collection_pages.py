@@ -21,7 +21,7 @@ with its last figure and the day it is of: apart from every current count and to
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -61,7 +61,7 @@ class CitedBy:
 class CollectionPage:
     summary: CollectionSummary
     slug: str
-    alerts: tuple[dict[str, Any], ...]  # the last run's, about its works
+    alerts: tuple[Mapping[str, Any], ...]  # the last run's, about its works
     citing: tuple[CitedBy, ...]  # its newest citing works, first seen last first
     citations_chart: Markup  # empty: nothing to draw yet
     indices_chart: Markup
@@ -154,8 +154,12 @@ def write_all(env: jinja2.Environment, site: Any, folder: Path, cache: PageCache
         (folder / FOLDER).mkdir(exist_ok=True)
     for page in pages:
         ids = json.dumps(list(page.summary.member_ids))
-        write_pages(template, folder / FOLDER, lambda order, ids=ids: cache.rows(order, ids, root="../"),
-                    cache.count(work_ids=ids), size, prefix=page.slug, site=site, group=page, root="../")
+
+        def rows(order: str, ids: str = ids) -> Iterator[Markup]:
+            return cache.rows(order, ids, root="../")
+
+        write_pages(template, folder / FOLDER, rows, cache.count(work_ids=ids), size, prefix=page.slug,
+                    site=site, group=page, root="../")
     untracked = cache.count(tracked=False)
     if untracked:
         write_pages(env.get_template("untracked.html"), folder, lambda order: (row for row, _ in cache.untracked()),
