@@ -226,7 +226,8 @@ def collection_line(news: CollectionNews) -> str:
         value = "—" if m[key] is None else f"{m[key]:,}"
         return text.format(value) + (f" ({_signed(change)})" if change else "")
 
-    parts = [figure("works", "{} works"), figure("citations", "{} citations"),
+    parts = [figure("works", "{} work" + ("" if m["works"] == 1 else "s")),
+             figure("citations", "{} citation" + ("" if m["citations"] == 1 else "s")),
              figure("h_index", "h-index {}"), figure("i10_index", "i10-index {}")]
     changed = " (in brackets: the change since the last digest)" if any(news.change.values()) else ""
     new = f"; {news.new_works} new work{'s' if news.new_works != 1 else ''}" if news.new_works else ""

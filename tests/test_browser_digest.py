@@ -108,7 +108,8 @@ def scroll_width(page: Path, width: int, tmp: Path) -> tuple[int, int]:
 def digest_page(tmp_path_factory):
     """The HTML part of a digest of a run in which two sources listed new citing works,
     every source enabled, its charts inlined as data: URLs (as a mail client shows the
-    message's related parts); and each counting source's current count."""
+    message's related parts); and each counting source's current count. Beside it,
+    collection-digest.html: the digest of a collection holding the work, for its own recipients."""
     import email
     import email.policy
     import os
@@ -127,7 +128,9 @@ def digest_page(tmp_path_factory):
         lines = ['[monitor]', 'contact_email = "t@example.org"', '[[works]]', 'doi = "10.1016/j.drup.2021.100752"']
         for name in SOURCES:
             lines += [f"[sources.{name}]", f'base_url = "{fake.base_url(name)}"', "requests_per_second = 1000"]
-        lines += ["[email]", 'report_url = "https://example.org/citations/"']
+        lines += ["[email]", 'report_url = "https://example.org/citations/"', "[[collections]]",
+                  'name = "lab"', 'label = "The Jiang laboratory of tumour immunology and autophagy"',
+                  'works = ["10.1016/j.drup.2021.100752"]', 'recipients = ["lab@example.org"]']
         config.write_text("\n".join(lines) + "\n")
         runner, env = CliRunner(), {**os.environ, **KEYS}
         assert runner.invoke(cli, ["run", "--config", str(config)], env=env).exit_code == 0
@@ -140,17 +143,20 @@ def digest_page(tmp_path_factory):
         conn.close()
         list_new_citing_works(fake)
         assert runner.invoke(cli, ["run", "--config", str(config)], env=env).exit_code == 0
-    eml = tmp / "digest.eml"
-    assert runner.invoke(cli, ["email", "--dry-run", "-o", str(eml), "--config", str(config)]).exit_code == 0
-    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
-    body = message.get_body(("html",)).get_content()
-    for part in message.walk():
-        if part.get_content_type() == "image/png":
-            data = base64.b64encode(part.get_content()).decode()
-            body = body.replace(f'src="cid:{part["Content-ID"].strip("<>")}"', f'src="data:image/png;base64,{data}"')
-    assert "cid:" not in body
+    for name, options in (("digest", []), ("collection-digest", ["--collection", "lab"])):
+        eml = tmp / f"{name}.eml"
+        result = runner.invoke(cli, ["email", "--dry-run", "-o", str(eml), "--config", str(config), *options])
+        assert result.exit_code == 0, result.output
+        message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        body = message.get_body(("html",)).get_content()
+        for part in message.walk():
+            if part.get_content_type() == "image/png":
+                data = base64.b64encode(part.get_content()).decode()
+                body = body.replace(f'src="cid:{part["Content-ID"].strip("<>")}"', f'src="data:image/png;base64,{data}"')
+        assert "cid:" not in body
+        (tmp / f"{name}.html").write_text(body)
     page = tmp / "digest.html"
-    page.write_text(body)
+    assert "The Jiang laboratory of tumour immunology and autophagy: 1 work," in (tmp / "collection-digest.html").read_text()
     db = store.open_db(tmp / "state/monitor.db")
     try:
         top = headline.for_work(db, "10.1016/j.drup.2021.100752", store.latest_run(db)).now
@@ -172,12 +178,13 @@ def test_the_digest_loads_with_no_request_and_its_legend_lists_every_source_with
 
 
 @pytest.mark.parametrize("width", [390, 800])
-def test_the_digest_fits_phone_and_desktop_widths(digest_page, tmp_path, width):
-    page, _ = digest_page
+@pytest.mark.parametrize("name", ["digest", "collection-digest"])
+def test_the_digest_fits_phone_and_desktop_widths(digest_page, tmp_path, width, name):
+    page = digest_page[0].with_name(f"{name}.html")
     scroll, viewport = scroll_width(page, width, tmp_path)
     assert viewport == width and scroll <= viewport
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / f"digest-{width}.png"
+    shot = ARTIFACTS / f"{name}-{width}.png"
     shot.unlink(missing_ok=True)
     proc = chromium(framed(page, width).as_uri(), tmp_path, f"--window-size={width},2600", f"--screenshot={shot}")
     assert proc.returncode == 0, proc.stderr[-2000:]
