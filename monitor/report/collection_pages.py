@@ -146,7 +146,7 @@ def _newest_citing(db: sqlite_utils.Database, summary: CollectionSummary, as_of:
     return found
 
 
-def write_all(env: jinja2.Environment, site: Any, folder: Path, cache: PageCache,
+def write_all(env: jinja2.Environment, site: Any, folder: Path, cache: PageCache,  # site: site.Site
               pages: Sequence[CollectionPage], size: int) -> None:
     """Every collection's pages into ``folder/collections/``, and ``untracked.html``."""
     template = env.get_template("collection.html")

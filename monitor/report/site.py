@@ -62,7 +62,7 @@ class Site:
     archive: tuple[str, ...] = ()
     totals: dict[str, int] = field(default_factory=dict)
     archived: bool = False  # a day's copy under archive/: its work links lead to today's pages
-    collections: tuple[Any, ...] = ()  # collection_pages.CollectionPage, by name
+    collections: tuple[collection_pages.CollectionPage, ...] = ()  # by name
     version: str = __version__
     source_titles: dict[str, str] = field(default_factory=lambda: {n: title_of(n) for n in SOURCES})
 
