@@ -122,16 +122,16 @@ def add_citing(db: store.sqlite_utils.Database, dois: list[str], per_work: int, 
         alerts)
 
 
-def add_collections(path: Path, dois: list[str], runs: int = 3, untracked: int = 0) -> None:
+def add_collections(path: Path, dois: list[str], runs: int = 3, untracked: int = 0, lab: int | None = None) -> None:
     """Two collections over the works of a populated database: ``lab`` (an ORCID person: the
-    first half of the works, one more that joined in the last run as news, with its
+    first ``lab`` works (default: half), one more that joined in the last run as news, with its
     ``new_work`` alert, one that left then, a skipped item) and ``group`` (every third of the
     first 30 works), each with its metrics at every run; and the last ``untracked`` works
     marked no longer tracked (in no collection), since the last run."""
     from monitor import portfolio
 
     db = store.open_db(path)
-    half = len(dois) // 2
+    half = len(dois) // 2 if lab is None else lab
     day = [START + timedelta(days=run, minutes=1) for run in range(runs)]
     with db.atomic():
         for name, kind, definition, label in (

@@ -48,7 +48,7 @@ def browser():
 def sites(tmp_path_factory):
     """Three sites: the default article with every source (a hostile and a long citing
     title), and synthetic portfolios of 1 and 300 works (long titles, a hostile one; the
-    300 in two collections, 10 of them no longer tracked)."""
+    300 in two collections of 41 and 10, 10 of them no longer tracked)."""
     from click.testing import CliRunner
 
     from monitor.cli import cli
@@ -81,7 +81,7 @@ def sites(tmp_path_factory):
         folder = tmp / name
         dois = synthetic_db.populate(folder / "state/monitor.db", works=works, long_titles=True, hostile=HOSTILE)
         if works > 1:
-            synthetic_db.add_collections(folder / "state/monitor.db", dois, untracked=UNTRACKED)
+            synthetic_db.add_collections(folder / "state/monitor.db", dois, untracked=UNTRACKED, lab=40)
         (folder / "config.toml").write_text(synthetic_db.CONFIG + '[report]\ncitation_styles = ["apa"]\n')
         write_report(load_config(folder / "config.toml"))
         found[name] = folder / "state/report"
