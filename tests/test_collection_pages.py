@@ -22,6 +22,7 @@ from tests import synthetic_db
 from tests.fakeapi.routes import openalex as fake_openalex
 from tests.fakeapi.routes.orcid import simple_record
 from tests.mail import email_section
+from tests.test_report_json import check_site
 
 ORCID = "0000-0002-1825-0097"
 OLD, NEW = "10.1000/a.1", "10.1000/n.2"
@@ -101,6 +102,7 @@ def test_a_new_work_reaches_the_feed_the_collection_page_and_its_digest_and_a_wo
 
     person(fake_api, {NEW: 2})  # the old paper leaves the record: no longer tracked
     assert invoke("run", "--config", config).exit_code == 0
+    assert check_site(site) == 1  # report.json and every works/*.json validate against the schemas
     report = json.loads((site / "report.json").read_text())
     assert [w["doi"] for w in report["works"]] == [NEW]
     [gone] = report["untracked"]
