@@ -331,25 +331,25 @@ def collections_command(config_path: Path) -> None:
     if config.database.exists():
         db = store.open_reader(config.database)
         try:
-            stored = {row["name"]: row for row in portfolio.overview(db)}
+            stored = {s.name: s for s in portfolio.summaries(db)}
         finally:
             db.close()
     for collection in config.collections:
-        row = stored.get(collection.name)
+        found = stored.get(collection.name)
         described = RESOLVERS[collection.kind].describe(collection)
         click.echo(f"{collection.name}: {collection.title if collection.label else described}")
         if collection.label:
             click.echo(f"  {described}")
-        if row is None or row["last_resolution"] is None:
+        if found is None or found.resolution is None:
             click.echo("  never resolved: run `citation-monitor run`")
             continue
-        last = row["last_resolution"]
-        when = (row["last_complete_at"] or "never")[:16].replace("T", " ")
-        click.echo(f"  {row['size']} works; last resolved completely {when} UTC")
+        last = found.resolution
+        when = (found.last_complete_at or "never")[:16].replace("T", " ")
+        click.echo(f"  {found.size} works; last resolved completely {when} UTC")
         if last["outcome"] != "ok" or not last["complete"]:
             click.echo(f"  last attempt {last['resolved_at'][:16].replace('T', ' ')}: "
                        f"{last['outcome']}: {last['message']}")
-        for skip in row["skipped"]:
+        for skip in found.skipped:
             title = f" “{skip['title']}”" if skip["title"] else ""
             click.echo(f"  skipped: {skip['item']}{title}: {skip['reason']}")
 

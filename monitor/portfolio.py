@@ -8,7 +8,6 @@ collection's total is the sum of the figures every page shows.
 
 For the report and the digest (one page or message per collection):
 
-- ``overview(db)``: each collection, its size, what it asks, its last resolution, skips;
 - ``members(db, name, run)``: the works it held at a run, each with its figures;
 - ``metrics_history(db, name)``: its metrics at every run, oldest first;
 - ``untracked(db)``: works no longer tracked, to show apart (never with current counts);
@@ -130,53 +129,18 @@ def members(db: sqlite_utils.Database, name: str, run_id: int | None = None) -> 
     return sorted(found, key=lambda m: -1 if m.figures.citations is None else m.figures.citations, reverse=True)
 
 
-def metrics_history(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]]:
-    """A collection's ``collection_metrics`` rows, oldest run first."""
+def metrics_history(db: sqlite_utils.Database, name: str, run_id: int | None = None) -> list[dict[str, Any]]:
+    """A collection's ``collection_metrics`` rows (up to run ``run_id``), oldest run first,
+    each with ``at``: when its run ended."""
     return [
         {**row, "details": json.loads(row["details"])}
         for row in db.query(
-            "SELECT * FROM collection_metrics WHERE collection = ? ORDER BY run_id", [name]
+            "SELECT m.*, coalesce(r.finished_at, r.started_at) AS at FROM collection_metrics m "
+            "JOIN runs r ON r.id = m.run_id WHERE m.collection = ? AND (? IS NULL OR m.run_id <= ?) "
+            "ORDER BY m.run_id",
+            [name, run_id, run_id],
         )
     ]
-
-
-def overview(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Each configured collection now: size, definition, last resolution and its skipped items."""
-    found = []
-    for row in db.query("SELECT * FROM collections WHERE removed_at IS NULL ORDER BY id"):
-        size = db.execute(
-            "SELECT count(*) FROM collection_members WHERE collection_id = ? AND left_at IS NULL",
-            [row["id"]],
-        ).fetchone()[0]
-        last = next(
-            db.query(
-                "SELECT * FROM collection_resolutions WHERE collection_id = ? ORDER BY id DESC LIMIT 1",
-                [row["id"]],
-            ),
-            None,
-        )
-        ok = next(
-            db.query(
-                "SELECT resolved_at FROM collection_resolutions WHERE collection_id = ? "
-                "AND outcome = 'ok' AND complete = 1 ORDER BY id DESC LIMIT 1",
-                [row["id"]],
-            ),
-            None,
-        )
-        skipped = (
-            list(db.query("SELECT * FROM collection_skips WHERE resolution_id = ?", [last["id"]]))
-            if last else []
-        )
-        found.append(
-            {
-                **row,
-                "size": size,
-                "last_resolution": last,
-                "last_complete_at": ok["resolved_at"] if ok else None,
-                "skipped": skipped,
-            }
-        )
-    return found
 
 
 def untracked_since(work: Mapping[str, Any], as_of: str | None = None) -> str | None:
@@ -238,18 +202,20 @@ class CollectionSummary:
 
 
 def summaries(db: sqlite_utils.Database, run_id: int | None = None, name: str | None = None) -> list[CollectionSummary]:
-    """Every collection that existed at run ``run_id`` (default: the latest), by name; or
-    only the one called ``name``."""
+    """Every collection configured at run ``run_id`` (default: the latest), by name; or only
+    the one called ``name``. A run adds and removes collections as it starts, so one
+    configured at a run was added before the next run started and not removed by then."""
     run = _run(db, run_id)
     if run is None:
         return []
-    end = _end(run).isoformat(timespec="microseconds")
+    after = db.execute("SELECT min(started_at) FROM runs WHERE id > ?", [run["id"]]).fetchone()[0]
     return [
         _summary(db, row, run)
         for row in db.query(
-            "SELECT * FROM collections WHERE added_at <= ? AND (removed_at IS NULL OR removed_at > ?) "
-            "AND (? IS NULL OR name = ?) ORDER BY name COLLATE NOCASE, id",
-            [end, end, name, name],
+            "SELECT * FROM collections WHERE ((:after IS NULL AND removed_at IS NULL) OR (:after IS NOT NULL "
+            "AND added_at < :after AND (removed_at IS NULL OR removed_at >= :after))) "
+            "AND (:name IS NULL OR name = :name) ORDER BY name COLLATE NOCASE, id",
+            {"after": after, "name": name},
         )
     ]
 
@@ -270,14 +236,7 @@ def slugs(db: sqlite_utils.Database) -> dict[str, str]:
 
 
 def _summary(db: sqlite_utils.Database, row: Mapping[str, Any], run: Mapping[str, Any]) -> CollectionSummary:
-    history = [
-        {**r, "details": json.loads(r["details"])}
-        for r in db.query(
-            "SELECT m.*, coalesce(r.finished_at, r.started_at) AS at FROM collection_metrics m "
-            "JOIN runs r ON r.id = m.run_id WHERE m.collection_id = ? AND m.run_id <= ? ORDER BY m.run_id",
-            [row["id"], run["id"]],
-        )
-    ]
+    history = metrics_history(db, row["name"], run["id"])
     current = member_rows(db, row["id"], run["id"])
     latest = history[-1] if history else None
     month_ago = (
@@ -297,7 +256,7 @@ def _summary(db: sqlite_utils.Database, row: Mapping[str, Any], run: Mapping[str
         [resolution["id"] if resolution else None],
     )
     left = db.query(
-        "SELECT w.doi, coalesce(m.title, w.label) AS title, m.left_at, w.tracked FROM collection_members m "
+        "SELECT w.doi, coalesce(m.title, w.label) AS title, m.left_at FROM collection_members m "
         "JOIN works w ON w.id = m.work_id WHERE m.collection_id = ? AND m.left_run_id <= ? "
         "AND m.work_id NOT IN (SELECT c.work_id FROM collection_members c WHERE c.collection_id = m.collection_id "
         "AND c.first_seen_run_id <= ? AND (c.left_run_id IS NULL OR c.left_run_id > ?)) "
