@@ -188,3 +188,24 @@ def test_page_names_are_unique_and_stay(tmp_path):
     assert portfolio.slugs(db) == {"Lab X": "lab-x", "lab-x": "lab-x-2", "Ünïversity / ROR": "university-ror",
                                    "!!!": "collection"}
     db.close()
+
+
+def test_a_page_cache_of_the_layout_before_is_emptied_not_misread(tmp_path):
+    """A cache written before ``tracked`` existed: its pages are forgotten (the next report
+    builds every page), never read without the column."""
+    import sqlite3
+
+    from monitor.report.cache import PageCache
+
+    path = tmp_path / "cache.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                           "INSERT INTO meta VALUES ('generation', 'g1');"
+                           "CREATE TABLE pages (work_id INTEGER PRIMARY KEY, doi TEXT, row_html TEXT);"
+                           "INSERT INTO pages VALUES (1, '10.1/a', '<tr></tr>');")
+    cache = PageCache(path)
+    try:
+        assert cache.start("g1") is False  # not the site now served: every page is built
+        assert cache.count() == 0 and cache.totals(None)["untracked"] == 0
+    finally:
+        cache.close()
