@@ -327,7 +327,7 @@ def collections_command(config_path: Path) -> None:
     if not config.collections:
         click.echo(f"No collections in {config.path}; add a [[collections]] table (see README)")
         return
-    stored: dict[str, dict[str, Any]] = {}
+    stored: dict[str, portfolio.CollectionSummary] = {}
     if config.database.exists():
         db = store.open_reader(config.database)
         try:
