@@ -7,7 +7,7 @@ earlier ones, the citing-works ledger, source health) and store what they find i
 - ``new_citations``: new citing works in the ledger, from a source whose earlier
   complete list of the work set a baseline; else the highest count rising above
   every source's previous count (a lagging source catching up is not news).
-- ``milestone``: the highest count passes one of ``[alerts] milestones``.
+- ``milestone``: the headline (``monitor.headline``) passes one of ``[alerts] milestones``.
 - ``jump``: one source's count rises unusually in one run.
 - ``drop``: a source's count falls, with its cause as the evidence shows it (see
   ``monitor.drops``): an outage, citing works removed, duplicates merged, a count below
@@ -36,7 +36,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import drops, metadata, store
+from monitor import drops, headline, metadata, store
 from monitor.config import NETWORK_KINDS, AlertsConfig
 from monitor.notices import CORRECTIONS, RETRACTIONS
 from monitor.sources import title_of
@@ -181,6 +181,7 @@ class _Rules:
     def __init__(self, db: sqlite_utils.Database, settings: AlertsConfig, run: Mapping[str, Any]):
         self.db = db
         self.settings = settings
+        self.run = run
         self.run_id: int = run["id"]
         self.started_at: str = run["started_at"]
         self.keys: set[tuple[str, str, int | None]] = set()  # raised in this evaluation
@@ -194,7 +195,8 @@ class _Rules:
             work["id"], work["doi"], record.get("title") or work["label"] or work["doi"]
         )
         counted = [r for r in rows if r["citations"] is not None]
-        context.now = max((r["citations"] for r in counted), default=None)
+        context.figures = headline.for_work(self.db, work["doi"], self.run)
+        context.now = context.figures.now.value  # the one headline every view shows
         # a source's first count is a baseline: it can raise neither news nor a milestone
         known = [r for r in counted if r["previous"] is not None]
         found: list[Alert] = []
@@ -400,24 +402,24 @@ class _Rules:
         return [dict(r) for r in rows]
 
     def milestone(self, work: _Work, known: list[dict[str, Any]]) -> list[Alert]:
-        before = self.db.execute(
-            "SELECT max(citations) FROM observations WHERE work_id = ? AND outcome = 'ok' AND run_id < ?",
-            [work.id, self.run_id],
-        ).fetchone()[0]
-        if before is None or not known:
+        """The headline passes a milestone. A source counting the work for the first time
+        sets a baseline, so the headline is taken without such sources' counts."""
+        figures = work.figures
+        if figures is None or figures.since_previous_run is None or not known:
             return []
-        best = max(known, key=lambda r: r["citations"])
-        passed = [m for m in self.settings.milestones if before < m <= best["citations"]]
+        before = (figures.now.value or 0) - figures.since_previous_run
+        established = {r["source"] for r in known}
+        now = figures.now.without(c.source for c in figures.now.counts if c.source not in established)
+        passed = [m for m in self.settings.milestones if before < m <= (now.value or 0)]
         if not passed:
             return []
         return self.once(
             Alert(
                 "milestone",
-                f"“{work.short}” passed {passed[-1]} citations "
-                f"(now {best['citations']} on {title_of(best['source'])})",
+                f"“{work.short}” passed {passed[-1]} citations (now {now.value} {now.basis_text})",
                 work.doi,
-                best["source"],
-                {"milestone": passed[-1], "now": best["citations"], "title": work.title},
+                now.source,
+                {"milestone": passed[-1], "now": now.value, "title": work.title},
                 f"milestone:{passed[-1]}",
             ),
             work.id,
@@ -527,7 +529,8 @@ class _Work:
     def __init__(self, work_id: int, doi: str, title: str):
         self.id, self.doi, self.title = work_id, doi, title
         self.short = shorten(title)
-        self.now: int | None = None
+        self.now: int | None = None  # the headline's value
+        self.figures: headline.HeadlineChanges | None = None
 
 
 def _brief(citing: Mapping[str, Any]) -> dict[str, Any]:

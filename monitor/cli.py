@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from contextlib import nullcontext
 from datetime import date, timedelta
@@ -17,7 +16,6 @@ from monitor import (
     __version__,
     daemon,
     database,
-    mailer,
     portfolio,
     queries,
     report,
@@ -27,25 +25,17 @@ from monitor import (
 from monitor import check as checking
 from monitor import plan as planning
 from monitor.cli_config import CONFIG_COMMANDS
+from monitor.cli_email import email_command
 from monitor.cli_status import collection_line, live, status_line, tracking_text
-from monitor.cli_support import EXIT_CONFIG, Commands, Failure, config_option, remember_database
-from monitor.config import Config, load_config, require_writable
+from monitor.cli_support import EXIT_CONFIG, Commands, Failure, config_option, load
+from monitor.config import require_writable
 from monitor.doi import InvalidDOI, normalize_doi
 from monitor.fetching import utcnow
 from monitor.job import run_job
 from monitor.models import SourceResult
 from monitor.progress import RunProgress
-from monitor.redaction import config_secrets, protect_logging
 from monitor.resolvers import RESOLVERS
 from monitor.sources import SOURCES
-
-
-def load(config_path: Path) -> Config:
-    """The config, checked (a ConfigError is one line, exit 2); remembered for error messages."""
-    config = load_config(config_path)
-    remember_database(config.database)
-    protect_logging(config_secrets(config, os.environ))  # no key in any form in a log
-    return config
 
 
 def setup_logging(verbose: int) -> None:
@@ -142,8 +132,8 @@ def run(config_path: Path, no_report: bool, status: bool | None) -> None:
     if status:
         for alert in result.alerts:
             click.echo(f"Alert: {alert.message}")
-        if result.delivery:
-            click.echo(f"Email {result.delivery.status}: {result.delivery.subject}")
+        for delivery in result.deliveries:
+            click.echo(f"Email {delivery.status}: {delivery.subject}")
         if result.report_paths:
             click.echo(f"Report: {result.report_paths[0]}")
     for problem in result.problems:
@@ -168,29 +158,45 @@ def is_terminal() -> bool:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write the site into this folder instead.",
 )
-def report_command(config_path: Path, as_of: str | None, output: Path | None) -> None:
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build every page again, not only those whose data changed (e.g. after editing "
+    "the database by hand).",
+)
+def report_command(config_path: Path, as_of: str | None, output: Path | None, rebuild: bool) -> None:
     """Write the HTML report from the stored snapshots, without asking any source.
+
+    Pages whose data did not change since the last report are kept as they are.
 
     \b
     Example:
         citation-monitor report
         citation-monitor report --as-of 2026-11-01
+        citation-monitor report --as-of 2026-11-01 --output /tmp/report-nov-1
     """
     config = load(config_path)
     cutoff = None
     if as_of:
         try:
-            date.fromisoformat(as_of)
+            day = date.fromisoformat(as_of)
         except ValueError:
             raise Failure(
                 f"--as-of {as_of!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01", EXIT_CONFIG
             ) from None
-        cutoff = report.day_end(as_of)
+        first, today = report.first_run_day(config), utcnow().date()
+        if day > today:
+            raise Failure(f"--as-of {day}: that is after today ({today}, UTC); no data exists yet", EXIT_CONFIG)
+        if first is None:
+            raise Failure(f"--as-of {day}: no run is recorded yet; run `citation-monitor run` first", EXIT_CONFIG)
+        if day < first:
+            raise Failure(f"--as-of {day}: that is before the first run ({first}); use {first} or later", EXIT_CONFIG)
+        cutoff = report.day_end(day.isoformat())
     if output is None:
         require_writable(config, "report_dir")
-    paths = report.write_report(config, cutoff, output)
-    pages = sum(1 for p in paths if p.parent.name == "works")
-    click.echo(f"Report: {paths[0]} ({pages} work page{'s' if pages != 1 else ''})")
+    written = report.write_report(config, cutoff, output, rebuild=rebuild)
+    pages = written.pages
+    click.echo(f"Report: {written.index} ({pages} work page{'s' if pages != 1 else ''})")
 
 
 @cli.command()
@@ -306,29 +312,29 @@ def collections_command(config_path: Path) -> None:
     if not config.collections:
         click.echo(f"No collections in {config.path}; add a [[collections]] table (see README)")
         return
-    stored: dict[str, dict[str, Any]] = {}
+    stored: dict[str, portfolio.CollectionSummary] = {}
     if config.database.exists():
         db = store.open_reader(config.database)
         try:
-            stored = {row["name"]: row for row in portfolio.overview(db)}
+            stored = {s.name: s for s in portfolio.summaries(db)}
         finally:
             db.close()
     for collection in config.collections:
-        row = stored.get(collection.name)
+        found = stored.get(collection.name)
         described = RESOLVERS[collection.kind].describe(collection)
         click.echo(f"{collection.name}: {collection.title if collection.label else described}")
         if collection.label:
             click.echo(f"  {described}")
-        if row is None or row["last_resolution"] is None:
+        if found is None or found.resolution is None:
             click.echo("  never resolved: run `citation-monitor run`")
             continue
-        last = row["last_resolution"]
-        when = (row["last_complete_at"] or "never")[:16].replace("T", " ")
-        click.echo(f"  {row['size']} works; last resolved completely {when} UTC")
+        last = found.resolution
+        when = (found.last_complete_at or "never")[:16].replace("T", " ")
+        click.echo(f"  {found.size} works; last resolved completely {when} UTC")
         if last["outcome"] != "ok" or not last["complete"]:
             click.echo(f"  last attempt {last['resolved_at'][:16].replace('T', ' ')}: "
                        f"{last['outcome']}: {last['message']}")
-        for skip in row["skipped"]:
+        for skip in found.skipped:
             title = f" “{skip['title']}”" if skip["title"] else ""
             click.echo(f"  skipped: {skip['item']}{title}: {skip['reason']}")
 
@@ -533,47 +539,5 @@ def daemon_command(config_path: Path, run_now: bool) -> None:
     sys.exit(code)
 
 
-@cli.command("email")
-@config_option
-@click.option("--dry-run", is_flag=True, help="Write the message to a file instead of sending it.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="digest.eml",
-    show_default=True,
-    help="Where --dry-run writes the message (an .eml file any mail client opens).",
-)
-def email_command(config_path: Path, dry_run: bool, output: Path) -> None:
-    """Send the email digest of the latest run now, whatever [email] policy says.
-
-    It carries what no delivered digest carried yet: one item per new citing
-    work under the work it cites, the other alerts, each work's headline and a
-    chart. The attempt is recorded with what it carried; a failed send is
-    retried after the next run. With --dry-run nothing is sent or recorded.
-
-    \b
-    Example:
-        citation-monitor email --dry-run --output digest.eml
-    """
-    config = load(config_path)
-    database.require_exists(config.database)
-    if dry_run:
-        message = mailer.preview(config, utcnow())
-        report.write_atomic(output, message.as_string())
-        click.echo(f"Digest written to {output}: {message['Subject']}")
-        return
-    if not config.email.enabled:
-        raise Failure(
-            f"{config.path}: [email] is not enabled; set enabled = true, smtp_host, sender and "
-            "recipients, or use --dry-run",
-            EXIT_CONFIG,
-        )
-    delivery = mailer.send_now(config, utcnow())  # exit 3 when a run holds the lock
-    if delivery.status == "failed":
-        raise Failure(f"email digest not sent: {delivery.error}; it is retried after the next run")
-    click.echo(f"Sent to {', '.join(delivery.recipients)}: {delivery.subject}")
-
-
-for _command in CONFIG_COMMANDS:
+for _command in (*CONFIG_COMMANDS, email_command):
     cli.add_command(_command)

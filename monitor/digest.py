@@ -11,10 +11,16 @@ lays it out. For each work, the most newsworthy first:
 - each source's current count, its change over the covered runs and its history, for
   the chart.
 
-Sent once: an alert or a citing work carried by a digest that was delivered (a
-``digest_items`` row of a ``sent`` delivery) is left out of every later digest. What a
-digest carries is ``Digest.carried``, for the sender to record. ``dois`` builds a digest
-about some works only (a collection's, say).
+Sent once, per audience: an alert or a citing work carried by a digest delivered to an
+audience (a ``digest_items`` row of a ``sent`` delivery to ``[email] recipients``, or to one
+collection's ``recipients``) is left out of that audience's later digests; another audience
+still gets it, once. What a digest carries is ``Digest.carried``, for the sender to record.
+``dois`` builds a digest about some works only.
+
+A collection's digest (``collection``) is about its works only (those it holds at the
+digest's last run): their new citing works and alerts (its own ``new_work`` alerts; none
+about a source), and the collection's metrics with their change over the covered runs
+(``CollectionNews``); its subject names it ("Jiang lab: 3 new citations of 2 works").
 """
 
 from __future__ import annotations
@@ -28,11 +34,12 @@ from urllib.parse import urljoin
 
 import sqlite_utils
 
-from monitor import alerts, analysis, citing, headline, metadata, store
+from monitor import alerts, analysis, citing, group_metrics, headline, metadata, portfolio, store
 from monitor.alerts import Alert, shorten
 from monitor.citing_view import CitingEntry, citing_entry
 from monitor.config import Config
 from monitor.doi import doi_slug
+from monitor.errors import MonitorError
 from monitor.headline import HeadlineChanges
 from monitor.models import Outcome
 from monitor.sources import title_of
@@ -97,6 +104,19 @@ class DigestWork:
 
 
 @dataclass(frozen=True)
+class CollectionNews:
+    """A collection's digest: the collection at the digest's last run."""
+
+    id: int
+    name: str
+    title: str
+    metrics: Mapping[str, Any] | None  # its collection_metrics row at that run (None: none yet)
+    change: Mapping[str, int | None]  # each count's change over the covered runs
+    new_works: int  # works that joined it as news in the covered runs
+    page_url: str | None = None  # its page in the hosted report
+
+
+@dataclass(frozen=True)
 class Digest:
     subject: str
     works: tuple[DigestWork, ...]  # those shown, the most newsworthy first
@@ -109,6 +129,7 @@ class Digest:
     run_id: int
     carried: tuple[Carried, ...]
     first_run_at: str = ""  # when the first run covered started
+    collection: CollectionNews | None = None  # a collection's digest: the collection
 
     @property
     def alerts(self) -> int:
@@ -119,11 +140,13 @@ class Digest:
         return sum(w.new_citations for w in self.works) + self.more_citations
 
 
-def carried_before(db: sqlite_utils.Database) -> tuple[set[int], set[int]]:
-    """(alert ids, citation ids) carried by a digest that was delivered."""
+def carried_before(db: sqlite_utils.Database, collection_id: int | None = None) -> tuple[set[int], set[int]]:
+    """(alert ids, citation ids) carried by a digest that was delivered to the audience:
+    ``[email] recipients``, or with ``collection_id`` that collection's recipients."""
     rows = db.query(
         "SELECT i.alert_id, i.citation_id FROM digest_items i "
-        "JOIN email_deliveries d ON d.id = i.delivery_id WHERE d.status = 'sent'"
+        "JOIN email_deliveries d ON d.id = i.delivery_id WHERE d.status = 'sent' AND d.collection_id IS ?",
+        [collection_id],
     )
     alert_ids, citation_ids = set(), set()
     for row in rows:
@@ -140,13 +163,19 @@ def build(
     first_run_id: int,
     run_id: int,
     dois: Collection[str] | None = None,
+    collection: str | None = None,
 ) -> Digest:
-    """The digest of runs ``first_run_id``..``run_id``, less what a delivered digest carried."""
-    old_alerts, old_citations = carried_before(db)
+    """The digest of runs ``first_run_id``..``run_id``, less what a digest delivered to the
+    same audience carried; with ``collection``, that collection's digest."""
+    group = _collection(db, config, collection, first_run_id, run_id) if collection else None
+    if group is not None and dois is None:
+        dois = set(group[1])
+    old_alerts, old_citations = carried_before(db, group[0].id if group else None)
     found = [
         a
         for a in alerts.for_runs(db, first_run_id, run_id)
         if a.id not in old_alerts and (dois is None or a.doi is None or a.doi in dois)
+        and (collection is None or _about_collection(a, collection))
     ]
     every = []
     for row in store.works_rows(db):
@@ -175,8 +204,12 @@ def build(
             Carried(work.work_id, citation_id=i, shown=is_shown and i in listed)
             for i in work.citation_ids
         ]
+    news = None
+    if group is not None:
+        news = replace(group[0], new_works=sum(1 for a in found if a.kind == "new_work"))
+    subject = subject_line(found, [*shown, *rest])
     return Digest(
-        subject=one_line(subject_line(found, [*shown, *rest])),
+        subject=one_line(f"{news.title}: {subject}" if news else subject),
         works=shown,
         more_works=len(rest),
         more_citations=sum(w.new_citations for w in rest),
@@ -189,7 +222,38 @@ def build(
         first_run_at=db.execute(
             "SELECT coalesce(min(started_at), '') FROM runs WHERE id = ?", [first_run_id]
         ).fetchone()[0],
+        collection=news,
     )
+
+
+def _about_collection(alert: Alert, name: str) -> bool:
+    """Whether a collection's digest carries an alert: one about a work (not a source),
+    and of the ``new_work`` alerts only those of this collection."""
+    return alert.doi is not None and (alert.kind != "new_work" or alert.details.get("collection") == name)
+
+
+def _collection(
+    db: sqlite_utils.Database, config: Config, name: str, first_run_id: int, run_id: int
+) -> tuple[CollectionNews, tuple[str, ...]]:
+    """A collection at run ``run_id`` (its metrics' change since before ``first_run_id``),
+    and its works then."""
+    found = portfolio.summaries(db, run_id, name)
+    if not found:
+        raise MonitorError(f"no collection {name!r} at run {run_id}: run `citation-monitor run` first")
+    summary = found[0]
+    before = [h for h in summary.history if h["run_id"] < first_run_id]
+    report_url = config.email.report_url
+    slug = portfolio.slugs(db)[name]
+    return CollectionNews(
+        summary.id,
+        summary.name,
+        summary.title,
+        summary.metrics,
+        group_metrics.changes(summary.metrics or {}, before[-1] if before else None),
+        0,
+        urljoin(report_url if report_url.endswith("/") else report_url + "/", f"collections/{slug}.html")
+        if report_url else None,
+    ), summary.members
 
 
 def _work(
@@ -338,6 +402,10 @@ def subject_line(found: Sequence[Alert], works: Sequence[DigestWork]) -> str:
             if len(hit) == 1
             else f"{n} new citation{plural} of {len(hit)} works"
         )
+        others = len(found) - len(same)
+    elif lead.kind == "new_work":
+        n = len({a.doi for a in same})  # a work new in two collections is one new work
+        text = f'New work: "{name}"' if n == 1 else f"{n} new works"
         others = len(found) - len(same)
     else:
         text = {

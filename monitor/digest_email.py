@@ -24,7 +24,7 @@ from markupsafe import Markup
 from monitor import __version__, digest_chart, report
 from monitor.citing_view import CitingEntry
 from monitor.config import EmailConfig
-from monitor.digest import Digest, DigestWork
+from monitor.digest import CollectionNews, Digest, DigestWork
 from monitor.textsafe import one_line, printable
 
 WIDTH = 72  # columns of the plain-text part
@@ -88,18 +88,20 @@ def html(
     digest: Digest, settings: EmailConfig, now: datetime, folder: Path, charts: dict[str, Chart]
 ) -> str:
     env = report.environment(folder).overlay(finalize=_safe)
-    env.globals.update(
-        kind_label=lambda kind: KIND_LABELS.get(kind, kind),
-        bad_news=BAD_NEWS,
-        byline=byline,
-        listed=_listed,
-        new_heading=_new_heading,
-        beside=_beside,
-        style=digest_chart.style,
-    )
+    env.globals = {  # a copy: an overlay shares its parent's globals, and the parent is shared
+        **env.globals,
+        "kind_label": lambda kind: KIND_LABELS.get(kind, kind),
+        "bad_news": BAD_NEWS,
+        "byline": byline,
+        "listed": _listed,
+        "new_heading": _new_heading,
+        "beside": _beside,
+        "style": digest_chart.style,
+    }
     return env.get_template("digest_email.html").render(
         subject=digest.subject,
         summary=summary(digest),
+        collection_text=collection_line(digest.collection) if digest.collection else "",
         digest=digest,
         charts=charts,
         more_works_text=_more_works(digest),
@@ -123,6 +125,9 @@ def _safe(value: Any) -> Any:
 def text(digest: Digest, settings: EmailConfig) -> str:
     """The plain-text part: the same works and items as the HTML, in 72 columns."""
     out = [*_wrap(digest.subject), *_wrap(summary(digest)), ""]
+    if digest.collection:
+        out += [*_wrap(collection_line(digest.collection))]
+        out += [digest.collection.page_url, ""] if digest.collection.page_url else [""]
     for work in digest.works:
         out += _work_text(work)
     if digest.more_works:
@@ -207,6 +212,26 @@ def summary(digest: Digest) -> str:
     if not days:
         return f"{news}."
     return f"{news} found {'on ' if len(days) == 1 else ''}{when}."
+
+
+def collection_line(news: CollectionNews) -> str:
+    """'Jiang lab: 31 works (+1), 1,106 citations (+33), h-index 12 (+1), i10-index 9
+    (in brackets: the change since the last digest); 1 new work.'"""
+    m = news.metrics
+    if not m:
+        return f"{news.title}: no metrics yet."
+
+    def figure(key: str, text: str) -> str:
+        change = news.change.get(key)
+        value = "—" if m[key] is None else f"{m[key]:,}"
+        return text.format(value) + (f" ({_signed(change)})" if change else "")
+
+    parts = [figure("works", "{} work" + ("" if m["works"] == 1 else "s")),
+             figure("citations", "{} citation" + ("" if m["citations"] == 1 else "s")),
+             figure("h_index", "h-index {}"), figure("i10_index", "i10-index {}")]
+    changed = " (in brackets: the change since the last digest)" if any(news.change.values()) else ""
+    new = f"; {news.new_works} new work{'s' if news.new_works != 1 else ''}" if news.new_works else ""
+    return f"{news.title}: {', '.join(parts)}{changed}{new}."
 
 
 def byline(item: CitingEntry) -> str:

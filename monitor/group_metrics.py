@@ -9,7 +9,7 @@ docs/metrics.md; every one is tested on a hand-computed example.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -125,3 +125,17 @@ def compute(figures: Sequence[WorkFigures], year: int) -> GroupMetrics:
             "with_open_access": sum(f.open_access is not None for f in figures),
         },
     )
+
+
+# The metrics that are counts: their change between two runs is a difference of the stored
+# values (a work that joined adds its citations; ``works`` says how many joined or left).
+COUNTS = ("works", "citations", "citations_this_year", "h_index", "i10_index", "h5_index", "not_indexed")
+
+
+def changes(now: Mapping[str, Any], then: Mapping[str, Any] | None) -> dict[str, int | None]:
+    """Each count's change from ``then`` to ``now`` (two rows of ``collection_metrics``);
+    None where there is no earlier row or either value is unknown."""
+    return {
+        key: None if then is None or now[key] is None or then[key] is None else now[key] - then[key]
+        for key in COUNTS
+    }

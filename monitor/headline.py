@@ -109,6 +109,12 @@ class Headline:
             return "distinct citing works"
         return "not indexed yet"
 
+    def without(self, sources: Iterable[str]) -> Headline:
+        """The same headline with these sources' counts left out (the ledger as it is)."""
+        left = set(sources)
+        counts = [c for c in self.counts if c.source not in left]
+        return _decide(counts, self.citing_works, self.listing_sources, self.self_citations)
+
     def as_dict(self) -> dict[str, Any]:
         """The contract of ``report.json``: ``value``, ``basis``, ``without_self_citations``."""
         return {
@@ -158,10 +164,16 @@ def headline(counts: Iterable[SourceCount], listed: Sequence[Mapping[str, Any]])
     """The definition. ``counts``: each source's current count (``current_counts``);
     ``listed``: the ledger's citing works some source lists now (``citing.listed``),
     each with ``sources`` and ``is_self_citation``."""
+    return _decide(
+        counts,
+        len(listed),
+        len({s for row in listed for s in row["sources"]}),
+        sum(1 for row in listed if row["is_self_citation"]),
+    )
+
+
+def _decide(counts: Iterable[SourceCount], works: int, sources: int, self_citations: int) -> Headline:
     ranked = tuple(sorted(counts, key=lambda c: (-c.citations, _order(c.source))))
-    works = len(listed)
-    sources = len({s for row in listed for s in row["sources"]})
-    self_citations = sum(1 for row in listed if row["is_self_citation"])
     top = ranked[0] if ranked else None
     if top is not None and (top.citations > works or not works):
         value, basis, source = top.citations, SOURCE_COUNT, top.source
@@ -253,6 +265,51 @@ def with_changes(
         change(previous_run_at),
         *(change(reference - timedelta(days=days)) for _, days in WINDOWS),
     )
+
+
+def trend(
+    history: Mapping[str, Sequence[Mapping[str, Any]]],
+    ledger: Sequence[Mapping[str, Any]],
+    active: Iterable[str] | None,
+    moments: Iterable[datetime],
+) -> list[tuple[str, int]]:
+    """The headline at each of ``moments`` (e.g. the ends of the runs that observed the
+    work), by the same definition: (day, value), leaving out moments it was not indexed."""
+    active = None if active is None else tuple(active)
+    points = []
+    for moment in moments:
+        value = headline(current_counts(history, active, moment), listed_at(ledger, moment)).value
+        if value is not None:
+            points.append((moment.date().isoformat(), value))
+    return points
+
+
+NEW = "new_citations"  # the alert kind "New" agrees with
+
+
+def new_in_run(
+    alerts: Iterable[Mapping[str, Any]], run_rows: Iterable[Mapping[str, Any]]
+) -> int | None:
+    """New citations of a work in one run, as every view's "New" shows them: the count of
+    the run's ``new_citations`` alert about the work (so the number and the alert always
+    agree); 0 without one when a counting source answered about the work in that run (a
+    count, or "not indexed"); None ("—") when every counting source it asked failed, or
+    none was asked: then nothing is known.
+
+    ``alerts``: the run's alerts about the work (``details`` a dict or its JSON);
+    ``run_rows``: the run's observations of the work.
+    """
+    for alert in alerts:
+        if alert["kind"] == NEW:
+            details = alert["details"]
+            details = json.loads(details) if isinstance(details, str) else details
+            return int(details.get("count") or 0)
+    answered = (Outcome.OK.value, Outcome.NOT_FOUND.value)
+    for row in run_rows:
+        module = SOURCES.get(row["source"])
+        if module is not None and module.SPEC.counts_citations and row["outcome"] in answered:
+            return 0
+    return None
 
 
 def _monitoring_began(

@@ -38,7 +38,7 @@ class JobResult:
     summary: RunSummary
     report_paths: tuple[Path, ...] = ()
     alerts: tuple[Alert, ...] = ()
-    delivery: mailer.Delivery | None = None  # None when email is off or no digest was due
+    deliveries: tuple[mailer.Delivery, ...] = ()  # each audience's digest sent or failed; none due: ()
     problems: tuple[str, ...] = ()  # runs found abandoned, steps after collecting that failed: a line each
 
     @property
@@ -87,27 +87,29 @@ def run_job(
                 "alerts not evaluated",
                 lambda: alerts.raise_alerts(db, config.alerts, summary.run_id, now()),
             )
-            paths = (
+            written = (
                 _attempt(problems, "report not written", lambda: report.write_report(config))
                 if write_report
                 else None
             )
-            delivery = None
+            deliveries: list[mailer.Delivery] = []
             if config.email.enabled:  # after a failed report too: the alerts still go out
-                delivery = _attempt(
+                deliveries = _attempt(
                     problems,
                     "email digest not attempted",
-                    lambda: mailer.deliver(db, config, summary.run_id, now()),
+                    lambda: mailer.deliver_all(db, config, summary.run_id, now()),
                     then="; the next digest carries its alerts",
-                )
-                if delivery and delivery.status == "failed":
-                    problems.append(
-                        f"email digest not sent: {delivery.error}; it is retried after the next run"
-                    )
+                ) or []
+                for delivery in deliveries:
+                    if delivery.status == "failed":
+                        whose = f" for collection {delivery.collection}" if delivery.collection else ""
+                        problems.append(
+                            f"email digest{whose} not sent: {delivery.error}; it is retried after the next run"
+                        )
         finally:
             db.close()
         return JobResult(
-            summary, tuple(paths or ()), tuple(raised or ()), delivery, tuple(problems)
+            summary, (written.index,) if written else (), tuple(raised or ()), tuple(deliveries), tuple(problems)
         )
 
 

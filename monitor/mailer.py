@@ -3,7 +3,13 @@
 Policies: ``on-change`` (only when an alert fired), ``every-run``, ``weekly``. A
 digest covers the runs since the one the last sent digest covered, less what a
 delivered digest already carried (``digest_items``), so nothing is sent twice, by
-``run`` or by ``email``. Each attempt is recorded in ``email_deliveries`` with what it
+``run`` or by ``email``.
+
+Each audience has its own digests: ``[email] recipients`` get the digest of every
+work, and each collection with its own ``recipients`` gets its collection's
+(``deliver_all``). The policy, what a digest covers and "sent once" hold per audience
+(``email_deliveries.collection_id``): an item one audience got still goes to another,
+once. Each attempt is recorded in ``email_deliveries`` with what it
 carried; a failed send (server down, login refused) is retried after the next run,
 with the news it missed, and so is the news of a run that never got to send its digest.
 
@@ -20,7 +26,7 @@ import socket
 import ssl
 import traceback
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -28,8 +34,8 @@ from typing import Any
 import sqlite_utils
 
 from monitor import digest, digest_email, redaction, store
-from monitor.config import Config, EmailConfig
-from monitor.errors import MonitorError
+from monitor.config import CollectionConfig, Config, EmailConfig
+from monitor.errors import ConfigError, MonitorError
 from monitor.lock import run_lock
 
 log = logging.getLogger(__name__)
@@ -52,29 +58,42 @@ class Delivery:
     run_id: int
     error: str = ""
     carried: tuple[digest.Carried, ...] = ()  # recorded in digest_items
+    collection: str | None = None  # the audience: None for [email] recipients, else a collection's
+    collection_id: int | None = None
 
 
 # --- when, and what it covers -------------------------------------------------------
 
 
 def plan(
-    db: sqlite_utils.Database, settings: EmailConfig, run_id: int, now: datetime
+    db: sqlite_utils.Database,
+    settings: EmailConfig,
+    run_id: int,
+    now: datetime,
+    collection: tuple[int, str] | None = None,
 ) -> tuple[bool, int]:
-    """(whether a digest is due after run ``run_id``, the first run it covers).
+    """(whether a digest is due after run ``run_id``, the first run it covers), for
+    ``[email] recipients`` or a ``collection`` (its id and name)'s recipients.
 
-    A digest covers every run since the one the last sent digest covered, so the
-    alerts of a failed send, or of a run that never got to its send (killed, or
+    A digest covers every run since the one the audience's last sent digest covered, so
+    the alerts of a failed send, or of a run that never got to its send (killed, or
     the report failed), go out with the next digest. Before any digest was sent, it
-    covers the first failed one's runs, else just this run.
+    covers the first failed one's runs, else just this run. A collection's digest is
+    due on change when an alert about its works fired.
     """
+    audience = collection[0] if collection else None
     sent = next(
-        db.query("SELECT * FROM email_deliveries WHERE status = 'sent' ORDER BY id DESC LIMIT 1"),
+        db.query(
+            "SELECT * FROM email_deliveries WHERE status = 'sent' AND collection_id IS ? ORDER BY id DESC LIMIT 1",
+            [audience],
+        ),
         None,
     )
     failed = next(
         db.query(
-            "SELECT * FROM email_deliveries WHERE status = 'failed' AND id > ? ORDER BY id LIMIT 1",
-            [sent["id"] if sent else 0],
+            "SELECT * FROM email_deliveries WHERE status = 'failed' AND collection_id IS ? AND id > ? "
+            "ORDER BY id LIMIT 1",
+            [audience, sent["id"] if sent else 0],
         ),
         None,
     )
@@ -89,9 +108,18 @@ def plan(
         return due, first_run_id
     if settings.policy == "every-run":
         return True, first_run_id
-    fired = db.execute(
-        "SELECT count(*) FROM alert_events WHERE run_id BETWEEN ? AND ?", [first_run_id, run_id]
-    ).fetchone()[0]
+    if collection is None:
+        fired = db.execute(
+            "SELECT count(*) FROM alert_events WHERE run_id BETWEEN ? AND ?", [first_run_id, run_id]
+        ).fetchone()[0]
+    else:
+        fired = db.execute(
+            "SELECT count(*) FROM alert_events a WHERE a.run_id BETWEEN ? AND ? AND a.work_id IN "
+            "(SELECT work_id FROM collection_members WHERE collection_id = ? AND first_seen_run_id <= ? "
+            "AND (left_run_id IS NULL OR left_run_id > ?)) "
+            "AND (a.kind != 'new_work' OR json_extract(a.details, '$.collection') = ?)",
+            [first_run_id, run_id, collection[0], run_id, run_id, collection[1]],
+        ).fetchone()[0]
     return bool(fired), first_run_id
 
 
@@ -105,14 +133,22 @@ def deliver(
     environ: Mapping[str, str] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     dois: Collection[str] | None = None,
+    collection: CollectionConfig | None = None,
 ) -> Delivery | None:
     """Send the digest if the policy says so (or ``force``), and record the attempt with
-    what it carried. ``dois``: a digest about these works only.
+    what it carried. ``dois``: a digest about these works only; ``collection``: that
+    collection's digest, to its own recipients.
 
-    Returns None when no digest was due. Never raises for a failed send: the
-    failure is recorded, returned, and retried after the next run.
+    Returns None when no digest was due (or the collection has not been resolved yet).
+    Never raises for a failed send: the failure is recorded, returned, and retried after
+    the next run.
     """
-    due, first_run_id = plan(db, config.email, run_id, now)
+    try:
+        audience = _audience(db, collection)
+    except MonitorError:
+        return None
+    settings = replace(config.email, recipients=collection.recipients) if collection else config.email
+    due, first_run_id = plan(db, settings, run_id, now, audience)
     if not (due or force):
         return None
     environ = os.environ if environ is None else environ
@@ -122,11 +158,11 @@ def deliver(
     status, error, subject, message_id = "sent", "", "(digest not built)", None
     built = None
     try:
-        built = digest.build(db, config, first_run_id, run_id, dois)
+        built = digest.build(db, config, first_run_id, run_id, dois, audience[1] if audience else None)
         subject = built.subject
-        message = digest_email.compose(built, config.email, now, config.folder)
+        message = digest_email.compose(built, settings, now, config.folder)
         message_id = message["Message-ID"]
-        refused = send(message, config.email, environ, ssl_context)
+        refused = send(message, settings, environ, ssl_context)
         if refused:
             error = "refused recipients: " + ", ".join(sorted(refused))
     except DeliveryError as exc:
@@ -141,15 +177,27 @@ def deliver(
     delivery = Delivery(
         status,
         subject,
-        config.email.recipients,
+        settings.recipients,
         built.alerts if built else 0,
         first_run_id,
         run_id,
         error,
         built.carried if built else (),
+        audience[1] if audience else None,
+        audience[0] if audience else None,
     )
-    record(db, delivery, config.email.policy, message_id, now)
+    record(db, delivery, settings.policy, message_id, now)
     return delivery
+
+
+def deliver_all(
+    db: sqlite_utils.Database, config: Config, run_id: int, now: datetime, **options: Any
+) -> list[Delivery]:
+    """The digest for ``[email] recipients``, then each collection's that names its own
+    recipients: those due (or all, with ``force``), each recorded on its own."""
+    found = [deliver(db, config, run_id, now, **options)]
+    found += [deliver(db, config, run_id, now, collection=c, **options) for c in config.collections if c.recipients]
+    return [d for d in found if d is not None]
 
 
 def record(
@@ -163,7 +211,7 @@ def record(
     with db.atomic():
         cursor = db.execute(
             "INSERT INTO email_deliveries (run_id, first_run_id, attempted_at, status, policy, subject, "
-            "recipients, alerts, message_id, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "recipients, alerts, message_id, error, collection_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 delivery.run_id,
                 delivery.first_run_id,
@@ -175,6 +223,7 @@ def record(
                 delivery.alerts,
                 message_id,
                 delivery.error,
+                delivery.collection_id,
             ],
         )
         db.conn.executemany(
@@ -194,28 +243,57 @@ def latest_run_id(db: sqlite_utils.Database) -> int:
     return int(run["id"])
 
 
-def preview(config: Config, now: datetime) -> EmailMessage:
-    """The digest that would go out now, as a send now would build it; nothing is recorded."""
+def _audience(db: sqlite_utils.Database, collection: CollectionConfig | None) -> tuple[int, str] | None:
+    """A collection's (id, name) in the database; None for ``[email] recipients``."""
+    if collection is None:
+        return None
+    row = db.execute("SELECT id FROM collections WHERE name = ? AND removed_at IS NULL", [collection.name]).fetchone()
+    if row is None:
+        raise MonitorError(f"collection {collection.name!r} has not been resolved yet: run `citation-monitor run` first")
+    return int(row[0]), collection.name
+
+
+def audience(config: Config, name: str | None) -> CollectionConfig | None:
+    """The collection called ``name`` (None: ``[email] recipients``); a ConfigError unless
+    it names its own recipients."""
+    if name is None:
+        return None
+    found = next((c for c in config.collections if c.name == name), None)
+    if found is None or not found.recipients:
+        names = ", ".join(c.name for c in config.collections if c.recipients) or "none has"
+        raise ConfigError(f"{config.path}: no [[collections]] {name!r} with recipients (with recipients: {names})")
+    return found
+
+
+def preview(config: Config, now: datetime, collection: str | None = None) -> EmailMessage:
+    """The digest that would go out now to ``[email] recipients`` (or a collection's), as a
+    send now would build it; nothing is recorded."""
+    group = audience(config, collection)
+    settings = replace(config.email, recipients=group.recipients) if group else config.email
     db = store.open_reader(config.database)
     try:
         run_id = latest_run_id(db)
-        _, first_run_id = plan(db, config.email, run_id, now)
-        built = digest.build(db, config, first_run_id, run_id)
-        return digest_email.compose(built, config.email, now, config.folder)
+        _, first_run_id = plan(db, settings, run_id, now, _audience(db, group))
+        built = digest.build(db, config, first_run_id, run_id, collection=collection)
+        return digest_email.compose(built, settings, now, config.folder)
     finally:
         db.close()
 
 
-def send_now(config: Config, now: datetime, environ: Mapping[str, str] | None = None) -> Delivery:
-    """Send the digest for the latest run whatever the policy, and record the attempt.
+def send_now(config: Config, now: datetime, environ: Mapping[str, str] | None = None,
+             collection: str | None = None) -> Delivery:
+    """Send the digest for the latest run to ``[email] recipients`` (or a collection's)
+    whatever the policy, and record the attempt.
 
     Under the run lock, so that a run's own digest never races this one.
     """
+    group = audience(config, collection)
     store.check_ours(config.database)  # before the lock file goes beside another's database
     with run_lock(config.database):
         db = store.open_db(config.database)
         try:
-            delivery = deliver(db, config, latest_run_id(db), now, force=True, environ=environ)
+            _audience(db, group)  # resolved at least once
+            delivery = deliver(db, config, latest_run_id(db), now, force=True, environ=environ, collection=group)
             assert delivery is not None
             return delivery
         finally:

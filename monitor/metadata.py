@@ -17,6 +17,7 @@ PRIORITY: dict[str, tuple[str, ...]] = {
     "oa_status": ("unpaywall", "openalex"),
     "oa_url": ("unpaywall", "openalex"),
     "pmid": ("europepmc", "openalex", "icite"),
+    "mesh_headings": ("pubmed", "europepmc", "openalex"),  # NLM's own indexing first
     # NLM's abbreviation (what Vancouver cites); Crossref's short title is often the full name
     "journal_abbreviation": ("pubmed", "europepmc", "icite", "crossref"),
 }
@@ -25,7 +26,7 @@ DEFAULT_ORDER = ("crossref", "openalex", "europepmc", "semanticscholar", "pubmed
 
 # Every field a source parser may fill in. Templates read them as attributes.
 FIELDS = frozenset(
-    ["title", "authors", "journal", "journal_abbreviation", "issn", "publisher", "volume", "issue", "pages", "article_number", "published", "published_print", "published_online", "year", "type", "language", "abstract", "keywords", "mesh", "subjects", "topics", "license", "is_oa", "oa_status", "oa_url", "is_retracted", "retracted_by", "updated_by", "update_to", "openalex_id", "pmid", "pmcid", "s2_id", "corpus_id", "tldr", "fields_of_study", "oa_license", "oa_version", "oa_host_type", "oa_landing_url", "oa_pdf_url", "scopus_id", "eid", "scopus_citedby_url", "altmetric_id", "details_url", "publication_types", "europepmc_id"]
+    ["title", "authors", "journal", "journal_abbreviation", "issn", "publisher", "volume", "issue", "pages", "article_number", "published", "published_print", "published_online", "year", "type", "language", "abstract", "keywords", "mesh", "mesh_headings", "subjects", "topics", "license", "is_oa", "oa_status", "oa_url", "is_retracted", "retracted_by", "updated_by", "update_to", "openalex_id", "pmid", "pmcid", "s2_id", "corpus_id", "tldr", "fields_of_study", "oa_license", "oa_version", "oa_host_type", "oa_landing_url", "oa_pdf_url", "scopus_id", "eid", "scopus_citedby_url", "altmetric_id", "details_url", "publication_types", "europepmc_id"]
 )
 
 

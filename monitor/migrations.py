@@ -7,6 +7,8 @@ and is recorded in ``_sqlite_migrations``. Never edit a step that has shipped; a
 from __future__ import annotations
 
 import hashlib
+import uuid
+from datetime import UTC, datetime
 
 import sqlite_utils
 from sqlite_utils import Migrations
@@ -333,7 +335,32 @@ def m008_retracted_by(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m009_observation_payloads(db: sqlite_utils.Database) -> None:
+def m009_installation(db: sqlite_utils.Database) -> None:
+    """One row that names this installation (the feed's ids are built on it, the same across
+    runs, different between installations); and the alerts indexed by work, for the report."""
+    db.execute("CREATE TABLE installation (id INTEGER PRIMARY KEY CHECK (id = 1), uuid TEXT NOT NULL, "
+               "created_at TEXT NOT NULL)")
+    first = db.execute("SELECT min(started_at) FROM runs").fetchone()[0]
+    db.execute("INSERT INTO installation (id, uuid, created_at) VALUES (1, ?, ?)",
+               [str(uuid.uuid4()), first or datetime.now(UTC).isoformat(timespec="microseconds")])
+    db.execute("CREATE INDEX alert_events_by_work ON alert_events (work_id, run_id)")
+
+
+@migrations()
+def m010_digest_audiences(db: sqlite_utils.Database) -> None:
+    """A digest goes to an audience: ``[email] recipients`` (``collection_id`` NULL) or a
+    collection's own; what a delivered digest carried is left out of that audience's later ones."""
+    _script(
+        db,
+        """
+        ALTER TABLE email_deliveries ADD COLUMN collection_id INTEGER REFERENCES collections(id);
+        CREATE INDEX email_deliveries_by_audience ON email_deliveries (collection_id, status, id)
+        """,
+    )
+
+
+@migrations()
+def m011_observation_payloads(db: sqlite_utils.Database) -> None:
     """Metrics and metadata kept once each, in ``payloads`` (by their SHA-256), and
     referenced by the observations that said them, so an unchanged answer adds a small
     row instead of its JSON again. Observations are one row per work, source and run as
@@ -389,7 +416,7 @@ def payload_sha256(text: str) -> str:
 
 
 @migrations()
-def m010_counts_moved_at(db: sqlite_utils.Database) -> None:
+def m012_counts_moved_at(db: sqlite_utils.Database) -> None:
     """When a batched source's count of a work last changed: the refresh policy asks the
     per-work sources about it again then (monitor/plan.py)."""
     db.execute("ALTER TABLE works ADD COLUMN counts_moved_at TEXT")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 
-# C0 (but tab, line feed and carriage return), DEL and C1; the bidi embeddings, overrides and isolates.
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 (but tab, line feed and carriage return), DEL and C1; the bidi embeddings, overrides and
+# isolates; and what XML forbids besides (U+FFFE, U+FFFF, lone surrogates from a JSON "\ud800").
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]")
 _BREAKS = re.compile("[\t\r\n\u2028\u2029]+")
 
 

@@ -105,7 +105,7 @@ def test_milestones_are_raised_once_each(write_config, run, fake_api):
     fake_openalex.set_count(fake_api, DEFAULT_DOI, 47)
     found = run(config)
     assert kinds(found) == ["new_citations", "milestone"]
-    assert found[1]["message"].endswith("passed 45 citations (now 47 on OpenAlex)")
+    assert found[1]["message"].endswith("passed 45 citations (now 47 citations · OpenAlex)")
     assert found[1]["details"]["milestone"] == 45
     fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)  # dips below and comes back: no repeat
     run(config)

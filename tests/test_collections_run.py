@@ -4,6 +4,7 @@ new-work alerts, untracked works, refresh_days, and group metrics equal to hand-
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -163,7 +164,7 @@ def test_refresh_days_resolves_again_only_when_due(write_config, fake_api):
     assert len(rows(path, "SELECT * FROM observations")) == 4
 
 
-def test_group_metrics_equal_hand_computed_values(write_config, invoke, fake_api):
+def test_group_metrics_equal_hand_computed_values(write_config, invoke, fake_api, tmp_path):
     """Six works; OpenAlex is the only source, so each headline is its OpenAlex count.
 
     Citations 25, 12, 10, 3, 0 and one work OpenAlex does not index:
@@ -198,6 +199,19 @@ def test_group_metrics_equal_hand_computed_values(write_config, invoke, fake_api
     assert (row["top_10_percent_share"], row["top_1_percent_share"], row["open_access_share"]) == (0.4, 0.2, 0.4)
     assert (row["fwci_mean"], row["fwci_median"]) == (1.5, 1.25)
     assert row["rcr_mean"] is None  # iCite was not asked: unknown, not 0
+    # the collection's page and report.json show the same values
+    [lab] = json.loads((tmp_path / "state/report/report.json").read_text())["collections"]
+    assert {k: lab["metrics"][k] for k in ("works", "citations", "h_index", "i10_index", "top_10_percent_share",
+                                           "top_1_percent_share", "open_access_share", "fwci_median")} == {
+        "works": 6, "citations": 50, "h_index": 3, "i10_index": 3, "top_10_percent_share": 0.4,
+        "top_1_percent_share": 0.2, "open_access_share": 0.4, "fwci_median": 1.25}
+    page = (tmp_path / "state/report/collections/lab.html").read_text()
+    cards = {label.strip(): value for value, label in re.findall(
+        r'<li><span class="figure">([^<]+)</span> ([^<(]+)', page)}
+    assert (cards["works"], cards["citations"], cards["h-index"], cards["i10-index"], cards["not indexed yet"]) == (
+        "6", "50", "3", "3", "1")
+    assert (cards["in the top 10 %"], cards["in the top 1 %"], cards["open access"]) == ("40 %", "20 %", "40 %")
+    assert cards["FWCI mean, median 1.25"] == "1.50" and cards["RCR mean"] == "—"
 
 
 @pytest.mark.parametrize("kind, value", [("openalex_author", "A5017898742"), ("ror", "https://ror.org/02nr0ka47")])

@@ -414,13 +414,13 @@ def test_a_sigterm_while_the_daemon_reads_its_config_stops_it_cleanly(write_conf
     config = write_config()
     script = (
         "import os, signal, sys, time\n"
-        "from monitor import cli\n"
-        "load = cli.load_config\n"
+        "from monitor import cli, cli_support\n"
+        "load = cli_support.load_config\n"
         "def load_slowly(*args, **kwargs):\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
         "    time.sleep(0.2)\n"
         "    return load(*args, **kwargs)\n"
-        "cli.load_config = load_slowly\n"
+        "cli_support.load_config = load_slowly\n"
         "cli.cli(['daemon', '--run-now', '--config', sys.argv[1]], prog_name='citation-monitor')\n"
     )
     proc = subprocess.run(

@@ -297,7 +297,7 @@ def test_a_full_disk_stops_the_run_as_interrupted_and_loses_nothing(write_config
         kept = conn.execute("select count(*) from observations").fetchone()[0]
         conn.close()
         filler = state / "filler"
-        with open(filler, "wb") as out:  # fill the disk
+        with open(filler, "wb", buffering=0) as out:  # fill the disk (unbuffered: closing it flushes nothing)
             try:
                 while True:
                     out.write(b"\0" * 65536)

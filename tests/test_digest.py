@@ -22,6 +22,7 @@ from monitor import digest, headline, store
 from monitor.alerts import Alert
 from monitor.config import load_config
 from monitor.digest import DigestWork
+from tests import headline_views as views
 from tests.conftest import DEFAULT_DOI
 from tests.digest_scenario import CONTEXT, INTENT, SOURCES, list_new_citing_works
 from tests.mail import deliveries, email_section, flat
@@ -124,7 +125,7 @@ def current_headline(tmp_path) -> int:
         db.close()
 
 
-def test_the_digest_shows_the_one_headline_in_its_subject_and_both_parts(
+def test_the_digest_shows_the_one_headline_in_its_subject_and_both_parts_as_every_view_does(
     write_config, invoke, fake_api, tmp_path
 ):
     config = write_config()
@@ -142,6 +143,11 @@ def test_the_digest_shows_the_one_headline_in_its_subject_and_both_parts(
     assert message["Subject"].endswith(f"(now {top.value})")
     plain, html = parts(message)
     assert top.text in flat(plain) and top.text in visible(html)
+    # ... the figure the index, the work page and report.json of the same data show
+    site = tmp_path / "state/report"
+    page = (site / "works/10.1016-j.drup.2021.100752.html").read_text()
+    assert views.from_whole_index(site)[DEFAULT_DOI] == views.from_work_page(page) == top.value
+    assert views.from_report_json(site / "report.json")[DEFAULT_DOI] == top.value
 
 
 def test_dry_run_marks_nothing_and_a_failed_send_leaves_the_items_for_the_next(
@@ -240,6 +246,10 @@ def test_the_subject_says_what_happened():
     assert subject([], works) == "No new alerts for 2 works"
     one = [work("10.1/c", "Gamma", 7, 1)]
     assert subject([Alert("new_citations", "…", "10.1/c")], one) == '1 new citation of "Gamma" (now 7)'
+    joined = [Alert("new_work", "…", "10.1/c", details={"collection": c}) for c in ("lab", "dept")]
+    assert subject(joined, one) == 'New work: "Gamma"'  # one work, new in two collections
+    both = [*joined, Alert("new_work", "…", "10.1/a", details={"collection": "lab"})]
+    assert subject(both, works + one) == "2 new works"
 
 
 def test_a_digest_for_some_works_only(write_config, invoke, fake_api, tmp_path):

@@ -7,6 +7,7 @@ import email.policy
 import functools
 import io
 import json
+import shutil
 import sqlite3
 import ssl
 import subprocess
@@ -197,14 +198,14 @@ def test_a_report_that_cannot_be_written_still_lets_the_digest_go(
     inbox = smtp_server()
     config = write_config(extra=email_section(inbox.port))
     invoke("run", "--config", str(config))
-    index = tmp_path / "state/report/index.html"
-    index.unlink()
-    index.mkdir()  # a folder where the report's front page should be
+    generations = tmp_path / "state/.report.site"  # where the report's sites are written
+    shutil.rmtree(generations)
+    generations.write_text("a file where the report's folder should be")
     fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)
     result = invoke("run", "--config", str(config))
     assert result.exit_code == 0  # the sources answered; the report problem is a warning
     assert result.output.startswith("Warning: report not written: ")
-    assert str(index.parent) in result.output
+    assert str(generations) in result.output
     (message,) = inbox.messages
     assert message["Subject"] == SUBJECT_44
 

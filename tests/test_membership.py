@@ -93,8 +93,8 @@ def test_skipped_items_are_stored_with_their_resolution(db):
     [skip] = db.query("SELECT item, reason, title, pmid FROM collection_skips")
     assert skip == {"item": "ORCID put-code 7", "reason": "no DOI or arXiv id; PMID 123 only",
                     "title": "T", "pmid": "123"}
-    [row] = portfolio.overview(db)
-    assert (row["name"], row["size"], len(row["skipped"])) == ("lab", 0, 1)
+    [lab] = portfolio.summaries(db)
+    assert (lab.name, lab.size, len(lab.skipped)) == ("lab", 0, 1)
 
 
 def test_tracking_is_works_plus_members_and_the_rest_is_marked_untracked(db, tmp_path):

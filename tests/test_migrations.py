@@ -119,7 +119,7 @@ def test_a_first_schema_database_upgrades_in_place_without_losing_a_row(tmp_path
             assert views[name] == f"CREATE VIEW {name} AS{body}"
         for table, rows in before.items():
             # observations keep every row; their metrics and metadata moved to payloads
-            # (m009), read back through the view observation_details
+            # (m011), read back through the view observation_details
             source = "observation_details" if table == "observations" else table
             after = list(db.query(f"SELECT * FROM {source} ORDER BY id" if source != table
                                   else f"SELECT * FROM {table} ORDER BY rowid"))

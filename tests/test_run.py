@@ -89,7 +89,7 @@ def test_second_run_with_changed_counts_shows_the_change(write_config, invoke, f
     assert source_row(page, "OpenAlex")[:2] == [str(before + 3), "+3"]
     assert source_row(page, "Crossref")[:2] == ["30", str(30 - crossref_before)]  # a drop: negative
     index = (tmp_path / "state/report/index.html").read_text()
-    assert "(+3)" in index
+    assert "+3 since previous run" in index  # the headline (OpenAlex's count) rose by 3
 
 
 def test_429_then_200_is_ok(write_config, invoke, fake_api, tmp_path):

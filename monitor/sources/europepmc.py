@@ -160,6 +160,19 @@ def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
             for m in may(may(record, "meshHeadingList", dict), "meshHeading", list) or []
             if isinstance(m, dict) and isinstance(m.get("descriptorName"), str)
         ],
+        "mesh_headings": [
+            {
+                "descriptor": m["descriptorName"],
+                "qualifiers": [
+                    q["qualifierName"]
+                    for q in may(may(m, "meshQualifierList", dict), "meshQualifier", list) or []
+                    if isinstance(q, dict) and isinstance(q.get("qualifierName"), str)
+                ],
+                "major": m.get("majorTopic_YN") == "Y",
+            }
+            for m in may(may(record, "meshHeadingList", dict), "meshHeading", list) or []
+            if isinstance(m, dict) and isinstance(m.get("descriptorName"), str)
+        ],
         "is_oa": _yes(may(record, "isOpenAccess", str)),
         "oa_license": may(record, "license", str),
         "pmid": may(record, "pmid", str),

@@ -219,6 +219,7 @@ def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
             for m in may(record, "mesh", list) or []
             if isinstance(m, dict) and m.get("descriptor_name")
         ],
+        "mesh_headings": _mesh_headings(may(record, "mesh", list) or []),
         "topics": [_topic(t) for t in may(record, "topics", list) or [] if isinstance(t, dict)],
         "is_oa": may(oa, "is_oa", bool),
         "oa_status": may(oa, "oa_status", str),
@@ -398,6 +399,22 @@ def _author(authorship: Any) -> dict[str, Any]:
         "institutions": institutions,
     }
     return {k: v for k, v in entry.items() if v}
+
+
+def _mesh_headings(entries: list[Any]) -> list[dict[str, Any]]:
+    """OpenAlex lists a descriptor once per qualifier ({descriptor_name, qualifier_name,
+    is_major_topic}); grouped here: each descriptor once, with its qualifiers."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("descriptor_name"), str):
+            continue
+        heading = grouped.setdefault(entry["descriptor_name"], {"descriptor": entry["descriptor_name"],
+                                                                "qualifiers": [], "major": False})
+        qualifier = entry.get("qualifier_name")
+        if isinstance(qualifier, str) and qualifier and qualifier not in heading["qualifiers"]:
+            heading["qualifiers"].append(qualifier)
+        heading["major"] = heading["major"] or entry.get("is_major_topic") is True
+    return list(grouped.values())
 
 
 def _topic(topic: dict[str, Any]) -> dict[str, Any]:

@@ -311,6 +311,9 @@ def parse_article(article: ET.Element) -> dict[str, Any]:
             for m in map(_text, citation.findall("MeshHeadingList/MeshHeading/DescriptorName"))
             if m
         ],
+        "mesh_headings": [
+            _mesh_heading(h) for h in citation.findall("MeshHeadingList/MeshHeading") if _text(h.find("DescriptorName"))
+        ],
         "publication_types": [
             t for t in map(_text, body.findall("PublicationTypeList/PublicationType")) if t
         ],
@@ -388,3 +391,15 @@ def _all_text(element: ET.Element | None) -> str | None:
     """Text with inline markup (``vitamin D<sub>3</sub>``) flattened."""
     text = " ".join("".join(element.itertext()).split()) if element is not None else ""
     return text or None
+
+
+def _mesh_heading(heading: ET.Element) -> dict[str, Any]:
+    """A MeshHeading: its descriptor, its qualifiers, and whether the descriptor or one of
+    its qualifiers is a major topic (MajorTopicYN="Y")."""
+    descriptor = heading.find("DescriptorName")
+    qualifiers = heading.findall("QualifierName")
+    return {
+        "descriptor": _text(descriptor),
+        "qualifiers": [q for q in map(_text, qualifiers) if q],
+        "major": any(e is not None and e.get("MajorTopicYN") == "Y" for e in (descriptor, *qualifiers)),
+    }
