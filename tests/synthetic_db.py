@@ -78,10 +78,11 @@ def add_run(db: store.sqlite_utils.Database, dois: list[str], run: int, changed:
             metrics = {"fwci": round(1 + (i % 40) / 10, 2), "citation_percentile": 1 - 1 / (i + 4),
                        "counts_by_year": {str(2021 + k): max(0, n // 6 - k) for k in range(5)}} if source == "openalex" else {}
             rows.append((run_id, i + 1, source, store.iso(when + timedelta(seconds=SOURCES.index(source))),
-                         max(0, n), json.dumps(metrics), json.dumps(meta if source != "semanticscholar" else {})))
+                         max(0, n), store.save_payload(db, metrics),
+                         store.save_payload(db, meta if source != "semanticscholar" else {})))
     db.conn.executemany(
-        "INSERT INTO observations (run_id, work_id, source, observed_at, outcome, citations, metrics, metadata) "
-        "VALUES (?, ?, ?, ?, 'ok', ?, ?, ?)",
+        "INSERT INTO observations (run_id, work_id, source, observed_at, outcome, citations, metrics_id, "
+        "metadata_id) VALUES (?, ?, ?, ?, 'ok', ?, ?, ?)",
         rows,
     )
     return run_id
