@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
@@ -66,9 +67,9 @@ def save_list(
             )
         seen.add(citation_id)
     if tracked_authors:
-        _flag_self_citations(db, work_id, tracked_authors, now)
+        _flag_self_citations(db, work_id, tracked_authors, now, checked=seen)
     if listing.complete:  # only a complete list can show that a work has vanished
-        listed = db.query(
+        listed = store.rows(db,
             "SELECT cs.citation_id, e.citer_id FROM citation_sources cs "
             "JOIN citations e ON e.id = cs.citation_id "
             "WHERE e.work_id = ? AND cs.source = ? AND cs.gone_at IS NULL",
@@ -92,7 +93,7 @@ def complete_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetim
     list's record is merged, inside the caller's transaction; flag the self-citations its
     authors reveal. Returns the citer's id."""
     citer_id = upsert_citer(db, record, now)
-    for edge in list(db.query(
+    for edge in list(store.rows(db,
         "SELECT e.work_id, w.doi FROM citations e JOIN works w ON w.id = e.work_id "
         "WHERE e.citer_id = ?", [citer_id],
     )):
@@ -103,16 +104,17 @@ def complete_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetim
 
 
 def _flag_self_citations(
-    db: sqlite_utils.Database, work_id: int, tracked_authors: list[Mapping[str, Any]], now: datetime
+    db: sqlite_utils.Database, work_id: int, tracked_authors: list[Mapping[str, Any]], now: datetime,
+    checked: AbstractSet[int] = frozenset(),
 ) -> None:
     """Check the work's citing works listed before its own authors were known (a source that
     finished before the ones describing the tracked work), so none stays unflagged until its
-    list is fetched again."""
-    for row in list(db.query(
+    list is fetched again; the citations in ``checked`` were just checked against them."""
+    for row in list(store.rows(db,
         "SELECT e.id, e.citer_id, c.authors FROM citations e JOIN citers c ON c.id = e.citer_id "
         "WHERE e.work_id = ? AND e.is_self_citation = 0 AND c.authors != '[]'", [work_id],
     )):
-        if ledger.is_self_citation(json.loads(row["authors"]), tracked_authors):
+        if row["id"] not in checked and ledger.is_self_citation(json.loads(row["authors"]), tracked_authors):
             db.execute("UPDATE citations SET is_self_citation = 1 WHERE id = ?", [row["id"]])
             ledger_history.record_changes(
                 db, now, "citations", {"is_self_citation": 0}, {"is_self_citation": 1},
@@ -124,7 +126,7 @@ def _upsert_citation(
     db: sqlite_utils.Database, work_id: int, citer_id: int, record: CitingRecord,
     run_id: int, now: datetime, self_cite: bool,
 ) -> int:
-    before = next(db.query(
+    before = next(store.rows(db,
         "SELECT * FROM citations WHERE work_id = ? AND citer_id = ?", [work_id, citer_id]), None)
     if before is None:
         cursor = db.execute(
@@ -185,7 +187,7 @@ def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> set[int
     title = ledger.normalize_title(record.title)
     if title:
         incoming_preprint = ledger.is_preprint(record)
-        for row in db.query("SELECT id, doi, year, is_preprint FROM citers WHERE norm_title = ?", [title]):
+        for row in store.rows(db, "SELECT id, doi, year, is_preprint FROM citers WHERE norm_title = ?", [title]):
             row_preprint = bool(row["is_preprint"])
             either = row_preprint or incoming_preprint
             if row["id"] in found or not ledger.same_title_work(record.year, row["year"], either):
@@ -199,7 +201,7 @@ def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> set[int
 
 
 def _ids(db: sqlite_utils.Database, where: str, params: list[Any]) -> set[int]:
-    return {row["id"] for row in db.query(f"SELECT id FROM citers WHERE {where}", params)}
+    return {row["id"] for row in store.rows(db, f"SELECT id FROM citers WHERE {where}", params)}
 
 
 def _update_citer(
@@ -207,7 +209,7 @@ def _update_citer(
 ) -> None:
     """Fill and correct a citer's attributes from a record; each change of a row that was there
     before (not ``new``) is kept as an event."""
-    row = next(db.query("SELECT * FROM citers WHERE id = ?", [citer_id]))
+    row = next(store.rows(db, "SELECT * FROM citers WHERE id = ?", [citer_id]))
     changes: dict[str, Any] = {}
     incoming_preprint = ledger.is_preprint(record)
     if record.doi and record.doi not in (row["doi"], row["preprint_doi"]):
@@ -237,8 +239,12 @@ def _update_citer(
     if record.authors and row["authors"] == "[]":
         changes["authors"] = json.dumps([dict(a) for a in record.authors])
     for column in _LISTS:
-        merged = sorted(set(json.loads(row[column])) | set(getattr(record, column)))
-        if merged != json.loads(row[column]):
+        incoming = getattr(record, column)
+        if not incoming:
+            continue
+        stored = json.loads(row[column])
+        merged = sorted(set(stored) | set(incoming))
+        if merged != stored:
             changes[column] = json.dumps(merged)
     if record.is_retracted is not None and not row["is_retracted"]:
         changes["is_retracted"] = int(record.is_retracted)
@@ -261,9 +267,9 @@ def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int, now: datetime
     either knew: the earliest sighting, the latest, every source's listing, contexts and intents.
     Each tracked work's part of the merge is an event holding the rows as they were.
     """
-    old = next(db.query("SELECT * FROM citers WHERE id = ?", [drop]))
-    for edge in list(db.query("SELECT * FROM citations WHERE citer_id = ?", [drop])):
-        twin = next(db.query(
+    old = next(store.rows(db, "SELECT * FROM citers WHERE id = ?", [drop]))
+    for edge in list(store.rows(db, "SELECT * FROM citations WHERE citer_id = ?", [drop])):
+        twin = next(store.rows(db,
             "SELECT * FROM citations WHERE work_id = ? AND citer_id = ?", [edge["work_id"], keep]), None)
         ledger_history.record_merge(
             db, now, keep, old, edge, _sightings(db, edge["id"]),
@@ -290,7 +296,7 @@ def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int, now: datetime
         )
         db.execute("DELETE FROM citations WHERE id = ?", [edge["id"]])
     db.execute("DELETE FROM citers WHERE id = ?", [drop])
-    kept = next(db.query("SELECT * FROM citers WHERE id = ?", [keep]))
+    kept = next(store.rows(db, "SELECT * FROM citers WHERE id = ?", [keep]))
     first = {"first_seen_at": min(kept["first_seen_at"], old["first_seen_at"])}
     ledger_history.record_changes(db, now, "citers", kept, first, citer_id=keep)
     db.execute("UPDATE citers SET first_seen_at = ? WHERE id = ?", [first["first_seen_at"], keep])
@@ -348,12 +354,12 @@ def _as_record(row: Mapping[str, Any]) -> CitingRecord:
 
 
 def _sighting(db: sqlite_utils.Database, citation_id: int, source: str) -> dict[str, Any] | None:
-    return next(db.query(
+    return next(store.rows(db,
         "SELECT * FROM citation_sources WHERE citation_id = ? AND source = ?", [citation_id, source]), None)
 
 
 def _sightings(db: sqlite_utils.Database, citation_id: int) -> list[dict[str, Any]]:
-    return list(db.query("SELECT * FROM citation_sources WHERE citation_id = ?", [citation_id]))
+    return list(store.rows(db, "SELECT * FROM citation_sources WHERE citation_id = ?", [citation_id]))
 
 
 def _bool(value: bool | None) -> int | None:
@@ -375,12 +381,12 @@ def last_complete_lists(
         "AND g.source = f.source AND g.outcome = 'ok' AND g.complete = 1)"
     )
     if dois is None:
-        return {row["doi"]: row for row in db.query(sql, [source])}
+        return {row["doi"]: row for row in store.rows(db, sql, [source])}
     found: dict[str, dict[str, Any]] = {}
     wanted = list(dois)
     for start in range(0, len(wanted), 500):
         part = wanted[start : start + 500]
-        rows = db.query(f"{sql} AND w.doi IN ({', '.join('?' * len(part))})", [source, *part])
+        rows = store.rows(db, f"{sql} AND w.doi IN ({', '.join('?' * len(part))})", [source, *part])
         found.update((row["doi"], row) for row in rows)
     return found
 
@@ -418,14 +424,14 @@ def ledger_rows(db: sqlite_utils.Database, doi: str, as_of: str | None = None) -
     With ``as_of`` (ISO time), the ledger as it stood then: rows and sightings seen by
     then, with the attributes, flags and merges of then (``ledger_history.rewind``).
     """
-    work = next(db.query("SELECT id FROM works WHERE doi = ?", [doi]), None)
+    work = next(store.rows(db, "SELECT id FROM works WHERE doi = ?", [doi]), None)
     if work is None:
         return []
     state = ledger_history.Ledger(
-        citations={r["id"]: r for r in db.query("SELECT * FROM citations WHERE work_id = ?", [work["id"]])},
-        citers={r["id"]: r for r in db.query(
+        citations={r["id"]: r for r in store.rows(db, "SELECT * FROM citations WHERE work_id = ?", [work["id"]])},
+        citers={r["id"]: r for r in store.rows(db,
             "SELECT * FROM citers WHERE id IN (SELECT citer_id FROM citations WHERE work_id = ?)", [work["id"]])},
-        sightings={(s["citation_id"], s["source"]): s for s in db.query(
+        sightings={(s["citation_id"], s["source"]): s for s in store.rows(db,
             "SELECT cs.* FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
             "WHERE e.work_id = ?", [work["id"]])},
     )

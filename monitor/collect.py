@@ -70,7 +70,7 @@ def run(
         results: list[SourceResult] = []
         status = "interrupted"  # unless it gets to the end: a signal, a full disk
         try:
-            with make_client(config.contact_email, config.http) as client:
+            with make_client(config.contact_email, config.http, config.connections) as client:
                 tracking = membership.refresh(db, config, run_id, client, now)
                 works = store.tracked_works(db, [w.doi for w in tracking.works])
                 the_plan = plan.make(db, config, works, now())
@@ -169,9 +169,10 @@ class _Run:
     def collect(self, works: list[Work]) -> Iterator[SourceResult]:
         """Start the sources, store their chunks as they come, yield each one's result when
         it is done. Sources that need a PMID start once those that can provide one are
-        done and their PMIDs stored; the others start at once."""
+        done and their PMIDs stored, unless the plan says no PMID is awaited; the others
+        start at once."""
         enabled = self.config.enabled_sources
-        later = [s for s in enabled if SOURCES[s.name].SPEC.needs_pmid]
+        later = [] if self.plan.pmids_settled else [s for s in enabled if SOURCES[s.name].SPEC.needs_pmid]
         providers = {s.name for s in enabled if s not in later and SOURCES[s.name].SPEC.provides_pmid}
         running = set()
         pool = ThreadPoolExecutor(max_workers=max(1, len(enabled)), thread_name_prefix="source")

@@ -173,6 +173,12 @@ class Config:
     def enabled_sources(self) -> list[SourceConfig]:
         return [s for s in self.sources.values() if s.enabled]
 
+    @property
+    def connections(self) -> int:
+        """The most requests a run has in flight at once: every source's places, and a
+        few for the collections' resolvers and the citing-work lookups."""
+        return sum(s.max_concurrency for s in self.enabled_sources) + 4
+
 
 def default_config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)

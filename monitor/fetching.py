@@ -73,12 +73,17 @@ def user_agent(contact_email: str | None) -> str:
     return f"citation-monitor/{__version__} (https://pypi.org/project/citation-monitor/{contact})"
 
 
-def make_client(contact_email: str | None, http: HttpConfig) -> httpx.Client:
+def make_client(contact_email: str | None, http: HttpConfig, connections: int = 20) -> httpx.Client:
     """The one HTTP client of a run, shared by every source's session.
 
-    Its connections honour the wall-clock deadline of each request (``deadline.within``).
+    ``connections``: how many requests may be in flight at once, from every source (the
+    sum of their ``max_concurrency``: their gates bound it, not the pool); that many
+    connections are kept open for the next request, so none pays for a new one. Its
+    connections honour the wall-clock deadline of each
+    request (``deadline.within``).
     """
     client = httpx.Client(
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
         headers={"User-Agent": user_agent(contact_email), "Accept": "application/json"},
         timeout=httpx.Timeout(http.timeout_seconds, connect=min(10.0, http.timeout_seconds)),
         follow_redirects=True,

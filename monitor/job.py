@@ -65,7 +65,7 @@ def run_job(
         summary = collect.run(config, now=now, on_source_done=on_source_done, progress=progress)
         db = store.open_db(config.database, check=False)  # collect.run checked it
         try:
-            with make_client(config.contact_email, config.http) as client:
+            with make_client(config.contact_email, config.http, config.connections) as client:
                 left = {  # the lookups count in the run's budget of each source
                     s.source: max(0, config.sources[s.source].max_requests - s.requests)
                     for s in summary.sources

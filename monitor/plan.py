@@ -20,7 +20,7 @@ whose latest observation does not already say so, so that it adds no row at ever
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -130,6 +130,9 @@ class Plan:
     """Every enabled source's part of one run."""
 
     sources: dict[str, SourcePlan]
+    # whether the sources that need a PMID can start at once: each work they ask about has
+    # one, or every source that may give one answered about it before (``pmids_settled``)
+    pmids_settled: bool = False
 
     def __getitem__(self, source: str) -> SourcePlan:
         return self.sources[source]
@@ -139,7 +142,32 @@ def make(
     db: sqlite_utils.Database | None, config: Config, works: Sequence[Work], now: datetime
 ) -> Plan:
     """The plan of a run over ``works`` (the tracked works, as stored) at ``now``."""
-    return Plan({s.name: plan_source(db, config, s, works, now) for s in config.enabled_sources})
+    sources = {s.name: plan_source(db, config, s, works, now) for s in config.enabled_sources}
+    return Plan(sources, pmids_settled(db, config, sources.values()))
+
+
+def pmids_settled(db: sqlite_utils.Database | None, config: Config, plans: Iterable[SourcePlan]) -> bool:
+    """Whether the works the PMID sources (iCite, PubMed) ask about need no PMID from this run:
+    each has one already, or every source that may give one answered about it in an earlier
+    run (it has none to give; one it gains is used from the next run). Then those sources
+    start with the others instead of after them: a quiet run is as long as its slowest source."""
+    lacking = {w.doi: w for p in plans if SOURCES[p.source].SPEC.needs_pmid for w in p.works if not w.pmid}
+    if not lacking:
+        return True
+    if db is None:
+        return False
+    providers = [s.name for s in config.enabled_sources if SOURCES[s.name].SPEC.provides_pmid]
+    return all(
+        state.last_outcome in ANSWERS
+        for provider in providers
+        for state in _states_of(work_states(db, provider, lacking.values()), lacking)
+    )
+
+
+def _states_of(states: dict[str, WorkState], works: Iterable[str]) -> Iterator[WorkState]:
+    """The state of each of ``works`` (never asked: no state)."""
+    for doi in works:
+        yield states.get(doi, WorkState(None, None, None))
 
 
 def plan_source(

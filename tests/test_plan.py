@@ -137,3 +137,22 @@ def test_a_list_the_budget_left_brings_its_work_back_before_its_count_is_old(con
     part = plan.plan_source(db, config, replace(config.sources["opencitations"], refresh_days=30.0), WORKS, NOW)
     assert [w.doi for w in part.works] == [w.doi for w in WORKS[2:]]
     assert dict(part.reasons) == {"unlisted": 3}
+
+
+def test_the_pmid_sources_wait_only_for_a_pmid_this_run_may_bring(config, tmp_path):
+    """iCite and PubMed start with the others when no PMID is awaited: each work has one, or
+    every source that may give one answered about it before; a work no source has answered
+    about yet keeps them waiting for the sources that may find its PMID."""
+    db = store.open_db(config.database)
+    providers = [s.name for s in config.enabled_sources if plan.SOURCES[s.name].SPEC.provides_pmid]
+    assert providers  # OpenAlex and Europe PMC, enabled by default
+    with_pmids = [replace(w, pmid=str(100 + i)) for i, w in enumerate(WORKS)]
+    assert plan.make(db, config, with_pmids, NOW).pmids_settled
+    assert not plan.make(db, config, WORKS, NOW).pmids_settled  # never asked: a PMID may come
+    for provider in providers[:-1]:
+        observe(db, NOW - timedelta(days=1), provider, dict.fromkeys((w.doi for w in WORKS), Outcome.OK))
+    assert not plan.make(db, config, WORKS, NOW).pmids_settled  # one provider has not answered yet
+    observe(db, NOW - timedelta(hours=1), providers[-1], {w.doi: Outcome.NOT_FOUND for w in WORKS})
+    assert plan.make(db, config, WORKS, NOW).pmids_settled
+    observe(db, NOW, providers[0], {WORKS[0].doi: Outcome.ERROR})  # its last attempt failed
+    assert not plan.make(db, config, WORKS, NOW).pmids_settled

@@ -465,6 +465,8 @@ def may(record: Any, key: str, kind: type | tuple[type, ...], where: str = "") -
 def _typed(
     value: Any, key: str, kind: type | tuple[type, ...], where: str, allow_none: bool
 ) -> Any:
+    if type(value) is kind or (type(kind) is tuple and type(value) in kind):
+        return value  # the common case, quickly (a bool passes only where bool is asked for)
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if float in kinds and int not in kinds:
         kinds = (*kinds, int)
