@@ -59,8 +59,11 @@ def populate(path: Path, works: int = 300, runs: int = 3, citing: int = 4, long_
 
 
 def add_run(db: store.sqlite_utils.Database, dois: list[str], run: int, changed: Iterable[int],
-            long_titles: bool = False, hostile: str | None = None) -> int:
-    """One run (the ``run``-th day) that observed the works ``changed`` (by index)."""
+            long_titles: bool = False, hostile: str | None = None, unchanged: Iterable[int] = (),
+            same_as: int = 0) -> int:
+    """One run (the ``run``-th day) that observed the works ``changed`` (by index) with this
+    day's values, and the works ``unchanged`` again with the values of day ``same_as``
+    (the day they last changed): as a quiet night stores them."""
     when = START + timedelta(days=run)
     summary = {s: {"outcome": "ok", "message": ""} for s in SOURCES}
     run_id = int(db.execute(
@@ -68,13 +71,13 @@ def add_run(db: store.sqlite_utils.Database, dois: list[str], run: int, changed:
         [store.iso(when), store.iso(when + timedelta(minutes=5)), json.dumps(summary)],
     ).lastrowid or 0)
     rows = []
-    for i in changed:
+    for i, day in [(i, run) for i in changed] + [(i, same_as) for i in unchanged]:
         name = title(i, long_titles) if not (hostile and i == 0) else hostile
         meta = {"title": name, "journal": f"Journal of {WORDS[i % len(WORDS)].capitalize()}",
                 "year": 2015 + i % 11, "published": f"{2015 + i % 11}-0{1 + i % 9}",
                 "authors": [{"name": f"Author {i} {k}"} for k in range(1 + i % 4)]}
         for source in SOURCES:
-            n = count(i, run) - (SOURCES.index(source) * (i % 5))
+            n = count(i, day) - (SOURCES.index(source) * (i % 5))
             metrics = {"fwci": round(1 + (i % 40) / 10, 2), "citation_percentile": 1 - 1 / (i + 4),
                        "counts_by_year": {str(2021 + k): max(0, n // 6 - k) for k in range(5)}} if source == "openalex" else {}
             rows.append((run_id, i + 1, source, store.iso(when + timedelta(seconds=SOURCES.index(source))),

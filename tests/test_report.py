@@ -231,7 +231,7 @@ def test_a_failed_source_is_never_shown_as_zero(write_config, invoke, fake_api, 
     row = re.search(r'<th scope="row">Crossref</th>(.*?)</tr>', section((tmp_path / PAGE).read_text(), "citations"), re.DOTALL)
     text = row.group(1)
     assert "—" in cells(text)[0] and "failed" in text and "HTTP 503" in text
-    assert f"Last known count {known} on " in text
+    assert f"Last known count {known} (unchanged since " in text
 
 
 def test_report_of_an_empty_database_says_so(tmp_path, invoke):
@@ -431,3 +431,30 @@ def test_counts_above_the_ledger_are_explained(site):
 
     for source, citations in above:
         assert f"{title_of(source)} counts {citations}" in note
+
+
+def test_after_a_quiet_run_each_figure_traces_to_the_first_response_that_gave_it(write_config, invoke, fake_api,
+                                                                                 tmp_path):
+    """A second run finds the same values: the page is not written again, and its provenance
+    still leads, through ``citation-monitor provenance``, to a stored raw response holding
+    the figure (the first run's, which first said it)."""
+    from monitor import store
+
+    config = write_config(only=("openalex", "crossref"))
+    invoke("run", "--config", str(config))
+    invoke("run", "--config", str(config))  # the page now has a previous run to compare with
+    before = (tmp_path / PAGE).read_text(), (tmp_path / PAGE).stat().st_ino
+    invoke("run", "--config", str(config))
+    assert ((tmp_path / PAGE).read_text(), (tmp_path / PAGE).stat().st_ino) == before  # the same file
+    db = store.open_db(tmp_path / "state/monitor.db")
+    first = {r["source"]: r["id"] for r in db.query(
+        "SELECT source, min(id) AS id FROM observations GROUP BY source")}
+    assert db.execute("SELECT count(DISTINCT run_id) FROM observations").fetchone()[0] == 3
+    db.close()
+    rows = dict(re.findall(r'<th scope="row">(\w+)</th><td class="num">(\d+)</td>',
+                           section((tmp_path / PAGE).read_text(), "provenance")))
+    assert rows == {"OpenAlex": str(first["openalex"]), "Crossref": str(first["crossref"])}
+    count = fake_api.records["openalex"][DEFAULT_DOI]["cited_by_count"]
+    traced = invoke("provenance", "--config", str(config), rows["OpenAlex"])
+    assert traced.exit_code == 0 and f"citations: {count}" in traced.output
+    assert f'"cited_by_count": {count}' in traced.output  # the raw response itself

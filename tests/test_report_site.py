@@ -25,8 +25,8 @@ from tests.conftest import DEFAULT_DOI, ROOT
 SITE = "state/report"
 
 
-def synthetic(tmp_path: Path, works: int = 20, extra: str = "") -> Path:
-    synthetic_db.populate(tmp_path / "state/monitor.db", works=works)
+def synthetic(tmp_path: Path, works: int = 20, extra: str = "", runs: int = 3) -> Path:
+    synthetic_db.populate(tmp_path / "state/monitor.db", works=works, runs=runs)
     config = tmp_path / "config.toml"
     config.write_text(synthetic_db.CONFIG + extra)
     return config
@@ -50,27 +50,101 @@ def test_report_dir_is_a_link_to_a_complete_generation(tmp_path):
     assert first.exists() is False and len([p for p in home(tmp_path).iterdir() if p.name.startswith("g")]) == 2
 
 
+def inodes(site: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_ino for p in (site / "works").iterdir()}
+
+
+def rebuilt(before: dict[str, int], after: dict[str, int]) -> set[int]:
+    """The works (by index) whose page files are new files, not links to the ones before."""
+    return {int(name.split(".")[-2]) for name in after if after[name] != before.get(name)}
+
+
+def add_run(tmp_path: Path, day: int, changed=(), unchanged=(), same_as: int = 0) -> None:
+    from monitor import store
+
+    db = store.open_db(tmp_path / "state/monitor.db")
+    dois = [r["doi"] for r in store.works_rows(db)]
+    with db.atomic():
+        synthetic_db.add_run(db, dois, day, changed, unchanged=unchanged, same_as=same_as)
+    db.close()
+
+
 def test_only_the_works_that_changed_are_built_again(tmp_path):
     config = synthetic(tmp_path, works=20)
     write_report(load_config(config))
     site = tmp_path / SITE
-    before = {p.name: p.stat().st_ino for p in (site / "works").iterdir()}
-    db_path = tmp_path / "state/monitor.db"
-    from monitor import store
-
-    db = store.open_db(db_path)
-    dois = [r["doi"] for r in store.works_rows(db)]
-    with db.atomic():
-        synthetic_db.add_run(db, dois, 3, [2, 5])  # a run that observed works 2 and 5 again
-    db.close()
+    before = inodes(site)
+    add_run(tmp_path, 3, [2, 5])  # a run that observed works 2 and 5 again
     write_report(load_config(config))
-    after = {p.name: p.stat().st_ino for p in (site / "works").iterdir()}
-    rebuilt = {name for name in after if after[name] != before.get(name)}
-    assert rebuilt == {f"10.5555-synthetic.{i}.{ext}" for i in (2, 5) for ext in ("html", "json")}
-    # the unchanged pages are the same files (hard links), the changed ones show the new run
-    assert "Figures as of run #4" in (site / "works/10.5555-synthetic.2.html").read_text()
-    assert "Figures as of run #3" in (site / "works/10.5555-synthetic.3.html").read_text()
+    assert rebuilt(before, inodes(site)) == {2, 5}
+    # the unchanged pages are the same files (hard links); report.json says each work's last run
+    works = {w["doi"]: w for w in json.loads((site / "report.json").read_text())["works"]}
+    assert works["10.5555/synthetic.2"]["run_id"] == 4 and works["10.5555/synthetic.3"]["run_id"] == 3
     # and a full rebuild gives the same bytes as the incremental one
+    kept = {p.name: p.read_bytes() for p in (site / "works").iterdir()}
+    write_report(load_config(config), rebuild=True)
+    assert {p.name: p.read_bytes() for p in (site / "works").iterdir()} == kept
+
+
+def test_a_quiet_run_rewrites_only_the_works_whose_change_since_the_previous_run_moved(tmp_path):
+    """Every work observed again with the same values: a page changes only where what it
+    shows does (its "since the previous run" falls to 0); a second quiet run changes none,
+    and one work whose value changed is the one page written."""
+    works = 20
+    config = synthetic(tmp_path, works=works)  # days 0, 1, 2: works i % 3 != 0 gain i % 3 a day
+    write_report(load_config(config))
+    site = tmp_path / SITE
+    before = inodes(site)
+    add_run(tmp_path, 3, unchanged=range(works), same_as=2)
+    write_report(load_config(config))
+    moved = {i for i in range(works) if synthetic_db.count(i, 2) != synthetic_db.count(i, 1)}
+    assert moved and rebuilt(before, inodes(site)) == moved
+    page = json.loads((site / "works/10.5555-synthetic.1.json").read_text())
+    assert page["headline"]["change_since_previous_run"] == 0
+    assert {s["since"][:10] for s in page["sources"]} == {"2026-01-07"}  # day 2: its last change
+
+    before = inodes(site)
+    add_run(tmp_path, 4, unchanged=range(works), same_as=2)
+    write_report(load_config(config))
+    assert rebuilt(before, inodes(site)) == set()
+    works_json = {w["doi"]: w for w in json.loads((site / "report.json").read_text())["works"]}
+    assert {w["run_id"] for w in works_json.values()} == {5}  # the pages kept are of the latest run
+
+    before = inodes(site)
+    add_run(tmp_path, 5, changed=[4], unchanged=[i for i in range(works) if i != 4], same_as=2)
+    write_report(load_config(config))
+    assert rebuilt(before, inodes(site)) == {4}
+    page = json.loads((site / "works/10.5555-synthetic.4.json").read_text())
+    assert page["headline"]["change_since_previous_run"] == synthetic_db.count(4, 5) - synthetic_db.count(4, 2)
+
+    kept = {p.name: p.read_bytes() for p in (site / "works").iterdir()}
+    write_report(load_config(config), rebuild=True)
+    assert {p.name: p.read_bytes() for p in (site / "works").iterdir()} == kept
+
+
+def test_a_change_leaving_the_30_day_window_rewrites_the_page(tmp_path):
+    """No new value, but the window moves: on day 31 the change of day 1 is no longer
+    within 30 days, so the pages that showed it are written again; the others are not."""
+    works = 6
+    config = synthetic(tmp_path, works=works, runs=2)  # days 0 and 1
+    write_report(load_config(config))
+    site = tmp_path / SITE
+
+    def change_30d(i: int) -> int | None:
+        return json.loads((site / f"works/10.5555-synthetic.{i}.json").read_text())["headline"]["change_30d"]
+
+    add_run(tmp_path, 30, unchanged=range(works), same_as=1)
+    write_report(load_config(config))
+    # day 1's change is 29 days old: within the window
+    assert [change_30d(i) for i in range(works)] == [
+        synthetic_db.count(i, 1) - synthetic_db.count(i, 0) for i in range(works)]
+    before = inodes(site)
+    add_run(tmp_path, 31, unchanged=range(works), same_as=1)
+    write_report(load_config(config))
+    changed_on_day_1 = {i for i in range(works) if synthetic_db.count(i, 1) != synthetic_db.count(i, 0)}
+    assert changed_on_day_1 and rebuilt(before, inodes(site)) == changed_on_day_1
+    assert [change_30d(i) for i in range(works)] == [0] * works
+
     kept = {p.name: p.read_bytes() for p in (site / "works").iterdir()}
     write_report(load_config(config), rebuild=True)
     assert {p.name: p.read_bytes() for p in (site / "works").iterdir()} == kept

@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from monitor.report.dashboard import ORDERS
 
-VERSION = 2  # 2: tracked, untracked_at
+VERSION = 3  # 2: tracked, untracked_at; 3: as_of, pages keyed on values
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pages (
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS pages (
     change INTEGER,
     new INTEGER,
     run_id INTEGER,
+    as_of TEXT,
     alerts INTEGER NOT NULL,
     tracked INTEGER NOT NULL,
     untracked_at TEXT,
@@ -88,18 +89,21 @@ class PageCache:
         row = self.conn.execute("SELECT key, slug FROM pages WHERE work_id = ?", [work_id]).fetchone()
         return (row[0], row[1]) if row else None
 
-    def keep(self, work_id: int) -> None:
-        self.conn.execute("UPDATE pages SET seen = 1 WHERE work_id = ?", [work_id])
+    def keep(self, work_id: int, run_id: int | None, as_of: str) -> None:
+        """A work's page stays as it was; its last run (which ``report.json`` and the
+        totals name) may have moved on."""
+        self.conn.execute("UPDATE pages SET seen = 1, run_id = ?, as_of = ? WHERE work_id = ?",
+                          [run_id, as_of or None, work_id])
 
     def put(self, work_id: int, doi: str, slug: str, key: str, row: Any, row_html: str,
             summary: str, headline: str, untracked_at: str | None = None) -> None:
         """A work's row; ``untracked_at``: when it stopped being tracked (None: tracked)."""
         self.conn.execute(
             "INSERT OR REPLACE INTO pages (work_id, doi, slug, key, seen, title_sort, value, change, new, "
-            "run_id, alerts, tracked, untracked_at, row_html, summary, headline) "
-            "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "run_id, as_of, alerts, tracked, untracked_at, row_html, summary, headline) "
+            "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [work_id, doi, slug, key, row.title_sort, row.value, row.sort_change, row.new, row.run_id,
-             len(row.alerts), int(untracked_at is None), untracked_at, row_html, summary, headline],
+             row.as_of or None, len(row.alerts), int(untracked_at is None), untracked_at, row_html, summary, headline],
         )
 
     def citations(self, work_id: int, key: str) -> dict[str, str] | None:
@@ -161,9 +165,11 @@ class PageCache:
             yield Markup(html.replace('href="works/', f'href="{root}works/') if root else html), text
 
     def summaries(self, work_ids: str | None = None) -> Iterator[str]:
-        """Every tracked work's report.json entry (JSON text), in the index's first order."""
+        """Every tracked work's report.json entry (JSON text), in the index's first order,
+        with the run it is of now (a page kept from an earlier report is of the latest run)."""
         for (text,) in self.conn.execute(
-            f"SELECT summary FROM pages WHERE {_WHICH} ORDER BY {ORDERS['headline'][2]}", [work_ids, work_ids]
+            "SELECT json_set(summary, '$.as_of', as_of, '$.run_id', run_id) "
+            f"FROM pages WHERE {_WHICH} ORDER BY {ORDERS['headline'][2]}", [work_ids, work_ids]
         ):
             yield text
 

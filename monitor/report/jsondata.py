@@ -23,7 +23,7 @@ from monitor.report.pages import WorkPage
 if TYPE_CHECKING:
     from monitor.report.collection_pages import CollectionPage
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: a work's file dates its figures by change (``since``), names no run
 WHO = {"Venues": "venues", "Fields": "fields", "Countries": "countries", "Institutions": "institutions"}
 
 
@@ -90,8 +90,6 @@ def detail(page: WorkPage) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "doi": page.doi,
         "title": page.title,
-        "as_of": page.as_of_time or None,
-        "run_id": page.run_id,
         "headline": page.headline.as_dict(),
         "new_citations": page.new,
         "record": dict(page.record),

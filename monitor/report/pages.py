@@ -1,8 +1,13 @@
 """One work's page, built from the store alone: ``build_work`` reads the work's
 observations and ledger (as they stood at ``as_of``) into a ``WorkPage``.
 
-A work page depends only on that work's rows (its ``works`` row too: a work no longer
-tracked says so), the templates and ``Context`` (the few run-wide facts it shows), so a page whose inputs did not change is not rendered again
+A work page shows what each source says and since when, never when it was last asked
+(the index says that, per source): it is built from each source's change points
+(monitor/report/values.py), so a run that asked again and found the same values leaves
+it as it was. It depends only on that work's rows (its ``works`` row too: a work no
+longer tracked says so), the templates and ``Context`` (the few run-wide facts it
+shows), and on where its changes fall against the previous run and the 30- and 365-day
+windows, so a page whose inputs did not change is not rendered again
 (monitor/report/keys.py). Its figures, its "New" and its alerts are those of the last
 run that observed the work (for most works, the latest run).
 """
@@ -24,7 +29,7 @@ from monitor.citing_view import CitingEntry, citing_entry
 from monitor.doi import doi_slug
 from monitor.headline import HeadlineChanges
 from monitor.models import Outcome
-from monitor.report import reads
+from monitor.report import reads, values
 from monitor.sources import SOURCES
 from monitor.sources import title_of as _title
 
@@ -54,13 +59,13 @@ class SourceRow:
     outcome_plain: str
     message: str
     citations: int | None
-    previous: int | None  # the last ok count from an earlier run
+    previous: int | None  # its count at the end of the previous run (None: none then)
     change_30d: int | None
     change_365d: int | None
-    observed_at: str
+    since: str  # when the source first said what it says now (checked again since, unchanged)
     last_ok_citations: int | None
     last_ok_at: str | None
-    observation_id: int
+    observation_id: int  # the first observation that said it: stable while the value stands
     response_id: int | None
     body_sha256: str | None
     pruned_at: str | None = None  # the raw body was pruned (retention); values are kept
@@ -201,12 +206,13 @@ def build_work(db: sqlite_utils.Database, work: Mapping[str, Any], ctx: Context,
     ``citations(record, doi, styles)`` formats "Cite this" (``cite.citations``, or one
     that remembers)."""
     doi = work["doi"]
-    history: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    every: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in store.observation_history(db, doi, ctx.as_of):
-        history[row["source"]].append(row)
-    if not history and ctx.as_of is not None:
+        every[row["source"]].append(row)
+    if not every and ctx.as_of is not None:
         return None
-    observed = sorted({o["run_id"] for rows in history.values() for o in rows})
+    observed = sorted({o["run_id"] for rows in every.values() for o in rows})
+    history = {source: values.change_points(rows) for source, rows in every.items()}
     cut = datetime.fromisoformat(ctx.as_of) if ctx.as_of else None
     ends = [min(ctx.run_ends[r], cut) if cut else ctx.run_ends[r] for r in observed if r in ctx.run_ends]
     # the page is as of the last run that observed the work (or, never observed, the last run)
@@ -220,7 +226,7 @@ def build_work(db: sqlite_utils.Database, work: Mapping[str, Any], ctx: Context,
         if not observations:
             continue
         ok = [o for o in observations if o["outcome"] == Outcome.OK.value]
-        rows.append(_source_row(source, observations, ok, reference))
+        rows.append(_source_row(source, observations, ok, reference, previous_at))
         if ok:
             latest_ok[source], per_source_meta[source], ok_history[source] = ok[-1], ok[-1]["metadata"], ok
     record, origin = metadata.merge(per_source_meta)
@@ -229,7 +235,7 @@ def build_work(db: sqlite_utils.Database, work: Mapping[str, Any], ctx: Context,
     # "New" and the alerts are those of the work's last run, like every figure on the page
     last_run = observed[-1] if observed else None
     alerts = reads.work_alerts(db, last_run, doi) if last_run else []
-    run_rows = [o for rows_ in history.values() for o in rows_ if o["run_id"] == last_run]
+    run_rows = [o for rows_ in every.values() for o in rows_ if o["run_id"] == last_run]
     new_ids = _named_new(alerts)
 
     openalex = latest_ok.get("openalex")
@@ -261,7 +267,7 @@ def build_work(db: sqlite_utils.Database, work: Mapping[str, Any], ctx: Context,
         alerts=tuple(alerts),
         run_id=observed[-1] if observed else None,
         as_of_time=ends[-1].isoformat() if ends else "",  # never observed: as of no run
-        trend=tuple(headline.trend(history, ledger, ctx.active, _sample(ends))),
+        trend=tuple(headline.trend(history, ledger, ctx.active, _sample(_moments(history, ledger, reference)))),
         metrics=tuple(analysis.metrics(latest_ok, ok_history)),
         citing=tuple(replace(citing_entry(r, None), is_new=r["citation_id"] in new_ids or (r["doi"] or "") in new_ids)
                      for r in ledger),
@@ -283,7 +289,7 @@ def build_work(db: sqlite_utils.Database, work: Mapping[str, Any], ctx: Context,
             "One line per source, observed snapshots only.", layout, since=began)) if _days(series) > 1 else Markup(""),
         per_year_chart=charts.both(lambda layout: charts.bars(
             years, f"Citations per year: {title}", f"Source: {basis}.", layout, partial,
-            f"{partial} so far, to {reference.date().isoformat()}" if partial and reference else "")),
+            f"{partial} so far" if partial else "")),
         cite=citations(metadata.for_citation(record, per_source_meta), doi, ctx.styles) if record.get("title") else {},
         untracked_at=portfolio.untracked_since(work, ctx.as_of),
     )
@@ -292,6 +298,17 @@ def build_work(db: sqlite_utils.Database, work: Mapping[str, Any], ctx: Context,
 def _days(series: Sequence[charts.Series]) -> int:
     """On how many days the series were observed."""
     return len({d for s in series for d, _ in s.points})
+
+
+def _moments(history: Mapping[str, Sequence[Mapping[str, Any]]], ledger: Sequence[Mapping[str, Any]],
+             reference: datetime | None) -> list[datetime]:
+    """When the headline may have moved, up to ``reference``: each source's change points
+    and each first or last sighting of a citing work; the trend ends at the last of them,
+    not at the latest run."""
+    found = {datetime.fromisoformat(o["observed_at"]) for rows in history.values() for o in rows}
+    found |= {datetime.fromisoformat(t) for row in ledger for s in row["sightings"].values()
+              for t in (s["first_seen_at"], s["gone_at"]) if t}
+    return sorted(m for m in found if reference is None or m <= reference)
 
 
 def _sample(moments: Sequence[datetime], n: int = TREND_POINTS) -> list[datetime]:
@@ -317,10 +334,13 @@ def _named_new(alerts: Sequence[Mapping[str, Any]]) -> set[Any]:
 
 
 def _source_row(
-    source: str, observations: list[dict[str, Any]], ok: list[dict[str, Any]], reference: datetime | None
+    source: str, observations: Sequence[Mapping[str, Any]], ok: Sequence[Mapping[str, Any]],
+    reference: datetime | None, previous_at: datetime | None,
 ) -> SourceRow:
+    """A source's row from its change points (``observations``, ``ok`` those that are
+    counts): its latest value, since when it stands and the observation that first
+    carried it; its changes since ``previous_at`` (the previous run) and over the windows."""
     latest = observations[-1]
-    earlier = [o for o in ok if o["run_id"] != latest["run_id"]]
     outcome = Outcome(latest["outcome"])
     spec = SOURCES[source].SPEC
     window = analysis.changes(ok, reference) if latest["outcome"] == "ok" and reference else {"30d": None, "365d": None}
@@ -336,10 +356,10 @@ def _source_row(
         outcome_plain=outcome.plain,
         message=latest["message"],
         citations=latest["citations"],
-        previous=earlier[-1]["citations"] if earlier else None,
+        previous=analysis.count_at(ok, previous_at) if previous_at else None,
         change_30d=window["30d"],
         change_365d=window["365d"],
-        observed_at=latest["observed_at"],
+        since=latest["observed_at"],
         last_ok_citations=ok[-1]["citations"] if ok else None,
         last_ok_at=ok[-1]["observed_at"] if ok else None,
         observation_id=latest["id"],

@@ -38,3 +38,18 @@ def newest_citations(db: sqlite_utils.Database, work_ids: list[int], as_of: str 
         "ORDER BY e.first_seen_at DESC, coalesce(c.published, c.year) DESC, e.id DESC LIMIT ?",
         [json.dumps(work_ids), as_of, as_of, n],
     ).fetchall()]
+
+
+def last_answered(db: sqlite_utils.Database, as_of: str | None = None) -> dict[str, dict[str, Any]]:
+    """source → the last run (by ``as_of``) in which it answered (outcome ok): ``run_id`` and
+    ``at`` (the run's end). The work pages date each figure by when it last changed; this
+    says when the sources last confirmed them."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in db.query(
+        "SELECT j.key AS source, r.id AS run_id, coalesce(r.finished_at, r.started_at) AS at "
+        "FROM runs r, json_each(r.summary) j WHERE json_valid(r.summary) "
+        "AND json_extract(j.value, '$.outcome') = 'ok' AND (? IS NULL OR r.started_at <= ?) ORDER BY r.id",
+        [as_of, as_of],
+    ):
+        found[row["source"]] = {"run_id": row["run_id"], "at": row["at"]}
+    return found

@@ -65,6 +65,7 @@ class Site:
     collections: tuple[collection_pages.CollectionPage, ...] = ()  # by name
     version: str = __version__
     source_titles: dict[str, str] = field(default_factory=lambda: {n: title_of(n) for n in SOURCES})
+    answered: dict[str, dict[str, Any]] = field(default_factory=dict)  # source → its last run that answered
 
     def alerts_for(self, doi: str) -> list[dict[str, Any]]:
         return [a for a in self.alerts if a["doi"] == doi]
@@ -175,6 +176,7 @@ def _site(db: sqlite_utils.Database, config: Config, as_of: str | None, now: dat
         run=run,
         next_run=next_run(config, reference) if as_of is None else None,
         alerts=tuple(store.run_alerts(db, run["id"])) if run else (),
+        answered=reads.last_answered(db, as_of),
     )
 
 
@@ -184,17 +186,18 @@ def _write_site(db: sqlite_utils.Database, config: Config, site: Site, folder: P
     index pages, the collections' pages, the feed and report.json from the page cache."""
     env = environment(config.folder)
     ctx = context(db, site.as_of, config.report.citation_styles, config.alerts.new_citations)
-    shared = keys.run_wide(db, ctx, code_digest(config.folder))
+    shared = keys.run_wide(ctx, code_digest(config.folder))
     (folder / "works").mkdir(exist_ok=True)
     templates = WorkTemplates(env.get_template("work.html"), env.get_template("_partials/index_row.html"),
                               env.get_template("_partials/untracked_row.html"))
     old, new = (os.path.join(reuse, "works", "") if reuse else ""), os.path.join(folder, "works", "")
-    for work, key in keys.work_keys(db, ctx, shared):
+    for found in keys.work_keys(db, ctx, shared):
+        work, key = found.work, found.key
         cached = cache.get(work["id"])
         if reuse is not None and cached is not None and cached[0] == key and all(
             link_or_copy(f"{old}{cached[1]}{ext}", f"{new}{cached[1]}{ext}") for ext in (".html", ".json")
         ):
-            cache.keep(work["id"])
+            cache.keep(work["id"], found.run_id, found.as_of)
             continue
         _write_work(db, work, key, ctx, site, folder, cache, templates)
     groups = collection_pages.build_all(db, site.run, site.as_of, site.alerts, cache)
