@@ -196,7 +196,7 @@ def report_command(config_path: Path, as_of: str | None, output: Path | None, re
         require_writable(config, "report_dir")
     written = report.write_report(config, cutoff, output, rebuild=rebuild)
     pages = written.pages
-    click.echo(f"Report: {written.index} ({pages} work page{'s' if pages != 1 else ''})")
+    click.echo(f"Report: {written.index} ({pages} work page{'s' if pages != 1 else ''}, {written.built} built anew)")
 
 
 @cli.command()

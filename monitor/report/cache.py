@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS citations (work_id INTEGER PRIMARY KEY, key TEXT NOT 
 class PageCache:
     def __init__(self, path: Path):
         self.path = path
+        self.built = 0  # work pages built in this report (not kept from the one before)
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode = DELETE")
         if self.conn.execute("PRAGMA user_version").fetchone()[0] != VERSION:  # another layout: start afresh

@@ -44,10 +44,12 @@ _CITE_CODE = hashlib.sha256(Path(cite.__file__).read_bytes()).hexdigest()[:12]  
 
 @dataclass(frozen=True)
 class Written:
-    """A site written: its index, and how many work pages it has."""
+    """A site written: its index, how many work pages it has and how many of them were
+    built anew (the others, unchanged, are the previous site's files)."""
 
     index: Path
     pages: int
+    built: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def _write_past(db: sqlite_utils.Database, config: Config, as_of: str | None, no
         cache = PageCache(folder / ".cache.sqlite")
         try:
             _write_site(db, config, _site(db, config, as_of, now), folder, cache, reuse=None)
-            written = Written(target / "index.html", cache.count())
+            written = Written(target / "index.html", cache.count(), cache.count())
         finally:
             cache.close()
         (folder / ".cache.sqlite").unlink()
@@ -124,12 +126,13 @@ def _write_current(db: sqlite_utils.Database, config: Config, now: datetime, reb
         try:
             valid = cache.start(current.name if current and not rebuild else None)
             site = _write_site(db, config, site, folder, cache, reuse=current if valid else None)
+            built = cache.built
             final = gens.publish(folder)
             cache.finish(final.name)
             cache.commit()
             if config.report.keep_archive_days:
                 _file_day(config, gens, site, cache, today)
-            written = Written(config.report_dir / "index.html", cache.count())
+            written = Written(config.report_dir / "index.html", cache.count(), built)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -200,6 +203,7 @@ def _write_site(db: sqlite_utils.Database, config: Config, site: Site, folder: P
             cache.keep(work["id"], found.run_id, found.as_of)
             continue
         _write_work(db, work, key, ctx, site, folder, cache, templates)
+        cache.built += 1
     groups = collection_pages.build_all(db, site.run, site.as_of, site.alerts, cache)
     site = Site(**{**site.__dict__, "totals": cache.totals((site.run or {}).get("id")),
                    "collections": tuple(groups)})
