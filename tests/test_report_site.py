@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config
-from monitor.report import write_report
+from monitor.report import day_end, write_report
 from tests import headline_views as views
 from tests import synthetic_db
 from tests.conftest import DEFAULT_DOI, ROOT
@@ -233,6 +233,29 @@ def test_keep_archive_days_0_keeps_no_archive(tmp_path):
     write_report(load_config(config))
     assert list((home(tmp_path) / "archive").iterdir()) == []
     assert "Past reports" not in (tmp_path / SITE / "index.html").read_text()
+
+
+def test_a_past_day_reuses_the_citations_the_current_site_formatted(tmp_path, monkeypatch):
+    """Formatting "Cite this" is most of a page's cost: ``report --as-of`` takes each work's
+    from the current site's cache when its record is the same, and formats only the others."""
+    from monitor import cite
+
+    works = 4
+    config = synthetic(tmp_path, works=works)
+    formatted = []
+    real = cite.citations
+    monkeypatch.setattr(cite, "citations", lambda *a: formatted.append(a[1]) or real(*a))
+    write_report(load_config(config))
+    assert len(formatted) == works
+    day = synthetic_db.START.date().isoformat()
+    write_report(load_config(config), as_of=day_end(day), out_dir=tmp_path / "past")
+    assert len(formatted) == works  # the records are the same then: none formatted again
+
+    def cite_this(site: Path) -> str:
+        page = (site / "works/10.5555-synthetic.1.html").read_text()
+        return page[page.index('id="cite"'):page.index('id="provenance"')]
+
+    assert 'class="reference"' in cite_this(tmp_path / "past") and cite_this(tmp_path / "past") == cite_this(tmp_path / SITE)
 
 
 def test_as_of_rebuilds_a_past_day_from_the_database(tmp_path, invoke):

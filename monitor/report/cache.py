@@ -53,15 +53,22 @@ CREATE TABLE IF NOT EXISTS citations (work_id INTEGER PRIMARY KEY, key TEXT NOT 
 
 
 class PageCache:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, known: Path | None = None):
+        """The cache at ``path``; ``known``: the current site's cache, whose formatted
+        citations a past day's report reuses (read only) rather than format them again."""
         self.path = path
         self.built = 0  # work pages built in this report (not kept from the one before)
-        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn = sqlite3.connect(path.absolute().as_uri(), isolation_level=None, uri=True)
         self.conn.execute("PRAGMA journal_mode = DELETE")
         if self.conn.execute("PRAGMA user_version").fetchone()[0] != VERSION:  # another layout: start afresh
             self.conn.executescript("DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS pages; DROP TABLE IF EXISTS citations;")
             self.conn.execute(f"PRAGMA user_version = {VERSION}")
         self.conn.executescript(SCHEMA)
+        self.known = False
+        if known is not None and known.is_file():
+            self.conn.execute("ATTACH DATABASE ? AS known", [known.absolute().as_uri() + "?mode=ro"])
+            self.known = bool(self.conn.execute(
+                "SELECT 1 FROM known.sqlite_master WHERE name = 'citations'").fetchone())
         self.conn.execute("BEGIN")  # one transaction: committed only with the site it describes
 
     def close(self) -> None:
@@ -110,6 +117,8 @@ class PageCache:
     def citations(self, work_id: int, key: str) -> dict[str, str] | None:
         """A work's "Cite this" block, if it was formatted from the same record and styles."""
         row = self.conn.execute("SELECT key, cite FROM citations WHERE work_id = ?", [work_id]).fetchone()
+        if (row is None or row[0] != key) and self.known:
+            row = self.conn.execute("SELECT key, cite FROM known.citations WHERE work_id = ?", [work_id]).fetchone()
         return json.loads(row[1]) if row and row[0] == key else None
 
     def put_citations(self, work_id: int, key: str, cite: dict[str, str]) -> None:

@@ -96,7 +96,7 @@ def _write_past(db: sqlite_utils.Database, config: Config, as_of: str | None, no
     """A complete site into ``target``, built whole into a folder beside it first."""
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        cache = PageCache(folder / ".cache.sqlite")
+        cache = PageCache(folder / ".cache.sqlite", known=Generations(config.report_dir).home / "cache.sqlite")
         try:
             _write_site(db, config, _site(db, config, as_of, now), folder, cache, reuse=None)
             written = Written(target / "index.html", cache.count(), cache.count())
