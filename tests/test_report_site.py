@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -371,3 +372,19 @@ def test_the_pager_stays_short_for_a_thousand_pages():
     assert numbers(500, 1000) == [1, None, 497, 498, 499, 500, 501, 502, 503, None, 1000]
     assert numbers(1, 1000) == [1, 2, 3, 4, None, 1000]
     assert numbers(1000, 1000) == [1, None, 997, 998, 999, 1000]
+
+
+def test_the_index_says_when_each_source_last_answered(tmp_path):
+    """Work pages date figures by change; the index says when each source last confirmed them."""
+    import sqlite3
+
+    config = synthetic(tmp_path, works=2)  # runs 1-3, every source ok
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    with conn:
+        conn.execute("UPDATE runs SET summary = json_set(summary, '$.crossref.outcome', 'error') WHERE id = 3")
+    conn.close()
+    write_report(load_config(config))
+    index = (tmp_path / SITE / "index.html").read_text()
+    health = index[index.index('id="run-health"'):]
+    rows = {m[0]: m[1] for m in re.findall(r'<th scope="row">([^<]+)</th>.*?\(run #(\d+)\)', health, re.DOTALL)}
+    assert rows == {"Crossref": "2", "OpenAlex": "3", "Semantic Scholar": "3"}
