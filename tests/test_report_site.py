@@ -103,6 +103,9 @@ def test_a_quiet_run_rewrites_only_the_works_whose_change_since_the_previous_run
     page = json.loads((site / "works/10.5555-synthetic.1.json").read_text())
     assert page["headline"]["change_since_previous_run"] == 0
     assert {s["since"][:10] for s in page["sources"]} == {"2026-01-07"}  # day 2: its last change
+    index = (site / "index.html").read_text()
+    row = index[index.index('data-doi="10.5555/synthetic.0"'):][:3000]  # cited the same since day 0
+    assert "unchanged since 2026-01-05" in row[:row.index("</tr>")]
 
     before = inodes(site)
     add_run(tmp_path, 4, unchanged=range(works), same_as=2)

@@ -303,12 +303,13 @@ def _days(series: Sequence[charts.Series]) -> int:
 def _moments(history: Mapping[str, Sequence[Mapping[str, Any]]], ledger: Sequence[Mapping[str, Any]],
              reference: datetime | None) -> list[datetime]:
     """When the headline may have moved, up to ``reference``: each source's change points
-    and each first or last sighting of a citing work; the trend ends at the last of them,
-    not at the latest run."""
+    and each first or last sighting of a citing work, the last of each day; the trend ends
+    at the last of them, not at the latest run."""
     found = {datetime.fromisoformat(o["observed_at"]) for rows in history.values() for o in rows}
     found |= {datetime.fromisoformat(t) for row in ledger for s in row["sightings"].values()
               for t in (s["first_seen_at"], s["gone_at"]) if t}
-    return sorted(m for m in found if reference is None or m <= reference)
+    last_of_day = {m.date(): m for m in sorted(m for m in found if reference is None or m <= reference)}
+    return list(last_of_day.values())
 
 
 def _sample(moments: Sequence[datetime], n: int = TREND_POINTS) -> list[datetime]:
