@@ -12,11 +12,12 @@ runs, in a child process each time so that its own peak memory is measured:
    night stores a row per work and batched source whether or not anything changed); the
    report rewrites only the pages whose shown changes moved (those of the works that
    changed the day before: their "since the previous run" falls to 0);
-3. a run like the last, but ``--changed`` of the works have new counts; the report again.
+3. a run like the last, but ``--changed`` of the works have new counts; the report again;
+4. a quiet run again: only the pages of the works changed the night before are rewritten.
 
 Targets for the third report (2 cores): under 120 s and a peak RSS under 300 MB at
-100,000 works with 1 % changed, rewriting only the changed works' pages; memory flat in
-the number of works. Also printed: the time to compute every work's key, the size of
+100,000 works with 1 % changed, rewriting only the changed works' pages (and the fourth
+no more than those); memory flat in the number of works. Also printed: the time to compute every work's key, the size of
 index.html (under 1 MB at 1,000 works), of the whole site and of the dated archive.
 
 ``--styles`` sets ``[report] citation_styles`` for every report. The default, APA alone,
@@ -101,23 +102,28 @@ def main() -> int:
     first = report(config)
     site = folder / "state/report"
     print(f"first report: {first['pages']} pages in {first['seconds']:.1f} s "
-          f"({first['seconds'] / max(1, first['pages']) * 1000:.1f} ms a page), peak RSS {first['rss_mb']:.0f} MB")
+          f"({first['seconds'] / max(1, first['pages']) * 1000:.1f} ms a page), peak RSS {first['rss_mb']:.0f} MB",
+          flush=True)
 
     everyone = range(args.works)
     candidates = [i for i in everyone if synthetic_db.count(i, 3) != synthetic_db.count(i, 1)]
     step = max(1, round(len(candidates) / (args.works * args.changed))) if args.changed else 0
     changed = set(candidates[::step]) if step else set()
-    nights = (("quiet run", 2, set()), (f"quiet run, {len(changed)} works changed ({args.changed:.0%})", 3, changed))
+    nights = (("quiet run", 2, set()), (f"quiet run, {len(changed)} works changed ({args.changed:.0%})", 3, changed),
+              ("quiet run after it", 4, set()))
+    results = []
     for name, day, moved in nights:
         db = store.open_db(database)
-        with db.atomic():
+        with db.atomic():  # the works that changed on day 3 keep day 3's values, the others day 1's
             synthetic_db.add_run(db, dois, day, sorted(moved), unchanged=[i for i in everyone if i not in moved],
-                                 same_as=1)
+                                 same_as=lambda i: 3 if i in changed and day > 3 else 1)
         db.close()
         keyed = report(config, KEYS)
-        second = report(config)
-        print(f"after a {name}: {second['built']} of {second['pages']} pages written in {second['seconds']:.1f} s "
-              f"(keys {keyed['seconds']:.1f} s), peak RSS {second['rss_mb']:.0f} MB")
+        results.append(report(config))
+        print(f"after a {name}: {results[-1]['built']} of {results[-1]['pages']} pages written in "
+              f"{results[-1]['seconds']:.1f} s (keys {keyed['seconds']:.1f} s), peak RSS {results[-1]['rss_mb']:.0f} MB",
+              flush=True)
+    second = results[1]
     index = (site / "index.html").stat().st_size
     archive = size(folder / "state/.report.site/archive")
     print(f"index.html {index / 1024:.0f} KB; the site {size(site) / 2**20:.0f} MB; "
@@ -128,8 +134,10 @@ def main() -> int:
         misses.append(f"second report {second['seconds']:.0f} s > 120 s")
     if second["built"] > len(changed):
         misses.append(f"{second['built']} pages written, {len(changed)} works changed")
-    if second["rss_mb"] > 300:
-        misses.append(f"peak RSS {second['rss_mb']:.0f} MB > 300 MB")
+    if results[2]["built"] > len(changed):
+        misses.append(f"{results[2]['built']} pages written after the quiet run that followed")
+    if max(r["rss_mb"] for r in results) > 300:
+        misses.append(f"peak RSS {max(r['rss_mb'] for r in results):.0f} MB > 300 MB")
     if args.works <= 1000 and index > 2**20:
         misses.append(f"index.html {index} bytes > 1 MB")
     print("targets met" if not misses else "MISSED: " + "; ".join(misses))

@@ -11,7 +11,7 @@ number, so two databases made alike are alike.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -60,10 +60,12 @@ def populate(path: Path, works: int = 300, runs: int = 3, citing: int = 4, long_
 
 def add_run(db: store.sqlite_utils.Database, dois: list[str], run: int, changed: Iterable[int],
             long_titles: bool = False, hostile: str | None = None, unchanged: Iterable[int] = (),
-            same_as: int = 0) -> int:
+            same_as: int | Callable[[int], int] = 0) -> int:
     """One run (the ``run``-th day) that observed the works ``changed`` (by index) with this
-    day's values, and the works ``unchanged`` again with the values of day ``same_as``
-    (the day they last changed): as a quiet night stores them."""
+    day's values, and the works ``unchanged`` again with the values of day ``same_as`` (the
+    day they last changed; or a function of the work's index that says it): as a quiet
+    night stores them."""
+    last_changed = same_as if callable(same_as) else (lambda i: same_as)
     when = START + timedelta(days=run)
     summary = {s: {"outcome": "ok", "message": ""} for s in SOURCES}
     run_id = int(db.execute(
@@ -71,7 +73,7 @@ def add_run(db: store.sqlite_utils.Database, dois: list[str], run: int, changed:
         [store.iso(when), store.iso(when + timedelta(minutes=5)), json.dumps(summary)],
     ).lastrowid or 0)
     rows = []
-    for i, day in [(i, run) for i in changed] + [(i, same_as) for i in unchanged]:
+    for i, day in [(i, run) for i in changed] + [(i, last_changed(i)) for i in unchanged]:
         name = title(i, long_titles) if not (hostile and i == 0) else hostile
         meta = {"title": name, "journal": f"Journal of {WORDS[i % len(WORDS)].capitalize()}",
                 "year": 2015 + i % 11, "published": f"{2015 + i % 11}-0{1 + i % 9}",
