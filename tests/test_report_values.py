@@ -3,7 +3,6 @@ pages use find the same ones."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from monitor import store
@@ -23,10 +22,10 @@ def test_sql_and_python_find_the_same_change_points(tmp_path):
                          [store.iso(when), store.iso(when)]).lastrowid
         for source in ("openalex", "crossref"):  # crossref: the same answer every day
             db.execute(
-                "INSERT INTO observations (run_id, work_id, source, observed_at, outcome, message, citations, metrics) "
-                "VALUES (?, 1, ?, ?, ?, ?, ?, ?)",
-                [run, source, store.iso(when), *((outcome, message, citations, json.dumps(metrics))
-                                                  if source == "openalex" else ("ok", "", 9, "{}"))])
+                "INSERT INTO observations (run_id, work_id, source, observed_at, outcome, message, citations, "
+                "metrics_id) VALUES (?, 1, ?, ?, ?, ?, ?, ?)",
+                [run, source, store.iso(when), *((outcome, message, citations, store.save_payload(db, metrics))
+                                                  if source == "openalex" else ("ok", "", 9, None))])
     by_sql = {(r["source"], r["id"]) for r in db.query(f"SELECT * FROM ({values.CHANGE_POINTS}) WHERE changed")}
     rows = store.observation_history(db, "10.5555/a")
     by_python = {(o["source"], o["id"]) for source in ("openalex", "crossref")

@@ -8,9 +8,12 @@ first observation, and each one whose value differs from the one before. The val
 so the page's figures, windows and charts come out as from every observation.
 
 The same definition twice, once for each side of the page cache: ``change_points`` for a
-page being built (Python, over one work's rows), ``CHANGE_POINTS`` for the keys of every
-work (SQL, over the whole table in one pass). When observations hold payload ids in
-place of their JSON, only ``VALUE_COLUMNS`` changes.
+page being built (Python, over one work's rows as ``store.observation_history`` reads
+them, metrics and metadata decoded), ``CHANGE_POINTS`` for the keys of every work (SQL,
+over the whole table in one pass, metrics and metadata as payload ids: one payload per
+distinct JSON, so equal ids are equal values). Runs follow one another (one at a time,
+under the run lock), so a source's observations of a work in run order are in time order:
+the SQL walks them by run, along the table's (work_id, source, run_id) index.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 # What an observation says (its value); two consecutive observations of a work by one
-# source that agree on all of these are one value, checked twice.
+# source that agree on all of these are one value, checked twice. In SQL, the payloads'
+# ids stand for the metrics and the metadata.
 VALUE_COLUMNS = ("outcome", "message", "citations", "metrics", "metadata")
+SQL_VALUE_COLUMNS = ("outcome", "message", "citations", "metrics_id", "metadata_id")
 
-_SAME = " AND ".join(f"o.{c} IS lag(o.{c}) OVER w" for c in VALUE_COLUMNS)
+_SAME = " AND ".join(f"o.{c} IS lag(o.{c}) OVER w" for c in SQL_VALUE_COLUMNS)
 
 # Every observation with ``changed`` (a change point: its source's first, or a value unlike
 # the one before), ``last`` (its source's latest of the work) and ``previous_run`` (the run
@@ -33,7 +38,7 @@ SELECT o.work_id, o.source, o.id, o.run_id, o.observed_at, o.outcome, o.response
        lead(o.id) OVER w IS NULL AS last,
        lag(o.run_id) OVER w AS previous_run
 FROM observations o
-WINDOW w AS (PARTITION BY o.work_id, o.source ORDER BY o.observed_at, o.id)
+WINDOW w AS (PARTITION BY o.work_id, o.source ORDER BY o.run_id)
 """
 
 
