@@ -121,12 +121,13 @@ def work_keys(db: sqlite_utils.Database, ctx: Context, shared: str) -> Iterator[
     runs = sorted(ctx.run_ends)
     latest = Moments.of(ctx, runs[-1] if runs else None, runs[-2] if len(runs) > 1 else None)
     params = {"b0": latest.bounds[0], "b1": latest.bounds[1], "b2": latest.bounds[2], "run": latest.run_id}
+    seen: dict[tuple[int | None, int | None], Moments] = {}  # most works share their runs
     for row in db.query(SIGNATURES, params):
         changes = sorted(tuple(c.split(" ")) for c in (row["changes"] or "").split(";") if c)
         lasts = [c.split(" ") for c in (row["lasts"] or "").split(";") if c]
         last = max((int(r[1]) for r in lasts), default=None)
         previous = max((p for p in (_previous(r, last) for r in lasts) if p is not None), default=None)
-        moments = Moments.of(ctx, last, previous)
+        moments = seen.get((last, previous)) or seen.setdefault((last, previous), Moments.of(ctx, last, previous))
         ledger, alerts = row["ledger"], row["alerts"]
         if moments != latest:  # a work not observed by the latest run: its own moments
             own = next(db.query(_ONE_WORK, {"work": row["id"], "run": moments.run_id, **dict(
