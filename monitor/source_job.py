@@ -15,7 +15,7 @@ import heapq
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import ModuleType
@@ -129,13 +129,13 @@ class ListQueue:
         elif entry[:3] > self.due[0][:3]:  # more urgent than the least urgent kept
             heapq.heapreplace(self.due, entry)
 
-    def in_order(self) -> list[tuple[Work, Observation]]:
-        """(work, its count's observation as the list needs it), the most urgent first."""
-        return [
-            (work, Observation(work.doi, self.source, Outcome.OK, citations=count,
-                               metadata={k: v for k, v in zip(self.keys, ids) if v is not None}))
-            for *_, work, count, ids in sorted(self.due, key=lambda d: d[:3], reverse=True)
-        ]
+    def in_order(self) -> Iterator[tuple[Work, Observation]]:
+        """(work, its count's observation as the list needs it), the most urgent first; each
+        made as it is asked for, so only a chunk of them is held at a time."""
+        self.due.sort(key=lambda d: d[:3], reverse=True)  # no longer a heap: nothing is noted now
+        for *_, work, count, ids in self.due:
+            yield (work, Observation(work.doi, self.source, Outcome.OK, citations=count,
+                                     metadata={k: v for k, v in zip(self.keys, ids) if v is not None}))
 
 
 def run_source(
@@ -202,7 +202,7 @@ def fetch_source(
     session = session_for(source, client, config, now=now, clock=clock, sleep=sleep, deadline=deadline)
     queue = ListQueue(source.name, spec.list_keys)
     report = fetch_works(module, session, works, config, now, lists or {}, queue)
-    listings = _redacted(session, fetch_lists(module, session, queue.in_order()))
+    listings = _redacted(session, fetch_lists(module, session, list(queue.in_order())))
     return replace(
         report,
         exchanges=report.exchanges + tuple(session.drain()),

@@ -22,9 +22,10 @@ one asked. An answer about another work is an error for the work asked, never a 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -139,9 +140,11 @@ def pmcid_or_none(value: object) -> str | None:
     return f"PMC{match.group(1)}" if match else None
 
 
-def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter); an iterator is read lazily."""
+    rest = iter(items)
+    while part := list(islice(rest, size)):
+        yield part
 
 
 def failed(works: Sequence[Work], source: str, failure: FetchFailure) -> list[Observation]:
