@@ -125,6 +125,7 @@ def report(name: str, run: dict) -> None:
     for source, s in run["sources"].items():
         print(f"  {source:<16}{s['requests']:>9}{s['throttled']:>6}{s['wall_s']:>8}{s['floor_s']:>9}"
               f"{s['asked']:>8}{s['lists']:>7}  {s['outcome']}")
+    print(f"  peak RSS so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", flush=True)
 
 
 def main() -> int:
@@ -140,20 +141,20 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             config = load_config(write_config(Path(tmp), base, args.works, args.speed))
             cold = one_run(config, base, args.speed)
+            report("Cold", cold)  # each run's numbers as soon as it ends: a long one may be cut short
             # the backlog of a cold start (lists, per-work sources), at a hundred times the
             # rate and 10 ms: not timed against anything
             call(f"{base}/_tune?speed=100&latency=0.01", "POST")
             catch_up = one_run(load_config(write_config(Path(tmp), base, args.works, 100, catch_up=True)), base, 100)
+            report("Catch-up (x100, 10 ms, no budget)", catch_up)
             call(f"{base}/_tune?speed={args.speed:g}&latency={args.latency:g}", "POST")
             before = db_bytes(config.database)
             quiet = one_run(config, base, args.speed)
+            report("Quiet", quiet)
             grown = db_bytes(config.database) - before
     finally:
         proc.kill()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report("Cold", cold)
-    report("Catch-up (x100, 10 ms, no budget)", catch_up)
-    report("Quiet", quiet)
     n, sources = args.works, len(config.enabled_sources)
     asked = sum(s["asked"] for s in quiet["sources"].values())
     batched = [s for s in quiet["sources"] if SOURCES[s].SPEC.batched]
