@@ -116,7 +116,7 @@ def main() -> int:
         db = store.open_db(database)
         with db.atomic():  # the works that changed on day 3 keep day 3's values, the others day 1's
             synthetic_db.add_run(db, dois, day, sorted(moved), unchanged=[i for i in everyone if i not in moved],
-                                 same_as=lambda i: 3 if i in changed and day > 3 else 1)
+                                 same_as=lambda i, day=day: 3 if i in changed and day > 3 else 1)
         db.close()
         keyed = report(config, KEYS)
         results.append(report(config))
