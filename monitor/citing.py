@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
@@ -44,6 +43,7 @@ def save_list(
     if listing.outcome is not Outcome.OK:
         return
     seen: set[int] = set()
+    checked: dict[int, str] = {}  # citation → the authors (as stored) it was just checked with
     for record in listing.records:
         citer_id = upsert_citer(db, record, now)
         self_cite = ledger.is_self_citation(record.authors, tracked_authors, record.author_sc)
@@ -66,8 +66,10 @@ def save_list(
                 citer_id=citer_id, work_id=work_id, citation_id=citation_id, source=listing.source,
             )
         seen.add(citation_id)
+        if record.authors:
+            checked[citation_id] = json.dumps([dict(a) for a in record.authors])
     if tracked_authors:
-        _flag_self_citations(db, work_id, tracked_authors, now, checked=seen)
+        _flag_self_citations(db, work_id, tracked_authors, now, checked)
     if listing.complete:  # only a complete list can show that a work has vanished
         listed = store.rows(db,
             "SELECT cs.citation_id, e.citer_id FROM citation_sources cs "
@@ -105,16 +107,20 @@ def complete_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetim
 
 def _flag_self_citations(
     db: sqlite_utils.Database, work_id: int, tracked_authors: list[Mapping[str, Any]], now: datetime,
-    checked: AbstractSet[int] = frozenset(),
+    checked: Mapping[int, str] | None = None,
 ) -> None:
     """Check the work's citing works listed before its own authors were known (a source that
     finished before the ones describing the tracked work), so none stays unflagged until its
-    list is fetched again; the citations in ``checked`` were just checked against them."""
+    list is fetched again. A citation in ``checked`` was just checked with the authors it
+    maps to: when those are the stored ones, it is not checked again."""
+    checked = checked or {}
     for row in list(store.rows(db,
         "SELECT e.id, e.citer_id, c.authors FROM citations e JOIN citers c ON c.id = e.citer_id "
         "WHERE e.work_id = ? AND e.is_self_citation = 0 AND c.authors != '[]'", [work_id],
     )):
-        if row["id"] not in checked and ledger.is_self_citation(json.loads(row["authors"]), tracked_authors):
+        if checked.get(row["id"]) == row["authors"]:
+            continue
+        if ledger.is_self_citation(json.loads(row["authors"]), tracked_authors):
             db.execute("UPDATE citations SET is_self_citation = 1 WHERE id = ?", [row["id"]])
             ledger_history.record_changes(
                 db, now, "citations", {"is_self_citation": 0}, {"is_self_citation": 1},

@@ -79,8 +79,7 @@ def make_client(contact_email: str | None, http: HttpConfig, connections: int = 
     ``connections``: how many requests may be in flight at once, from every source (the
     sum of their ``max_concurrency``: their gates bound it, not the pool); that many
     connections are kept open for the next request, so none pays for a new one. Its
-    connections honour the wall-clock deadline of each
-    request (``deadline.within``).
+    connections honour the wall-clock deadline of each request (``deadline.within``).
     """
     client = httpx.Client(
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),

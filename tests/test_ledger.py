@@ -254,6 +254,22 @@ def test_a_self_citation_listed_before_the_tracked_works_authors_were_known_is_f
     assert flags == {"333": 1, "10.1/z": 0}
 
 
+def test_a_citing_work_listed_again_without_authors_is_checked_with_the_authors_stored(store_db):
+    """A list that names a citing work without its authors says nothing about self-citation;
+    the authors an earlier list stored still decide, once the tracked work's are known."""
+    from datetime import UTC, datetime
+
+    from monitor import citing, store
+    from monitor.models import CitingList, CitingRecord, Outcome
+
+    save(store_db, 1, "europepmc", {"pmid": "333", "authors": ({"name": "Cheng Y"},)})  # no authors known yet
+    now = datetime(2026, 1, 1, 7, tzinfo=UTC)
+    listing = CitingList(DEFAULT_DOI, "icite", Outcome.OK, (CitingRecord("icite", pmid="333"),))
+    with store_db.atomic():
+        citing.save_list(store_db, store.start_run(store_db, now), 1, listing, [{"name": "Yan Cheng"}], {}, now)
+    assert [r["is_self_citation"] for r in store_db.query("select * from citing_works")] == [1]
+
+
 def test_a_preprint_seen_again_after_its_merge_is_the_same_citing_work(store_db):
     """The published version took the row; the preprint's DOI, listed alone later, finds it."""
     title = "Secretory autophagy shapes the tumour immune microenvironment"
