@@ -20,7 +20,7 @@ whose latest observation does not already say so, so that it adds no row at ever
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +41,9 @@ class WorkState:
     last_outcome: str | None
     moved_at: datetime | None  # when a batched source's count of the work last changed
     listed: bool = True  # it has a complete list of the work's citing works (if it lists any)
+
+
+NEVER_ASKED = WorkState(None, None, None)  # a work the source has no observation of
 
 
 @dataclass(frozen=True)
@@ -156,18 +159,12 @@ def pmids_settled(db: sqlite_utils.Database | None, config: Config, plans: Itera
         return True
     if db is None:
         return False
-    providers = [s.name for s in config.enabled_sources if SOURCES[s.name].SPEC.provides_pmid]
-    return all(
-        state.last_outcome in ANSWERS
-        for provider in providers
-        for state in _states_of(work_states(db, provider, lacking.values()), lacking)
-    )
-
-
-def _states_of(states: dict[str, WorkState], works: Iterable[str]) -> Iterator[WorkState]:
-    """The state of each of ``works`` (never asked: no state)."""
-    for doi in works:
-        yield states.get(doi, WorkState(None, None, None))
+    for source in config.enabled_sources:
+        if SOURCES[source.name].SPEC.provides_pmid:
+            states = work_states(db, source.name, lacking.values())
+            if any(states.get(doi, NEVER_ASKED).last_outcome not in ANSWERS for doi in lacking):
+                return False
+    return True
 
 
 def plan_source(
@@ -186,7 +183,7 @@ def plan_source(
     due: list[tuple[int, float, Work]] = []
     reasons = dict.fromkeys((r.name for r in RULES), 0)
     for work in works:
-        state = states.get(work.doi, WorkState(None, None, None))
+        state = states.get(work.doi, NEVER_ASKED)
         if not configured:
             if state.last_outcome != Outcome.NOT_CONFIGURED.value:
                 due.append((0, 0.0, work))
