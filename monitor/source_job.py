@@ -11,9 +11,9 @@ the budget leaves are asked at a later run.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,12 +38,14 @@ from monitor.models import (
 )
 from monitor.plan import SourcePlan
 from monitor.sources import SOURCES
-from monitor.sources.base import chunks, failed_list, not_configured
+from monitor.sources.base import chunks, failed_list, not_configured, pack
 
 log = logging.getLogger(__name__)
 
 CHUNK_REQUESTS = 20  # a chunk asks at least this many requests (and 4 a place in flight) ...
 CHUNK_WORKS = (1000, 2000)  # ... of at most this many works: a batched source's, a per-work one's
+LIST_RECORDS = 10_000  # a chunk of lists holds about this many records (by the counts), or one list
+URGENCY_GROUP = 1e10  # a list's urgency: its group times this, plus its age (seconds, < 1e10)
 
 
 def session_for(source: SourceConfig, client: httpx.Client, config: Config, **kwargs: Any) -> Session:
@@ -110,32 +112,50 @@ class Tally:
 @dataclass
 class ListQueue:
     """The lists due that cost requests, noted while counting, asked after: the most
-    urgent first, and no more than ``cap`` of them (what the run's budget could fetch), so
-    it holds little however many works are tracked. Each keeps only what its list needs:
-    the work, its count, the list's id (``SourceSpec.list_keys``)."""
+    urgent first, and no more than ``cap`` of them (what the run's budget could fetch).
+    Each keeps only what its list needs (the work, its count, the list's ids:
+    ``SourceSpec.list_keys``), in columns rather than a tuple a list: at 100,000 works
+    a third of the memory."""
 
     source: str
     keys: tuple[str, ...]
     cap: int | None = None
-    # a max-heap of the most urgent: (-group, -age, -seq, work, count, list ids)
-    due: list[tuple[int, float, int, Work, int | None, tuple[Any, ...]]] = field(default_factory=list)
+    # place i is the i-th list noted: its urgency (smaller first), work, count, list ids
+    urgency: array[float] = field(default_factory=lambda: array("d"))
+    works: list[Work] = field(default_factory=list)
+    counts: array[int] = field(default_factory=lambda: array("q"))
+    ids: list[tuple[Any, ...]] = field(default_factory=list)
 
     def note(self, priority: tuple[int, str], work: Work, obs: Observation) -> None:
-        group, fetched_at = priority
+        group, fetched_at = priority  # the group first (0, 1, 2), then the oldest list
         age = datetime.fromisoformat(fetched_at).timestamp() if fetched_at else 0.0
-        entry = (-group, -age, -len(self.due), work, obs.citations, tuple(obs.metadata.get(k) for k in self.keys))
-        if self.cap is None or len(self.due) < self.cap:
-            heapq.heappush(self.due, entry)
-        elif entry[:3] > self.due[0][:3]:  # more urgent than the least urgent kept
-            heapq.heapreplace(self.due, entry)
+        self.urgency.append(group * URGENCY_GROUP + age)
+        self.works.append(work)
+        self.counts.append(-1 if obs.citations is None else obs.citations)
+        self.ids.append(tuple(obs.metadata.get(k) for k in self.keys))
+        if self.cap is not None and len(self.works) >= 2 * max(self.cap, 1000):
+            self._keep(self._order()[: self.cap])
+
+    def _order(self) -> list[int]:
+        """Places, the most urgent first; among equals, the first noted first."""
+        return sorted(range(len(self.works)), key=self.urgency.__getitem__)
+
+    def _keep(self, places: list[int]) -> None:
+        places.sort()  # in the order noted, so that equals stay first noted first
+        self.urgency = array("d", (self.urgency[i] for i in places))
+        self.works = [self.works[i] for i in places]
+        self.counts = array("q", (self.counts[i] for i in places))
+        self.ids = [self.ids[i] for i in places]
 
     def in_order(self) -> Iterator[tuple[Work, Observation]]:
-        """(work, its count's observation as the list needs it), the most urgent first; each
-        made as it is asked for, so only a chunk of them is held at a time."""
-        self.due.sort(key=lambda d: d[:3], reverse=True)  # no longer a heap: nothing is noted now
-        for *_, work, count, ids in self.due:
-            yield (work, Observation(work.doi, self.source, Outcome.OK, citations=count,
-                                     metadata={k: v for k, v in zip(self.keys, ids) if v is not None}))
+        """(work, its count's observation as the list needs it), the most urgent first, no
+        more than ``cap``; each made as it is asked for, so only a chunk is held at a time."""
+        order = self._order()
+        for i in order if self.cap is None else order[: self.cap]:
+            metadata = {k: v for k, v in zip(self.keys, self.ids[i]) if v is not None}
+            count = self.counts[i]
+            yield (self.works[i], Observation(self.works[i].doi, self.source, Outcome.OK,
+                                              citations=None if count < 0 else count, metadata=metadata))
 
 
 def run_source(
@@ -169,7 +189,7 @@ def run_source(
         report = fetch_works(module, session, chunk, config, now, lists, queue)
         tally.add(report)
         deliver(report)
-    for pairs in chunks(queue.in_order(), chunk_size(source)):
+    for pairs in pack(queue.in_order(), chunk_size(source), _expected_records, LIST_RECORDS):
         if session.stopped or (session.budget is not None and session.requests >= session.budget):
             break  # the rest wait for a later run: they stay due
         listings = _redacted(session, fetch_lists(module, session, pairs))
@@ -309,6 +329,11 @@ def _fetch_list(module: ModuleType, work: Work, obs: Observation, session: Sessi
     except Exception as exc:  # a bug in one source must not stop the others
         log.exception("%s: unexpected failure listing citing works", obs.source)
         return failed_list(work, obs, exc)
+
+
+def _expected_records(pair: tuple[Work, Observation]) -> int:
+    """The records a work's list should hold: its count (and one, for the request)."""
+    return 1 + (pair[1].citations or 0)
 
 
 def _redacted(session: Session, listings: Iterable[CitingList]) -> list[CitingList]:

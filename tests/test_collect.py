@@ -133,3 +133,33 @@ def test_the_most_urgent_lists_come_first():
                                                         metadata={"openalex_id": "W1", "abstract": "long"}))
         assert [w.doi for w, _ in queue.in_order()] == expected
         assert all(o.metadata == {"openalex_id": "W1"} and o.citations == 3 for _, o in queue.in_order())
+
+
+def test_a_capped_list_queue_keeps_the_most_urgent_however_many_are_noted():
+    import random
+
+    from monitor.source_job import ListQueue
+
+    rng = random.Random(7)
+    noted = [(rng.randrange(3), f"2026-01-{rng.randrange(1, 29):02d}T00:00:00+00:00", f"w{i}") for i in range(5000)]
+    queue = ListQueue("openalex", ("openalex_id",), cap=40)
+    for group, fetched_at, doi in noted:
+        queue.note((group, fetched_at if group == 2 else ""), Work(doi),
+                   Observation(doi, "openalex", Outcome.OK, citations=None, metadata={"openalex_id": doi}))
+    assert len(queue.works) < 2 * 1000  # pruned as it goes, not held in full
+    expected = sorted(noted, key=lambda n: (n[0], n[1] if n[0] == 2 else ""))[:40]  # stable: first noted first
+    got = list(queue.in_order())
+    assert [w.doi for w, _ in got] == [doi for *_, doi in expected]
+    assert all(o.citations is None and o.metadata == {"openalex_id": w.doi} for w, o in got)
+
+
+def test_lists_are_asked_in_chunks_of_about_list_records_by_their_counts():
+    from monitor.source_job import LIST_RECORDS, _expected_records
+    from monitor.sources.base import pack
+
+    counts = [3, LIST_RECORDS * 2, 5, *[LIST_RECORDS // 4] * 6, 0]
+    pairs = [(Work(f"w{i}"), Observation(f"w{i}", "openalex", Outcome.OK, citations=c)) for i, c in enumerate(counts)]
+    batches = list(pack(iter(pairs), 1000, _expected_records, LIST_RECORDS))
+    assert [len(b) for b in batches] == [1, 1, 4, 4]  # the big list alone; the rest by records
+    assert all(sum(_expected_records(p) for p in b) <= LIST_RECORDS for b in batches if len(b) > 1)
+    assert [p for b in batches for p in b] == pairs

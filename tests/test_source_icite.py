@@ -269,3 +269,18 @@ def test_a_pmid_missing_from_the_answer_is_an_error():
         icite.fetch_citing(
             Work(DEFAULT_DOI, pmid="23456789"), dataclasses.replace(obs, exchange=None), None
         )
+
+
+def test_the_lists_of_a_batch_parse_its_answer_once(monkeypatch):
+    record = dict(sample()[0], pmid=int(PMID), cited_by=[35000001, 35000002], citation_count=2)
+    obs = counted(record)  # one answer holding two records: docs sample [1], then this one
+    first = Work("10.9999/other", pmid=str(sample()[1]["pmid"]))
+    parses = []
+    real = Exchange.json
+    monkeypatch.setattr(Exchange, "json", lambda self: parses.append(self) or real(self))
+    lists = [icite.fetch_citing(w, obs, None) for w in (first, Work(DEFAULT_DOI, pmid=PMID))]
+    assert all(x.outcome is Outcome.OK for x in lists)
+    assert [r.pmid for r in lists[1].records] == ["35000001", "35000002"]
+    assert len(parses) == 1  # not once a work: a batch of 200 would parse it 200 times
+    icite.fetch_citing(Work(DEFAULT_DOI, pmid=PMID), counted(record), None)
+    assert len(parses) == 2  # another answer is parsed for itself

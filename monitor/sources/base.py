@@ -22,6 +22,7 @@ one asked. An answer about another work is an error for the work asked, never a 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -108,21 +109,22 @@ def url_room(
 
 
 def pack(
-    works: Sequence[Work],
+    items: Iterable[T],
     size: int,
-    length: Callable[[Work], int] | None = None,
+    length: Callable[[T], int] | None = None,
     room: int = 0,
-) -> Iterator[list[Work]]:
-    """Works in batches of at most ``size``, and, given ``length``, of at most ``room``
-    characters in all (a work longer than that alone goes in a batch of its own)."""
-    batch: list[Work] = []
+) -> Iterator[list[T]]:
+    """Items (works, mostly) in batches of at most ``size``, and, given ``length``, of at
+    most ``room`` in all (an item longer than that alone goes in a batch of its own): the
+    characters of a URL, the records of a chunk of lists. An iterator is read lazily."""
+    batch: list[T] = []
     used = 0
-    for work in works:
-        cost = length(work) if length else 0
+    for item in items:
+        cost = length(item) if length else 0
         if batch and (len(batch) >= size or (length and used + cost > room)):
             yield batch
             batch, used = [], 0
-        batch.append(work)
+        batch.append(item)
         used += cost
     if batch:
         yield batch
@@ -138,6 +140,21 @@ def pmcid_or_none(value: object) -> str | None:
         return None
     match = _PMCID.match(value.strip().rstrip("/").rsplit("/", 1)[-1])
     return f"PMC{match.group(1)}" if match else None
+
+
+_last_parsed = threading.local()  # per source thread: (answer, parse, what it gave)
+
+
+def parsed_once(exchange: Exchange, parse: Callable[[Exchange], T]) -> T:
+    """``parse(exchange)``, remembered for the next call with the same answer: the free
+    lists of a batch's works (iCite's, PubMed's) are read from one answer, one work after
+    another, and parsing it again for each work cost time in the square of the batch."""
+    last = getattr(_last_parsed, "value", None)
+    if last is not None and last[0] is exchange and last[1] is parse:
+        return last[2]  # type: ignore[no-any-return]
+    result = parse(exchange)
+    _last_parsed.value = (exchange, parse, result)
+    return result
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -35,6 +35,7 @@ from monitor.sources.base import (
     lookup_batches,
     may,
     need,
+    parsed_once,
     pubmed_title,
 )
 
@@ -143,6 +144,16 @@ def _flag(record: dict[str, Any], legacy: str) -> bool | None:
     return value
 
 
+def _records_by_pmid(exchange: Exchange) -> dict[str, Any]:
+    """An answer's records by their PMID (the first, where one repeats)."""
+    records: dict[str, Any] = {}
+    for record in need(exchange.json(), "data", list):
+        pmid = _pmid(record)
+        if pmid is not None:
+            records.setdefault(pmid, record)
+    return records
+
+
 def _pmid(record: Any) -> str | None:
     value = record.get("pmid") if isinstance(record, dict) else None
     return str(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
@@ -181,7 +192,7 @@ def fetch_citing(work: Work, observation: Observation, session: Session) -> Citi
     exchange = observation.exchange
     if exchange is None:
         raise MalformedResponse("the count kept no iCite answer to read the citing PMIDs from")
-    record = next((r for r in need(exchange.json(), "data", list) if _pmid(r) == work.pmid), None)
+    record = parsed_once(exchange, _records_by_pmid).get(work.pmid or "")
     if record is None:
         raise MalformedResponse(f"PMID {work.pmid} is not in the answer it was counted from")
     pmids = citing_pmids(record)

@@ -53,6 +53,7 @@ from monitor.sources.base import (
     failed,
     malformed,
     observe,
+    parsed_once,
     partial_date,
     pmcid_or_none,
     pubmed_title,
@@ -220,6 +221,10 @@ def parse_elink(body: bytes) -> dict[str, ET.Element]:
     return link_sets
 
 
+def _link_sets(exchange: Exchange) -> dict[str, ET.Element]:
+    return parse_elink(exchange.body)
+
+
 def parse_link_set(link_set: ET.Element) -> Parsed:
     """One LinkSet → the number of distinct PMIDs in its pubmed_pubmed_citedin LinkSetDb."""
     return Parsed(
@@ -250,7 +255,7 @@ def fetch_citing(work: Work, observation: Observation, session: Session) -> Citi
     exchange = observation.exchange
     if exchange is None:
         raise MalformedResponse("the count kept no elink answer to read the citing PMIDs from")
-    link_set = parse_elink(exchange.body).get(work.pmid or "")
+    link_set = parsed_once(exchange, _link_sets).get(work.pmid or "")
     if link_set is None:
         raise MalformedResponse(
             f"PMID {work.pmid} has no LinkSet in the answer it was counted from"
