@@ -45,11 +45,11 @@ def save_list(
     seen: set[int] = set()
     checked: dict[int, str] = {}  # citation → the authors (as stored) it was just checked with
     for record in listing.records:
-        citer_id = upsert_citer(db, record, now)
+        citer_id, new_citer = _upsert_citer(db, record, now)
         self_cite = ledger.is_self_citation(record.authors, tracked_authors, record.author_sc)
-        citation_id = _upsert_citation(db, work_id, citer_id, record, run_id, now, self_cite)
+        citation_id, new_citation = _upsert_citation(db, work_id, citer_id, record, run_id, now, self_cite, new_citer)
         response_id = response_ids.get(id(record.exchange)) if record.exchange else None
-        before = _sighting(db, citation_id, listing.source)
+        before = None if new_citation else _sighting(db, citation_id, listing.source)
         db.execute(
             "INSERT INTO citation_sources (citation_id, source, first_seen_at, first_seen_run_id, "
             "last_seen_at, author_sc, journal_sc, response_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -60,9 +60,11 @@ def save_list(
             [citation_id, listing.source, iso(now), run_id, iso(now),
              _bool(record.author_sc), _bool(record.journal_sc), response_id],
         )
-        if before is not None:
+        if before is not None:  # as the statement left it (its tracked columns)
+            after = {"gone_at": None, "author_sc": _coalesce(_bool(record.author_sc), before["author_sc"]),
+                     "journal_sc": _coalesce(_bool(record.journal_sc), before["journal_sc"])}
             ledger_history.record_changes(
-                db, now, "citation_sources", before, _sighting(db, citation_id, listing.source) or {},
+                db, now, "citation_sources", before, after,
                 citer_id=citer_id, work_id=work_id, citation_id=citation_id, source=listing.source,
             )
         seen.add(citation_id)
@@ -130,9 +132,10 @@ def _flag_self_citations(
 
 def _upsert_citation(
     db: sqlite_utils.Database, work_id: int, citer_id: int, record: CitingRecord,
-    run_id: int, now: datetime, self_cite: bool,
-) -> int:
-    before = next(store.rows(db,
+    run_id: int, now: datetime, self_cite: bool, new_citer: bool = False,
+) -> tuple[int, bool]:
+    """The citation's id, and whether it is new (a citer just added has none yet)."""
+    before = None if new_citer else next(store.rows(db,
         "SELECT * FROM citations WHERE work_id = ? AND citer_id = ?", [work_id, citer_id]), None)
     if before is None:
         cursor = db.execute(
@@ -141,7 +144,7 @@ def _upsert_citation(
             [work_id, citer_id, iso(now), run_id, iso(now), int(self_cite), _bool(record.is_influential),
              json.dumps(list(record.contexts)), json.dumps(list(record.intents))],
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.lastrowid or 0), True
     after = {
         "last_seen_at": iso(now),
         "is_self_citation": max(before["is_self_citation"], int(self_cite)),
@@ -156,7 +159,7 @@ def _upsert_citation(
         f"UPDATE citations SET {', '.join(f'{k} = ?' for k in after)} WHERE id = ?",
         [*after.values(), before["id"]],
     )
-    return int(before["id"])
+    return int(before["id"]), False
 
 
 def _either_known(new: int | None, old: int | None) -> int | None:
@@ -164,8 +167,16 @@ def _either_known(new: int | None, old: int | None) -> int | None:
     return old if new is None else new
 
 
+_coalesce = _either_known  # SQL's coalesce(new, old), as the upserts say it
+
+
 def upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> int:
     """Find the citing work this record describes (merging duplicates it reveals), or add it."""
+    return _upsert_citer(db, record, now)[0]
+
+
+def _upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> tuple[int, bool]:
+    """``upsert_citer``'s id, and whether the citer is new."""
     matches = _matching_citers(db, record)
     if not matches:
         cursor = db.execute(
@@ -174,26 +185,37 @@ def upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime)
         )
         citer_id = int(cursor.lastrowid or 0)
         _update_citer(db, citer_id, record, now, new=True)
-        return citer_id
+        return citer_id, True
     citer_id = min(matches)
-    for other in sorted(matches - {citer_id}):
+    for other in sorted(matches.keys() - {citer_id}):
         _merge_citers(db, citer_id, other, now)
-    _update_citer(db, citer_id, record, now)
-    return citer_id
+    # the row as read, unless a merge changed it
+    _update_citer(db, citer_id, record, now, row=matches[citer_id] if len(matches) == 1 else None)
+    return citer_id, False
 
 
-def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> set[int]:
-    found: set[int] = set()
-    if record.doi:
-        found |= _ids(db, "doi = ? OR preprint_doi = ?", [record.doi, record.doi])
-    for column in ("pmid", "openalex_id", "s2_id"):
-        value = getattr(record, column)
-        if value:
-            found |= _ids(db, f"{column} = ?", [value])
-    title = ledger.normalize_title(record.title)
+def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> dict[int, dict[str, Any]]:
+    """The stored citers the record is (by any identifier, or by title as the rules allow),
+    by id: one query, each of its terms an index's."""
+    title = ledger.normalize_title(record.title) or None
+    ids = {column: getattr(record, column) or None for column in ("pmid", "openalex_id", "s2_id")}
+    doi = record.doi or None
+    if not (doi or title or any(ids.values())):
+        return {}
+    rows = list(store.rows(db,
+        "SELECT * FROM citers WHERE doi = :doi OR preprint_doi = :doi OR pmid = :pmid "
+        "OR openalex_id = :openalex_id OR s2_id = :s2_id OR norm_title = :title",
+        {"doi": doi, "title": title, **ids},
+    ))
+    found = {
+        row["id"]: row for row in rows
+        if (doi and doi in (row["doi"], row["preprint_doi"]))
+        or any(value and row[column] is not None and str(row[column]) == str(value)
+               for column, value in ids.items())
+    }
     if title:
         incoming_preprint = ledger.is_preprint(record)
-        for row in store.rows(db, "SELECT id, doi, year, is_preprint FROM citers WHERE norm_title = ?", [title]):
+        for row in sorted((r for r in rows if r["norm_title"] == title), key=lambda r: r["id"]):
             row_preprint = bool(row["is_preprint"])
             either = row_preprint or incoming_preprint
             if row["id"] in found or not ledger.same_title_work(record.year, row["year"], either):
@@ -202,20 +224,18 @@ def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> set[int
                 continue  # already known by an identifier: a title only links preprint and version
             if record.doi and row["doi"] and not either:
                 continue  # two DOIs, neither a preprint: two works that share a title
-            found.add(row["id"])
+            found[row["id"]] = row
     return found
 
 
-def _ids(db: sqlite_utils.Database, where: str, params: list[Any]) -> set[int]:
-    return {row["id"] for row in store.rows(db, f"SELECT id FROM citers WHERE {where}", params)}
-
-
 def _update_citer(
-    db: sqlite_utils.Database, citer_id: int, record: CitingRecord, now: datetime, new: bool = False
+    db: sqlite_utils.Database, citer_id: int, record: CitingRecord, now: datetime, new: bool = False,
+    row: Mapping[str, Any] | None = None,
 ) -> None:
-    """Fill and correct a citer's attributes from a record; each change of a row that was there
-    before (not ``new``) is kept as an event."""
-    row = next(store.rows(db, "SELECT * FROM citers WHERE id = ?", [citer_id]))
+    """Fill and correct a citer's attributes from a record (``row``: the citer as stored, if
+    just read); each change of a row that was there before (not ``new``) is kept as an event."""
+    if row is None:
+        row = next(store.rows(db, "SELECT * FROM citers WHERE id = ?", [citer_id]))
     changes: dict[str, Any] = {}
     incoming_preprint = ledger.is_preprint(record)
     if record.doi and record.doi not in (row["doi"], row["preprint_doi"]):

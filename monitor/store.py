@@ -14,7 +14,7 @@ import hashlib
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,9 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-def rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+def rows(
+    db: sqlite_utils.Database, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+) -> Iterator[dict[str, Any]]:
     """``db.query`` without its parsing of the statement: for the ledger's hot paths, which
     ask small questions hundreds of thousands of times on a cold run."""
     cursor = db.conn.execute(sql, params)
