@@ -248,6 +248,19 @@ def test_fetch_citing_reads_the_batch_answer_again_without_a_request(fake_api, m
     assert nobody.records == () and nobody.complete is True and nobody.count_at_fetch == 0
 
 
+def test_the_lists_of_a_batch_parse_its_answer_once(fake_api, make_session, monkeypatch):
+    session = make_session(pubmed)
+    works = [Work("10.9/b", pmid="12345"), Work(DEFAULT_DOI, pmid=PMID)]
+    observations = pubmed.fetch(works, session)
+    assert observations[0].exchange is observations[1].exchange  # one batch answer
+    parses = []
+    real = pubmed.parse_elink
+    monkeypatch.setattr(pubmed, "parse_elink", lambda body: parses.append(body) or real(body))
+    lists = [pubmed.fetch_citing(w, o, session) for w, o in zip(works, observations)]
+    assert [len(x.records) for x in lists] == [0, 3]
+    assert len(parses) == 1  # not once a work
+
+
 def test_fetch_citing_of_a_real_answer():
     body = real_path(ELINK).read_bytes()
     exchange = Exchange(
