@@ -43,8 +43,8 @@ from monitor.sources.base import chunks, failed_list, not_configured, pack
 log = logging.getLogger(__name__)
 
 CHUNK_REQUESTS = 20  # a chunk asks at least this many requests (and 4 a place in flight) ...
-CHUNK_WORKS = (1000, 2000)  # ... of at most this many works: a batched source's, a per-work one's
-LIST_RECORDS = 10_000  # a chunk of lists holds about this many records (by the counts), or one list
+CHUNK_WORKS = (500, 1000)  # ... of at most this many works: a batched source's, a per-work one's
+LIST_RECORDS = 2_000  # a chunk of lists holds about this many records (by the counts), or one list
 URGENCY_GROUP = 1e10  # a list's urgency: its group times this, plus its age (seconds, < 1e10)
 
 
