@@ -5,8 +5,9 @@ The tracked works are ``[[works]]`` and the members of every collection, as
 works each source is asked about (its refresh policy and budget), and this module only
 carries the plan out.
 
-Sources run concurrently, each in its own thread (and its requests ``max_concurrency`` at
-a time: monitor/source_job.py), so the slowest source sets the run's length. They hand
+Sources run concurrently, each in its own thread with its own connection pool (and its
+requests ``max_concurrency`` at a time: monitor/source_job.py), so the slowest source sets
+the run's length. They hand
 their results over a chunk at a time through a bounded queue; this thread stores each
 chunk in one transaction as it comes, so memory stays flat in the number of works.
 """
@@ -24,7 +25,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import httpx
 import sqlite_utils
 
 from monitor import citing, database, membership, plan, stopping, store
@@ -70,16 +70,16 @@ def run(
         results: list[SourceResult] = []
         status = "interrupted"  # unless it gets to the end: a signal, a full disk
         try:
-            with make_client(config.contact_email, config.http, config.connections) as client:
+            with make_client(config.contact_email, config.http) as client:  # the resolvers'
                 tracking = membership.refresh(db, config, run_id, client, now)
-                works = store.tracked_works(db, [w.doi for w in tracking.works])
-                the_plan = plan.make(db, config, works, now())
-                context = _Run(db, config, run_id, tracking.work_ids, the_plan, client, now,
-                               (clock, sleep), deadline, progress or RunProgress())
-                for result in context.collect(works):
-                    results.append(result)
-                    if on_source_done:
-                        on_source_done(result)
+            works = store.tracked_works(db, [w.doi for w in tracking.works])
+            the_plan = plan.make(db, config, works, now())
+            context = _Run(db, config, run_id, tracking.work_ids, the_plan, now,
+                           (clock, sleep), deadline, progress or RunProgress())
+            for result in context.collect(works):
+                results.append(result)
+                if on_source_done:
+                    on_source_done(result)
             summary = RunSummary(
                 run_id, started, now(), tuple(sorted(results, key=_order)), tracking.collections
             )
@@ -151,14 +151,13 @@ class _Run:
         run_id: int,
         work_ids: dict[str, int],
         the_plan: plan.Plan,
-        client: httpx.Client,
         now: Callable[[], datetime],
         timing: tuple[Callable[[], float], Callable[[float], None]],
         deadline: float,
         progress: RunProgress,
     ):
         self.db, self.config, self.run_id, self.work_ids = db, config, run_id, work_ids
-        self.plan, self.client, self.now = the_plan, client, now
+        self.plan, self.now = the_plan, now
         self.clock, self.sleep = timing
         self.deadline = deadline
         self.progress = progress
@@ -232,19 +231,22 @@ class _Run:
         source_plan = self.plan[source.name]
         progress = self.progress.start(source.name, len(works))
         ends = min(self.deadline, self.clock() + self.config.http.source_deadline_minutes * 60)
-        session = session_for(
-            source, self.client, self.config, now=self.now, clock=self.clock, sleep=self.sleep,
-            deadline=ends, budget=source.max_requests, progress=progress,
-        )
-        self.sessions.append(session)
-        try:
-            source_plan = replace(source_plan, works=tuple(works))
-            result = run_source(
-                source, source_plan, session, self.config, self._put, self._last_lists(source.name), self.now
+        # a pool of its own, as large as its places in flight: a request looks through
+        # the connections of its pool, and one pool for all cost milliseconds a request
+        with make_client(self.config.contact_email, self.config.http, source.max_concurrency) as client:
+            session = session_for(
+                source, client, self.config, now=self.now, clock=self.clock, sleep=self.sleep,
+                deadline=ends, budget=source.max_requests, progress=progress,
             )
-        except Exception as exc:  # a bug in one source must not stop the others
-            log.exception("%s: unexpected failure", source.name)
-            result = SourceResult(source.name, Outcome.ERROR, f"internal error: {exc!r}")
+            self.sessions.append(session)
+            try:
+                source_plan = replace(source_plan, works=tuple(works))
+                result = run_source(
+                    source, source_plan, session, self.config, self._put, self._last_lists(source.name), self.now
+                )
+            except Exception as exc:  # a bug in one source must not stop the others
+                log.exception("%s: unexpected failure", source.name)
+                result = SourceResult(source.name, Outcome.ERROR, f"internal error: {exc!r}")
         self._put(_Finished(result))
 
 

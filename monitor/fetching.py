@@ -74,12 +74,13 @@ def user_agent(contact_email: str | None) -> str:
 
 
 def make_client(contact_email: str | None, http: HttpConfig, connections: int = 20) -> httpx.Client:
-    """The one HTTP client of a run, shared by every source's session.
+    """An HTTP client: each source's own in a run, or the one of the collections' resolvers
+    and the citing-work lookups.
 
-    ``connections``: how many requests may be in flight at once, from every source (the
-    sum of their ``max_concurrency``: their gates bound it, not the pool); that many
-    connections are kept open for the next request, so none pays for a new one. Its
-    connections honour the wall-clock deadline of each request (``deadline.within``).
+    ``connections``: how many requests may be in flight at once through it (a source's
+    ``max_concurrency``, or the sum of them: the sources' gates bound it, not the pool);
+    that many connections are kept open for the next request, so none pays for a new one.
+    Its connections honour the wall-clock deadline of each request (``deadline.within``).
     """
     client = httpx.Client(
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
