@@ -197,6 +197,7 @@ class Session:
         self.max_body_bytes = MAX_BODY_BYTES
         self.host = urlsplit(source.base_url).netloc
         self.lock = threading.Lock()
+        self._local = threading.local()  # ``map``'s worker: the exchanges of its call
 
     def url(self, path: str) -> str:
         """``path`` below the source's base URL; an absolute URL as it is."""
@@ -215,23 +216,47 @@ class Session:
 
         Each call runs in a worker thread of its own (so its requests' wall-clock
         deadlines, which are per thread, are its own); with one place, in this thread.
+        A call's exchanges are handed over (to ``drain``) as its result is yielded: what
+        is drained after a result is that of the results yielded so far, never of a call
+        still in flight, so a caller can store its results in parts, each with its answers.
         """
         workers = self.source.max_concurrency
         if workers <= 1:
             yield from map(func, items)
             return
-        pending: deque[Future[R]] = deque()
+
+        def call(item: T) -> tuple[R, list[Exchange]]:
+            self._local.kept = kept = []
+            try:
+                return func(item), kept
+            except BaseException:
+                self._hand_over(kept)  # the caller gets the exception; the store, the answers
+                raise
+            finally:
+                self._local.kept = None
+
+        pending: deque[Future[tuple[R, list[Exchange]]]] = deque()
         with ThreadPoolExecutor(workers, thread_name_prefix=f"{self.source.name}-") as pool:
             try:
                 for item in items:
-                    pending.append(pool.submit(func, item))
+                    pending.append(pool.submit(call, item))
                     if len(pending) >= 2 * workers:  # a bounded window: memory stays flat
-                        yield pending.popleft().result()
+                        yield self._handed(pending.popleft())
                 while pending:
-                    yield pending.popleft().result()
+                    yield self._handed(pending.popleft())
             finally:
                 for future in pending:
-                    future.cancel()
+                    if not future.cancel() and future.exception() is None:
+                        self._hand_over(future.result()[1])  # done, never yielded: keep its answers
+
+    def _handed(self, future: Future[tuple[R, list[Exchange]]]) -> R:
+        result, kept = future.result()
+        self._hand_over(kept)
+        return result
+
+    def _hand_over(self, exchanges: list[Exchange]) -> None:
+        with self.lock:
+            self.exchanges += exchanges
 
     def drain(self) -> list[Exchange]:
         """The exchanges recorded since the last call, handed over (to be stored) and forgotten."""
@@ -504,8 +529,12 @@ class Session:
             fetched_at=self.now(),
             elapsed_ms=int((time.monotonic() - started) * 1000),
         )
-        with self.lock:
-            self.exchanges.append(exchange)
+        kept = getattr(self._local, "kept", None)
+        if kept is not None:  # a call of ``map``: handed over with its result
+            kept.append(exchange)
+        else:
+            with self.lock:
+                self.exchanges.append(exchange)
         return exchange
 
     def _reason(self, exc: httpx.RequestError) -> str:

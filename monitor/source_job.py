@@ -38,13 +38,15 @@ from monitor.models import (
 )
 from monitor.plan import SourcePlan
 from monitor.sources import SOURCES
-from monitor.sources.base import chunks, failed_list, not_configured, pack
+from monitor.sources.base import chunks, failed_list, not_configured
 
 log = logging.getLogger(__name__)
 
+_Pair = tuple[Work, Observation]  # a work whose list is due, and its count as the list needs it
+
 CHUNK_REQUESTS = 20  # a chunk asks at least this many requests (and 4 a place in flight) ...
 CHUNK_WORKS = (500, 1000)  # ... of at most this many works: a batched source's, a per-work one's
-LIST_RECORDS = 2_000  # a chunk of lists holds about this many records (by the counts), or one list
+LIST_RECORDS = 2_000  # lists are stored in parts of about this many records, as they come
 URGENCY_GROUP = 1e10  # a list's urgency: its group times this, plus its age (seconds, < 1e10)
 
 
@@ -189,14 +191,35 @@ def run_source(
         report = fetch_works(module, session, chunk, config, now, lists, queue)
         tally.add(report)
         deliver(report)
-    for pairs in pack(queue.in_order(), chunk_size(source), _expected_records, LIST_RECORDS):
-        if session.stopped or (session.budget is not None and session.requests >= session.budget):
-            break  # the rest wait for a later run: they stay due
-        listings = _redacted(session, fetch_lists(module, session, pairs))
-        report = SourceReport(source.name, (), tuple(session.drain()), citing=tuple(listings))
-        tally.add(report)
-        deliver(report)
+    group: list[CitingList] = []
+    records = 0
+    for unit in fetch_lists(module, session, _while_allowed(session, queue.in_order())):
+        group += unit
+        records += sum(1 + len(listing.records) for listing in unit)
+        if records >= LIST_RECORDS:  # stored in parts, with no pause in the asking
+            _deliver_lists(session, group, tally, deliver)
+            group, records = [], 0
+    if group or session.exchanges:
+        _deliver_lists(session, group, tally, deliver)
     return tally.result(session, started)
+
+
+def _while_allowed(session: Session, pairs: Iterable[_Pair]) -> Iterator[_Pair]:
+    """``pairs`` until the run's budget is spent or the source stopped: the rest wait
+    for a later run (they stay due)."""
+    for pair in pairs:
+        if session.stopped or (session.budget is not None and session.requests >= session.budget):
+            return
+        yield pair
+
+
+def _deliver_lists(
+    session: Session, listings: list[CitingList], tally: Tally, deliver: Callable[[SourceReport], None]
+) -> None:
+    """Lists, with the answers they came from (every exchange drained is theirs: ``Session.map``)."""
+    report = SourceReport(session.source.name, (), tuple(session.drain()), citing=tuple(_redacted(session, listings)))
+    tally.add(report)
+    deliver(report)
 
 
 def fetch_source(
@@ -222,7 +245,7 @@ def fetch_source(
     session = session_for(source, client, config, now=now, clock=clock, sleep=sleep, deadline=deadline)
     queue = ListQueue(source.name, spec.list_keys)
     report = fetch_works(module, session, works, config, now, lists or {}, queue)
-    listings = _redacted(session, fetch_lists(module, session, list(queue.in_order())))
+    listings = _redacted(session, [c for unit in fetch_lists(module, session, queue.in_order()) for c in unit])
     return replace(
         report,
         exchanges=report.exchanges + tuple(session.drain()),
@@ -301,21 +324,21 @@ def fetch_works(
     )
 
 
-def fetch_lists(
-    module: ModuleType, session: Session, pairs: Sequence[tuple[Work, Observation]]
-) -> list[CitingList]:
-    """The lists of ``pairs``, batched where the source can (``fetch_citing_batch``), else
-    ``max_concurrency`` at a time; none for a work the budget leaves."""
+def fetch_lists(module: ModuleType, session: Session, pairs: Iterable[_Pair]) -> Iterator[list[CitingList]]:
+    """The lists of ``pairs``, as they come, in units that share their answers (a batch
+    query's lists, where the source can batch them: ``fetch_citing_batch``; else one
+    work's, ``max_concurrency`` at a time); none for a work the budget leaves."""
     if hasattr(module, "fetch_citing_batch"):
-        return list(module.fetch_citing_batch(pairs, session))
+        yield from module.fetch_citing_batch(pairs, session)
+        return
 
-    def one(pair: tuple[Work, Observation]) -> list[CitingList]:
+    def one(pair: _Pair) -> list[CitingList]:
         try:
             return [_fetch_list(module, *pair, session)]
         except BudgetSpent:
             return []
 
-    return [listing for found in session.map(one, pairs) for listing in found]
+    yield from session.map(one, pairs)
 
 
 def _fetch_list(module: ModuleType, work: Work, obs: Observation, session: Session) -> CitingList:
@@ -329,11 +352,6 @@ def _fetch_list(module: ModuleType, work: Work, obs: Observation, session: Sessi
     except Exception as exc:  # a bug in one source must not stop the others
         log.exception("%s: unexpected failure listing citing works", obs.source)
         return failed_list(work, obs, exc)
-
-
-def _expected_records(pair: tuple[Work, Observation]) -> int:
-    """The records a work's list should hold: its count (and one, for the request)."""
-    return 1 + (pair[1].citations or 0)
 
 
 def _redacted(session: Session, listings: Iterable[CitingList]) -> list[CitingList]:

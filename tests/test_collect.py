@@ -153,13 +153,15 @@ def test_a_capped_list_queue_keeps_the_most_urgent_however_many_are_noted():
     assert all(o.citations is None and o.metadata == {"openalex_id": w.doi} for w, o in got)
 
 
-def test_lists_are_asked_in_chunks_of_about_list_records_by_their_counts():
-    from monitor.source_job import LIST_RECORDS, _expected_records
-    from monitor.sources.base import pack
+def test_lists_stored_in_parts_keep_the_answers_they_came_from(write_config, fake_api, monkeypatch):
+    from monitor import source_job
 
-    counts = [3, LIST_RECORDS * 2, 5, *[LIST_RECORDS // 4] * 6, 0]
-    pairs = [(Work(f"w{i}"), Observation(f"w{i}", "openalex", Outcome.OK, citations=c)) for i, c in enumerate(counts)]
-    batches = list(pack(iter(pairs), 1000, _expected_records, LIST_RECORDS))
-    assert [len(b) for b in batches] == [1, 1, 4, 4]  # the big list alone; the rest by records
-    assert all(sum(_expected_records(p) for p in b) <= LIST_RECORDS for b in batches if len(b) > 1)
-    assert [p for b in batches for p in b] == pairs
+    monkeypatch.setattr(source_job, "LIST_RECORDS", 1)  # every unit of lists a part of its own
+    listing = ("openalex", "europepmc", "semanticscholar", "opencitations")
+    config = load_config(write_config(only=listing), environ={})
+    collect.run(config)
+    rows = db_rows(config.database,
+        "SELECT cs.source, r.source AS answered_by, r.url FROM citation_sources cs "
+        "LEFT JOIN responses r ON r.id = cs.response_id")
+    assert {row["source"] for row in rows} == set(listing)
+    assert all(row["answered_by"] == row["source"] for row in rows)  # none lost its provenance

@@ -63,6 +63,35 @@ def test_results_come_back_in_the_order_asked():
     assert list(s.map(lambda i: (s.get(f"/w/{i}"), i)[1], range(20))) == list(range(20))
 
 
+def test_what_is_drained_after_a_result_is_the_answers_of_the_results_yielded_so_far():
+    """So that lists stored in parts each come with their answers: none of a call in flight."""
+    answered = threading.Semaphore(0)
+
+    def call(i):
+        if i == 0:  # the first result comes after the next five have their answers
+            assert all(answered.acquire(timeout=5) for _ in range(5))
+        s.get(f"/w/{i}")
+        answered.release()
+        return i
+
+    s = session(Server(), 3)
+    drained = []
+    for i in s.map(call, range(8)):
+        drained.append((i, [e.url.rsplit("/", 1)[1] for e in s.drain()]))
+    assert drained == [(i, [str(i)]) for i in range(8)]
+
+
+def test_a_call_that_fails_still_hands_over_its_answers():
+    def call(i):
+        s.get(f"/w/{i}")
+        raise ValueError("a parser's bug")
+
+    s = session(Server(), 2)
+    with pytest.raises(ValueError):
+        list(s.map(call, range(1)))
+    assert [e.url.rsplit("/", 1)[1] for e in s.drain()] == ["0"]
+
+
 def test_a_servers_concurrency_limit_lowers_the_places():
     """Crossref's public pool: x-concurrency-limit: 1; after that answer, one at a time."""
     server = Server(lambda r: httpx.Response(200, json={}, headers={"x-concurrency-limit": "1"}))

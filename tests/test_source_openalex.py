@@ -432,8 +432,13 @@ def two_cited(fake_api):
     return pairs
 
 
+def batch_lists(pairs, session):
+    """``fetch_citing_batch``'s lists, its units (a query's lists) run together."""
+    return [listing for unit in openalex.fetch_citing_batch(pairs, session) for listing in unit]
+
+
 def test_one_query_lists_the_works_citing_several_works_each_under_what_it_cites(fake_api, make_session, two_cited):
-    lists = openalex.fetch_citing_batch(two_cited, make_session(openalex))
+    lists = batch_lists(two_cited, make_session(openalex))
     assert [listing.doi for listing in lists] == ["10.5555/one", "10.5555/two"]
     assert [[r.doi for r in listing.records] for listing in lists] == [
         ["10.5555/citing.0", "10.5555/citing.1"], ["10.5555/citing.1", "10.5555/citing.2"]]
@@ -448,7 +453,7 @@ def test_a_result_citing_none_of_the_works_asked_fails_every_list_of_the_query(f
         return page
 
     fake_api.inject("openalex", rewrite=stranger)
-    lists = openalex.fetch_citing_batch(two_cited, make_session(openalex))
+    lists = batch_lists(two_cited, make_session(openalex))
     assert [listing.outcome for listing in lists] == [Outcome.ERROR, Outcome.ERROR]
     assert all("answered for another work" in listing.message and not listing.records for listing in lists)
 
@@ -457,7 +462,7 @@ def test_a_list_is_complete_only_when_the_whole_querys_paging_is(fake_api, make_
     monkeypatch.setattr(openalex, "PER_PAGE", 2)
     session = make_session(openalex)
     session.max_pages = 1  # a cap of one page a work: two pages for the query, of three
-    lists = openalex.fetch_citing_batch(two_cited, session)
+    lists = batch_lists(two_cited, session)
     assert len(fake_api.hits("openalex")) == 2
     assert [listing.complete for listing in lists] == [False, False]
     assert [len(listing.records) for listing in lists] == [2, 2]  # A, B | B, C: three works seen
@@ -466,5 +471,5 @@ def test_a_list_is_complete_only_when_the_whole_querys_paging_is(fake_api, make_
 def test_lists_left_when_the_budget_is_spent_are_not_fetched(fake_api, make_session, two_cited):
     session = make_session(openalex)
     session.budget = 0
-    assert openalex.fetch_citing_batch(two_cited, session) == []
+    assert batch_lists(two_cited, session) == []
     assert not fake_api.hits("openalex")

@@ -27,7 +27,7 @@ list is fetched only when due (see ``citing.list_is_due``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from monitor.doi import doi_or_none
@@ -244,33 +244,28 @@ def fetch_citing(work: Work, observation: Observation, session: Session) -> Citi
 
 
 def fetch_citing_batch(
-    asked: Sequence[tuple[Work, Observation]], session: Session
-) -> list[CitingList]:
+    asked: Iterable[tuple[Work, Observation]], session: Session
+) -> Iterator[list[CitingList]]:
     """The lists of several works, up to ``CITES_PER_QUERY`` a query, ``max_concurrency``
-    queries at a time: one list per work (a failure is its list's outcome), none for a work
-    left when the run's budget is spent. A query refused as too long or too big, or that
-    timed out, is asked again in halves."""
-    lists: list[CitingList] = []
-    keyed: list[tuple[str, Work, Observation]] = []
-    for work, observation in asked:
-        openalex_id = observation.metadata.get("openalex_id")
-        if openalex_id:
-            keyed.append((openalex_id, work, observation))
-        else:
-            exc = MalformedResponse("the work record gave no OpenAlex id to list citing works by")
-            lists.append(failed_list(work, observation, exc))
+    queries at a time, as they come: a query's lists together (they share its answers).
+    One list per work (a failure is its list's outcome), none for a work left when the
+    run's budget is spent. A query refused as too long or too big, or that timed out, is
+    asked again in halves. ``asked`` is read as the queries go."""
+    unlisted: list[CitingList] = []  # works with no OpenAlex id: nothing to ask
     params = _keyed(session, {"filter": "cites:", "per_page": "100", "cursor": "*", "select": CITING_FIELDS})
     room = url_room(session, "/works", params, MAX_URL)
-    works = {id(work): (openalex_id, work, observation) for openalex_id, work, observation in keyed}
-    batches = pack(
-        [work for _, work, _ in keyed],
-        CITES_PER_QUERY,
-        lambda work: encoded_length(works[id(work)][0] + "|"),
-        room,
-    )
 
-    def query(batch: list[Work]) -> list[CitingList]:
-        wanted = {works[id(w)][0]: works[id(w)][1:] for w in batch}
+    def keyed() -> Iterator[tuple[str, Work, Observation]]:
+        for work, observation in asked:
+            openalex_id = observation.metadata.get("openalex_id")
+            if openalex_id:
+                yield (openalex_id, work, observation)
+            else:
+                exc = MalformedResponse("the work record gave no OpenAlex id to list citing works by")
+                unlisted.append(failed_list(work, observation, exc))
+
+    def query(batch: list[tuple[str, Work, Observation]]) -> list[CitingList]:
+        wanted = {openalex_id: (work, observation) for openalex_id, work, observation in batch}
         try:
             return _cited_by(wanted, session, batch=len(batch))
         except BudgetSpent:
@@ -283,9 +278,10 @@ def fetch_citing_batch(
         except (MalformedResponse, WrongWork) as exc:
             return [failed_list(w, o, exc) for w, o in wanted.values()]
 
-    for done in session.map(query, list(batches)):
-        lists += done
-    return lists
+    batches = pack(keyed(), CITES_PER_QUERY, lambda entry: encoded_length(entry[0] + "|"), room)
+    yield from session.map(query, batches)
+    if unlisted:
+        yield unlisted
 
 
 def _cited_by(
