@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import citing, database, membership, plan, stopping, store
+from monitor import citing, database, membership, memory, plan, stopping, store
 from monitor.config import Config, SourceConfig
 from monitor.fetching import Session, make_client, utcnow
 from monitor.models import Outcome, RunSummary, SourceReport, SourceResult, Work
@@ -174,6 +174,7 @@ class _Run:
         later = [] if self.plan.pmids_settled else [s for s in enabled if SOURCES[s.name].SPEC.needs_pmid]
         providers = {s.name for s in enabled if s not in later and SOURCES[s.name].SPEC.provides_pmid}
         running = set()
+        give_back = memory.Every()  # what the planning and each chunk freed
         pool = ThreadPoolExecutor(max_workers=max(1, len(enabled)), thread_name_prefix="source")
         finished = False
         try:
@@ -201,6 +202,7 @@ class _Run:
                     continue
                 with stopping.held():  # a signal now waits until this chunk is saved
                     save(self.db, self.run_id, self.work_ids, item, self.now())
+                give_back()
             finished = True
         finally:
             # stopped early (a signal, a full disk): ask nothing more, wait for nobody
