@@ -211,55 +211,70 @@ class Session:
     def post(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Exchange:
         return self.request("POST", path, params=params, **kw)
 
-    def map(self, func: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """``func`` over ``items``, up to ``max_concurrency`` at once, results in order.
+    def map(self, func: Callable[[T], R], items: Iterable[T], places: int | None = None) -> Iterator[R]:
+        """``func`` over ``items``, up to ``max_concurrency`` at once (or ``places``: calls
+        that make requests of their own, through the same gate), results in order.
 
         Each call runs in a worker thread of its own (so its requests' wall-clock
         deadlines, which are per thread, are its own); with one place, in this thread.
-        A call's exchanges are handed over (to ``drain``) as its result is yielded: what
-        is drained after a result is that of the results yielded so far, never of a call
-        still in flight, so a caller can store its results in parts, each with its answers.
+        The exchanges a call records are its own: ``drain`` within the call takes them,
+        and what it leaves is handed over as its result is yielded. So what is drained
+        after a result is that of the results yielded so far, never of a call still in
+        flight, and a caller can store its results in parts, each with its answers.
         """
-        workers = self.source.max_concurrency
+        workers = places or self.source.max_concurrency
         if workers <= 1:
             yield from map(func, items)
             return
 
-        def call(item: T) -> tuple[R, list[Exchange]]:
+        def call(item: T) -> tuple[bool, Any, list[Exchange]]:
             self._local.kept = kept = []
             try:
-                return func(item), kept
-            except BaseException:
-                self._hand_over(kept)  # the caller gets the exception; the store, the answers
-                raise
+                return True, func(item), kept
+            except BaseException as exc:  # noqa: BLE001 - raised again where the result is taken
+                return False, exc, kept
             finally:
                 self._local.kept = None
 
-        pending: deque[Future[tuple[R, list[Exchange]]]] = deque()
+        window = workers if places else 2 * workers  # a bounded window: memory stays flat
+        pending: deque[Future[tuple[bool, Any, list[Exchange]]]] = deque()
         with ThreadPoolExecutor(workers, thread_name_prefix=f"{self.source.name}-") as pool:
             try:
                 for item in items:
                     pending.append(pool.submit(call, item))
-                    if len(pending) >= 2 * workers:  # a bounded window: memory stays flat
+                    if len(pending) >= window:
                         yield self._handed(pending.popleft())
                 while pending:
                     yield self._handed(pending.popleft())
             finally:
                 for future in pending:
-                    if not future.cancel() and future.exception() is None:
-                        self._hand_over(future.result()[1])  # done, never yielded: keep its answers
+                    if not future.cancel():
+                        self._hand_over(future.result()[2])  # done, never yielded: keep its answers
 
-    def _handed(self, future: Future[tuple[R, list[Exchange]]]) -> R:
-        result, kept = future.result()
+    def _handed(self, future: Future[tuple[bool, Any, list[Exchange]]]) -> Any:
+        ok, value, kept = future.result()
         self._hand_over(kept)
-        return result
+        if not ok:
+            raise value
+        return value
 
     def _hand_over(self, exchanges: list[Exchange]) -> None:
+        """Exchanges to this thread's keeping: its call's, if it runs one of ``map``."""
+        kept = getattr(self._local, "kept", None)
+        if kept is not None:
+            kept += exchanges
+            return
         with self.lock:
             self.exchanges += exchanges
 
     def drain(self) -> list[Exchange]:
-        """The exchanges recorded since the last call, handed over (to be stored) and forgotten."""
+        """The exchanges recorded since the last call, handed over (to be stored) and
+        forgotten: within a call of ``map``, that call's own."""
+        kept = getattr(self._local, "kept", None)
+        if kept is not None:
+            taken = kept[:]
+            kept.clear()
+            return taken
         with self.lock:
             taken, self.exchanges = self.exchanges, []
         return taken
@@ -529,12 +544,7 @@ class Session:
             fetched_at=self.now(),
             elapsed_ms=int((time.monotonic() - started) * 1000),
         )
-        kept = getattr(self._local, "kept", None)
-        if kept is not None:  # a call of ``map``: handed over with its result
-            kept.append(exchange)
-        else:
-            with self.lock:
-                self.exchanges.append(exchange)
+        self._hand_over([exchange])  # a call of ``map``: handed over with its result
         return exchange
 
     def _reason(self, exc: httpx.RequestError) -> str:

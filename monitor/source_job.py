@@ -12,6 +12,7 @@ the budget leaves are asked at a later run.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from array import array
 from collections import Counter
@@ -46,6 +47,7 @@ _Pair = tuple[Work, Observation]  # a work whose list is due, and its count as t
 
 CHUNK_REQUESTS = 20  # a chunk asks at least this many requests (and 4 a place in flight) ...
 CHUNK_WORKS = (500, 1000)  # ... of at most this many works: a batched source's, a per-work one's
+COUNTING_CHUNKS = 2  # chunks of a source asked at once (their requests share its places)
 LIST_RECORDS = 2_000  # lists are stored in parts of about this many records, as they come
 URGENCY_GROUP = 1e10  # a list's urgency: its group times this, plus its age (seconds, < 1e10)
 
@@ -128,15 +130,19 @@ class ListQueue:
     counts: array[int] = field(default_factory=lambda: array("q"))
     ids: list[tuple[Any, ...]] = field(default_factory=list)
 
+    lock: threading.Lock = field(default_factory=threading.Lock)  # chunks are counted two at once
+
     def note(self, priority: tuple[int, str], work: Work, obs: Observation) -> None:
         group, fetched_at = priority  # the group first (0, 1, 2), then the oldest list
         age = datetime.fromisoformat(fetched_at).timestamp() if fetched_at else 0.0
-        self.urgency.append(group * URGENCY_GROUP + age)
-        self.works.append(work)
-        self.counts.append(-1 if obs.citations is None else obs.citations)
-        self.ids.append(tuple(obs.metadata.get(k) for k in self.keys))
-        if self.cap is not None and len(self.works) >= 2 * max(self.cap, 1000):
-            self._keep(self._order()[: self.cap])
+        ids = tuple(obs.metadata.get(k) for k in self.keys)
+        with self.lock:
+            self.urgency.append(group * URGENCY_GROUP + age)
+            self.works.append(work)
+            self.counts.append(-1 if obs.citations is None else obs.citations)
+            self.ids.append(ids)
+            if self.cap is not None and len(self.works) >= 2 * max(self.cap, 1000):
+                self._keep(self._order()[: self.cap])
 
     def _order(self) -> list[int]:
         """Places, the most urgent first; among equals, the first noted first."""
@@ -186,9 +192,13 @@ def run_source(
         tally.messages.setdefault(Outcome.NOT_CONFIGURED, unconfigured_hint(source, config))
         return tally.result(session, started, Outcome.NOT_CONFIGURED)
     listing = config.citing.enabled and hasattr(module, "fetch_citing")
-    for chunk in chunks(plan.works, chunk_size(source)):
+
+    def count(chunk: list[Work]) -> SourceReport:
         lists = last_lists([w.doi for w in chunk]) if listing else {}
-        report = fetch_works(module, session, chunk, config, now, lists, queue)
+        return fetch_works(module, session, chunk, config, now, lists, queue)
+
+    # two chunks at a time: the next one's requests go while the last answers of one come
+    for report in session.map(count, chunks(plan.works, chunk_size(source)), places=COUNTING_CHUNKS):
         tally.add(report)
         deliver(report)
     group: list[CitingList] = []

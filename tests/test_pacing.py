@@ -81,6 +81,20 @@ def test_what_is_drained_after_a_result_is_the_answers_of_the_results_yielded_so
     assert drained == [(i, [str(i)]) for i in range(8)]
 
 
+def test_a_call_drains_its_own_answers_and_those_of_the_calls_it_maps():
+    """Chunks counted two at a time: each drains what its own requests (and their worker
+    threads) fetched, never the other chunk's."""
+
+    def chunk(c):
+        list(s.map(lambda i: s.get(f"/w/{c}.{i}"), range(3)))  # the chunk's requests, 3 at a time
+        return sorted(e.url.rsplit("/", 1)[1] for e in s.drain())
+
+    s = session(Server(), 3)
+    drained = list(s.map(chunk, range(4), places=2))
+    assert drained == [[f"{c}.{i}" for i in range(3)] for c in range(4)]
+    assert s.drain() == [] and s.requests == 12
+
+
 def test_a_call_that_fails_still_hands_over_its_answers():
     def call(i):
         s.get(f"/w/{i}")
