@@ -77,6 +77,7 @@ PER_PAGE = 100  # the largest per_page (apis.md §2(b))
 MAX_URL = 4_094  # characters: OpenAlex refuses longer request URLs (apis.md §0b)
 FILTER_SYNTAX = "|+,"  # OR, AND and the filter separator: a DOI holding one is asked alone
 CITES_PER_QUERY = 50  # works whose citing works one cites: query lists (the docs' OR cap)
+QUERIES_AT_ONCE = 8  # a query holds its works' lists until its last page: this many bound the memory
 # What parse_work (and parse_citing, for the look-ups that name citing works) reads: the
 # answers, kept as raw bodies at every run, are half the size without the rest.
 WORK_FIELDS = (
@@ -279,7 +280,8 @@ def fetch_citing_batch(
             return [failed_list(w, o, exc) for w, o in wanted.values()]
 
     batches = pack(keyed(), CITES_PER_QUERY, lambda entry: encoded_length(entry[0] + "|"), room)
-    yield from session.map(query, batches)
+    places = min(session.source.max_concurrency, QUERIES_AT_ONCE)
+    yield from session.map(query, batches, places=places)
     if unlisted:
         yield unlisted
 
