@@ -73,6 +73,7 @@ def run(
             with make_client(config.contact_email, config.http) as client:  # the resolvers'
                 tracking = membership.refresh(db, config, run_id, client, now)
             works = store.tracked_works(db, [w.doi for w in tracking.works])
+            tracking = replace(tracking, works=())  # the works as stored stand for them now
             the_plan = plan.make(db, config, works, now())
             context = _Run(db, config, run_id, tracking.work_ids, the_plan, now,
                            (clock, sleep), deadline, progress or RunProgress())

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 _Pair = tuple[Work, Observation]  # a work whose list is due, and its count as the list needs it
 
 CHUNK_REQUESTS = 20  # a chunk asks at least this many requests (and 4 a place in flight) ...
-CHUNK_WORKS = (500, 1000)  # ... of at most this many works: a batched source's, a per-work one's
+CHUNK_WORKS = (400, 800)  # ... of at most this many works: a batched source's, a per-work one's
 COUNTING_CHUNKS = 2  # chunks of a source asked at once (their requests share its places)
 LIST_RECORDS = 2_000  # lists are stored in parts of about this many records, as they come
 URGENCY_GROUP = 1e10  # a list's urgency: its group times this, plus its age (seconds, < 1e10)
