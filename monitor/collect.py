@@ -7,9 +7,9 @@ carries the plan out.
 
 Sources run concurrently, each in its own thread with its own connection pool (and its
 requests ``max_concurrency`` at a time: monitor/source_job.py), so the slowest source sets
-the run's length. They hand
-their results over a chunk at a time through a bounded queue; this thread stores each
-chunk in one transaction as it comes, so memory stays flat in the number of works.
+the run's length. They hand their results over a chunk at a time through a bounded queue;
+this thread stores each chunk in one transaction as it comes (and gives the memory freed
+back every few seconds: monitor/memory.py), so memory is bounded by chunks, not works.
 """
 
 from __future__ import annotations

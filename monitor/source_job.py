@@ -1,12 +1,14 @@
 """One source's part of a run: the works its plan names, a chunk at a time, then its lists.
 
 A source is asked about the works of its plan (monitor/plan.py) in chunks of a few
-hundred: each chunk's observations, exchanges and free citing lists (iCite's and PubMed's
-come with the counts) are handed over (``deliver``) to be stored while the next chunk is
-asked, so memory stays flat however many works are tracked. The lists that cost requests
-come after every count, the most urgent first (a count that changed, then a work never
-listed, then the oldest list), within what is left of the run's ``max_requests``: lists
-the budget leaves are asked at a later run.
+hundred, two at a time (the next one's requests go while one's last answers come): each
+chunk's observations, exchanges and free citing lists (iCite's and PubMed's come with the
+counts) are handed over (``deliver``) to be stored while the next chunks are asked, so
+memory is bounded by chunks, not by the works tracked. The lists that cost requests come
+after every count, the most urgent first (a count that changed, then a work never listed,
+then the oldest list), within what is left of the run's ``max_requests``, as one stream
+stored in parts of about ``LIST_RECORDS`` records, each with exactly its answers: lists the
+budget leaves are asked at a later run.
 """
 
 from __future__ import annotations
