@@ -29,7 +29,7 @@ import sqlite_utils
 
 from monitor import citing, database, membership, memory, plan, stopping, store
 from monitor.config import Config, SourceConfig
-from monitor.fetching import Session, make_client, utcnow
+from monitor.fetching import Session, make_client, make_clients, utcnow
 from monitor.models import Outcome, RunSummary, SourceReport, SourceResult, Work
 from monitor.progress import RunProgress
 from monitor.source_job import (  # noqa: F401 - collect.fetch_source, .session_for, as before
@@ -165,6 +165,7 @@ class _Run:
         self.chunks: queue.Queue[SourceReport | _Finished | _ListsWanted] = queue.Queue(QUEUED_CHUNKS)
         self.stopping = threading.Event()
         self.sessions: list[Session] = []
+        self.authors = store.AuthorsOf(db)
 
     def collect(self, works: list[Work]) -> Iterator[SourceResult]:
         """Start the sources, store their chunks as they come, yield each one's result when
@@ -202,7 +203,7 @@ class _Run:
                     yield item.result
                     continue
                 with stopping.held():  # a signal now waits until this chunk is saved
-                    save(self.db, self.run_id, self.work_ids, item, self.now())
+                    save(self.db, self.run_id, self.work_ids, item, self.now(), self.authors)
                 give_back()
             finished = True
         finally:
@@ -234,9 +235,9 @@ class _Run:
         source_plan = self.plan[source.name]
         progress = self.progress.start(source.name, len(works))
         ends = min(self.deadline, self.clock() + self.config.http.source_deadline_minutes * 60)
-        # a pool of its own, as large as its places in flight: a request looks through
-        # the connections of its pool, and one pool for all cost milliseconds a request
-        with make_client(self.config.contact_email, self.config.http, source.max_concurrency) as client:
+        # clients of its own, one connection each (monitor.client_pool): a request looks
+        # through the connections of its pool, and one pool for all cost milliseconds a request
+        with make_clients(self.config.contact_email, self.config.http) as client:
             session = session_for(
                 source, client, self.config, now=self.now, clock=self.clock, sleep=self.sleep,
                 deadline=ends, budget=source.max_requests, progress=progress,
@@ -271,17 +272,20 @@ class _Run:
 
 
 def save(
-    db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int], report: SourceReport, now: datetime
+    db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int], report: SourceReport, now: datetime,
+    authors: store.AuthorsOf | None = None,
 ) -> None:
-    """One chunk of a source's observations, exchanges and citing lists: one transaction."""
+    """One chunk of a source's observations, exchanges and citing lists: one transaction.
+    ``authors``: the tracked works' authors as the run's writer keeps them."""
     spec = SOURCES[report.source].SPEC
+    authors = authors or store.AuthorsOf(db)
     with db.atomic():
         response_ids = store.save_source(
             db, run_id, work_ids, report, now, signals_moves=spec.batched and spec.counts_citations
         )
+        authors.forget(obs.doi for obs in report.observations)
         for listing in report.citing:
-            authors = store.work_authors(db, listing.doi)
-            citing.save_list(db, run_id, work_ids[listing.doi], listing, authors, response_ids, now)
+            citing.save_list(db, run_id, work_ids[listing.doi], listing, authors(listing.doi), response_ids, now)
 
 
 def _order(result: SourceResult) -> int:

@@ -56,12 +56,9 @@ def merge(per_source: Mapping[str, Mapping[str, Any]]) -> tuple[Record, dict[str
     origin: dict[str, str] = {}
     fields = {f for record in per_source.values() for f in record}
     for field in sorted(fields - set(COMBINED)):
-        for source in _order(PRIORITY.get(field, ()), per_source):
-            value = per_source[source].get(field)
-            if value not in (None, "", [], {}):
-                merged[field] = value
-                origin[field] = source
-                break
+        stated = first_stated(field, per_source)
+        if stated is not None:
+            origin[field], merged[field] = stated
     order = _order((), per_source)
     retracted_by = [s for s in order if per_source[s].get("is_retracted") is True]
     notices = [
@@ -80,6 +77,15 @@ def merge(per_source: Mapping[str, Mapping[str, Any]]) -> tuple[Record, dict[str
         merged["updated_by"] = notices
         origin["updated_by"] = notices[0]["reported_by"]
     return merged, origin
+
+
+def first_stated(field: str, per_source: Mapping[str, Mapping[str, Any]]) -> tuple[str, Any] | None:
+    """(source, value) of the first source, in ``field``'s order of belief, that states it."""
+    for source in _order(PRIORITY.get(field, ()), per_source):
+        value = per_source[source].get(field)
+        if value not in (None, "", [], {}):
+            return source, value
+    return None
 
 
 # Fields every source adds to, rather than the first one wins (see ``merge``).

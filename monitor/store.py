@@ -16,6 +16,7 @@ import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ def check_ours(path: Path) -> list[str]:
     return database.check_ours(path, migrations)
 
 
+@lru_cache(maxsize=256)  # a chunk's rows share a few moments: the ledger asks for each ~8 times a record
 def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
@@ -309,10 +311,31 @@ def latest_metadata(
 
 def work_authors(db: sqlite_utils.Database, doi: str) -> list[dict[str, Any]]:
     """The tracked work's authors, from whichever source describes them best."""
-    from monitor.metadata import merge
+    from monitor.metadata import first_stated
 
-    record, _ = merge(latest_metadata(db, doi))
-    return list(record.get("authors") or [])
+    stated = first_stated("authors", latest_metadata(db, doi))
+    return list(stated[1]) if stated else []
+
+
+class AuthorsOf:
+    """``work_authors`` for one writer, a work's kept until an observation of it is stored
+    (``forget``), the only thing that changes them: a run asks for a work's authors with each
+    of its citing lists, often from several sources in turn. The last ``keep`` works are kept."""
+
+    def __init__(self, db: sqlite_utils.Database, keep: int = 4096):
+        self.db, self.keep = db, keep
+        self.known: dict[str, list[dict[str, Any]]] = {}
+
+    def __call__(self, doi: str) -> list[dict[str, Any]]:
+        if doi not in self.known:
+            if len(self.known) >= self.keep:
+                del self.known[next(iter(self.known))]  # the oldest read
+            self.known[doi] = work_authors(self.db, doi)
+        return self.known[doi]
+
+    def forget(self, dois: Iterable[str]) -> None:
+        for doi in dois:
+            self.known.pop(doi, None)
 
 
 def works_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:

@@ -141,3 +141,38 @@ def test_an_unchanged_answer_adds_a_row_but_no_new_metrics_or_metadata(db):
         "10.1/a", "openalex", Outcome.OK, citations=4, metrics={"fwci": 1.6}, metadata=said.metadata)), T0)
     assert db.execute("SELECT count(*) FROM payloads").fetchone()[0] == 3  # only the new metrics
     assert store.latest_metadata(db, "10.1/a") == {"openalex": said.metadata}
+
+
+def test_a_works_authors_are_kept_until_an_observation_of_it_is_stored(db):
+    ids = store.sync_works(db, [Work("10.1/a"), Work("10.1/b")], T0)
+    run = store.start_run(db, T0)
+    ada, grace = [{"name": "Ada Lovelace"}], [{"name": "Grace Hopper"}]
+    obs = Observation("10.1/a", "crossref", Outcome.OK, citations=1, metadata={"authors": ada})
+    store.save_source(db, run, ids, report("crossref", obs), T0)
+    authors = store.AuthorsOf(db, keep=1)
+    assert authors("10.1/a") == ada
+    # OpenAlex is believed first for authors: what it says wins, once the keeper is told
+    obs = Observation("10.1/a", "openalex", Outcome.OK, citations=1, metadata={"authors": grace})
+    store.save_source(db, run, ids, report("openalex", obs), T0)
+    assert authors("10.1/a") == ada
+    authors.forget(["10.1/a"])
+    assert authors("10.1/a") == store.work_authors(db, "10.1/a") == grace
+    assert authors("10.1/b") == [] and list(authors.known) == ["10.1/b"]  # keeps the last one only
+
+
+def test_a_list_stored_with_its_works_authors_checks_self_citations_with_them(db):
+    from monitor import collect
+    from monitor.models import CitingList, CitingRecord
+
+    ids = store.sync_works(db, [Work("10.1/a")], T0)
+    run = store.start_run(db, T0)
+    authors = store.AuthorsOf(db)
+    assert authors("10.1/a") == []  # asked before any source described the work
+    ada = {"name": "Ada Lovelace", "orcid": "0000-0002-1825-0097"}
+    citer = CitingRecord("openalex", doi="10.9/c", title="A citing work", authors=(ada,))
+    chunk = SourceReport(
+        "openalex", (Observation("10.1/a", "openalex", Outcome.OK, citations=1, metadata={"authors": [ada]}),), (),
+        citing=(CitingList("10.1/a", "openalex", Outcome.OK, (citer,), complete=True),),
+    )
+    collect.save(db, run, ids, chunk, T0, authors)
+    assert [r["is_self_citation"] for r in db.query("SELECT * FROM citations")] == [1]
