@@ -63,6 +63,7 @@ def run(
     each source is doing, for a live display.
     """
     deadline = clock() + config.http.run_deadline_minutes * 60
+    memory.few_arenas()  # before the sources' threads
     db = store.open_db(config.database)
     try:
         started = now()

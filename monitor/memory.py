@@ -4,23 +4,37 @@ A run's threads parse and drop answers all the time; glibc keeps what they free 
 arenas, so a process's resident memory is its high-water mark, not what it holds.
 ``give_back`` asks glibc to return its free pages (``malloc_trim``); elsewhere it does
 nothing. The store calls it every few seconds (``collect``): it takes a millisecond or two.
+``few_arenas`` keeps glibc from giving each of a run's many threads an arena of its own
+(up to eight per core), each holding its own high-water mark of freed memory.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import time
 from collections.abc import Callable
 
 _trim: Callable[[int], int] | None = None
+_mallopt: Callable[[int, int], int] | None = None
 try:
     _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     _trim = _libc.malloc_trim
+    _mallopt = _libc.mallopt
 except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to ask
-    _trim = None
+    _trim = _mallopt = None
 
 EVERY_SECONDS = 5.0
+ARENAS = 2  # Python's threads take turns (the GIL): two arenas are all they contend for
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def few_arenas(arenas: int = ARENAS) -> None:
+    """Let glibc make at most ``arenas`` malloc arenas from now on, unless the environment
+    sets ``MALLOC_ARENA_MAX`` (the user's word wins); call it before threads start."""
+    if _mallopt is not None and "MALLOC_ARENA_MAX" not in os.environ:
+        _mallopt(_M_ARENA_MAX, arenas)
 
 
 def give_back() -> None:

@@ -1,6 +1,13 @@
-"""Giving freed memory back (monitor/memory.py): at most every few seconds, never failing."""
+"""Giving freed memory back (monitor/memory.py): at most every few seconds, never failing;
+few arenas for a run's threads."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
 
 from monitor import memory
 
@@ -18,3 +25,50 @@ def test_every_gives_back_at_most_once_a_period(monkeypatch):
         now[0] = t
         every()
     assert calls == [5.0, 10.1, 30]
+
+
+ARENAS_OF_EIGHT_THREADS = r"""
+import ctypes, ctypes.util, os, sys, tempfile, threading
+from monitor import memory
+
+if sys.argv[1] == "few":
+    memory.few_arenas()
+together = threading.Barrier(8, timeout=10)
+held = []
+
+def allocate():
+    held.extend(bytearray(60_000) for _ in range(50))  # below glibc's mmap threshold: an arena's
+    together.wait()  # all eight alive at once, so none hands its arena to the next
+
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+path = os.path.join(tempfile.mkdtemp(), "malloc.xml")
+stream = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, stream)
+libc.fclose(stream)
+print(open(path).read().count("<heap nr="))
+"""
+
+
+def arenas(mode: str, **env: str) -> int:
+    """How many arenas glibc made for eight threads alive at once, in a fresh process."""
+    environment = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"} | env
+    done = subprocess.run([sys.executable, "-c", ARENAS_OF_EIGHT_THREADS, mode],
+                          capture_output=True, text=True, timeout=60, env=environment, check=True)
+    return int(done.stdout)
+
+
+def test_a_runs_threads_share_two_arenas_unless_the_environment_says_otherwise():
+    if memory._mallopt is None:
+        pytest.skip("not glibc: there are no arenas to limit")
+    assert arenas("many") > memory.ARENAS  # glibc's default: an arena per thread, up to 8 a core
+    assert arenas("few") <= memory.ARENAS
+    assert arenas("few", MALLOC_ARENA_MAX="4") > memory.ARENAS  # the user's word wins
