@@ -169,6 +169,8 @@ def note_move(db: sqlite_utils.Database, run_id: int, work_id: int, obs: Observa
 def save_body(db: sqlite_utils.Database, body: bytes) -> str:
     """Keep a body once, by its SHA-256 (a pruned copy is restored); return the hash."""
     digest = hashlib.sha256(body).hexdigest()
+    if db.execute("SELECT 1 FROM raw_bodies WHERE sha256 = ? AND body IS NOT NULL", [digest]).fetchone():
+        return digest  # kept already (a quiet night's answers mostly are): nothing to compress
     db.execute(
         "INSERT INTO raw_bodies (sha256, size, compression, body) VALUES (?, ?, 'zlib', ?) "
         "ON CONFLICT (sha256) DO UPDATE SET body = excluded.body, "

@@ -58,14 +58,17 @@ def test_a_crash_mid_source_leaves_nothing_of_that_source(db, monkeypatch):
     assert db["raw_bodies"].count == 0
 
 
-def test_identical_bodies_are_stored_once(db):
+def test_identical_bodies_are_stored_once_and_compressed_once(db, monkeypatch):
+    compressed = []
+    compress = store.zlib.compress
+    monkeypatch.setattr(store.zlib, "compress", lambda data, level: compressed.append(data) or compress(data, level))
     ids = store.sync_works(db, [Work("10.1/a")], T0)
     for _ in range(3):
         run = store.start_run(db, T0)
         obs = Observation("10.1/a", "crossref", Outcome.OK, citations=3, exchange=exchange(b'{"same": true}'))
         store.save_source(db, run, ids, report("crossref", obs), T0)
     assert db["responses"].count == 3
-    assert db["raw_bodies"].count == 1
+    assert db["raw_bodies"].count == 1 and compressed == [b'{"same": true}']
     sha = next(db.query("select body_sha256 from responses"))["body_sha256"]
     assert store.raw_body(db, sha) == b'{"same": true}'
 
