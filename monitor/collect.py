@@ -29,7 +29,7 @@ import sqlite_utils
 
 from monitor import citing, database, membership, memory, plan, stopping, store
 from monitor.config import Config, SourceConfig
-from monitor.fetching import Session, make_client, make_clients, utcnow
+from monitor.fetching import Session, make_client, utcnow
 from monitor.models import Outcome, RunSummary, SourceReport, SourceResult, Work
 from monitor.progress import RunProgress
 from monitor.source_job import (  # noqa: F401 - collect.fetch_source, .session_for, as before
@@ -236,9 +236,9 @@ class _Run:
         source_plan = self.plan[source.name]
         progress = self.progress.start(source.name, len(works))
         ends = min(self.deadline, self.clock() + self.config.http.source_deadline_minutes * 60)
-        # clients of its own, one connection each (monitor.client_pool): a request looks
-        # through the connections of its pool, and one pool for all cost milliseconds a request
-        with make_clients(self.config.contact_email, self.config.http) as client:
+        # a pool of its own, as large as its places in flight: a request looks through
+        # the connections of its pool, and one pool for all cost milliseconds a request
+        with make_client(self.config.contact_email, self.config.http, source.max_concurrency) as client:
             session = session_for(
                 source, client, self.config, now=self.now, clock=self.clock, sleep=self.sleep,
                 deadline=ends, budget=source.max_requests, progress=progress,

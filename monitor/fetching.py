@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import random
-import ssl
 import threading
 import time
 from collections import deque
@@ -23,7 +22,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from monitor import __version__
-from monitor.client_pool import Clients, lend
 from monitor.deadline import BodyTooLarge, bound_by_deadlines, read_body, within
 from monitor.models import Exchange, Outcome
 from monitor.pacing import (  # noqa: F401 - fetching.RateLimiter, .reset_seconds, as before
@@ -75,20 +73,16 @@ def user_agent(contact_email: str | None) -> str:
     return f"citation-monitor/{__version__} (https://pypi.org/project/citation-monitor/{contact})"
 
 
-def make_client(
-    contact_email: str | None, http: HttpConfig, connections: int = 20, verify: ssl.SSLContext | bool = True
-) -> httpx.Client:
-    """An HTTP client: one of a source's (``make_clients``), or the one of the collections'
-    resolvers and the citing-work lookups.
+def make_client(contact_email: str | None, http: HttpConfig, connections: int = 20) -> httpx.Client:
+    """An HTTP client: each source's own in a run, or the one of the collections' resolvers
+    and the citing-work lookups.
 
-    ``connections``: how many requests may be in flight at once through it (1 for a source's,
-    the sum of the sources' places for the lookups: their gates bound it, not the pool);
+    ``connections``: how many requests may be in flight at once through it (a source's
+    ``max_concurrency``, or the sum of them: the sources' gates bound it, not the pool);
     that many connections are kept open for the next request, so none pays for a new one.
     Its connections honour the wall-clock deadline of each request (``deadline.within``).
-    ``verify``: an SSL context to share (loading the trusted certificates costs ~30 ms).
     """
     client = httpx.Client(
-        verify=verify,
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
         headers={"User-Agent": user_agent(contact_email), "Accept": "application/json"},
         timeout=httpx.Timeout(http.timeout_seconds, connect=min(10.0, http.timeout_seconds)),
@@ -98,19 +92,6 @@ def make_client(
     if not bound_by_deadlines(client):
         log.debug("a connection pool without a network backend: only bodies are bounded")
     return client
-
-
-def make_clients(contact_email: str | None, http: HttpConfig) -> Clients:
-    """A source's clients in a run: one connection each, one per request in flight
-    (``monitor.client_pool``)."""
-    context: list[ssl.SSLContext] = []  # made by the first client, shared by the others
-
-    def one() -> httpx.Client:
-        if not context:
-            context.append(httpx.create_ssl_context())
-        return make_client(contact_email, http, connections=1, verify=context[0])
-
-    return Clients(one)
 
 
 class FetchFailure(Exception):
@@ -178,7 +159,7 @@ class Session:
     def __init__(
         self,
         source: SourceConfig,
-        client: httpx.Client | Clients,
+        client: httpx.Client,
         http: HttpConfig,
         *,
         contact_email: str | None = None,
@@ -483,8 +464,7 @@ class Session:
     ) -> Exchange:
         """One attempt, headers and body within ``budget`` seconds of the wall clock."""
         ends = started + budget
-        with within(ends), lend(self.client) as client, \
-                client.stream(method, url, timeout=budget, **kwargs) as response:
+        with within(ends), self.client.stream(method, url, timeout=budget, **kwargs) as response:
             body = read_body(response, ends, self.max_body_bytes)
         return self.record(response, body, started)
 

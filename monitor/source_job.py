@@ -27,7 +27,6 @@ from typing import Any
 import httpx
 
 from monitor import citing
-from monitor.client_pool import Clients
 from monitor.config import Config, SourceConfig
 from monitor.errors import MalformedResponse, WrongWork
 from monitor.fetching import BudgetSpent, FetchFailure, Session, utcnow
@@ -55,7 +54,7 @@ LIST_RECORDS = 2_000  # lists are stored in parts of about this many records, as
 URGENCY_GROUP = 1e10  # a list's urgency: its group times this, plus its age (seconds, < 1e10)
 
 
-def session_for(source: SourceConfig, client: httpx.Client | Clients, config: Config, **kwargs: Any) -> Session:
+def session_for(source: SourceConfig, client: httpx.Client, config: Config, **kwargs: Any) -> Session:
     """A session for one source with the run's settings (HTTP, contact, the parameters that
     carry its key); ``kwargs`` as for ``Session`` (``now``, ``clock``, ``deadline``, ...)."""
     return Session(
@@ -238,7 +237,7 @@ def _deliver_lists(
 def fetch_source(
     source: SourceConfig,
     works: Sequence[Work],
-    client: httpx.Client | Clients,
+    client: httpx.Client,
     config: Config,
     now: Callable[[], datetime] = utcnow,
     lists: Mapping[str, Mapping[str, Any]] | None = None,
