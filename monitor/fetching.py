@@ -441,10 +441,15 @@ class Session:
             pauses = self.limiter.pauses
             slot = self.limiter.reserve()
 
+    @property
+    def spent(self) -> bool:
+        """Whether the run's budget of requests is used up (never, without a budget)."""
+        return self.budget is not None and self.requests >= self.budget
+
     def _spend(self) -> None:
         """Count the request against the run's budget; raise BudgetSpent if none is left."""
         with self.lock:
-            if self.budget is not None and self.requests >= self.budget:
+            if self.spent:
                 raise BudgetSpent(
                     Outcome.OK,
                     f"not asked: the run's budget of {self.budget} requests to "

@@ -220,7 +220,7 @@ def _while_allowed(session: Session, pairs: Iterable[_Pair]) -> Iterator[_Pair]:
     """``pairs`` until the run's budget is spent or the source stopped: the rest wait
     for a later run (they stay due)."""
     for pair in pairs:
-        if session.stopped or (session.budget is not None and session.requests >= session.budget):
+        if session.stopped or session.spent:
             return
         yield pair
 
