@@ -30,7 +30,6 @@ from sqlite_utils import Migrations
 from monitor import views
 from monitor.errors import DiskFullError, MonitorError, StoreError
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 MIGRATIONS_TABLE = "_sqlite_migrations"
 BUSY_TIMEOUT_MS = 10_000
 
@@ -143,16 +142,26 @@ def peeking(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def _check_header(path: Path) -> None:
+    """Refuse a file that is not SQLite's before anything opens it in a way that could
+    write beside it. SQLite reads the header itself (immutable: no lock, nothing made):
+    never a descriptor of ours, since closing any descriptor of a file drops every POSIX
+    lock this process holds on it, SQLite's included, and another process's connection
+    closing then thinks itself the last and takes the write-ahead log from under ours."""
+    if not os.access(path, os.R_OK):
+        raise StoreError(f"{path}: cannot read the database (permission denied); check its permissions")
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot read the database ({exc.strerror}); check its permissions") from None
-    if head and head != SQLITE_HEADER:
+        conn = sqlite3.connect(_uri(path, mode="ro", immutable="1"), uri=True)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()  # page 1: the header
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_NOTADB:
+            return  # not the header's fault: the connection that follows says what it is
         raise StoreError(
             f"{path} is not an SQLite database; if it was ours it is damaged: {RESTORE}. "
             "Otherwise set [monitor] database to another file"
-        )
+        ) from None
 
 
 def pending(conn: sqlite3.Connection, path: Path, set_name: str, known: Sequence[str]) -> list[str]:

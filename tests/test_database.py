@@ -380,3 +380,25 @@ def test_an_internal_error_is_one_line_asking_for_a_report(config, invoke, monke
     caplog.set_level(logging.WARNING)
     result = invoke("history", DEFAULT_DOI, "--config", str(config))
     assert_one_line_error(result, 1, "internal error: ValueError('a bug')", "-vv")
+
+
+def test_opening_again_keeps_our_locks_so_another_process_leaves_our_log_alone(tmp_path):
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it:
+    a header read through one of ours let another process's closing connection take
+    itself for the last, checkpoint and delete the write-ahead log we still had open."""
+    from monitor import store
+
+    path = tmp_path / "monitor.db"
+    db = store.open_db(path)
+    try:
+        db.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        with db.atomic():
+            db.execute("INSERT INTO runs (started_at, status) VALUES ('2026-12-01', 'running')")
+        store.open_db(path).close()  # what a run's later steps do beside a live connection
+        other = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1 FROM runs'); c.close()"
+        subprocess.run([sys.executable, "-c", other, str(path)], check=True, timeout=60)
+        wal = path.with_name(path.name + "-wal")
+        assert wal.exists() and wal.stat().st_size > 0
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+    finally:
+        db.close()
