@@ -8,8 +8,8 @@ carries the plan out.
 Sources run concurrently, each in its own thread with its own connection pool (and its
 requests ``max_concurrency`` at a time: monitor/source_job.py), so the slowest source sets
 the run's length. They hand their results over a chunk at a time through a bounded queue;
-this thread stores each chunk in one transaction as it comes (and gives the memory freed
-back every few seconds: monitor/memory.py), so memory is bounded by chunks, not works.
+this thread has each chunk stored in one transaction as it comes, by itself or, for a large
+run, by a writer process (monitor/writer.py), so memory is bounded by chunks, not works.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import citing, database, membership, memory, plan, stopping, store
+from monitor import database, membership, memory, plan, stopping, store, writer
 from monitor.config import Config, SourceConfig
 from monitor.fetching import Session, make_client, utcnow
 from monitor.models import Outcome, RunSummary, SourceReport, SourceResult, Work
@@ -39,6 +39,7 @@ from monitor.source_job import (  # noqa: F401 - collect.fetch_source, .session_
     session_for,
 )
 from monitor.sources import SOURCES
+from monitor.writer import save  # noqa: F401 - collect.save, as before
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,6 @@ class _Run:
         self.chunks: queue.Queue[SourceReport | _Finished | _ListsWanted] = queue.Queue(QUEUED_CHUNKS)
         self.stopping = threading.Event()
         self.sessions: list[Session] = []
-        self.authors = store.AuthorsOf(db)
 
     def collect(self, works: list[Work]) -> Iterator[SourceResult]:
         """Start the sources, store their chunks as they come, yield each one's result when
@@ -177,7 +177,9 @@ class _Run:
         later = [] if self.plan.pmids_settled else [s for s in enabled if SOURCES[s.name].SPEC.needs_pmid]
         providers = {s.name for s in enabled if s not in later and SOURCES[s.name].SPEC.provides_pmid}
         running = set()
-        give_back = memory.Every()  # what the planning and each chunk freed
+        memory.give_back()  # what the planning freed
+        lookups = sum(len(self.plan[s.name].works) for s in enabled)
+        store_with = writer.for_run(self.db, self.config.database, self.run_id, self.work_ids, lookups)
         pool = ThreadPoolExecutor(max_workers=max(1, len(enabled)), thread_name_prefix="source")
         finished = False
         try:
@@ -195,17 +197,16 @@ class _Run:
                     later = []
                 item = self._next()
                 if isinstance(item, _ListsWanted):
-                    item.reply.put(citing.last_complete_lists(self.db, item.source, item.dois))
+                    item.reply.put(store_with.last_lists(item.source, item.dois))
                     continue
                 if isinstance(item, _Finished):
+                    store_with.settle()  # its chunks stored: its PMIDs known, its result final
                     running.discard(item.result.source)
                     providers.discard(item.result.source)
                     self.progress.sources[item.result.source].finish(item.result.outcome.value)
                     yield item.result
                     continue
-                with stopping.held():  # a signal now waits until this chunk is saved
-                    save(self.db, self.run_id, self.work_ids, item, self.now(), self.authors)
-                give_back()
+                store_with.save(item, self.now())
             finished = True
         finally:
             # stopped early (a signal, a full disk): ask nothing more, wait for nobody
@@ -213,6 +214,7 @@ class _Run:
             for session in self.sessions:
                 session.cancel("not asked: the run was stopped")
             pool.shutdown(wait=finished, cancel_futures=True)
+            store_with.close()
 
     def _next(self) -> SourceReport | _Finished | _ListsWanted:
         """The next chunk or end of a source; waits in short steps, so a signal gets through."""
@@ -270,23 +272,6 @@ class _Run:
             return {}
 
         return ask
-
-
-def save(
-    db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int], report: SourceReport, now: datetime,
-    authors: store.AuthorsOf | None = None,
-) -> None:
-    """One chunk of a source's observations, exchanges and citing lists: one transaction.
-    ``authors``: the tracked works' authors as the run's writer keeps them."""
-    spec = SOURCES[report.source].SPEC
-    authors = authors or store.AuthorsOf(db)
-    with db.atomic():
-        response_ids = store.save_source(
-            db, run_id, work_ids, report, now, signals_moves=spec.batched and spec.counts_citations
-        )
-        authors.forget(obs.doi for obs in report.observations)
-        for listing in report.citing:
-            citing.save_list(db, run_id, work_ids[listing.doi], listing, authors(listing.doi), response_ids, now)
 
 
 def _order(result: SourceResult) -> int:

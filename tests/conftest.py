@@ -126,6 +126,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
             monkeypatch.delenv(module.SPEC.api_key_env, raising=False)
     monkeypatch.delenv("CITATION_MONITOR_CONTACT_EMAIL", raising=False)
     monkeypatch.delenv("CITATION_MONITOR_CONFIG", raising=False)
+    monkeypatch.delenv("CITATION_MONITOR_WRITER", raising=False)
 
     def run(*args: str, env: dict[str, str] | None = None) -> Result:
         return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
@@ -266,6 +267,24 @@ def read_only_folder(tmp_path: Path) -> Iterator[ReadOnly]:
 # --- real processes ---------------------------------------------------------------
 
 
+def children(pid: int) -> set[int]:
+    """The processes ``pid`` started that are still alive (a writer process among them)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found |= {int(child) for child in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] not in "ZX"
+    except OSError:
+        return False
+
+
 def clean_env() -> dict[str, str]:
     """The environment for a real citation-monitor process: no keys from the developer's."""
     from monitor.sources import SOURCES
@@ -273,6 +292,7 @@ def clean_env() -> dict[str, str]:
     drop = {m.SPEC.api_key_env for m in SOURCES.values()} | {
         "CITATION_MONITOR_CONFIG",
         "CITATION_MONITOR_CONTACT_EMAIL",
+        "CITATION_MONITOR_WRITER",
     }
     return {k: v for k, v in os.environ.items() if k not in drop}
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, assert_lock_free, clean_env, wait_for
+from tests.conftest import ROOT, alive, assert_lock_free, children, clean_env, wait_for
 
 TRIALS = int(os.environ.get("KILL_TRIALS", "4"))
 SOURCES = ("openalex", "crossref", "semanticscholar", "opencitations", "europepmc", "icite")
@@ -67,45 +67,52 @@ def check_database(db: Path, before: dict[str, int], moment: str) -> dict[str, i
     return after
 
 
-def start(args: list[str], config: Path) -> subprocess.Popen:
+def start(args: list[str], config: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", *args, "--config", str(config)],
-        cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env={**clean_env(), **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
 
-def full_length(args: list[str], config: Path, started: callable) -> float:
+def full_length(args: list[str], config: Path, started: callable, env: dict[str, str] | None = None) -> float:
     """How long the command takes, unkilled, from the moment ``started()`` turns true."""
-    proc = start(args, config)
+    proc = start(args, config, env)
     wait_for(lambda: started() or proc.poll() is not None, timeout=60)
     begin = time.monotonic()
     assert proc.wait(timeout=120) == 0
     return time.monotonic() - begin
 
 
-def kill_at_random(args: list[str], config: Path, started: callable, span: float) -> str:
-    """Start the command, kill -9 it at a random moment of ``span`` after ``started()``."""
+def kill_at_random(
+    args: list[str], config: Path, started: callable, span: float, env: dict[str, str] | None = None
+) -> str:
+    """Start the command, kill -9 it at a random moment of ``span`` after ``started()``;
+    wait until the processes it started (a writer) are gone too."""
     delay = random.uniform(0, span)
-    proc = start(args, config)
+    proc = start(args, config, env)
     wait_for(lambda: started() or proc.poll() is not None, timeout=60)
     time.sleep(delay)
+    helpers = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     moment = f"{delay:.3f} s into `{args[0]}` ({'killed' if proc.returncode == -9 else 'had finished'})"
     print(moment)  # pytest -s shows every trial
+    wait_for(lambda: not any(alive(pid) for pid in helpers), timeout=30)
     return moment
 
 
-def test_kill_9_during_run(config, fake_api, invoke, tmp_path):
+@pytest.mark.parametrize("choice", ["thread", "process"], ids=["stored-in-thread", "writer-process"])
+def test_kill_9_during_run(config, fake_api, invoke, tmp_path, choice):
     db = tmp_path / "state/monitor.db"
+    env = {"CITATION_MONITOR_WRITER": choice}
     asked = functools.partial(lambda n: len(fake_api.requests) > n, len(fake_api.requests))
     slow(fake_api)
-    span = full_length(["run"], config, lambda: asked())
+    span = full_length(["run"], config, lambda: asked(), env)
     for _ in range(TRIALS):
         before = counts(db)
         slow(fake_api)
         moment = kill_at_random(["run"], config, functools.partial(
-            lambda n: len(fake_api.requests) > n, len(fake_api.requests)), span)
+            lambda n: len(fake_api.requests) > n, len(fake_api.requests)), span, env)
         after = check_database(db, before, moment)
         fake_api.faults.clear()
         result = invoke("run", "--config", str(config))

@@ -17,7 +17,7 @@ import pytest
 
 from monitor import stopping, tempfiles
 from monitor.errors import Interrupted
-from tests.conftest import ROOT, assert_lock_free, clean_env, wait_for
+from tests.conftest import ROOT, alive, assert_lock_free, children, clean_env, wait_for
 
 
 @pytest.fixture
@@ -37,20 +37,25 @@ def rows(db: Path, sql: str) -> list[tuple]:
         conn.close()
 
 
+@pytest.mark.parametrize("choice", ["thread", "process"], ids=["stored-in-thread", "writer-process"])
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_stops_a_run_at_once_keeping_what_was_saved(write_config, fake_api, tmp_path, invoke, sig, code):
+def test_a_signal_stops_a_run_at_once_keeping_what_was_saved(
+    write_config, fake_api, tmp_path, invoke, sig, code, choice
+):
     config = write_config()
     db = tmp_path / "state/monitor.db"
     answer = threading.Event()
     fake_api.inject("openalex", hold=answer)  # OpenAlex never answers while we look
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", "run", "--config", str(config)],
-        cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env={**clean_env(), "CITATION_MONITOR_WRITER": choice},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         wait_for(lambda: rows(db, "select count(*) from observations where source = 'crossref'") == [(1,)])
         wait_for(lambda: fake_api.hits("openalex"))
         started = time.monotonic()
+        helpers = children(proc.pid)
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=30)
         stopped_in = time.monotonic() - started
@@ -60,6 +65,8 @@ def test_a_signal_stops_a_run_at_once_keeping_what_was_saved(write_config, fake_
     assert proc.returncode == code, stderr
     assert stderr == f"Error: stopped by {signal.Signals(sig).name}\n"
     assert stopped_in < 10  # it did not wait for OpenAlex
+    assert bool(helpers) == (choice == "process")  # the writer (and multiprocessing's tracker)
+    wait_for(lambda: not any(alive(pid) for pid in helpers), timeout=10)  # none outlives the run
     [(status, finished)] = rows(db, "select status, finished_at from runs")
     assert status == "interrupted" and finished
     assert rows(db, "select source, outcome from observations") == [("crossref", "ok")]  # kept

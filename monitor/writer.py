@@ -1,0 +1,238 @@
+"""Where a run's chunks are stored: in the run's own thread, or in a writer process.
+
+A run of many works spends about half its CPU storing (SQLite, the ledger's matching). In
+one process that half takes turns with the sources' threads for the GIL, so a run of
+``PROCESS_FROM`` planned lookups or more (or any run, when the environment says
+``CITATION_MONITOR_WRITER=process``) stores in a process of its own: started by
+"spawn", it inherits no lock, no connection and no thread; it ignores SIGINT and SIGTERM
+(the run's process decides when to stop) and ends when its pipe closes, so a run killed
+outright leaves no writer behind. Both writers take the same requests and carry them out
+in order: ``save`` a chunk, the ``last_lists`` of some DOIs (answered after every chunk
+before them is stored), ``settle`` (wait until everything before it is stored). An SQLite
+error in the writer process is raised in the run as the same ``sqlite3`` error, its code
+kept, so it meets the same one-line message (``database.error``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlite_utils
+
+from monitor import citing, memory, stopping, store
+from monitor.errors import MonitorError
+from monitor.models import SourceReport
+from monitor.sources import SOURCES
+
+PROCESS_FROM = 50_000  # planned lookups (works times sources) from which a run stores in a process
+CHOICE_ENV = "CITATION_MONITOR_WRITER"  # "thread" or "process" instead of choosing by size ("auto")
+AHEAD = 3  # chunks sent to the writer process and not yet stored: the memory they may hold
+START_SECONDS = 60.0  # the writer process must say it is ready within this
+CLOSE_SECONDS = 120.0  # ... and end within this of being told (the chunks it holds stored)
+POLL_SECONDS = 0.25
+
+
+class Writer(Protocol):
+    def save(self, report: SourceReport, now: datetime) -> None: ...
+    def last_lists(self, source: str, dois: list[str]) -> dict[str, dict[str, Any]]: ...
+    def settle(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def save(
+    db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int], report: SourceReport, now: datetime,
+    authors: store.AuthorsOf | None = None,
+) -> None:
+    """One chunk of a source's observations, exchanges and citing lists: one transaction.
+    ``authors``: the tracked works' authors as the run's writer keeps them."""
+    spec = SOURCES[report.source].SPEC
+    authors = authors or store.AuthorsOf(db)
+    with db.atomic():
+        response_ids = store.save_source(
+            db, run_id, work_ids, report, now, signals_moves=spec.batched and spec.counts_citations
+        )
+        authors.forget(obs.doi for obs in report.observations)
+        for listing in report.citing:
+            citing.save_list(db, run_id, work_ids[listing.doi], listing, authors(listing.doi), response_ids, now)
+
+
+class InThread:
+    """Stores in the calling thread, on the run's own connection."""
+
+    def __init__(self, db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int]):
+        self.db, self.run_id, self.work_ids = db, run_id, work_ids
+        self.authors = store.AuthorsOf(db)
+        self.give_back = memory.Every()  # what each chunk freed
+
+    def save(self, report: SourceReport, now: datetime) -> None:
+        with stopping.held():  # a signal now waits until this chunk is saved
+            save(self.db, self.run_id, self.work_ids, report, now, self.authors)
+        self.give_back()
+
+    def last_lists(self, source: str, dois: list[str]) -> dict[str, dict[str, Any]]:
+        return citing.last_complete_lists(self.db, source, dois)
+
+    def settle(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class InProcess:
+    """Stores in a process of its own, on its own connection to the database at ``path``."""
+
+    def __init__(self, path: Path, run_id: int, work_ids: dict[str, int], clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.path = path
+        context = multiprocessing.get_context("spawn")
+        self.conn, theirs = context.Pipe()
+        self.process = context.Process(
+            target=_serve, args=(theirs, str(path), run_id, work_ids), name="citation-monitor writer", daemon=True
+        )
+        self.process.start()
+        theirs.close()
+        self.waiting = 1  # its word that it is ready
+        try:
+            self._answer(START_SECONDS)
+        except BaseException:
+            self.close()
+            raise
+
+    def save(self, report: SourceReport, now: datetime) -> None:
+        self._send(("save", report, now))
+        while self.waiting > AHEAD:
+            self._answer()
+
+    def last_lists(self, source: str, dois: list[str]) -> dict[str, dict[str, Any]]:
+        return self._call(("lists", source, dois))
+
+    def settle(self) -> None:
+        self._call(("settle",))
+
+    def close(self) -> None:
+        """Tell it to end once what it holds is stored, and wait for it (within bounds)."""
+        if self.process.is_alive():
+            try:
+                with stopping.held():
+                    self.conn.send(None)
+            except OSError:  # it is gone already
+                pass
+            self.process.join(CLOSE_SECONDS)
+        if self.process.is_alive():  # stuck: what it had not committed is rolled back
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+    def _send(self, request: tuple[Any, ...]) -> None:
+        with stopping.held():  # never half a message on the pipe
+            try:
+                self.conn.send(request)
+            except OSError:
+                self._gone()
+        self.waiting += 1
+
+    def _call(self, request: tuple[Any, ...]) -> Any:
+        self._send(request)
+        answer = None
+        while self.waiting:
+            answer = self._answer()
+        return answer
+
+    def _answer(self, seconds: float | None = None) -> Any:
+        """The next answer, in order; raises what the writer raised."""
+        ends = None if seconds is None else self.clock() + seconds
+        while not self.conn.poll(POLL_SECONDS):
+            if not self.process.is_alive():
+                self._gone()
+            if ends is not None and self.clock() > ends:
+                raise MonitorError(f"{self.path}: the writer process did not start within {seconds:g} s")
+        try:
+            kind, value = self.conn.recv()
+        except (EOFError, OSError):
+            self._gone()
+        self.waiting -= 1
+        if kind == "sqlite":
+            raise _sqlite_error(*value)
+        if kind == "error":
+            raise MonitorError(f"{self.path}: the writer process failed: {value}")
+        return value
+
+    def _gone(self) -> Any:
+        self.process.join(POLL_SECONDS)
+        raise MonitorError(
+            f"{self.path}: the writer process ended unexpectedly (exit code {self.process.exitcode}); "
+            "what it stored is kept, run again to fetch the rest"
+        )
+
+
+def for_run(db: sqlite_utils.Database, path: Path, run_id: int, work_ids: dict[str, int], lookups: int) -> Writer:
+    """The writer for a run that plans ``lookups`` (works times sources), unless the
+    environment's ``CITATION_MONITOR_WRITER`` says which."""
+    choice = os.environ.get(CHOICE_ENV, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "thread", "process"):
+        raise MonitorError(f"{CHOICE_ENV}={choice!r} is not a writer: set it to thread, process or auto, or unset it")
+    if choice == "process" or (choice == "auto" and lookups >= PROCESS_FROM):
+        return InProcess(path, run_id, work_ids)
+    return InThread(db, run_id, work_ids)
+
+
+def _serve(conn: Connection, path: str, run_id: int, work_ids: dict[str, int]) -> None:
+    """The writer process: carry out each request in order, answer each, end at None or EOF."""
+    for sig in stopping.SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        db = store.open_db(Path(path))
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the run must hear of it
+        conn.send(_failure(exc))
+        return
+    writer = InThread(db, run_id, work_ids)
+    conn.send(("ok", None))
+    try:
+        while True:
+            try:
+                request = conn.recv()
+            except EOFError:  # the run's process is gone
+                return
+            if request is None:
+                return
+            try:
+                conn.send(("ok", _carry_out(writer, request)))
+            except Exception as exc:  # noqa: BLE001 - sent to the run, which raises it
+                conn.send(_failure(exc))
+    finally:
+        db.close()
+
+
+def _carry_out(writer: InThread, request: tuple[Any, ...]) -> Any:
+    kind, *args = request
+    if kind == "save":
+        return writer.save(*args)
+    if kind == "lists":
+        return writer.last_lists(*args)
+    return writer.settle()
+
+
+def _failure(exc: Exception) -> tuple[str, Any]:
+    """What the writer raised, as the run's process can raise it again."""
+    if isinstance(exc, sqlite3.Error):
+        return "sqlite", (type(exc).__name__, str(exc), getattr(exc, "sqlite_errorcode", 0),
+                          getattr(exc, "sqlite_errorname", ""))
+    return "error", f"{type(exc).__name__}: {exc}"
+
+
+def _sqlite_error(name: str, message: str, code: int, code_name: str) -> sqlite3.Error:
+    kind = getattr(sqlite3, name, sqlite3.Error)
+    error = kind(message) if isinstance(kind, type) and issubclass(kind, sqlite3.Error) else sqlite3.Error(message)
+    error.sqlite_errorcode = code  # type: ignore[attr-defined]
+    error.sqlite_errorname = code_name  # type: ignore[attr-defined]
+    return error

@@ -1,0 +1,96 @@
+"""The writer process (monitor/writer.py): a run that stores in a process of its own keeps
+exactly what one storing in its own thread keeps, and fails the same way."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from monitor import database, writer
+from monitor.errors import DiskFullError
+from tests.conftest import DEFAULT_DOI
+from tests.fakeapi.routes import openalex as fake_openalex
+
+WORKS = [DEFAULT_DOI, "10.9999/unknown.1"]
+
+KEPT = {  # what a run keeps, without ids and moments (nor ledger_events: the sources' order of arrival)
+    "observations": "select w.doi, o.source, o.outcome, o.message, o.citations, m.sha256, d.sha256, r.url "
+                    "from observations o join works w on w.id = o.work_id left join payloads m on m.id = o.metrics_id "
+                    "left join payloads d on d.id = o.metadata_id left join responses r on r.id = o.response_id",
+    "responses": "select source, method, url, status_code from responses",
+    "raw_bodies": "select sha256 from raw_bodies",
+    "citers": "select doi, pmid, title, year from citers",
+    "citation_sources": "select w.doi, c2.doi, cs.source, cs.gone_at is null from citation_sources cs "
+                         "join citations c on c.id = cs.citation_id join works w on w.id = c.work_id "
+                         "join citers c2 on c2.id = c.citer_id",
+    "citing_fetches": "select w.doi, f.source, f.outcome, f.complete, f.items, f.count_at_fetch "
+                      "from citing_fetches f join works w on w.id = f.work_id",
+    "citations": "select w.doi, c2.doi, c.is_self_citation, c.is_influential, c.contexts, c.intents "
+                 "from citations c join works w on w.id = c.work_id join citers c2 on c2.id = c.citer_id",
+    "works": "select doi, pmid, counts_moved_at is null from works",
+}
+
+
+def kept(db: Path) -> dict[str, list[tuple]]:
+    conn = sqlite3.connect(db)
+    try:
+        return {table: sorted(map(tuple, conn.execute(sql)), key=repr) for table, sql in KEPT.items()}
+    finally:
+        conn.close()
+
+
+def test_a_writer_process_keeps_exactly_what_the_runs_thread_keeps(
+    write_config, invoke, fake_api, tmp_path, monkeypatch
+):
+    config = write_config(works=WORKS)
+    db = tmp_path / "state/monitor.db"
+    stored, count = {}, fake_api.records["openalex"][DEFAULT_DOI]["cited_by_count"]
+    for choice in ("thread", "process"):
+        for leftover in db.parent.glob("monitor.db*"):
+            leftover.unlink()
+        monkeypatch.setenv(writer.CHOICE_ENV, choice)
+        assert invoke("run", "--config", str(config)).exit_code == 0
+        fake_openalex.set_count(fake_api, DEFAULT_DOI, 44)  # a second run: moves, the ledger's second look
+        assert invoke("run", "--config", str(config)).exit_code == 0
+        fake_openalex.set_count(fake_api, DEFAULT_DOI, count)
+        stored[choice] = kept(db)
+    assert stored["process"]["observations"] and stored["process"]["citation_sources"]
+    assert stored["process"] == stored["thread"]
+
+
+@pytest.mark.parametrize("choice", ["thread", "process"])
+def test_a_database_error_while_storing_is_the_runs_one_line_error(write_config, invoke, tmp_path, monkeypatch, choice):
+    config = write_config(works=WORKS, only=("openalex", "crossref"))
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    db = tmp_path / "state/monitor.db"
+    conn = sqlite3.connect(db)
+    conn.execute("create trigger refuse before insert on observations begin select raise(fail, 'refused here'); end")
+    conn.close()
+    monkeypatch.setenv(writer.CHOICE_ENV, choice)
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == f"Error: {db}: database error: refused here"
+    conn = sqlite3.connect(db)
+    assert conn.execute("select status from runs order by id").fetchall() == [("ok",), ("interrupted",)]
+    conn.close()
+
+
+def test_an_sqlite_error_keeps_its_code_across_the_pipe():
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode, full.sqlite_errorname = sqlite3.SQLITE_FULL, "SQLITE_FULL"
+    kind, value = writer._failure(full)
+    again = writer._sqlite_error(*value)
+    assert kind == "sqlite" and type(again) is sqlite3.OperationalError
+    assert isinstance(database.error(again, Path("monitor.db")), DiskFullError)
+
+
+def test_an_unknown_writer_choice_is_one_line(write_config, invoke, monkeypatch):
+    config = write_config(only=("crossref",))
+    monkeypatch.setenv(writer.CHOICE_ENV, "fork")
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "Error: CITATION_MONITOR_WRITER='fork' is not a writer: set it to thread, process or auto, or unset it"
+    )
