@@ -3,10 +3,11 @@
 A run of many works spends about half its CPU storing (SQLite, the ledger's matching). In
 one process that half takes turns with the sources' threads for the GIL, so a run of
 ``PROCESS_FROM`` planned lookups or more (or any run, when the environment says
-``CITATION_MONITOR_WRITER=process``) stores in a process of its own: started by
-"spawn", it inherits no lock, no connection and no thread; it ignores SIGINT and SIGTERM
-(the run's process decides when to stop) and ends when its pipe closes, so a run killed
-outright leaves no writer behind. Both writers take the same requests and carry them out
+``CITATION_MONITOR_WRITER=process``) stores in a process of its own: started as
+``python -m monitor.writer`` (this code, whether installed or not), it inherits no lock,
+no connection and no thread; it ignores SIGINT and SIGTERM (the run's process decides
+when to stop) and ends when its socket closes, so a run killed outright leaves no writer
+behind. Both writers take the same requests and carry them out
 in order: ``save`` a chunk, the ``last_lists`` of some DOIs (answered after every chunk
 before them is stored), ``settle`` (wait until everything before it is stored). An SQLite
 error in the writer process is raised in the run as the same ``sqlite3`` error, its code
@@ -15,10 +16,12 @@ kept, so it meets the same one-line message (``database.error``).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -94,16 +97,22 @@ class InProcess:
     def __init__(self, path: Path, run_id: int, work_ids: dict[str, int], clock: Callable[[], float] = time.monotonic):
         self.clock = clock
         self.path = path
-        context = multiprocessing.get_context("spawn")
-        self.conn, theirs = context.Pipe()
-        self.process = context.Process(
-            target=_serve, args=(theirs, str(path), run_id, work_ids), name="citation-monitor writer", daemon=True
-        )
-        self.process.start()
-        theirs.close()
-        self.waiting = 1  # its word that it is ready
+        ours, theirs = socket.socketpair()
+        here = str(Path(__file__).resolve().parent.parent)  # this very code, installed or not
+        environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
         try:
-            self._answer(START_SECONDS)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "monitor.writer", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], env=environ, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C reaches the run's process only: it decides
+            )
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        self.waiting = 0  # requests sent and not yet answered
+        try:
+            self._send(("open", str(path), run_id, work_ids))
+            self._call_answered(START_SECONDS)
         except BaseException:
             self.close()
             raise
@@ -121,16 +130,17 @@ class InProcess:
 
     def close(self) -> None:
         """Tell it to end once what it holds is stored, and wait for it (within bounds)."""
-        if self.process.is_alive():
+        if self.process.poll() is None:
             try:
                 with stopping.held():
                     self.conn.send(None)
             except OSError:  # it is gone already
                 pass
-            self.process.join(CLOSE_SECONDS)
-        if self.process.is_alive():  # stuck: what it had not committed is rolled back
-            self.process.kill()
-            self.process.join()
+            try:
+                self.process.wait(CLOSE_SECONDS)
+            except subprocess.TimeoutExpired:  # stuck: what it had not committed is rolled back
+                self.process.kill()
+                self.process.wait()
         self.conn.close()
 
     def _send(self, request: tuple[Any, ...]) -> None:
@@ -143,16 +153,20 @@ class InProcess:
 
     def _call(self, request: tuple[Any, ...]) -> Any:
         self._send(request)
+        return self._call_answered()
+
+    def _call_answered(self, seconds: float | None = None) -> Any:
+        """Every answer still due; the last one's value."""
         answer = None
         while self.waiting:
-            answer = self._answer()
+            answer = self._answer(seconds)
         return answer
 
     def _answer(self, seconds: float | None = None) -> Any:
         """The next answer, in order; raises what the writer raised."""
         ends = None if seconds is None else self.clock() + seconds
         while not self.conn.poll(POLL_SECONDS):
-            if not self.process.is_alive():
+            if self.process.poll() is not None:
                 self._gone()
             if ends is not None and self.clock() > ends:
                 raise MonitorError(f"{self.path}: the writer process did not start within {seconds:g} s")
@@ -168,9 +182,12 @@ class InProcess:
         return value
 
     def _gone(self) -> Any:
-        self.process.join(POLL_SECONDS)
+        try:
+            code = self.process.wait(POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            code = None
         raise MonitorError(
-            f"{self.path}: the writer process ended unexpectedly (exit code {self.process.exitcode}); "
+            f"{self.path}: the writer process ended unexpectedly (exit code {code}); "
             "what it stored is kept, run again to fetch the rest"
         )
 
@@ -186,12 +203,16 @@ def for_run(db: sqlite_utils.Database, path: Path, run_id: int, work_ids: dict[s
     return InThread(db, run_id, work_ids)
 
 
-def _serve(conn: Connection, path: str, run_id: int, work_ids: dict[str, int]) -> None:
-    """The writer process: carry out each request in order, answer each, end at None or EOF."""
+def _serve(conn: Connection) -> None:
+    """The writer process: open the database as the first request says, then carry out
+    each request in order, answer each, end at None or when the run's process is gone."""
     for sig in stopping.SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     try:
+        _, path, run_id, work_ids = conn.recv()
         db = store.open_db(Path(path))
+    except EOFError:
+        return
     except Exception as exc:  # noqa: BLE001 - whatever it is, the run must hear of it
         conn.send(_failure(exc))
         return
@@ -236,3 +257,7 @@ def _sqlite_error(name: str, message: str, code: int, code_name: str) -> sqlite3
     error.sqlite_errorcode = code  # type: ignore[attr-defined]
     error.sqlite_errorname = code_name  # type: ignore[attr-defined]
     return error
+
+
+if __name__ == "__main__":  # the writer process: python -m monitor.writer FD
+    _serve(Connection(int(sys.argv[1])))
