@@ -1,7 +1,8 @@
 """One source's part of a run: the works its plan names, a chunk at a time, then its lists.
 
 A source is asked about the works of its plan (monitor/plan.py) in chunks of a few
-hundred, two at a time (the next one's requests go while one's last answers come): each
+hundred, two at a time (the next one's requests go while one's last answers come; more
+for a source allowed many requests at once: ``counting_chunks``): each
 chunk's observations, exchanges and free citing lists (iCite's and PubMed's come with the
 counts) are handed over (``deliver``) to be stored while the next chunks are asked, so
 memory is bounded by chunks, not by the works tracked. The lists that cost requests come
@@ -49,7 +50,7 @@ _Pair = tuple[Work, Observation]  # a work whose list is due, and its count as t
 
 CHUNK_REQUESTS = 20  # a chunk asks at least this many requests (and 4 a place in flight) ...
 CHUNK_WORKS = (400, 800)  # ... of at most this many works: a batched source's, a per-work one's
-COUNTING_CHUNKS = 2  # chunks of a source asked at once (their requests share its places)
+COUNTING_CHUNKS = (2, 4)  # chunks of a source asked at once: at least, at most (see counting_chunks)
 LIST_RECORDS = 2_000  # lists are stored in parts of about this many records, as they come
 URGENCY_GROUP = 1e10  # a list's urgency: its group times this, plus its age (seconds, < 1e10)
 
@@ -74,6 +75,17 @@ def chunk_size(source: SourceConfig) -> int:
     spec = SOURCES[source.name].SPEC
     requests = max(CHUNK_REQUESTS, 4 * source.max_concurrency)
     return min(CHUNK_WORKS[0] if spec.batched else CHUNK_WORKS[1], requests * spec.batch_size)
+
+
+def counting_chunks(source: SourceConfig) -> int:
+    """Chunks asked at once: two (the next one's requests go while one's last answers come),
+    or more where a chunk's works, bounded for memory, make fewer than two requests a place
+    in flight (a source allowed many at once), so its places are not left idle while a
+    chunk waits for its slowest answer."""
+    spec = SOURCES[source.name].SPEC
+    requests = -(-chunk_size(source) // spec.batch_size)
+    wanted = -(-2 * source.max_concurrency // requests)
+    return max(COUNTING_CHUNKS[0], min(COUNTING_CHUNKS[1], wanted))
 
 
 @dataclass
@@ -199,8 +211,7 @@ def run_source(
         lists = last_lists([w.doi for w in chunk]) if listing else {}
         return fetch_works(module, session, chunk, config, now, lists, queue)
 
-    # two chunks at a time: the next one's requests go while the last answers of one come
-    for report in session.map(count, chunks(plan.works, chunk_size(source)), places=COUNTING_CHUNKS):
+    for report in session.map(count, chunks(plan.works, chunk_size(source)), places=counting_chunks(source)):
         tally.add(report)
         deliver(report)
     group: list[CitingList] = []
