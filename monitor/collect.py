@@ -79,10 +79,11 @@ def run(
             the_plan = plan.make(db, config, works, now())
             context = _Run(db, config, run_id, tracking.work_ids, the_plan, now,
                            (clock, sleep), deadline, progress or RunProgress())
-            for result in context.collect(works):
-                results.append(result)
-                if on_source_done:
-                    on_source_done(result)
+            with memory.few_collections():  # what the planning made is never scanned again
+                for result in context.collect(works):
+                    results.append(result)
+                    if on_source_done:
+                        on_source_done(result)
             summary = RunSummary(
                 run_id, started, now(), tuple(sorted(results, key=_order)), tracking.collections
             )

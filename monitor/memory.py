@@ -6,15 +6,18 @@ arenas, so a process's resident memory is its high-water mark, not what it holds
 nothing. The store calls it every few seconds (``collect``): it takes a millisecond or two.
 ``few_arenas`` keeps glibc from giving each of a run's many threads an arena of its own
 (up to eight per core), each holding its own high-water mark of freed memory.
+``few_collections`` keeps Python's cycle collector from scanning a run's heap over and over.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 _trim: Callable[[int], int] | None = None
 _mallopt: Callable[[int, int], int] | None = None
@@ -26,6 +29,7 @@ except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to ask
     _trim = _mallopt = None
 
 EVERY_SECONDS = 5.0
+COLLECT_AFTER = 50_000  # new container objects between two of the collector's passes (Python's: 700)
 ARENAS = 2  # Python's threads take turns (the GIL): two arenas are all they contend for
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
 
@@ -54,3 +58,20 @@ class Every:
         if self.clock() - self.last >= self.seconds:
             give_back()
             self.last = self.clock()
+
+
+@contextmanager
+def few_collections(after: int = COLLECT_AFTER) -> Iterator[None]:
+    """Within the block, Python's cycle collector passes every ``after`` new containers
+    instead of every 700, and never looks again at the objects that exist at its start
+    (``gc.freeze``): a run's answers make millions of dicts and lists, hardly any in a
+    cycle, and scanning them (and the works planned) took a fifth of a quiet run's CPU,
+    in pauses that stop every thread. Both are undone at the end."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(after, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()

@@ -211,17 +211,18 @@ def _serve(conn: Connection) -> None:
     writer = InThread(db, run_id, work_ids)
     conn.send(("ok", None))
     try:
-        while True:
-            try:
-                request = conn.recv()
-            except EOFError:  # the run's process is gone
-                return
-            if request is None:
-                return
-            try:
-                conn.send(("ok", _carry_out(writer, request)))
-            except Exception as exc:  # noqa: BLE001 - sent to the run, which raises it
-                conn.send(_failure(exc))
+        with memory.few_collections():
+            while True:
+                try:
+                    request = conn.recv()
+                except EOFError:  # the run's process is gone
+                    return
+                if request is None:
+                    return
+                try:
+                    conn.send(("ok", _carry_out(writer, request)))
+                except Exception as exc:  # noqa: BLE001 - sent to the run, which raises it
+                    conn.send(_failure(exc))
     finally:
         db.close()
 

@@ -72,3 +72,18 @@ def test_a_runs_threads_share_two_arenas_unless_the_environment_says_otherwise()
     assert arenas("many") > memory.ARENAS  # glibc's default: an arena per thread, up to 8 a core
     assert arenas("few") <= memory.ARENAS
     assert arenas("few", MALLOC_ARENA_MAX="4") > memory.ARENAS  # the user's word wins
+
+
+def test_few_collections_freezes_what_exists_and_collects_less_often_until_the_end():
+    import gc
+
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    planned = [{"doi": f"10.5555/{i}"} for i in range(1000)]  # what a run plans before it asks
+    with memory.few_collections(after=12_345):
+        assert gc.get_threshold() == (12_345, *before[1:])
+        assert gc.get_freeze_count() >= frozen + len(planned)  # never scanned again
+        cycle: list = []
+        cycle.append(cycle)  # a cycle made within is still collected, when asked
+        del cycle
+        assert gc.collect() >= 1
+    assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
