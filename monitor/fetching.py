@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -211,9 +211,13 @@ class Session:
     def post(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Exchange:
         return self.request("POST", path, params=params, **kw)
 
-    def map(self, func: Callable[[T], R], items: Iterable[T], places: int | None = None) -> Iterator[R]:
+    def map(
+        self, func: Callable[[T], R], items: Iterable[T], places: int | None = None, ordered: bool = True
+    ) -> Iterator[R]:
         """``func`` over ``items``, up to ``max_concurrency`` at once (or ``places``: calls
-        that make requests of their own, through the same gate), results in order.
+        that make requests of their own, through the same gate), results in order; or, not
+        ``ordered``, as each call ends (its place goes to the next item at once, not when
+        the calls before it end too).
 
         Each call runs in a worker thread of its own (so its requests' wall-clock
         deadlines, which are per thread, are its own); with one place, in this thread.
@@ -238,14 +242,22 @@ class Session:
 
         window = workers if places else 2 * workers  # a bounded window: memory stays flat
         pending: deque[Future[tuple[bool, Any, list[Exchange]]]] = deque()
+
+        def next_done() -> Future[tuple[bool, Any, list[Exchange]]]:
+            if not ordered:
+                done = wait(pending, return_when=FIRST_COMPLETED).done
+                pending.remove(first := next(f for f in pending if f in done))  # the oldest of them
+                return first
+            return pending.popleft()
+
         with ThreadPoolExecutor(workers, thread_name_prefix=f"{self.source.name}-") as pool:
             try:
                 for item in items:
                     pending.append(pool.submit(call, item))
                     if len(pending) >= window:
-                        yield self._handed(pending.popleft())
+                        yield self._handed(next_done())
                 while pending:
-                    yield self._handed(pending.popleft())
+                    yield self._handed(next_done())
             finally:
                 for future in pending:
                     if not future.cancel():

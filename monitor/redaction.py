@@ -78,20 +78,21 @@ class Redactor:
         self._pattern = (
             re.compile("|".join(re.escape(f) for f in self.forms)) if self.forms else None
         )
+        self._bytes_forms = [f.encode("utf-8") for f in self.forms]
         self._bytes_pattern = (
-            re.compile(b"|".join(re.escape(f.encode("utf-8")) for f in self.forms))
-            if self.forms
-            else None
+            re.compile(b"|".join(re.escape(f) for f in self._bytes_forms)) if self.forms else None
         )
 
     def __bool__(self) -> bool:
         return bool(self.forms)
 
     def text(self, value: str) -> str:
-        return self._pattern.sub(REDACTED, value) if self._pattern and value else value
+        if not self._pattern or not value or not any(f in value for f in self.forms):
+            return value  # looking for each form is many times faster than the pattern
+        return self._pattern.sub(REDACTED, value)
 
     def bytes(self, value: bytes) -> bytes:
-        if not self._bytes_pattern or not value:
+        if not self._bytes_pattern or not value or not any(f in value for f in self._bytes_forms):
             return value
         return self._bytes_pattern.sub(REDACTED.encode(), value)
 

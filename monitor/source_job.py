@@ -211,7 +211,9 @@ def run_source(
         lists = last_lists([w.doi for w in chunk]) if listing else {}
         return fetch_works(module, session, chunk, config, now, lists, queue)
 
-    for report in session.map(count, chunks(plan.works, chunk_size(source)), places=counting_chunks(source)):
+    # each chunk stored as it ends: a slow last answer holds up its chunk, not the next ones
+    chunked = chunks(plan.works, chunk_size(source))
+    for report in session.map(count, chunked, places=counting_chunks(source), ordered=False):
         tally.add(report)
         deliver(report)
     group: list[CitingList] = []

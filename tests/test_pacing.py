@@ -81,6 +81,27 @@ def test_what_is_drained_after_a_result_is_the_answers_of_the_results_yielded_so
     assert drained == [(i, [str(i)]) for i in range(8)]
 
 
+def test_unordered_a_slow_call_holds_up_no_other_and_each_result_comes_with_its_answers():
+    """Chunks counted as they end: while the first waits for a slow answer, its place's
+    neighbour goes on with every later chunk."""
+    slow_one = threading.Event()
+
+    def call(i):
+        s.get(f"/w/{i}")
+        if i == 0:
+            assert slow_one.wait(timeout=5)
+        return i
+
+    s = session(Server(), 2)
+    seen = []
+    for i in s.map(call, range(6), places=2, ordered=False):
+        seen.append((i, [e.url.rsplit("/", 1)[1] for e in s.drain()]))
+        if i == 5:
+            slow_one.set()  # the last of the others came back before the first
+    assert [i for i, _ in seen] == [1, 2, 3, 4, 5, 0]
+    assert seen == [(i, [str(i)]) for i, _ in seen]
+
+
 def test_a_call_drains_its_own_answers_and_those_of_the_calls_it_maps():
     """Chunks counted two at a time: each drains what its own requests (and their worker
     threads) fetched, never the other chunk's."""

@@ -540,12 +540,14 @@ def pubmed_title(title: str | None) -> str | None:
 
 
 _TAGS = re.compile(r"<[^>]+>")
+_HEADINGS = ("Abstract", "ABSTRACT", "Summary")
 
 
 def strip_markup(text: str | None) -> str | None:
     """JATS or HTML markup out of an abstract; a leading 'Abstract' heading dropped."""
     if not text:
         return None
-    plain = re.sub(r"\s+", " ", _TAGS.sub(" ", text)).strip()
-    plain = re.sub(r"^(Abstract|ABSTRACT|Summary)\s*[:.]?\s+", "", plain)
+    plain = " ".join((_TAGS.sub(" ", text) if "<" in text else text).split())  # whitespace runs as one space
+    if plain.startswith(_HEADINGS):
+        plain = re.sub(r"^(Abstract|ABSTRACT|Summary)\s*[:.]?\s+", "", plain)
     return plain or None
