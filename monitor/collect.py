@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import database, membership, memory, plan, stopping, store, writer
+from monitor import citing, database, membership, memory, plan, stopping, store, writer
 from monitor.config import Config, SourceConfig
 from monitor.fetching import Session, make_client, utcnow
 from monitor.models import Outcome, RunSummary, SourceReport, SourceResult, Work
@@ -198,7 +198,7 @@ class _Run:
                     later = []
                 item = self._next()
                 if isinstance(item, _ListsWanted):
-                    item.reply.put(store_with.last_lists(item.source, item.dois))
+                    item.reply.put(citing.last_complete_lists(self.db, item.source, item.dois))
                     continue
                 if isinstance(item, _Finished):
                     store_with.settle()  # its chunks stored: its PMIDs known, its result final

@@ -29,7 +29,7 @@ except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to ask
     _trim = _mallopt = None
 
 EVERY_SECONDS = 5.0
-COLLECT_AFTER = 50_000  # new container objects between two of the collector's passes (Python's: 700)
+COLLECT_AFTER = 10_000  # new container objects between two of the collector's passes (Python's: 700)
 ARENAS = 2  # Python's threads take turns (the GIL): two arenas are all they contend for
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
 

@@ -8,8 +8,9 @@ one process that half takes turns with the sources' threads for the GIL, so a ru
 no connection and no thread; it ignores SIGINT and SIGTERM (the run's process decides
 when to stop) and ends when its socket closes, so a run killed outright leaves no writer
 behind. Both writers take the same requests and carry them out
-in order: ``save`` a chunk, the ``last_lists`` of some DOIs (answered after every chunk
-before them is stored), ``settle`` (wait until everything before it is stored). An SQLite
+in order: ``save`` a chunk, ``settle`` (wait until everything before it is stored). What a
+source asks of the database meanwhile (its last lists of a chunk's works) the run reads on
+its own connection: no chunk the writer still holds can change it. An SQLite
 error in the writer process is raised in the run as the same ``sqlite3`` error, its code
 kept, so it meets the same one-line message (``database.error``).
 """
@@ -45,7 +46,6 @@ POLL_SECONDS = 0.25
 
 class Writer(Protocol):
     def save(self, report: SourceReport, now: datetime) -> None: ...
-    def last_lists(self, source: str, dois: list[str]) -> dict[str, dict[str, Any]]: ...
     def settle(self) -> None: ...
     def close(self) -> None: ...
 
@@ -79,9 +79,6 @@ class InThread:
         with stopping.held():  # a signal now waits until this chunk is saved
             save(self.db, self.run_id, self.work_ids, report, now, self.authors)
         self.give_back()
-
-    def last_lists(self, source: str, dois: list[str]) -> dict[str, dict[str, Any]]:
-        return citing.last_complete_lists(self.db, source, dois)
 
     def settle(self) -> None:
         pass
@@ -119,9 +116,6 @@ class InProcess:
         self._send(("save", report, now))
         while self.waiting > AHEAD:
             self._answer()
-
-    def last_lists(self, source: str, dois: list[str]) -> dict[str, dict[str, Any]]:
-        return self._call(("lists", source, dois))
 
     def settle(self) -> None:
         self._call(("settle",))
@@ -231,8 +225,6 @@ def _carry_out(writer: InThread, request: tuple[Any, ...]) -> Any:
     kind, *args = request
     if kind == "save":
         return writer.save(*args)
-    if kind == "lists":
-        return writer.last_lists(*args)
     return writer.settle()
 
 
