@@ -4,13 +4,15 @@ exactly what one storing in its own thread keeps, and fails the same way."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from monitor import database, writer
 from monitor.errors import DiskFullError
-from tests.conftest import DEFAULT_DOI
+from tests.conftest import DEFAULT_DOI, ROOT, clean_env
 from tests.fakeapi.routes import openalex as fake_openalex
 
 WORKS = [DEFAULT_DOI, "10.9999/unknown.1"]
@@ -94,3 +96,22 @@ def test_an_unknown_writer_choice_is_one_line(write_config, invoke, monkeypatch)
     assert result.output.splitlines()[-1] == (
         "Error: CITATION_MONITOR_WRITER='fork' is not a writer: set it to thread, process or auto, or unset it"
     )
+
+
+def test_a_script_of_ones_own_that_runs_a_large_run_runs_it_once(write_config, tmp_path):
+    """The writer process does not import the caller's main module again (multiprocessing's
+    "spawn" would: a script without a __main__ guard would start its run over and over)."""
+    config = write_config(only=("openalex", "crossref"))
+    script = tmp_path / "nightly.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from monitor import collect\n"
+        "from monitor.config import load_config\n"
+        f"print('run', collect.run(load_config(Path({str(config)!r}))).run_id)\n"
+    )
+    env = {**clean_env(), "CITATION_MONITOR_WRITER": "process", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "run 1\n"
+    assert kept(tmp_path / "state/monitor.db")["observations"]
