@@ -137,6 +137,13 @@ class _Finished:
 
 
 @dataclass(frozen=True)
+class _Counted:
+    """A source's word that every count of it came before (its lists come after)."""
+
+    source: str
+
+
+@dataclass(frozen=True)
 class _ListsWanted:
     """A source thread's question to the database's thread: its last lists of these DOIs."""
 
@@ -165,15 +172,15 @@ class _Run:
         self.clock, self.sleep = timing
         self.deadline = deadline
         self.progress = progress
-        self.chunks: queue.Queue[SourceReport | _Finished | _ListsWanted] = queue.Queue(QUEUED_CHUNKS)
+        self.chunks: queue.Queue[SourceReport | _Finished | _Counted | _ListsWanted] = queue.Queue(QUEUED_CHUNKS)
         self.stopping = threading.Event()
         self.sessions: list[Session] = []
 
     def collect(self, works: list[Work]) -> Iterator[SourceResult]:
         """Start the sources, store their chunks as they come, yield each one's result when
-        it is done. Sources that need a PMID start once those that can provide one are
-        done and their PMIDs stored, unless the plan says no PMID is awaited; the others
-        start at once."""
+        it is done. Sources that need a PMID start once those that can provide one have
+        counted (their lists may still be coming) and their PMIDs are stored, unless the
+        plan says no PMID is awaited; the others start at once."""
         enabled = self.config.enabled_sources
         later = [] if self.plan.pmids_settled else [s for s in enabled if SOURCES[s.name].SPEC.needs_pmid]
         providers = {s.name for s in enabled if s not in later and SOURCES[s.name].SPEC.provides_pmid}
@@ -200,8 +207,13 @@ class _Run:
                 if isinstance(item, _ListsWanted):
                     item.reply.put(citing.last_complete_lists(self.db, item.source, item.dois))
                     continue
+                if isinstance(item, _Counted):
+                    if item.source in providers:
+                        store_with.settle()  # its counts stored: the PMIDs they gave known
+                        providers.discard(item.source)
+                    continue
                 if isinstance(item, _Finished):
-                    store_with.settle()  # its chunks stored: its PMIDs known, its result final
+                    store_with.settle()  # its chunks stored: its result final
                     running.discard(item.result.source)
                     providers.discard(item.result.source)
                     self.progress.sources[item.result.source].finish(item.result.outcome.value)
@@ -217,7 +229,7 @@ class _Run:
             pool.shutdown(wait=finished, cancel_futures=True)
             store_with.close()
 
-    def _next(self) -> SourceReport | _Finished | _ListsWanted:
+    def _next(self) -> SourceReport | _Finished | _Counted | _ListsWanted:
         """The next chunk or end of a source; waits in short steps, so a signal gets through."""
         while True:
             try:
@@ -225,7 +237,7 @@ class _Run:
             except queue.Empty:
                 continue
 
-    def _put(self, item: SourceReport | _Finished | _ListsWanted) -> None:
+    def _put(self, item: SourceReport | _Finished | _Counted | _ListsWanted) -> None:
         """Queue a chunk, waiting while the store catches up, unless the run is stopping."""
         while not self.stopping.is_set():
             try:
@@ -250,7 +262,8 @@ class _Run:
             try:
                 source_plan = replace(source_plan, works=tuple(works))
                 result = run_source(
-                    source, source_plan, session, self.config, self._put, self._last_lists(source.name), self.now
+                    source, source_plan, session, self.config, self._put, self._last_lists(source.name), self.now,
+                    counted=lambda: self._put(_Counted(source.name)),
                 )
             except Exception as exc:  # a bug in one source must not stop the others
                 log.exception("%s: unexpected failure", source.name)

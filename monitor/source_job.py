@@ -188,11 +188,14 @@ def run_source(
     deliver: Callable[[SourceReport], None],
     last_lists: Callable[[list[str]], Mapping[str, Mapping[str, Any]]],
     now: Callable[[], datetime] = utcnow,
+    counted: Callable[[], None] | None = None,
 ) -> SourceResult:
     """Ask one source about its plan's works, a chunk at a time, then its due lists;
     ``deliver`` each chunk's report (to be stored); ``last_lists`` gives the source's last
     complete lists of a chunk's DOIs (``citing.last_complete_lists``, read by the thread
-    that owns the database). Never raises for the source's failures."""
+    that owns the database); ``counted`` is told once every count is delivered, before the
+    lists (the PMIDs a source gives come with its counts). Never raises for the source's
+    failures."""
     module = SOURCES[source.name]
     started = time.monotonic()
     tally = Tally(source.name, plan.tracked)
@@ -216,6 +219,8 @@ def run_source(
     for report in session.map(count, chunked, places=counting_chunks(source), ordered=False):
         tally.add(report)
         deliver(report)
+    if counted:
+        counted()
     group: list[CitingList] = []
     records = 0
     for unit in fetch_lists(module, session, _while_allowed(session, queue.in_order())):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from monitor import collect
 from monitor.config import load_config
 from monitor.fetching import make_client
 from monitor.models import Observation, Outcome, Work
-from tests.conftest import DEFAULT_DOI, db_rows
+from tests.conftest import DEFAULT_DOI, db_rows, wait_for
 
 
 @pytest.mark.parametrize("name", ["icite", "pubmed"])
@@ -30,6 +32,26 @@ def test_pmid_sources_use_the_pmid_learned_in_the_same_run(write_config, invoke,
     result = invoke("run", "--config", str(write_config(only=("openalex", "icite", "pubmed"))))
     assert result.exit_code == 0, result.output
     assert fake_api.hits("icite")[0].arg("pmids") == "33930000"  # from OpenAlex ids.pmid
+
+
+def test_pmid_sources_start_once_the_providers_counted_not_once_their_lists_came(write_config, fake_api):
+    from tests.fakeapi.server import Fault
+
+    lists_answer = threading.Event()
+    fake_api.inject("openalex", Fault())  # its count, answered as usual
+    fake_api.inject("openalex", hold=lists_answer)  # then its citing list, held
+    config = load_config(write_config(only=("openalex", "icite")), environ={})
+    done: list = []
+    run = threading.Thread(target=lambda: done.append(collect.run(config)))
+    run.start()
+    try:
+        wait_for(lambda: fake_api.hits("icite"), timeout=20)  # asked while OpenAlex's list waits
+        assert len(fake_api.hits("openalex")) == 2 and not done
+    finally:
+        lists_answer.set()
+        run.join(60)
+    assert fake_api.hits("icite")[0].arg("pmids") == "33930000"  # OpenAlex's PMID, stored first
+    assert {r.source: r.outcome for r in done[0].sources} == {"openalex": Outcome.OK, "icite": Outcome.OK}
 
 
 def test_a_crashing_source_is_an_error_for_every_work_and_the_others_still_answer(
