@@ -136,8 +136,8 @@ def report(name: str, run: dict) -> None:
     for source, s in run["sources"].items():
         print(f"  {source:<16}{s['requests']:>9}{s['throttled']:>6}{s['wall_s']:>8}{s['floor_s']:>9}"
               f"{s['asked']:>8}{s['lists']:>7}  {s['outcome']}")
-    print(f"  peak RSS so far: {peak_mb():.0f} MB, a writer process's {peak_mb(resource.RUSAGE_CHILDREN):.0f} MB",
-          flush=True)
+    writer = f", a writer process's {peak_mb(resource.RUSAGE_CHILDREN):.0f} MB" if run["stored_in"] == "process" else ""
+    print(f"  peak RSS so far: {peak_mb():.0f} MB{writer}", flush=True)
 
 
 def main() -> int:
@@ -165,7 +165,8 @@ def main() -> int:
             report("Quiet", quiet)
             grown = db_bytes(config.database) - before
         # both peaks before the stand-in is reaped; their sum bounds a run's (they need not coincide)
-        peak = peak_mb() + peak_mb(resource.RUSAGE_CHILDREN)
+        writer = any(run["stored_in"] == "process" for run in (cold, catch_up, quiet))
+        peak = peak_mb() + (peak_mb(resource.RUSAGE_CHILDREN) if writer else 0)
     finally:
         proc.kill()
     n, sources = args.works, len(config.enabled_sources)

@@ -50,7 +50,7 @@ _Pair = tuple[Work, Observation]  # a work whose list is due, and its count as t
 
 CHUNK_REQUESTS = 20  # a chunk asks at least this many requests (and 4 a place in flight) ...
 CHUNK_WORKS = (400, 800)  # ... of at most this many works: a batched source's, a per-work one's
-COUNTING_CHUNKS = (2, 4)  # chunks of a source asked at once: at least, at most (see counting_chunks)
+COUNTING_CHUNKS = (2, 3)  # chunks of a source asked at once: at least, at most (see counting_chunks)
 LIST_RECORDS = 2_000  # lists are stored in parts of about this many records, as they come
 URGENCY_GROUP = 1e10  # a list's urgency: its group times this, plus its age (seconds, < 1e10)
 

@@ -7,12 +7,12 @@ one process that half takes turns with the sources' threads for the GIL, so a ru
 ``python -m monitor.writer`` (this code, whether installed or not), it inherits no lock,
 no connection and no thread; it ignores SIGINT and SIGTERM (the run's process decides
 when to stop) and ends when its socket closes, so a run killed outright leaves no writer
-behind. Both writers take the same requests and carry them out
-in order: ``save`` a chunk, ``settle`` (wait until everything before it is stored). What a
-source asks of the database meanwhile (its last lists of a chunk's works) the run reads on
-its own connection: no chunk the writer still holds can change it. An SQLite
-error in the writer process is raised in the run as the same ``sqlite3`` error, its code
-kept, so it meets the same one-line message (``database.error``).
+behind. Both writers take the same requests and carry them out in order: ``save`` a chunk,
+``settle`` (wait until everything before it is stored). What a source asks of the database
+meanwhile (its last lists of a chunk's works) the run reads on its own connection: no chunk
+the writer still holds can change it. An SQLite error in the writer process is raised in the
+run as the same ``sqlite3`` error, its code kept, so it meets the same one-line message
+(``database.error``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import sqlite_utils
 
@@ -40,7 +38,7 @@ from monitor.sources import SOURCES
 PROCESS_FROM = 50_000  # planned lookups (works times sources) from which a run stores in a process
 CHOICE_ENV = "CITATION_MONITOR_WRITER"  # "thread" or "process" instead of choosing by size ("auto")
 AHEAD = 3  # chunks sent to the writer process and not yet stored: the memory they may hold
-CLOSE_SECONDS = 120.0  # ... and end within this of being told (the chunks it holds stored)
+CLOSE_SECONDS = 120.0  # the writer process ends within this of being told (what it holds stored)
 POLL_SECONDS = 0.25
 
 
@@ -90,8 +88,7 @@ class InThread:
 class InProcess:
     """Stores in a process of its own, on its own connection to the database at ``path``."""
 
-    def __init__(self, path: Path, run_id: int, work_ids: dict[str, int], clock: Callable[[], float] = time.monotonic):
-        self.clock = clock
+    def __init__(self, path: Path, run_id: int, work_ids: dict[str, int]):
         self.path = path
         ours, theirs = socket.socketpair()
         here = str(Path(__file__).resolve().parent.parent)  # this very code, installed or not
@@ -167,7 +164,7 @@ class InProcess:
             raise MonitorError(f"{self.path}: the writer process failed: {value}")
         return value
 
-    def _gone(self) -> Any:
+    def _gone(self) -> NoReturn:
         try:
             code = self.process.wait(POLL_SECONDS)
         except subprocess.TimeoutExpired:
