@@ -3,7 +3,7 @@
 A run's threads parse and drop answers all the time; glibc keeps what they free in its
 arenas, so a process's resident memory is its high-water mark, not what it holds.
 ``give_back`` asks glibc to return its free pages (``malloc_trim``); elsewhere it does
-nothing. The store calls it every few seconds (``collect``): it takes a millisecond or two.
+nothing. The store calls it every few seconds (``writer``): it takes a millisecond or two.
 ``few_arenas`` keeps glibc from giving each of a run's many threads an arena of its own
 (up to eight per core), each holding its own high-water mark of freed memory.
 ``few_collections`` keeps Python's cycle collector from scanning a run's heap over and over.
