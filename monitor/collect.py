@@ -39,7 +39,6 @@ from monitor.source_job import (  # noqa: F401 - collect.fetch_source, .session_
     session_for,
 )
 from monitor.sources import SOURCES
-from monitor.writer import save  # noqa: F401 - collect.save, as before
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +151,9 @@ class _ListsWanted:
     reply: queue.Queue[dict[str, dict[str, Any]]]
 
 
+_Item = SourceReport | _Finished | _Counted | _ListsWanted  # what the sources' threads queue
+
+
 class _Run:
     """The sources of one run: their threads, the queue of their chunks, the store."""
 
@@ -172,7 +174,7 @@ class _Run:
         self.clock, self.sleep = timing
         self.deadline = deadline
         self.progress = progress
-        self.chunks: queue.Queue[SourceReport | _Finished | _Counted | _ListsWanted] = queue.Queue(QUEUED_CHUNKS)
+        self.chunks: queue.Queue[_Item] = queue.Queue(QUEUED_CHUNKS)
         self.stopping = threading.Event()
         self.sessions: list[Session] = []
 
@@ -229,7 +231,7 @@ class _Run:
             pool.shutdown(wait=finished, cancel_futures=True)
             store_with.close()
 
-    def _next(self) -> SourceReport | _Finished | _Counted | _ListsWanted:
+    def _next(self) -> _Item:
         """The next chunk or end of a source; waits in short steps, so a signal gets through."""
         while True:
             try:
@@ -237,7 +239,7 @@ class _Run:
             except queue.Empty:
                 continue
 
-    def _put(self, item: SourceReport | _Finished | _Counted | _ListsWanted) -> None:
+    def _put(self, item: _Item) -> None:
         """Queue a chunk, waiting while the store catches up, unless the run is stopping."""
         while not self.stopping.is_set():
             try:

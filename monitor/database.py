@@ -150,11 +150,7 @@ def _check_header(path: Path) -> None:
     if not os.access(path, os.R_OK):
         raise StoreError(f"{path}: cannot read the database (permission denied); check its permissions")
     try:
-        conn = sqlite3.connect(_uri(path, mode="ro", immutable="1"), uri=True)
-        try:
-            conn.execute("PRAGMA schema_version").fetchone()  # page 1: the header
-        finally:
-            conn.close()
+        _connect(path, mode="ro", immutable="1").close()  # reads page 1: the header
     except sqlite3.Error as exc:
         if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_NOTADB:
             return  # not the header's fault: the connection that follows says what it is

@@ -45,8 +45,9 @@ def test_pmid_sources_start_once_the_providers_counted_not_once_their_lists_came
     run = threading.Thread(target=lambda: done.append(collect.run(config)))
     run.start()
     try:
-        wait_for(lambda: fake_api.hits("icite"), timeout=20)  # asked while OpenAlex's list waits
-        assert len(fake_api.hits("openalex")) == 2 and not done
+        # iCite asked while OpenAlex's list (its second request, which may go after) waits
+        wait_for(lambda: fake_api.hits("icite") and len(fake_api.hits("openalex")) == 2, timeout=20)
+        assert not done
     finally:
         lists_answer.set()
         run.join(60)

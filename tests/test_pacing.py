@@ -201,8 +201,8 @@ def test_the_run_budget_is_shared_and_spent_requests_are_not_sent():
 @pytest.mark.parametrize("concurrency, chunks", [(2, 2), (20, 3), (64, 3)])
 def test_a_source_allowed_many_requests_at_once_asks_more_chunks_at_once(concurrency, chunks):
     """Scopus's chunks are 400 works, 16 requests: two of them keep 2 places busy, not 20."""
-    from monitor.source_job import chunk_size, counting_chunks
+    from monitor.source_job import CHUNK_WORKS, chunk_size, counting_chunks
 
     scopus = SourceConfig("scopus", True, "https://api.elsevier.com", 20.0, max_concurrency=concurrency)
-    assert chunk_size(scopus) == 400
+    assert chunk_size(scopus) == CHUNK_WORKS[0]  # a batched source's bound: 16 requests of 25
     assert counting_chunks(scopus) == chunks

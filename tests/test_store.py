@@ -164,7 +164,7 @@ def test_a_works_authors_are_kept_until_an_observation_of_it_is_stored(db):
 
 
 def test_a_list_stored_with_its_works_authors_checks_self_citations_with_them(db):
-    from monitor import collect
+    from monitor import writer
     from monitor.models import CitingList, CitingRecord
 
     ids = store.sync_works(db, [Work("10.1/a")], T0)
@@ -177,5 +177,5 @@ def test_a_list_stored_with_its_works_authors_checks_self_citations_with_them(db
         "openalex", (Observation("10.1/a", "openalex", Outcome.OK, citations=1, metadata={"authors": [ada]}),), (),
         citing=(CitingList("10.1/a", "openalex", Outcome.OK, (citer,), complete=True),),
     )
-    collect.save(db, run, ids, chunk, T0, authors)
+    writer.save(db, run, ids, chunk, T0, authors)
     assert [r["is_self_citation"] for r in db.query("SELECT * FROM citations")] == [1]
