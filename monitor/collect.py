@@ -79,7 +79,7 @@ def run(
             context = _Run(db, config, run_id, tracking.work_ids, the_plan, now,
                            (clock, sleep), deadline, progress or RunProgress())
             with memory.few_collections():  # what the planning made is never scanned again
-                for result in context.collect(works):
+                for result in context.collect():
                     results.append(result)
                     if on_source_done:
                         on_source_done(result)
@@ -178,7 +178,7 @@ class _Run:
         self.stopping = threading.Event()
         self.sessions: list[Session] = []
 
-    def collect(self, works: list[Work]) -> Iterator[SourceResult]:
+    def collect(self) -> Iterator[SourceResult]:
         """Start the sources, store their chunks as they come, yield each one's result when
         it is done. Sources that need a PMID start once those that can provide one have
         counted (their lists may still be coming) and their PMIDs are stored, unless the
@@ -199,11 +199,9 @@ class _Run:
                     pool.submit(self.source, source, self.plan[source.name].works)
             while running or later:
                 if later and not providers:
-                    known = {w.doi: w for w in store.tracked_works(self.db, [w.doi for w in works])}
                     for source in later:
                         running.add(source.name)
-                        asked = [known.get(w.doi, w) for w in self.plan[source.name].works]
-                        pool.submit(self.source, source, asked)
+                        pool.submit(self.source, source, store.learned_pmids(self.db, self.plan[source.name].works))
                     later = []
                 item = self._next()
                 if isinstance(item, _ListsWanted):
