@@ -199,9 +199,10 @@ class _Run:
                     pool.submit(self.source, source, self.plan[source.name].works)
             while running or later:
                 if later and not providers:
+                    learned = store.learned_pmids(self.db, (w for s in later for w in self.plan[s.name].works))
                     for source in later:
                         running.add(source.name)
-                        pool.submit(self.source, source, store.learned_pmids(self.db, self.plan[source.name].works))
+                        pool.submit(self.source, source, [learned.get(w.doi, w) for w in self.plan[source.name].works])
                     later = []
                 item = self._next()
                 if isinstance(item, _ListsWanted):

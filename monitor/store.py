@@ -85,15 +85,15 @@ def tracked_works(db: sqlite_utils.Database, dois: Iterable[str]) -> list[Work]:
     return [Work(d, *stored[d]) for d in dois if d in stored]  # tuples: a third of rows' memory
 
 
-def learned_pmids(db: sqlite_utils.Database, works: Sequence[Work]) -> list[Work]:
-    """``works``, each lacking a PMID given the one stored since (a source gave it), if any.
-    Reads only the stored PMIDs: at 100,000 works, mid-run, a copy of every work was 30 MB."""
-    lacking = {w.doi for w in works if not w.pmid}
+def learned_pmids(db: sqlite_utils.Database, works: Iterable[Work]) -> dict[str, Work]:
+    """DOI → the work with the PMID stored since (a source gave it), for those of ``works``
+    that lacked one and have one now. Reads only the stored PMIDs: at 100,000 works, mid-run,
+    a copy of every work was 30 MB."""
+    lacking = {w.doi: w for w in works if not w.pmid}
     if not lacking:
-        return list(works)
-    stored = {doi: pmid for doi, pmid in db.execute("SELECT doi, pmid FROM works WHERE pmid IS NOT NULL")
-              if doi in lacking}
-    return [Work(w.doi, w.label, stored[w.doi]) if w.doi in stored else w for w in works]
+        return {}
+    rows = db.execute("SELECT doi, pmid FROM works WHERE pmid IS NOT NULL")
+    return {doi: Work(doi, lacking[doi].label, pmid) for doi, pmid in rows if doi in lacking}
 
 
 def start_run(db: sqlite_utils.Database, now: datetime) -> int:

@@ -197,7 +197,6 @@ def test_the_run_budget_is_shared_and_spent_requests_are_not_sent():
     assert not s.stopped  # a spent budget is not a failing source
 
 
-
 @pytest.mark.parametrize("concurrency, chunks", [(2, 2), (20, 3), (64, 3)])
 def test_a_source_allowed_many_requests_at_once_asks_more_chunks_at_once(concurrency, chunks):
     """Scopus's chunks are 400 works, 16 requests: two of them keep 2 places busy, not 20."""
