@@ -368,7 +368,7 @@ def fetch_lists(module: ModuleType, session: Session, pairs: Iterable[_Pair]) ->
         except BudgetSpent:
             return []
 
-    yield from session.map(one, pairs)
+    yield from session.map(one, pairs, ordered=False)
 
 
 def _fetch_list(module: ModuleType, work: Work, obs: Observation, session: Session) -> CitingList:

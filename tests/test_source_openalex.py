@@ -16,6 +16,7 @@ from monitor.models import Observation, Outcome, Work
 from monitor.sources import openalex
 from tests.conftest import DEFAULT_DOI, real_files, real_json, real_path
 from tests.fakeapi.routes import openalex as fake_openalex
+from tests.fakeapi.server import CONSTRUCTED
 
 WORK_FILES = [
     p for p in real_files("openalex") if p.name.startswith("work_") and "select" not in p.name
@@ -308,16 +309,15 @@ def test_fetch_citing_lists_the_constructed_works(fake_api, counted):
     tracked = obs.metadata["authors"]
     assert ledger.is_self_citation(c.authors, tracked)  # Yan Cheng, by OpenAlex author id
     assert not any(ledger.is_self_citation(r.authors, tracked) for r in (a, b, d, e))
-    first, last = fake_api.hits("openalex", "/works")
+    [first] = fake_api.hits("openalex", "/works")  # a short page with all 5 counted: the last
     assert (first.arg("filter"), first.arg("per_page"), first.arg("cursor")) == (
         "cites:W3139000000",
         "100",
         "*",
     )
-    assert last.arg("cursor") not in (None, "*")  # the empty last page, where next_cursor is null
     assert first.arg("api_key") == "sekrit-key"
     assert all("sekrit-key" not in x.url for x in session.exchanges)
-    assert a.exchange is session.exchanges[-2]  # the first list page, not the empty last one
+    assert a.exchange is session.exchanges[-1]
 
 
 def test_fetch_citing_follows_the_cursor(fake_api, counted, monkeypatch):
@@ -325,10 +325,33 @@ def test_fetch_citing_follows_the_cursor(fake_api, counted, monkeypatch):
     monkeypatch.setattr(openalex, "PER_PAGE", 2)
     listing = openalex.fetch_citing(Work(DEFAULT_DOI), obs, session)
     hits = fake_api.hits("openalex", "/works")
-    assert len(hits) == 4  # 2 + 2 + 1 + the empty last page
-    assert len({h.arg("cursor") for h in hits}) == 4 and hits[0].arg("cursor") == "*"
+    assert len(hits) == 3  # 2 + 2 + 1: a short page bringing the last of the 5 counted
+    assert len({h.arg("cursor") for h in hits}) == 3 and hits[0].arg("cursor") == "*"
     assert [r.doi for r in listing.records] == CITING_DOIS and listing.complete is True
     assert listing.records[0].exchange is not listing.records[2].exchange
+
+
+def test_a_full_page_bringing_the_last_counted_still_asks_for_the_empty_page(fake_api, counted, monkeypatch):
+    session, obs = counted
+    monkeypatch.setattr(openalex, "PER_PAGE", 5)  # all 5 on a full first page: more may follow
+    listing = openalex.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    hits = fake_api.hits("openalex", "/works")
+    assert len(hits) == 2 and hits[1].arg("cursor") not in (None, "*")  # the empty last page
+    assert [r.doi for r in listing.records] == CITING_DOIS and listing.complete is True
+
+
+def test_a_short_page_short_of_its_count_follows_the_cursor(fake_api, counted):
+    """A short page that leaves works counted but not listed is not the last: the cursor is
+    followed to the page whose next_cursor is null."""
+    session, obs = counted
+    path = CONSTRUCTED / "openalex" / "citing_10.1016_j.drup.2021.100752.json"
+    page = json.loads(path.read_text())
+    page["meta"].update(count=6, next_cursor=fake_openalex._cursor(5))
+    fake_api.inject("openalex", body=json.dumps(page).encode())
+    listing = openalex.fetch_citing(Work(DEFAULT_DOI), obs, session)
+    hits = fake_api.hits("openalex", "/works")
+    assert len(hits) == 2 and hits[1].arg("cursor") == fake_openalex._cursor(5)
+    assert [r.doi for r in listing.records] == CITING_DOIS and listing.complete is True
 
 
 def test_a_capped_list_is_not_complete(fake_api, counted, monkeypatch):
@@ -459,13 +482,13 @@ def test_a_result_citing_none_of_the_works_asked_fails_every_list_of_the_query(f
 
 
 def test_a_list_is_complete_only_when_the_whole_querys_paging_is(fake_api, make_session, two_cited, monkeypatch):
-    monkeypatch.setattr(openalex, "PER_PAGE", 2)
+    monkeypatch.setattr(openalex, "PER_PAGE", 1)
     session = make_session(openalex)
-    session.max_pages = 1  # a cap of one page a work: two pages for the query, of three
+    session.max_pages = 1  # a cap of one page a work: two pages for the query, of four
     lists = batch_lists(two_cited, session)
     assert len(fake_api.hits("openalex")) == 2
     assert [listing.complete for listing in lists] == [False, False]
-    assert [len(listing.records) for listing in lists] == [2, 2]  # A, B | B, C: three works seen
+    assert [len(listing.records) for listing in lists] == [2, 1]  # A, B | B: two works seen
 
 
 def test_lists_left_when_the_budget_is_spent_are_not_fetched(fake_api, make_session, two_cited):

@@ -6,7 +6,7 @@ error, so a mistyped id would otherwise look like a collection with no works. Th
 answer must be about the entity asked; its ``display_name`` names the collection.
 
 ``GET /works?filter=<filter>[,from_publication_date:YYYY-01-01]&per_page=100&cursor=*``,
-then ``cursor=`` each ``meta.next_cursor`` until it is null (the paging guide), with
+then ``cursor=`` each ``meta.next_cursor`` until the last page (``last_page``), with
 ``select=`` the few root fields a collection needs, so a page stays small. The listing is
 complete only when the last page said so and as many works arrived as ``meta.count``
 announced; a listing longer than MAX_WORKS is refused before its second page.
@@ -32,7 +32,7 @@ from monitor.resolvers.base import (
     failure,
 )
 from monitor.sources.base import check_key, expect_status, may, need
-from monitor.sources.openalex import PER_PAGE, SPEC, slowed_down, works_page
+from monitor.sources.openalex import PER_PAGE, SPEC, last_page, slowed_down, works_page
 
 SELECT = "id,doi,title,display_name,publication_year,ids"
 
@@ -71,8 +71,8 @@ def list_works(
             next_cursor = may(meta, "next_cursor", str, "meta.")
         except (FetchFailure, MalformedResponse) as problem:
             return failure(problem, "OpenAlex", found, skipped)
-        if not next_cursor:
-            listed = len(found) + len(skipped)
+        listed = len(found) + len(skipped)
+        if last_page(meta, next_cursor, len(results), listed):
             if total is not None and listed < total:
                 return Resolution(
                     tuple(found),

@@ -18,7 +18,8 @@ every run: 100 works a request.
 Citing works (the ledger): ``GET /works?filter=cites:W1|W2|…&per_page=100&cursor=*`` for
 up to 50 works at once (the OR cap the docs give; within the URL's length too), then
 ``cursor=`` each ``meta.next_cursor`` until it is null (the last page is empty), as the
-paging guide says. Each result is a work object (``select``-ed to the fields read) whose
+paging guide says, or until a short page brings the last of the ``meta.count`` results
+announced: the empty page after it would cost a billed call to say what is known. Each result is a work object (``select``-ed to the fields read) whose
 ``referenced_works`` names which of the works asked it cites: it is listed under each
 of them, and a result citing none of them is a wrong answer. Every list of the query is
 complete only once the whole query's paging is. Each page is a billed list call, so a
@@ -237,7 +238,7 @@ def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def fetch_citing(work: Work, observation: Observation, session: Session) -> CitingList:
-    """Every cursor page of the works citing this one; complete once ``next_cursor`` is null."""
+    """Every cursor page of the works citing this one; complete on the last (``last_page``)."""
     openalex_id = observation.metadata.get("openalex_id")
     if not openalex_id:
         raise MalformedResponse("the work record gave no OpenAlex id to list citing works by")
@@ -281,7 +282,7 @@ def fetch_citing_batch(
 
     batches = pack(keyed(), CITES_PER_QUERY, lambda entry: encoded_length(entry[0] + "|"), room)
     places = min(session.source.max_concurrency, QUERIES_AT_ONCE)
-    yield from session.map(query, batches, places=places)
+    yield from session.map(query, batches, places=places, ordered=False)
     if unlisted:
         yield unlisted
 
@@ -290,10 +291,10 @@ def _cited_by(
     wanted: dict[str, tuple[Work, Observation]], session: Session, batch: int = 0
 ) -> list[CitingList]:
     """One ``cites:`` query, every cursor page: each result listed under each asked work it
-    references; complete for all once ``next_cursor`` is null (the empty last page)."""
+    references; complete for all on the last page (``last_page``)."""
     max_pages = getattr(session, "max_pages", 100) * len(wanted)
     listed: dict[str, list[CitingRecord]] = {openalex_id: [] for openalex_id in wanted}
-    cursor = "*"
+    cursor, received = "*", 0
     complete = False
     for _ in range(max_pages):
         params = {
@@ -309,6 +310,7 @@ def _cited_by(
         if "next_cursor" not in meta:  # no cursor paging: the list would be cut silently
             raise MalformedResponse("field 'meta.next_cursor' is missing")
         next_cursor = may(meta, "next_cursor", str, "meta.")
+        received += len(results)
         for i, result in enumerate(results):
             where = f"results[{i}]."
             cited = _references(result, where) & listed.keys()
@@ -317,7 +319,7 @@ def _cited_by(
             record = parse_citing(result, exchange, where)
             for openalex_id in cited:
                 listed[openalex_id].append(record)
-        if not next_cursor:
+        if last_page(meta, next_cursor, len(results), received):
             complete = True
             break
         if not results:
@@ -327,6 +329,16 @@ def _cited_by(
         citing_list(work, observation, listed[openalex_id], complete)
         for openalex_id, (work, observation) in wanted.items()
     ]
+
+
+def last_page(meta: dict[str, Any], next_cursor: str | None, on_page: int, received: int) -> bool:
+    """Whether a cursor page is the last: ``next_cursor`` is null (the paging guide's end,
+    an empty page), or a short page brought the last of the ``meta.count`` results the
+    paging announced, so the empty page after it is not asked (each page is a billed call)."""
+    if not next_cursor:
+        return True
+    total = may(meta, "count", int, "meta.")
+    return on_page < PER_PAGE and received == total
 
 
 def _references(record: Any, where: str) -> set[str]:
