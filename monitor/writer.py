@@ -73,9 +73,10 @@ class InThread:
         self.authors = store.AuthorsOf(db)
         self.give_back = memory.Every()  # what each chunk freed
 
-    def save(self, report: SourceReport, now: datetime) -> None:
+    def save(self, report: SourceReport, now: datetime, work_ids: dict[str, int] | None = None) -> None:
+        """``work_ids``: the report's works' ids, where this writer was not given them all."""
         with stopping.held():  # a signal now waits until this chunk is saved
-            save(self.db, self.run_id, self.work_ids, report, now, self.authors)
+            save(self.db, self.run_id, work_ids or self.work_ids, report, now, self.authors)
         self.give_back()
 
     def settle(self) -> None:
@@ -86,10 +87,11 @@ class InThread:
 
 
 class InProcess:
-    """Stores in a process of its own, on its own connection to the database at ``path``."""
+    """Stores in a process of its own, on its own connection to the database at ``path``.
+    Each chunk goes with the ids of its works only: the writer holds no map of every work."""
 
     def __init__(self, path: Path, run_id: int, work_ids: dict[str, int]):
-        self.path = path
+        self.path, self.work_ids = path, work_ids
         ours, theirs = socket.socketpair()
         here = str(Path(__file__).resolve().parent.parent)  # this very code, installed or not
         environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
@@ -104,13 +106,14 @@ class InProcess:
         self.conn = Connection(ours.detach())
         self.waiting = 0  # requests sent and not yet answered
         try:  # answered with the first request's answer: the sources start meanwhile
-            self._send(("open", str(path), run_id, work_ids))
+            self._send(("open", str(path), run_id))
         except BaseException:
             self.close()
             raise
 
     def save(self, report: SourceReport, now: datetime) -> None:
-        self._send(("save", report, now))
+        dois = {o.doi for o in report.observations} | {c.doi for c in report.citing}
+        self._send(("save", report, now, {doi: self.work_ids[doi] for doi in dois}))
         while self.waiting > AHEAD:
             self._answer()
 
@@ -192,14 +195,14 @@ def _serve(conn: Connection) -> None:
     for sig in stopping.SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     try:
-        _, path, run_id, work_ids = conn.recv()
+        _, path, run_id = conn.recv()
         db = store.open_db(Path(path), check=False)  # the run checked it
     except EOFError:
         return
     except Exception as exc:  # noqa: BLE001 - whatever it is, the run must hear of it
         conn.send(_failure(exc))
         return
-    writer = InThread(db, run_id, work_ids)
+    writer = InThread(db, run_id, {})  # each chunk brings its works' ids
     conn.send(("ok", None))
     try:
         with memory.few_collections():

@@ -6,12 +6,14 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from monitor import database, writer
+from monitor import database, store, writer
 from monitor.errors import DiskFullError
+from monitor.models import Observation, Outcome, SourceReport, Work
 from tests.conftest import DEFAULT_DOI, ROOT, clean_env
 from tests.fakeapi.routes import openalex as fake_openalex
 
@@ -115,3 +117,26 @@ def test_a_script_of_ones_own_that_runs_a_large_run_runs_it_once(write_config, t
     assert done.returncode == 0, done.stderr
     assert done.stdout == "run 1\n"
     assert kept(tmp_path / "state/monitor.db")["observations"]
+
+
+def test_each_chunk_goes_to_the_writer_process_with_its_own_works_ids_only(tmp_path):
+    """The writer process is given no map of every tracked work (at 100,000 works, memory
+    that grows with them): a chunk brings the ids of its works, and is stored by them."""
+    path = tmp_path / "monitor.db"
+    db = store.open_db(path)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    ids = store.sync_works(db, [Work(f"10.5555/w.{i}") for i in range(3)], now)
+    run_id = store.start_run(db, now)
+    sent = []
+    process = writer.InProcess(path, run_id, ids)
+    send = process._send
+    process._send = lambda request: (sent.append(request), send(request))[1]
+    try:
+        chunk = SourceReport("crossref", (Observation("10.5555/w.1", "crossref", Outcome.OK, citations=7),), ())
+        process.save(chunk, now)
+        process.settle()
+    finally:
+        process.close()
+    assert sent[0][:3] == ("save", chunk, now) and sent[0][3] == {"10.5555/w.1": ids["10.5555/w.1"]}
+    stored = [(r["work_id"], r["citations"]) for r in db.query("SELECT work_id, citations FROM observations")]
+    assert stored == [(ids["10.5555/w.1"], 7)]
