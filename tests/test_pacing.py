@@ -5,15 +5,17 @@ measures time: places in flight are counted, paces read off the limiter."""
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
+from monitor import source_job
 from monitor.config import HttpConfig, SourceConfig
 from monitor.fetching import BudgetSpent, Session
-from monitor.models import Outcome, Work
+from monitor.models import CitingList, Observation, Outcome, Work
 from monitor.pacing import Gate, RateLimiter
-from monitor.sources import dimensions
+from monitor.sources import dimensions, openalex
 from monitor.sources.base import lookup_each
 
 
@@ -100,6 +102,53 @@ def test_unordered_a_slow_call_holds_up_no_other_and_each_result_comes_with_its_
             slow_one.set()  # the last of the others came back before the first
     assert [i for i, _ in seen] == [1, 2, 3, 4, 5, 0]
     assert seen == [(i, [str(i)]) for i, _ in seen]
+
+
+def _pairs(n):
+    return [(Work(f"10.5555/w.{i}"), Observation(f"10.5555/w.{i}", "openalex", Outcome.OK, citations=1,
+                                                 metadata={"openalex_id": f"W{i}"})) for i in range(n)]
+
+
+def _listed(work, obs):
+    return CitingList(work.doi, obs.source, Outcome.OK, (), complete=True)
+
+
+def test_lists_come_as_each_ends_a_long_one_holds_up_no_other():
+    """A work's list read page by page (a work cited thousands of times) leaves the places
+    behind it busy: the lists after it come as they end, it comes last."""
+    slow_one = threading.Event()
+
+    def fetch_citing(work, obs, session):
+        if work.doi == "10.5555/w.0":
+            assert slow_one.wait(timeout=5)
+        return _listed(work, obs)
+
+    s = session(Server(), 2)
+    seen = []
+    for unit in source_job.fetch_lists(SimpleNamespace(fetch_citing=fetch_citing), s, _pairs(6)):
+        seen += [listing.doi.rsplit(".", 1)[1] for listing in unit]
+        if len(seen) == 5:
+            slow_one.set()  # the other five came before the first
+    assert seen == ["1", "2", "3", "4", "5", "0"]
+
+
+def test_openalex_queries_come_as_each_ends_a_long_one_holds_up_no_other(monkeypatch):
+    slow_one = threading.Event()
+
+    def cited_by(wanted, session, batch=0):
+        if "W0" in wanted:
+            assert slow_one.wait(timeout=5)
+        return [_listed(work, obs) for work, obs in wanted.values()]
+
+    monkeypatch.setattr(openalex, "CITES_PER_QUERY", 1)
+    monkeypatch.setattr(openalex, "_cited_by", cited_by)
+    s = session(Server(), 2)
+    seen = []
+    for unit in openalex.fetch_citing_batch(_pairs(6), s):
+        seen += [listing.doi.rsplit(".", 1)[1] for listing in unit]
+        if len(seen) == 5:
+            slow_one.set()
+    assert seen == ["1", "2", "3", "4", "5", "0"]
 
 
 def test_a_call_drains_its_own_answers_and_those_of_the_calls_it_maps():
