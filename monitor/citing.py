@@ -409,10 +409,8 @@ def last_complete_lists(
     if dois is None:
         return {row["doi"]: row for row in store.rows(db, sql, [source])}
     found: dict[str, dict[str, Any]] = {}
-    wanted = list(dois)
-    for start in range(0, len(wanted), 500):
-        part = wanted[start : start + 500]
-        rows = store.rows(db, f"{sql} AND w.doi IN ({', '.join('?' * len(part))})", [source, *part])
+    for part, marks in store.in_parts(list(dois)):
+        rows = store.rows(db, f"{sql} AND w.doi IN ({marks})", [source, *part])
         found.update((row["doi"], row) for row in rows)
     return found
 

@@ -26,7 +26,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor import ledger
-from monitor.store import iso
+from monitor.store import in_parts, iso
 
 MERGE = "merge"
 # What is kept as events, per table; other columns are identity, derived or "now" (last_seen_at).
@@ -110,12 +110,10 @@ def rewind(db: sqlite_utils.Database, work_id: int, as_of: str, state: Ledger) -
     for event in events:
         if event["attribute"] == MERGE:
             citer_ids |= {event["citer_id"], json.loads(event["old_value"])["dropped"]["id"]}
-    ids = sorted(citer_ids)
-    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+    for part, marks in in_parts(sorted(citer_ids)):
         events += db.query(
-            f"SELECT * FROM ledger_events WHERE work_id IS NULL AND at > ? "
-            f"AND citer_id IN ({', '.join('?' * len(chunk))})",
-            [as_of, *chunk],
+            f"SELECT * FROM ledger_events WHERE work_id IS NULL AND at > ? AND citer_id IN ({marks})",
+            [as_of, *part],
         )
     for event in sorted(events, key=lambda e: e["id"], reverse=True):
         _undo(event, state)

@@ -27,6 +27,8 @@ from monitor.migrations import migrations, payload_sha256
 from monitor.models import Exchange, Observation, SourceReport, Work
 from monitor.views import VIEWS  # noqa: F401 - store.VIEWS and store.ensure_views, as before
 
+IN_A_QUERY = 500  # the values of one query's IN (...) (SQLite allows 32,766)
+
 
 def open_db(path: Path, *, check: bool = True) -> sqlite_utils.Database:
     """The database at ``path`` for writing (created, migrated): ``database.open_writable``."""
@@ -57,6 +59,13 @@ def rows(
     columns = [d[0] for d in cursor.description]
     for row in cursor:
         yield dict(zip(columns, row, strict=True))
+
+
+def in_parts(values: Sequence[Any]) -> Iterator[tuple[Sequence[Any], str]]:
+    """``values`` in parts of at most ``IN_A_QUERY``, each with its ``?, ?, …`` for an ``IN (…)``."""
+    for start in range(0, len(values), IN_A_QUERY):
+        part = values[start : start + IN_A_QUERY]
+        yield part, ", ".join("?" * len(part))
 
 
 # --- writing -------------------------------------------------------------------
@@ -157,24 +166,37 @@ def save_source(
         for obs in report.observations:
             if obs.exchange is not None and id(obs.exchange) not in response_ids:
                 response_ids[id(obs.exchange)] = save_exchange(db, run_id, obs.exchange)
-            work_id = work_ids[obs.doi]
-            if signals_moves and obs.citations is not None:
-                note_move(db, run_id, work_id, obs, now)
-            save_observation(db, run_id, work_id, obs, now, response_ids)
-            learn_pmid(db, work_id, obs)
+        if signals_moves:  # read before this chunk's own observations are in
+            note_moves(db, run_id, work_ids, report.observations, now)
+        save_observations(db, run_id, work_ids, report.observations, now, response_ids)
+        for obs in report.observations:
+            learn_pmid(db, work_ids[obs.doi], obs)
     return response_ids
 
 
-def note_move(db: sqlite_utils.Database, run_id: int, work_id: int, obs: Observation, now: datetime) -> None:
-    """Set ``works.counts_moved_at`` when ``obs``'s count differs from the source's previous one."""
-    previous = db.execute(
-        "SELECT citations FROM observations WHERE work_id = ? AND source = ? AND run_id < ? "
-        "AND outcome = 'ok' AND citations IS NOT NULL ORDER BY run_id DESC LIMIT 1",
-        [work_id, obs.source, run_id],
-    ).fetchone()
-    if previous is not None and previous[0] != obs.citations:
-        at = iso(obs.exchange.fetched_at if obs.exchange else now)
-        db.execute("UPDATE works SET counts_moved_at = ? WHERE id = ?", [at, work_id])
+def note_moves(
+    db: sqlite_utils.Database, run_id: int, work_ids: Mapping[str, int], observations: Sequence[Observation],
+    now: datetime,
+) -> None:
+    """Set ``works.counts_moved_at`` for each work whose count differs from the source's
+    previous one (its latest ok count of an earlier run), read for the chunk in a few queries."""
+    counted = [obs for obs in observations if obs.citations is not None]
+    previous: dict[tuple[int, str], int] = {}
+    for source in {obs.source for obs in counted}:
+        ids = sorted({work_ids[obs.doi] for obs in counted if obs.source == source})
+        for part, marks in in_parts(ids):
+            rows = db.conn.execute(  # SQLite gives a bare column from the row max() picked
+                "SELECT work_id, citations, max(run_id) FROM observations WHERE source = ? AND run_id < ? "
+                f"AND outcome = 'ok' AND citations IS NOT NULL AND work_id IN ({marks}) GROUP BY work_id",
+                [source, run_id, *part],
+            )
+            previous.update(((work_id, source), citations) for work_id, citations, _ in rows)
+    for obs in counted:
+        work_id = work_ids[obs.doi]
+        before = previous.get((work_id, obs.source))
+        if before is not None and before != obs.citations:
+            at = iso(obs.exchange.fetched_at if obs.exchange else now)
+            db.conn.execute("UPDATE works SET counts_moved_at = ? WHERE id = ?", [at, work_id])
 
 
 def save_body(db: sqlite_utils.Database, body: bytes) -> str:
@@ -211,28 +233,34 @@ def save_exchange(db: sqlite_utils.Database, run_id: int, exchange: Exchange) ->
     return int(cursor.lastrowid or 0)
 
 
-def save_observation(
+def save_observations(
     db: sqlite_utils.Database,
     run_id: int,
-    work_id: int,
-    obs: Observation,
+    work_ids: Mapping[str, int],
+    observations: Sequence[Observation],
     now: datetime,
-    response_ids: dict[int, int],
+    response_ids: Mapping[int, int],
 ) -> None:
-    db.execute(
+    """A chunk's observations, their metrics and metadata kept once each (``save_payloads``)."""
+    metrics = save_payloads(db, [obs.metrics for obs in observations])
+    metadata = save_payloads(db, [obs.metadata for obs in observations])
+    db.conn.executemany(
         "INSERT INTO observations (run_id, work_id, source, observed_at, outcome, message, "
         "citations, metrics_id, metadata_id, response_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            run_id,
-            work_id,
-            obs.source,
-            iso(obs.exchange.fetched_at if obs.exchange else now),
-            obs.outcome.value,
-            obs.message,
-            obs.citations,
-            save_payload(db, obs.metrics),
-            save_payload(db, obs.metadata),
-            response_ids.get(id(obs.exchange)) if obs.exchange else None,
+            (
+                run_id,
+                work_ids[obs.doi],
+                obs.source,
+                iso(obs.exchange.fetched_at if obs.exchange else now),
+                obs.outcome.value,
+                obs.message,
+                obs.citations,
+                metrics_id,
+                metadata_id,
+                response_ids.get(id(obs.exchange)) if obs.exchange else None,
+            )
+            for obs, metrics_id, metadata_id in zip(observations, metrics, metadata, strict=True)
         ],
     )
 
@@ -240,14 +268,22 @@ def save_observation(
 def save_payload(db: sqlite_utils.Database, payload: dict[str, Any]) -> int | None:
     """Keep a metrics or metadata object once, by the SHA-256 of its JSON; its id (None
     for an empty one, which readers see as ``{}``)."""
-    if not payload:
-        return None
-    text = json.dumps(payload, sort_keys=True)
-    digest = payload_sha256(text)
-    found = db.execute("SELECT id FROM payloads WHERE sha256 = ?", [digest]).fetchone()
-    if found:
-        return int(found[0])
-    return int(db.execute("INSERT INTO payloads (sha256, body) VALUES (?, ?)", [digest, text]).lastrowid or 0)
+    return save_payloads(db, [payload])[0]
+
+
+def save_payloads(db: sqlite_utils.Database, payloads: Sequence[Mapping[str, Any]]) -> list[int | None]:
+    """``save_payload`` for many: those kept already are found in one query a few hundred."""
+    texts = [json.dumps(payload, sort_keys=True) if payload else None for payload in payloads]
+    digests = [None if text is None else payload_sha256(text) for text in texts]
+    wanted = {digest: text for digest, text in zip(digests, texts) if digest is not None}
+    ids: dict[str, int] = {}
+    for part, marks in in_parts(list(wanted)):
+        ids.update(db.conn.execute(f"SELECT sha256, id FROM payloads WHERE sha256 IN ({marks})", part).fetchall())
+    for digest, text in wanted.items():
+        if digest not in ids:
+            cursor = db.conn.execute("INSERT INTO payloads (sha256, body) VALUES (?, ?)", [digest, text])
+            ids[digest] = int(cursor.lastrowid or 0)
+    return [None if digest is None else ids[digest] for digest in digests]
 
 
 def learn_pmid(db: sqlite_utils.Database, work_id: int, obs: Observation) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -42,7 +43,7 @@ def test_a_crash_mid_source_leaves_nothing_of_that_source(db, monkeypatch):
     good = report("crossref", Observation("10.1/a", "crossref", Outcome.OK, citations=3, exchange=ex),
                   Observation("10.1/b", "crossref", Outcome.OK, citations=4, exchange=ex))
     calls = {"n": 0}
-    original = store.save_observation
+    original = store.learn_pmid  # called for each observation, once all are inserted
 
     def crash_on_second(*args, **kwargs):
         calls["n"] += 1
@@ -50,7 +51,7 @@ def test_a_crash_mid_source_leaves_nothing_of_that_source(db, monkeypatch):
             raise RuntimeError("power cut")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(store, "save_observation", crash_on_second)
+    monkeypatch.setattr(store, "learn_pmid", crash_on_second)
     with pytest.raises(RuntimeError):
         store.save_source(db, run, ids, good, T0)
     assert db["observations"].count == 0
@@ -179,3 +180,40 @@ def test_a_list_stored_with_its_works_authors_checks_self_citations_with_them(db
     )
     writer.save(db, run, ids, chunk, T0, authors)
     assert [r["is_self_citation"] for r in db.query("SELECT * FROM citations")] == [1]
+
+
+def test_payloads_are_kept_once_each_and_found_again_in_parts(db, monkeypatch):
+    monkeypatch.setattr(store, "IN_A_QUERY", 2)  # three queries for five distinct payloads
+    known = store.save_payload(db, {"b": 2})
+    payloads = [{"a": 1}, {}, {"b": 2}, {"a": 1}, {"c": 3}, {"d": 4}, {"e": 5}]
+    ids = store.save_payloads(db, payloads)
+    assert ids[1] is None and ids[2] == known and ids[0] == ids[3]
+    assert len({i for i in ids if i is not None}) == 5 == db["payloads"].count
+    bodies = {row["id"]: json.loads(row["body"]) for row in db.query("SELECT id, body FROM payloads")}
+    assert [bodies.get(i, {}) for i in ids] == payloads
+    assert store.save_payloads(db, payloads) == ids  # all kept already: found, none added
+    assert db["payloads"].count == 5
+
+
+def test_a_count_moved_is_noted_against_the_sources_latest_earlier_count(db, monkeypatch):
+    """Read for a chunk in parts: each work against its own latest ok count of an earlier
+    run from the same source (not an older one, not another source's, not a failure)."""
+    monkeypatch.setattr(store, "IN_A_QUERY", 2)
+    dois = [f"10.1/{c}" for c in "abcde"]
+    ids = store.sync_works(db, [Work(d) for d in dois], T0)
+
+    def counted(source, counts, when):
+        run = store.start_run(db, when)
+        observations = [Observation(d, source, Outcome.OK, citations=n) if n is not None
+                        else Observation(d, source, Outcome.ERROR, "HTTP 500") for d, n in zip(dois, counts)]
+        store.save_source(db, run, ids, report(source, *observations), when, signals_moves=True)
+
+    counted("crossref", [1, 2, 3, 4, 5], T0)
+    counted("crossref", [1, 9, 3, 4, 5], T0)  # b moved: noted at T0
+    counted("openalex", [7, 7, 7, 7, 7], T0)  # another source's counts are not crossref's
+    later = T0.replace(hour=7)
+    counted("crossref", [1, 9, 3, None, 6], later)  # d failed: no count to compare; e moved
+    counted("crossref", [2, 9, 3, 4, 6], later)  # a moved; d as its last ok count (4)
+    moved = {row["doi"]: row["counts_moved_at"] for row in db.query("SELECT doi, counts_moved_at FROM works")}
+    assert moved == {"10.1/a": store.iso(later), "10.1/b": store.iso(T0), "10.1/c": None,
+                     "10.1/d": None, "10.1/e": store.iso(later)}
