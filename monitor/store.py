@@ -272,7 +272,7 @@ def save_payload(db: sqlite_utils.Database, payload: dict[str, Any]) -> int | No
 
 
 def save_payloads(db: sqlite_utils.Database, payloads: Sequence[Mapping[str, Any]]) -> list[int | None]:
-    """``save_payload`` for many: those kept already are found in one query a few hundred."""
+    """``save_payload`` for many: those kept already are found a few hundred to a query."""
     texts = [json.dumps(payload, sort_keys=True) if payload else None for payload in payloads]
     digests = [None if text is None else payload_sha256(text) for text in texts]
     wanted = {digest: text for digest, text in zip(digests, texts) if digest is not None}

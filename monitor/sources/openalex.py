@@ -19,7 +19,8 @@ Citing works (the ledger): ``GET /works?filter=cites:W1|W2|…&per_page=100&curs
 up to 50 works at once (the OR cap the docs give; within the URL's length too), then
 ``cursor=`` each ``meta.next_cursor`` until it is null (the last page is empty), as the
 paging guide says, or until a short page brings the last of the ``meta.count`` results
-announced: the empty page after it would cost a billed call to say what is known. Each result is a work object (``select``-ed to the fields read) whose
+announced: the empty page after it would cost a billed call to say what is known. Each
+result is a work object (``select``-ed to the fields read) whose
 ``referenced_works`` names which of the works asked it cites: it is listed under each
 of them, and a result citing none of them is a wrong answer. Every list of the query is
 complete only once the whole query's paging is. Each page is a billed list call, so a
