@@ -167,7 +167,7 @@ def save_source(
             if obs.exchange is not None and id(obs.exchange) not in response_ids:
                 response_ids[id(obs.exchange)] = save_exchange(db, run_id, obs.exchange)
         if signals_moves:  # read before this chunk's own observations are in
-            note_moves(db, run_id, work_ids, report.observations, now)
+            note_moves(db, run_id, work_ids, report, now)
         save_observations(db, run_id, work_ids, report.observations, now, response_ids)
         for obs in report.observations:
             learn_pmid(db, work_ids[obs.doi], obs)
@@ -175,26 +175,22 @@ def save_source(
 
 
 def note_moves(
-    db: sqlite_utils.Database, run_id: int, work_ids: Mapping[str, int], observations: Sequence[Observation],
-    now: datetime,
+    db: sqlite_utils.Database, run_id: int, work_ids: Mapping[str, int], report: SourceReport, now: datetime
 ) -> None:
     """Set ``works.counts_moved_at`` for each work whose count differs from the source's
     previous one (its latest ok count of an earlier run), read for the chunk in a few queries."""
-    counted = [obs for obs in observations if obs.citations is not None]
-    previous: dict[tuple[int, str], int] = {}
-    for source in {obs.source for obs in counted}:
-        ids = sorted({work_ids[obs.doi] for obs in counted if obs.source == source})
-        for part, marks in in_parts(ids):
-            rows = db.conn.execute(  # SQLite gives a bare column from the row max() picked
-                "SELECT work_id, citations, max(run_id) FROM observations WHERE source = ? AND run_id < ? "
-                f"AND outcome = 'ok' AND citations IS NOT NULL AND work_id IN ({marks}) GROUP BY work_id",
-                [source, run_id, *part],
-            )
-            previous.update(((work_id, source), citations) for work_id, citations, _ in rows)
+    counted = [obs for obs in report.observations if obs.citations is not None]
+    previous: dict[int, int] = {}
+    for part, marks in in_parts(sorted({work_ids[obs.doi] for obs in counted})):
+        rows = db.conn.execute(  # SQLite gives a bare column from the row max() picked
+            "SELECT work_id, citations, max(run_id) FROM observations WHERE source = ? AND run_id < ? "
+            f"AND outcome = 'ok' AND citations IS NOT NULL AND work_id IN ({marks}) GROUP BY work_id",
+            [report.source, run_id, *part],
+        )
+        previous.update((work_id, citations) for work_id, citations, _ in rows)
     for obs in counted:
         work_id = work_ids[obs.doi]
-        before = previous.get((work_id, obs.source))
-        if before is not None and before != obs.citations:
+        if previous.get(work_id, obs.citations) != obs.citations:
             at = iso(obs.exchange.fetched_at if obs.exchange else now)
             db.conn.execute("UPDATE works SET counts_moved_at = ? WHERE id = ?", [at, work_id])
 
