@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,8 +13,10 @@ from monitor.fetching import (
     FetchFailure,
     RateLimiter,
     Session,
+    make_client,
     redact_url,
     retry_after_seconds,
+    tls_context,
     user_agent,
 )
 from monitor.models import Outcome
@@ -39,6 +42,19 @@ def replies(*responses):
         return responses[min(len(calls), len(responses)) - 1]
 
     return handler, calls
+
+
+def test_clients_share_one_tls_context_that_still_verifies_certificates():
+    """A run makes a client per source: they share one TLS context (the CA bundle parsed
+    once), which checks certificates and host names as httpx's default does."""
+    clients = [make_client(None, HttpConfig()), make_client("me@example.org", HttpConfig(), 3)]
+    try:
+        contexts = [client._transport._pool._ssl_context for client in clients]
+    finally:
+        for client in clients:
+            client.close()
+    assert contexts[0] is contexts[1] is tls_context()
+    assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname
 
 
 def test_429_then_200_retries_after_the_announced_wait():
