@@ -9,7 +9,7 @@ when, and when it vanished), ``citing_fetches`` (each list fetch, for request ec
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
@@ -44,12 +44,21 @@ def save_list(
         return
     seen: set[int] = set()
     checked: dict[int, str] = {}  # citation → the authors (as stored) it was just checked with
+    citations = _ReadOnce(store.rows(db, "SELECT * FROM citations WHERE work_id = ?", [work_id]), "citer_id")
+    sightings = _ReadOnce(store.rows(db,
+        "SELECT cs.* FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
+        "WHERE e.work_id = ? AND cs.source = ?", [work_id, listing.source]), "citation_id")
     for record in listing.records:
-        citer_id, new_citer = _upsert_citer(db, record, now)
+        citer_id, _, merged = _upsert_citer(db, record, now)
+        if merged:  # citations moved between citers: what was read before the list is stale
+            citations.stale = sightings.stale = True
         self_cite = ledger.is_self_citation(record.authors, tracked_authors, record.author_sc)
-        citation_id, new_citation = _upsert_citation(db, work_id, citer_id, record, run_id, now, self_cite, new_citer)
+        citation_id = _upsert_citation(
+            db, work_id, citer_id, record, run_id, now, self_cite,
+            citations.row(citer_id, _citation, db, work_id, citer_id),
+        )
         response_id = response_ids.get(id(record.exchange)) if record.exchange else None
-        before = None if new_citation else _sighting(db, citation_id, listing.source)
+        before = sightings.row(citation_id, _sighting, db, citation_id, listing.source)
         db.execute(
             "INSERT INTO citation_sources (citation_id, source, first_seen_at, first_seen_run_id, "
             "last_seen_at, author_sc, journal_sc, response_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -130,13 +139,31 @@ def _flag_self_citations(
             )
 
 
+class _ReadOnce:
+    """A table's rows that one list may touch, read in one query before it, by ``key``:
+    each key's row is taken from them the first time it is asked for; after that (the row
+    may have been written since), or once they are ``stale``, ``read(*args)`` reads it."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]], key: str):
+        self.rows = {row[key]: row for row in rows}
+        self.asked: set[int] = set()
+        self.stale = False
+
+    def row(self, key: int, read: Callable[..., dict[str, Any] | None], *args: Any) -> dict[str, Any] | None:
+        first = key not in self.asked and not self.stale
+        self.asked.add(key)
+        return self.rows.get(key) if first else read(*args)
+
+
+def _citation(db: sqlite_utils.Database, work_id: int, citer_id: int) -> dict[str, Any] | None:
+    return next(store.rows(db, "SELECT * FROM citations WHERE work_id = ? AND citer_id = ?", [work_id, citer_id]), None)
+
+
 def _upsert_citation(
     db: sqlite_utils.Database, work_id: int, citer_id: int, record: CitingRecord,
-    run_id: int, now: datetime, self_cite: bool, new_citer: bool = False,
-) -> tuple[int, bool]:
-    """The citation's id, and whether it is new (a citer just added has none yet)."""
-    before = None if new_citer else next(store.rows(db,
-        "SELECT * FROM citations WHERE work_id = ? AND citer_id = ?", [work_id, citer_id]), None)
+    run_id: int, now: datetime, self_cite: bool, before: Mapping[str, Any] | None,
+) -> int:
+    """The citation's id (``before``: its row as stored, if any)."""
     if before is None:
         cursor = db.execute(
             "INSERT INTO citations (work_id, citer_id, first_seen_at, first_seen_run_id, last_seen_at, "
@@ -144,7 +171,7 @@ def _upsert_citation(
             [work_id, citer_id, iso(now), run_id, iso(now), int(self_cite), _bool(record.is_influential),
              json.dumps(list(record.contexts)), json.dumps(list(record.intents))],
         )
-        return int(cursor.lastrowid or 0), True
+        return int(cursor.lastrowid or 0)
     after = {
         "last_seen_at": iso(now),
         "is_self_citation": max(before["is_self_citation"], int(self_cite)),
@@ -159,7 +186,7 @@ def _upsert_citation(
         f"UPDATE citations SET {', '.join(f'{k} = ?' for k in after)} WHERE id = ?",
         [*after.values(), before["id"]],
     )
-    return int(before["id"]), False
+    return int(before["id"])
 
 
 def _either_known(new: int | None, old: int | None) -> int | None:
@@ -175,23 +202,24 @@ def upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime)
     return _upsert_citer(db, record, now)[0]
 
 
-def _upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> tuple[int, bool]:
-    """``upsert_citer``'s id, and whether the citer is new."""
+def _upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> tuple[int, bool, bool]:
+    """``upsert_citer``'s id, whether the citer is new, and whether rows were merged into it."""
     matches = _matching_citers(db, record)
-    if not matches:
+    if not matches:  # one INSERT of the row an empty one would be filled into
+        row = {**_EMPTY_CITER, "doi": record.doi, "is_preprint": int(ledger.is_preprint(record))}
+        values = {**row, **_citer_changes(row, record), "first_seen_at": iso(now), "updated_at": iso(now)}
+        values = {k: v for k, v in values.items() if v != _EMPTY_CITER.get(k, ...)}
         cursor = db.execute(
-            "INSERT INTO citers (doi, first_seen_at, updated_at, is_preprint) VALUES (?, ?, ?, ?)",
-            [record.doi, iso(now), iso(now), int(ledger.is_preprint(record))],
+            f"INSERT INTO citers ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+            list(values.values()),
         )
-        citer_id = int(cursor.lastrowid or 0)
-        _update_citer(db, citer_id, record, now, new=True)
-        return citer_id, True
+        return int(cursor.lastrowid or 0), True, False
     citer_id = min(matches)
     for other in sorted(matches.keys() - {citer_id}):
         _merge_citers(db, citer_id, other, now)
     # the row as read, unless a merge changed it
     _update_citer(db, citer_id, record, now, row=matches[citer_id] if len(matches) == 1 else None)
-    return citer_id, False
+    return citer_id, False, len(matches) > 1
 
 
 def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> dict[int, dict[str, Any]]:
@@ -228,14 +256,31 @@ def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> dict[in
     return found
 
 
+# A citer's row as a new one starts, in the columns ``_citer_changes`` reads (the others empty).
+_EMPTY_CITER: dict[str, Any] = {
+    "doi": None, "preprint_doi": None, "is_preprint": 0, **dict.fromkeys(_SCALARS),
+    **dict.fromkeys(("authors", *_LISTS), "[]"), "is_retracted": None, "retracted_by": None,
+}
+
+
 def _update_citer(
-    db: sqlite_utils.Database, citer_id: int, record: CitingRecord, now: datetime, new: bool = False,
+    db: sqlite_utils.Database, citer_id: int, record: CitingRecord, now: datetime,
     row: Mapping[str, Any] | None = None,
 ) -> None:
     """Fill and correct a citer's attributes from a record (``row``: the citer as stored, if
-    just read); each change of a row that was there before (not ``new``) is kept as an event."""
+    just read); each change is kept as an event."""
     if row is None:
         row = next(store.rows(db, "SELECT * FROM citers WHERE id = ?", [citer_id]))
+    changes = _citer_changes(row, record)
+    if changes:
+        ledger_history.record_changes(db, now, "citers", row, changes, citer_id=citer_id)
+        changes["updated_at"] = iso(now)
+        assignments = ", ".join(f"{k} = ?" for k in changes)
+        db.execute(f"UPDATE citers SET {assignments} WHERE id = ?", [*changes.values(), citer_id])
+
+
+def _citer_changes(row: Mapping[str, Any], record: CitingRecord) -> dict[str, Any]:
+    """What a record fills in or corrects of a citer's row."""
     changes: dict[str, Any] = {}
     incoming_preprint = ledger.is_preprint(record)
     if record.doi and record.doi not in (row["doi"], row["preprint_doi"]):
@@ -278,12 +323,7 @@ def _update_citer(
             changes["retracted_by"] = record.source or row["retracted_by"]
     if "title" in changes:
         changes["norm_title"] = ledger.normalize_title(changes["title"])
-    if changes:
-        if not new:
-            ledger_history.record_changes(db, now, "citers", row, changes, citer_id=citer_id)
-        changes["updated_at"] = iso(now)
-        assignments = ", ".join(f"{k} = ?" for k in changes)
-        db.execute(f"UPDATE citers SET {assignments} WHERE id = ?", [*changes.values(), citer_id])
+    return changes
 
 
 def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int, now: datetime) -> None:

@@ -215,6 +215,21 @@ def test_a_merge_keeps_the_dropped_rows_contexts_intents_and_influence(store_db)
     assert edge["first_seen_at"].startswith("2026-01-01") and edge["last_seen_at"].startswith("2026-01-02")
 
 
+def test_a_citing_work_named_twice_in_one_list_is_one_citation_seen_once(store_db):
+    # A list that names a work first by its PMID, then by its DOI too (one row): the second
+    # mention finds the citation and sighting the first one made, in the same list.
+    save(store_db, 1, "europepmc", {"pmid": "600"}, {"doi": "10.1/w", "pmid": "600", "title": "A title long enough"},
+         {"pmid": "700"})
+    save(store_db, 2, "europepmc", {"pmid": "700"}, {"pmid": "700", "contexts": ("see [2]",)}, complete=False)
+    rows = {r["citing_pmid"]: r for r in store_db.query("select * from citing_works")}
+    assert set(rows) == {"600", "700"}
+    assert rows["600"]["citing_doi"] == "10.1/w" and rows["600"]["sources"] == "europepmc"
+    assert store_db["citations"].count == 2 and store_db["citation_sources"].count == 2
+    [edge] = store_db.query("select c.contexts, c.last_seen_at from citations c join citers r on r.id = c.citer_id "
+                            "where r.pmid = '700'")
+    assert edge["contexts"] == '["see [2]"]' and edge["last_seen_at"].startswith("2026-01-02")
+
+
 def test_a_merge_keeps_a_sources_current_sighting_over_a_gone_one(store_db):
     # OpenAlex first lists the work by PMID, then (a complete list) by DOI only: the PMID row
     # is gone from OpenAlex, the DOI row listed. Crossing them merges the rows: OpenAlex lists it.
