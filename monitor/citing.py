@@ -9,7 +9,7 @@ when, and when it vanished), ``citing_fetches`` (each list fetch, for request ec
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor import ledger, ledger_history, store
+from monitor.ledger_reads import CitersByPmid, ReadOnce
 from monitor.models import CitingList, CitingRecord, Outcome
 from monitor.store import iso
 
@@ -44,14 +45,17 @@ def save_list(
         return
     seen: set[int] = set()
     checked: dict[int, str] = {}  # citation → the authors (as stored) it was just checked with
-    citations = _ReadOnce(store.rows(db, "SELECT * FROM citations WHERE work_id = ?", [work_id]), "citer_id")
-    sightings = _ReadOnce(store.rows(db,
+    citations = ReadOnce(store.rows(db, "SELECT * FROM citations WHERE work_id = ?", [work_id]), "citer_id")
+    sightings = ReadOnce(store.rows(db,
         "SELECT cs.* FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
         "WHERE e.work_id = ? AND cs.source = ?", [work_id, listing.source]), "citation_id")
+    by_pmid = CitersByPmid.for_list(db, listing.records)
     for record in listing.records:
-        citer_id, _, merged = _upsert_citer(db, record, now)
-        if merged:  # citations moved between citers: what was read before the list is stale
+        citer_id, _, merged = _upsert_citer(db, record, now, by_pmid)
+        if merged:  # rows moved between citers: what was read before the list is stale
             citations.stale = sightings.stale = True
+            if by_pmid:
+                by_pmid.stale = True
         self_cite = ledger.is_self_citation(record.authors, tracked_authors, record.author_sc)
         citation_id = _upsert_citation(
             db, work_id, citer_id, record, run_id, now, self_cite,
@@ -139,22 +143,6 @@ def _flag_self_citations(
             )
 
 
-class _ReadOnce:
-    """A table's rows that one list may touch, read in one query before it, by ``key``:
-    each key's row is taken from them the first time it is asked for; after that (the row
-    may have been written since), or once they are ``stale``, ``read(*args)`` reads it."""
-
-    def __init__(self, rows: Iterable[dict[str, Any]], key: str):
-        self.rows = {row[key]: row for row in rows}
-        self.asked: set[int] = set()
-        self.stale = False
-
-    def row(self, key: int, read: Callable[..., dict[str, Any] | None], *args: Any) -> dict[str, Any] | None:
-        first = key not in self.asked and not self.stale
-        self.asked.add(key)
-        return self.rows.get(key) if first else read(*args)
-
-
 def _citation(db: sqlite_utils.Database, work_id: int, citer_id: int) -> dict[str, Any] | None:
     return next(store.rows(db, "SELECT * FROM citations WHERE work_id = ? AND citer_id = ?", [work_id, citer_id]), None)
 
@@ -202,18 +190,27 @@ def upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime)
     return _upsert_citer(db, record, now)[0]
 
 
-def _upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> tuple[int, bool, bool]:
-    """``upsert_citer``'s id, whether the citer is new, and whether rows were merged into it."""
-    matches = _matching_citers(db, record)
+def _upsert_citer(
+    db: sqlite_utils.Database, record: CitingRecord, now: datetime, by_pmid: CitersByPmid | None = None,
+) -> tuple[int, bool, bool]:
+    """``upsert_citer``'s id, whether the citer is new, and whether rows were merged into it
+    (``by_pmid``: the citers of a list of PMID-only records, read before it)."""
+    if by_pmid and not by_pmid.stale and record.pmid:
+        matches = by_pmid.matching(record.pmid)
+    else:
+        matches = _matching_citers(db, record)
     if not matches:  # one INSERT of the row an empty one would be filled into
         row = {**_EMPTY_CITER, "doi": record.doi, "is_preprint": int(ledger.is_preprint(record))}
-        values = {**row, **_citer_changes(row, record), "first_seen_at": iso(now), "updated_at": iso(now)}
-        values = {k: v for k, v in values.items() if v != _EMPTY_CITER.get(k, ...)}
+        row.update(_citer_changes(row, record), first_seen_at=iso(now), updated_at=iso(now))
+        values = {k: v for k, v in row.items() if v != _EMPTY_CITER.get(k, ...)}
         cursor = db.execute(
             f"INSERT INTO citers ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
             list(values.values()),
         )
-        return int(cursor.lastrowid or 0), True, False
+        citer_id = int(cursor.lastrowid or 0)
+        if by_pmid and record.pmid:
+            by_pmid.added(record.pmid, {**row, "id": citer_id})
+        return citer_id, True, False
     citer_id = min(matches)
     for other in sorted(matches.keys() - {citer_id}):
         _merge_citers(db, citer_id, other, now)

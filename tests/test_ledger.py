@@ -230,6 +230,18 @@ def test_a_citing_work_named_twice_in_one_list_is_one_citation_seen_once(store_d
     assert edge["contexts"] == '["see [2]"]' and edge["last_seen_at"].startswith("2026-01-02")
 
 
+def test_a_list_of_pmids_alone_finds_the_citing_works_known_by_them_and_adds_each_new_one_once(store_db):
+    # iCite's and PubMed's lists name PMIDs alone: the citers they are are read for the whole
+    # list at once, and one the list adds is found again further down the same list.
+    save(store_db, 1, "openalex", {"doi": "10.1/a", "pmid": "900", "title": "A title long enough"})
+    save(store_db, 2, "icite", {"pmid": "900"}, {"pmid": "901"}, {"pmid": "901"}, {"pmid": "902"})
+    rows = {r["citing_pmid"]: r for r in store_db.query("select * from citing_works")}
+    assert set(rows) == {"900", "901", "902"} and store_db["citers"].count == 3
+    assert (rows["900"]["citing_doi"], rows["900"]["sources"]) == ("10.1/a", "icite,openalex")
+    assert rows["901"]["sources"] == "icite"
+    assert store_db["citations"].count == 3 and store_db["citation_sources"].count == 4
+
+
 def test_a_merge_keeps_a_sources_current_sighting_over_a_gone_one(store_db):
     # OpenAlex first lists the work by PMID, then (a complete list) by DOI only: the PMID row
     # is gone from OpenAlex, the DOI row listed. Crossing them merges the rows: OpenAlex lists it.
