@@ -307,6 +307,11 @@ class Session:
             taken, self.exchanges = self.exchanges, []
         return taken
 
+    def held_bytes(self) -> int:
+        """The size of the answers handed over and not drained yet."""
+        with self.lock:
+            return sum(len(exchange.body) for exchange in self.exchanges)
+
     def done(self, works: int) -> None:
         """``works`` more works asked (for the progress display)."""
         if self.progress is not None:

@@ -8,8 +8,8 @@ counts) are handed over (``deliver``) to be stored while the next chunks are ask
 memory is bounded by chunks, not by the works tracked. The lists that cost requests come
 after every count, the most urgent first (a count that changed, then a work never listed,
 then the oldest list), within what is left of the run's ``max_requests``, as one stream
-stored in parts of about ``LIST_RECORDS`` records, each with exactly its answers: lists the
-budget leaves are asked at a later run.
+stored in parts of about ``LIST_RECORDS`` records or ``LIST_BYTES`` of answers, each with
+exactly its answers: lists the budget leaves are asked at a later run.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ _Pair = tuple[Work, Observation]  # a work whose list is due, and its count as t
 CHUNK_REQUESTS = 20  # a chunk asks at least this many requests (and 4 a place in flight) ...
 CHUNK_WORKS = (400, 800)  # ... of at most this many works: a batched source's, a per-work one's
 COUNTING_CHUNKS = (2, 3)  # chunks of a source asked at once: at least, at most (see counting_chunks)
-LIST_RECORDS = 2_000  # lists are stored in parts of about this many records, as they come
+LIST_RECORDS = 2_000  # lists are stored in parts of about this many records, as they come ...
+LIST_BYTES = 2_000_000  # ... or of answers of about this size (OpenAlex's: 2,000 records, 5 MB)
 URGENCY_GROUP = 1e10  # a list's urgency: its group times this, plus its age (seconds, < 1e10)
 
 
@@ -226,7 +227,7 @@ def run_source(
     for unit in fetch_lists(module, session, _while_allowed(session, queue.in_order())):
         group += unit
         records += sum(1 + len(listing.records) for listing in unit)
-        if records >= LIST_RECORDS:  # stored in parts, with no pause in the asking
+        if records >= LIST_RECORDS or session.held_bytes() >= LIST_BYTES:  # stored in parts, asking on
             _deliver_lists(session, group, tally, deliver)
             group, records = [], 0
     if group or session.exchanges:

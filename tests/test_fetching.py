@@ -57,6 +57,16 @@ def test_clients_share_one_tls_context_that_still_verifies_certificates():
     assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname
 
 
+def test_held_bytes_counts_the_answers_not_yet_drained():
+    """What a source's lists hold before they are stored in a part (``LIST_BYTES``)."""
+    handler, _ = replies(httpx.Response(200, content=b"x" * 1000), httpx.Response(200, content=b"y" * 24))
+    s, _ = session(handler)
+    s.get("/a")
+    s.get("/b")
+    assert s.held_bytes() == 1024
+    assert [len(e.body) for e in s.drain()] == [1000, 24] and s.held_bytes() == 0
+
+
 def test_429_then_200_retries_after_the_announced_wait():
     handler, calls = replies(httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json={}))
     s, slept = session(handler)
