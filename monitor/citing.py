@@ -51,7 +51,7 @@ def save_list(
         "WHERE e.work_id = ? AND cs.source = ?", [work_id, listing.source]), "citation_id")
     by_pmid = CitersByPmid.for_list(db, listing.records)
     for record in listing.records:
-        citer_id, _, merged = _upsert_citer(db, record, now, by_pmid)
+        citer_id, merged = _upsert_citer(db, record, now, by_pmid)
         if merged:  # rows moved between citers: what was read before the list is stale
             citations.stale = sightings.stale = True
             if by_pmid:
@@ -192,9 +192,9 @@ def upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime)
 
 def _upsert_citer(
     db: sqlite_utils.Database, record: CitingRecord, now: datetime, by_pmid: CitersByPmid | None = None,
-) -> tuple[int, bool, bool]:
-    """``upsert_citer``'s id, whether the citer is new, and whether rows were merged into it
-    (``by_pmid``: the citers of a list of PMID-only records, read before it)."""
+) -> tuple[int, bool]:
+    """``upsert_citer``'s id, and whether rows were merged into it (``by_pmid``: the citers
+    of a list of PMID-only records, read before it)."""
     if by_pmid and not by_pmid.stale and record.pmid:
         matches = by_pmid.matching(record.pmid)
     else:
@@ -210,13 +210,13 @@ def _upsert_citer(
         citer_id = int(cursor.lastrowid or 0)
         if by_pmid and record.pmid:
             by_pmid.added(record.pmid, {**row, "id": citer_id})
-        return citer_id, True, False
+        return citer_id, False
     citer_id = min(matches)
     for other in sorted(matches.keys() - {citer_id}):
         _merge_citers(db, citer_id, other, now)
     # the row as read, unless a merge changed it
     _update_citer(db, citer_id, record, now, row=matches[citer_id] if len(matches) == 1 else None)
-    return citer_id, False, len(matches) > 1
+    return citer_id, len(matches) > 1
 
 
 def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> dict[int, dict[str, Any]]:
