@@ -53,10 +53,14 @@ def record_changes(
     citation_id: int | None = None,
     source: str | None = None,
 ) -> None:
-    """One event per tracked column of ``table`` whose value in ``after`` differs from ``before``."""
-    for column, value in after.items():
-        if column in TRACKED[table] and value != before[column]:
-            _insert(db, at, f"{table}.{column}", before[column], value, citer_id, work_id, citation_id, source)
+    """One event per tracked column of ``table`` whose value in ``after`` differs from ``before``
+    (inserted together: a citing work's first description fills in several at once)."""
+    events = [
+        _event(at, f"{table}.{column}", before[column], value, citer_id, work_id, citation_id, source)
+        for column, value in after.items() if column in TRACKED[table] and value != before[column]
+    ]
+    if events:
+        db.conn.executemany(_INSERT_EVENT, events)
 
 
 def record_merge(
@@ -81,15 +85,24 @@ def record_merge(
     _insert(db, at, MERGE, before, None, keep, edge["work_id"], edge["id"], None)
 
 
+_INSERT_EVENT = (
+    "INSERT INTO ledger_events (at, work_id, citer_id, citation_id, source, attribute, "
+    "old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _event(
+    at: datetime, attribute: str, old: Any, new: Any,
+    citer_id: int, work_id: int | None, citation_id: int | None, source: str | None,
+) -> list[Any]:
+    return [iso(at), work_id, citer_id, citation_id, source, attribute, json.dumps(old), json.dumps(new)]
+
+
 def _insert(
     db: sqlite_utils.Database, at: datetime, attribute: str, old: Any, new: Any,
     citer_id: int, work_id: int | None, citation_id: int | None, source: str | None,
 ) -> None:
-    db.execute(
-        "INSERT INTO ledger_events (at, work_id, citer_id, citation_id, source, attribute, "
-        "old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [iso(at), work_id, citer_id, citation_id, source, attribute, json.dumps(old), json.dumps(new)],
-    )
+    db.conn.execute(_INSERT_EVENT, _event(at, attribute, old, new, citer_id, work_id, citation_id, source))
 
 
 @dataclass
