@@ -176,11 +176,10 @@ def test_a_capped_list_queue_keeps_the_most_urgent_however_many_are_noted():
     assert all(o.citations is None and o.metadata == {"openalex_id": w.doi} for w, o in got)
 
 
-@pytest.mark.parametrize("bound", ["LIST_RECORDS", "LIST_BYTES"])
-def test_lists_stored_in_parts_keep_the_answers_they_came_from(write_config, fake_api, monkeypatch, bound):
+def test_lists_stored_in_parts_keep_the_answers_they_came_from(write_config, fake_api, monkeypatch):
     from monitor import source_job
 
-    monkeypatch.setattr(source_job, bound, 1)  # every unit of lists a part of its own
+    monkeypatch.setattr(source_job, "LIST_RECORDS", 1)  # every unit of lists a part of its own
     listing = ("openalex", "europepmc", "semanticscholar", "opencitations")
     config = load_config(write_config(only=listing), environ={})
     collect.run(config)
