@@ -131,6 +131,32 @@ def test_a_source_hands_its_works_over_a_chunk_at_a_time(write_config, fake_api,
     assert (result.asked, result.requests, session.progress.done) == (5, 5, 5)
 
 
+@pytest.mark.parametrize("bound", ["LIST_RECORDS", "LIST_BYTES"])
+def test_lists_are_handed_over_in_parts_by_records_or_by_bytes(write_config, fake_api, monkeypatch, bound):
+    """However few records its lists hold, a part ends once its answers reach LIST_BYTES
+    (held in memory until stored); as it does at LIST_RECORDS records."""
+    from monitor import plan, source_job
+    from monitor.fetching import make_client
+    from tests.fakeapi.routes import opencitations
+
+    monkeypatch.setattr(source_job, "LIST_RECORDS", 10**9)
+    monkeypatch.setattr(source_job, "LIST_BYTES", 10**12)
+    monkeypatch.setattr(source_job, bound, 1)
+    works = [Work(DEFAULT_DOI), Work("10.9999/second.list")]
+    fake_api.records[opencitations.CITING][works[1].doi] = fake_api.records[opencitations.CITING][DEFAULT_DOI]
+    opencitations.set_count(fake_api, works[1].doi, 3)
+    config = load_config(write_config(only=("opencitations",)), environ={})
+    part = plan.SourcePlan("opencitations", tuple(works), 2, 2, (), 0.0, 100, 1)
+    delivered = []
+    with make_client(None, config.http) as client:
+        session = source_job.session_for(config.sources["opencitations"], client, config)
+        source_job.run_source(config.sources["opencitations"], part, session, config, delivered.append, lambda dois: {})
+    parts = [r for r in delivered if r.citing]
+    assert sorted(listing.doi for r in parts for listing in r.citing) == sorted(w.doi for w in works)
+    assert [len(r.citing) for r in parts] == [1, 1]  # a part a work's list, each with its own answer
+    assert all(len(r.exchanges) == 1 and "/citations/" in r.exchanges[0].url for r in parts)
+
+
 def test_lists_wait_for_the_counts_and_for_a_budget_that_allows_them(write_config, fake_api, tmp_path):
     """OpenCitations' list costs a request: with a budget of one, the count takes it and the
     list waits (no fetch recorded, still due); the next run, with room, fetches it."""
