@@ -21,6 +21,7 @@ one asked. An answer about another work is an error for the work asked, never a 
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -504,7 +505,11 @@ def _typed(
 
 def count(record: Any, key: str, where: str = "") -> int:
     """A citation count: an integer, or a string of digits (OpenCitations, Scopus)."""
-    value = need(record, key, (int, str), where)
+    value = need(record, key, (int, str, float), where)
+    if isinstance(value, float):  # never a count; an integer past 64 bits reads as one (parse_json)
+        if math.isfinite(value) and abs(value) > MAX_COUNT:
+            raise MalformedResponse(f"field '{where}{key}' is not a plausible count ({value:g})")
+        raise MalformedResponse(f"field '{where}{key}' should be a count, got {value!r}")
     if isinstance(value, str):
         if not value.strip().isdigit():
             raise MalformedResponse(f"field '{where}{key}' should be a count, got {value[:40]!r}")
