@@ -478,9 +478,12 @@ def need(record: Any, key: str, kind: type | tuple[type, ...], where: str = "") 
 
 def may(record: Any, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
     """A field that may be absent or null; if present, it must have the right type."""
-    if not isinstance(record, dict) or record.get(key) is None:
+    if not isinstance(record, dict):
         return None
-    return _typed(record[key], key, kind, where, allow_none=True)
+    value = record.get(key)
+    if value is None or type(value) is kind:  # the common cases, quickly (parsers call this most)
+        return value
+    return _typed(value, key, kind, where, allow_none=True)
 
 
 def _typed(
