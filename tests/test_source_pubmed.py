@@ -289,6 +289,28 @@ def test_a_title_ending_in_an_ellipsis_keeps_it():
     assert meta["title"] == "Vitamin D and the anti-EBV response..."
 
 
+def test_the_status_reader_reads_what_the_full_reader_reads_of_the_status():
+    """A quiet run reads each efetch answer for its STATUS_FIELDS alone: the same values."""
+    text = real_path(EFETCH).read_text()
+    links = (
+        '<CommentsCorrectionsList><CommentsCorrections RefType="RetractionIn">'
+        "<RefSource>J X. 2024;1:2. doi: 10.1/x</RefSource><PMID>38000099</PMID></CommentsCorrections>"
+        '<CommentsCorrections RefType="CommentIn"><RefSource>Nature</RefSource></CommentsCorrections>'
+        "</CommentsCorrectionsList>"
+    )
+    retracted = (text.replace("</PublicationTypeList>", "<PublicationType>Retracted Publication</PublicationType>"
+                              "</PublicationTypeList>", 1)
+                 .replace("</MedlineCitation>", links + "</MedlineCitation>", 1))
+    for body in (text.encode(), retracted.encode()):
+        full = pubmed.parse_efetch(body)
+        expected = {pmid: {k: meta[k] for k in pubmed.STATUS_FIELDS if k in meta} for pmid, meta in full.items()}
+        assert pubmed.parse_statuses(body) == expected
+    assert expected["28731372"]["is_retracted"] is True and len(expected["28731372"]["updated_by"]) == 1
+    assert "title" in full["28731372"]  # the full reader still reads the whole record
+    with pytest.raises(MalformedResponse, match="no MedlineCitation/Article"):
+        pubmed.parse_statuses(text.replace("<Article ", "<Paper ").replace("</Article>", "</Paper>").encode())
+
+
 def test_a_linkset_for_a_pmid_not_asked_is_an_error_for_the_work_without_one(fake_api, make_session):
     fake_api.inject("pubmed", rewrite=lambda body: body.replace(f"<Id>{PMID}</Id>", "<Id>11111111</Id>", 1))
     [obs] = pubmed.fetch([Work(DEFAULT_DOI, pmid=PMID)], make_session(pubmed))

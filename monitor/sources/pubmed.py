@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -123,7 +123,7 @@ def retraction_statuses(works: Sequence[Work], session: Session) -> dict[str, di
         try:
             exchange = session.get("/efetch.fcgi", params=params)
             expect_status(exchange, 200)
-            records = parse_efetch(exchange.body)
+            records = parse_statuses(exchange.body)
         except BudgetSpent:
             log.info("PubMed: the run's budget is spent, so no retraction status for %d works", len(batch))
             continue
@@ -131,9 +131,7 @@ def retraction_statuses(works: Sequence[Work], session: Session) -> dict[str, di
             log.warning("PubMed: records not read, so no retraction status this run: %s", exc)
             continue
         asked = {w.pmid for w in batch}
-        for pmid, meta in records.items():
-            if pmid in asked:  # an article for a PMID not asked for tells us nothing
-                found[pmid] = {k: meta[k] for k in STATUS_FIELDS if k in meta}
+        found.update((pmid, status) for pmid, status in records.items() if pmid in asked)  # another tells us nothing
     return found
 
 
@@ -279,19 +277,42 @@ _MONTHS = {
 
 def parse_efetch(body: bytes) -> dict[str, dict[str, Any]]:
     """A PubmedArticleSet document → metadata by PMID."""
-    records: dict[str, dict[str, Any]] = {}
+    return {pmid: parse_article(article) for pmid, article in _articles(body)}
+
+
+def parse_statuses(body: bytes) -> dict[str, dict[str, Any]]:
+    """A PubmedArticleSet document → by PMID, what ``parse_efetch`` reads of ``STATUS_FIELDS``
+    alone (a quiet run asks every work's: the rest of the record is not read)."""
+    return {pmid: _kept(_status(*_parts(article))) for pmid, article in _articles(body)}
+
+
+def _articles(body: bytes) -> Iterator[tuple[str, ET.Element]]:
     for article in _xml(body, "PubmedArticleSet").findall("PubmedArticle"):
         pmid = _text(article.find("MedlineCitation/PMID"))
         if not pmid:
             raise MalformedResponse("a PubmedArticle has no MedlineCitation/PMID")
-        records[pmid] = parse_article(article)
-    return records
+        yield pmid, article
 
 
-def parse_article(article: ET.Element) -> dict[str, Any]:
+def _parts(article: ET.Element) -> tuple[ET.Element, ET.Element]:
     citation, body = article.find("MedlineCitation"), article.find("MedlineCitation/Article")
     if citation is None or body is None:
         raise MalformedResponse("a PubmedArticle has no MedlineCitation/Article")
+    return citation, body
+
+
+def _status(citation: ET.Element, body: ET.Element) -> dict[str, Any]:
+    """``STATUS_FIELDS``: the publication types, and the notices they and the links make."""
+    types = [t for t in map(_text, body.findall("PublicationTypeList/PublicationType")) if t]
+    return {"publication_types": types, **notices.retraction_status(types, _notices(citation))}
+
+
+def _kept(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if v not in (None, [], "")}
+
+
+def parse_article(article: ET.Element) -> dict[str, Any]:
+    citation, body = _parts(article)
     ids = {e.get("IdType"): _text(e) for e in article.findall("PubmedData/ArticleIdList/ArticleId")}
     published = _date(body.find("Journal/JournalIssue/PubDate"))
     title = _all_text(body.find("ArticleTitle"))
@@ -319,15 +340,12 @@ def parse_article(article: ET.Element) -> dict[str, Any]:
         "mesh_headings": [
             _mesh_heading(h) for h in citation.findall("MeshHeadingList/MeshHeading") if _text(h.find("DescriptorName"))
         ],
-        "publication_types": [
-            t for t in map(_text, body.findall("PublicationTypeList/PublicationType")) if t
-        ],
+        **_status(citation, body),
         "pmid": _text(citation.find("PMID")),
         "pmcid": pmcid_or_none(ids.get("pmc")),
         "doi": ids.get("doi"),
     }
-    meta.update(notices.retraction_status(meta["publication_types"], _notices(citation)))
-    return {k: v for k, v in meta.items() if v not in (None, [], "")}
+    return _kept(meta)
 
 
 def _notices(citation: ET.Element) -> list[dict[str, Any]]:
