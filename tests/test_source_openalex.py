@@ -123,6 +123,36 @@ def test_abstract_from_inverted_index():
     assert openalex.abstract_from_index({"world": [1], "hello": [0, 2]}) == "hello world hello"
 
 
+def _sorted_rebuild(index):
+    positions = {pos: word for word, places in index.items() if isinstance(places, list) for pos in places}
+    return " ".join(positions[p] for p in sorted(positions)) or None
+
+
+@pytest.mark.parametrize("index", [
+    {"b": [1], "a": [0, 3], "c": [2]},
+    {"a": [0], "c": [3]},  # a gap
+    {"a": [0, 1], "b": [1]},  # a position twice
+    {"a": [0], "b": [1, 2], "c": 5, "d": "01", "e": [], "f": {"3": 1}},  # places that are not lists
+    {"a": [0], "b": [1.0]},
+], ids=["in-order", "gap", "twice", "not-lists", "float"])
+def test_an_odd_inverted_index_is_rebuilt_in_the_order_of_its_positions(index):
+    assert openalex.abstract_from_index(index) == _sorted_rebuild(index)
+
+
+def test_every_recorded_abstract_is_rebuilt_as_its_positions_order_it():
+    indexes = [r["abstract_inverted_index"] for path in real_files("openalex") + sorted((CONSTRUCTED / "openalex").glob("*.json"))
+               for r in _records(json.loads(path.read_text())) if isinstance(r.get("abstract_inverted_index"), dict)]
+    if not indexes:
+        pytest.skip("no recorded abstract: ../shared/fixtures/real is absent")
+    assert all(openalex.abstract_from_index(i) == _sorted_rebuild(i) for i in indexes)
+
+
+def _records(payload):
+    if isinstance(payload, dict) and isinstance(payload.get("results"), list):
+        return [r for r in payload["results"] if isinstance(r, dict)]
+    return [payload] if isinstance(payload, dict) else []
+
+
 def test_fetch_batches_100_dois_per_request(fake_api, make_session):
     works = [Work(DEFAULT_DOI)] + [Work(f"10.9999/x.{i}") for i in range(149)]
     observations = openalex.fetch(works, make_session(openalex))

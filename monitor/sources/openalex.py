@@ -451,6 +451,16 @@ def abstract_from_index(index: dict[str, Any] | None) -> str | None:
     """Rebuild an abstract from OpenAlex's inverted index {word: [positions]}."""
     if not index:
         return None
+    try:  # OpenAlex's positions are 0 to n-1, each once: each word put in its place
+        words: list[str | None] = [None] * sum(map(len, index.values()))
+        for word, places in index.items():
+            for pos in places:
+                words[pos] = word
+        if None not in words:
+            return " ".join(words) or None  # type: ignore[arg-type]
+    except (TypeError, IndexError):
+        pass
+    # any other index (a gap, a position twice, a place that is not a list): sorted
     positions = {
         pos: word for word, places in index.items() if isinstance(places, list) for pos in places
     }
