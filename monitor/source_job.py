@@ -346,13 +346,19 @@ def fetch_works(
                 listings.append(_fetch_list(module, work, obs, session))
             else:
                 queue.note(priority, work, obs)
-    redact = session.redactor.text
     return SourceReport(
         session.source.name,
-        tuple(replace(o, message=redact(o.message)) for o in observations),
+        tuple(_redacted_message(session, o) for o in observations),
         tuple(session.drain()),
         citing=tuple(_redacted(session, listings)),
     )
+
+
+def _redacted_message(session: Session, obs: Observation) -> Observation:
+    """``obs`` with no secret in its message; the same object when there was none to take
+    out (most: ``replace`` for each of a quiet run's 70,000 observations cost 2 % of its CPU)."""
+    message = session.redactor.text(obs.message)
+    return obs if message == obs.message else replace(obs, message=message)
 
 
 def fetch_lists(module: ModuleType, session: Session, pairs: Iterable[_Pair]) -> Iterator[list[CitingList]]:

@@ -206,3 +206,22 @@ def test_stored_urls_carry_no_key_through_a_full_run(write_config, invoke, fake_
     for url in urls:
         for secret in (LONG, SHORT):
             assert not any(s in url for s in spellings(secret)), url
+
+
+def test_a_source_that_fails_with_its_key_in_the_error_stores_no_key(write_config, invoke, fake_api, tmp_path, monkeypatch):
+    """A bug that puts the key in an exception's text: the observation's message (what
+    ``latest_counts`` and the report show) is redacted before it is stored."""
+    from monitor.sources import openalex
+
+    def broken(works, session):
+        raise RuntimeError(f"GET /works?api_key={session.source.api_key} failed")
+
+    monkeypatch.setattr(openalex, "fetch", broken)
+    config = write_config(only=("openalex",))
+    result = invoke("run", "--config", str(config), env={"OPENALEX_API_KEY": SHORT})
+    assert result.exit_code == 1, result.output
+    conn = sqlite3.connect(tmp_path / "state/monitor.db")
+    [(message,)] = conn.execute("SELECT message FROM observations WHERE source = 'openalex'").fetchall()
+    conn.close()
+    assert message == f"internal error: RuntimeError('GET /works?api_key={REDACTED} failed')"
+    assert_no_secret(result.output, "the output")  # the traceback logged too
