@@ -87,3 +87,21 @@ def test_few_collections_freezes_what_exists_and_collects_less_often_until_the_e
         del cycle
         assert gc.collect() >= 1
     assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
+
+
+NUMPY_AFTER_IMPORTS = r"""
+import sys
+import monitor.collect, monitor.writer, monitor.cli
+assert "sqlite_utils" in sys.modules
+print("numpy" in sys.modules)
+import numpy
+from monitor import digest_chart
+print(type(numpy.zeros(2)).__name__)
+"""
+
+
+def test_storing_processes_do_not_load_numpy_but_the_chart_still_can():
+    """sqlite-utils would import numpy (11 MB) in every process that opens the database."""
+    pytest.importorskip("numpy")
+    out = subprocess.run([sys.executable, "-c", NUMPY_AFTER_IMPORTS], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "ndarray"]
