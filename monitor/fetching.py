@@ -204,6 +204,7 @@ class Session:
         self.budget = budget  # requests this run may still send; None: no cap
         self.progress = progress
         self.exchanges: list[Exchange] = []
+        self._held = 0  # the bytes of ``exchanges``' bodies (held_bytes)
         self.stopped: Stop | None = None  # once set, no more requests this run
         self.failures_in_a_row = 0
         self.waited = 0.0  # seconds spent waiting to retry, this run
@@ -294,6 +295,7 @@ class Session:
             return
         with self.lock:
             self.exchanges += exchanges
+            self._held += sum(len(exchange.body) for exchange in exchanges)
 
     def drain(self) -> list[Exchange]:
         """The exchanges recorded since the last call, handed over (to be stored) and
@@ -304,13 +306,13 @@ class Session:
             kept.clear()
             return taken
         with self.lock:
-            taken, self.exchanges = self.exchanges, []
+            taken, self.exchanges, self._held = self.exchanges, [], 0
         return taken
 
     def held_bytes(self) -> int:
-        """The size of the answers handed over and not drained yet."""
-        with self.lock:
-            return sum(len(exchange.body) for exchange in self.exchanges)
+        """The size of the answers handed over and not drained yet (asked after every list:
+        kept as they come, not summed again)."""
+        return self._held
 
     def done(self, works: int) -> None:
         """``works`` more works asked (for the progress display)."""
