@@ -217,6 +217,12 @@ def provenance(config_path: Path, observation_id: int) -> None:
             raise Failure(f"no observation {observation_id}; see the report's provenance table")
         click.echo(f"observation {row['id']}: {row['source']} on {row['doi']}, run {row['run_id']}")
         click.echo(f"outcome: {row['outcome']}  citations: {row['citations']}  {row['message']}")
+        if row["metadata_from"] is not None:
+            given = ", ".join(SOURCES[row["source"]].SPEC.brief_fields) if row["source"] in SOURCES else ""
+            click.echo(
+                f"metadata: a brief answer ({given} from it); the rest as read whole by observation "
+                f"{row['metadata_from']}: citation-monitor provenance {row['metadata_from']}"
+            )
         if row["body_sha256"] is None:
             click.echo("no response was received for this observation")
             return
@@ -243,7 +249,8 @@ def sources_command(config_path: Path) -> None:
     Shows whether a key is present, never its value. Under each enabled source: how
     often it asks about a work again ([sources.NAME] refresh_days), its budget of
     requests a run (max_requests), how many tracked works are due now, and whether that
-    budget can ask every work within refresh_days.
+    budget can ask every work within refresh_days; for OpenAlex, how often it reads a work's
+    whole record (metadata_days) and how many it reads whole next run, the rest briefly.
 
     \b
     Example:

@@ -33,6 +33,9 @@ class SourceConfig:
     refresh_days: float = bounded(0.0, 0, 3650, unit="days")
     # the most requests one run sends it (counts, lists and lookups together)
     max_requests: int = bounded(1_000_000, 1, 10_000_000)
+    # a source with a brief answer (counts and ids): read its whole record of a work again once
+    # this old, briefly in between (0: whole at every run); see monitor/plan.py
+    metadata_days: float = bounded(0.0, 0, 3650, unit="days")
 
     @property
     def has_key(self) -> bool:
@@ -75,6 +78,14 @@ def parse_sources(parser: _Parser, raw: Any) -> dict[str, SourceConfig]:
             "refresh_days": float(spec.refresh_days),
             "max_requests": spec.max_requests,
         }
+        if spec.brief_fields:  # only a source with a brief answer has a metadata cadence
+            known["metadata_days"] = float(spec.metadata_days)
+        elif isinstance(raw.get(name), dict) and "metadata_days" in raw[name]:
+            briefs = ", ".join(n for n, m in SOURCES.items() if m.SPEC.brief_fields)
+            raise parser.fail(
+                where, f"metadata_days applies to a source with a brief answer ({briefs}); "
+                f"{spec.title} reads the whole record at every answer: remove it"
+            )
         values = parser.table(raw.get(name, {}), where, known, SourceConfig)
         base_url = values.get("base_url", spec.base_url).rstrip("/")
         parser.text(where, "base_url", base_url, url_problem, f"e.g. {spec.base_url}")
@@ -90,5 +101,6 @@ def parse_sources(parser: _Parser, raw: Any) -> dict[str, SourceConfig]:
             max_concurrency=values.get("max_concurrency", spec.max_concurrency),
             refresh_days=float(values.get("refresh_days", spec.refresh_days)),
             max_requests=values.get("max_requests", spec.max_requests),
+            metadata_days=float(values.get("metadata_days", spec.metadata_days)),
         )
     return result

@@ -420,3 +420,11 @@ def m012_counts_moved_at(db: sqlite_utils.Database) -> None:
     """When a batched source's count of a work last changed: the refresh policy asks the
     per-work sources about it again then (monitor/plan.py)."""
     db.execute("ALTER TABLE works ADD COLUMN counts_moved_at TEXT")
+
+
+@migrations()
+def m013_metadata_from(db: sqlite_utils.Database) -> None:
+    """Which observation's answer a brief answer's metadata was carried from (NULL: its own):
+    a source asked briefly between whole records ([sources.NAME] metadata_days) keeps the
+    fields it was not asked for from its last whole record (store.carry_metadata)."""
+    db.execute("ALTER TABLE observations ADD COLUMN metadata_from INTEGER REFERENCES observations(id)")

@@ -105,6 +105,9 @@ class Observation:
     metrics: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     exchange: Exchange | None = None
+    # a brief answer (counts and ids: the plan's metadata_days) names the metadata fields it
+    # gave; the writer carries the rest from the source's last whole record (store.carry_metadata)
+    brief: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.outcome is not Outcome.OK and self.citations is not None:

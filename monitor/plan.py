@@ -41,6 +41,7 @@ class WorkState:
     last_outcome: str | None
     moved_at: datetime | None  # when a batched source's count of the work last changed
     listed: bool = True  # it has a complete list of the work's citing works (if it lists any)
+    whole_at: datetime | None = None  # when it last read the work's whole record (``briefly``)
 
 
 NEVER_ASKED = WorkState(None, None, None)  # a work the source has no observation of
@@ -87,6 +88,8 @@ class SourcePlan:
     max_requests: int
     per_request: int  # works one request asks about
     configured: bool = True  # False: no key or contact; its works get not_configured
+    brief: frozenset[str] = frozenset()  # DOIs of the works asked briefly (``briefly``)
+    metadata_days: float = 0.0  # its whole record of a work read again once this old
 
     @property
     def waiting(self) -> int:
@@ -119,6 +122,11 @@ class SourcePlan:
         if self.waiting > 0:
             works += f" ({len(self.works)} asked next run)"
         line = f"refresh {self.policy}; at most {self.max_requests} requests a run; {works}"
+        if self.metadata_days:
+            line += (
+                f"; whole records every {self.metadata_days:g} days "
+                f"({len(self.works) - len(self.brief)} next run, the rest brief)"
+            )
         if not self.keeps_up:
             days = f"{self.refresh_days:g}" if self.refresh_days else "1"
             line += (
@@ -179,7 +187,8 @@ def plan_source(
         spec.needs_contact and not config.contact_email
     )
     lists = config.citing.enabled and hasattr(SOURCES[source.name], "fetch_citing") and not spec.batched
-    states = work_states(db, source.name, works, lists) if db is not None else {}
+    whole = bool(spec.brief_fields and source.metadata_days)
+    states = work_states(db, source.name, works, lists, whole) if db is not None else {}
     due: list[tuple[int, float, Work]] = []
     reasons = dict.fromkeys((r.name for r in RULES), 0)
     for work in works:
@@ -196,9 +205,12 @@ def plan_source(
     due.sort(key=lambda item: item[:2])  # never answered first, then the oldest answer
     per_request = max(1, spec.batch_size)
     cap = len(due) if not configured else source.max_requests * per_request
+    asked = [work for _, _, work in due[:cap]]
+    brief = briefly(asked, states, source.metadata_days, len(works), now) if whole and configured else frozenset()
     return SourcePlan(
         source=source.name,
-        works=tuple(work for _, _, work in due[:cap]),
+        # whole records first: a request asks either briefly or whole, so they batch apart
+        works=tuple(sorted(asked, key=lambda work: work.doi in brief)),
         tracked=len(works),
         due=len(due),
         reasons=tuple((name, n) for name, n in reasons.items() if n),
@@ -206,14 +218,37 @@ def plan_source(
         max_requests=source.max_requests,
         per_request=per_request,
         configured=configured,
+        brief=brief,
+        metadata_days=source.metadata_days if whole else 0.0,
     )
 
 
+def briefly(
+    asked: Sequence[Work], states: dict[str, WorkState], days: float, tracked: int, now: datetime
+) -> frozenset[str]:
+    """The works a source with a brief answer (counts, metrics and ids) asks briefly: those
+    whose whole record it read less than ``days`` ago, but for the oldest of them, enough
+    that ``tracked / days`` works a run are read whole: whole reads spread evenly over the
+    days instead of all falling due on one night. A work never answered, or whose last
+    answer failed, is read whole."""
+    fresh = sorted(
+        (state.whole_at, work.doi)
+        for work in asked
+        if (state := states.get(work.doi)) is not None
+        and state.whole_at is not None
+        and now - state.whole_at < timedelta(days=days)
+    )
+    due_whole = len(asked) - len(fresh)
+    spread = max(0, math.ceil(tracked / days) - due_whole)
+    return frozenset(doi for _, doi in fresh[spread:])
+
+
 def work_states(
-    db: sqlite_utils.Database, source: str, works: Iterable[Work], lists: bool = False
+    db: sqlite_utils.Database, source: str, works: Iterable[Work], lists: bool = False, whole: bool = False
 ) -> dict[str, WorkState]:
     """doi → the source's latest observation of the work, when its counts last moved, and
-    (``lists``) whether the source has listed its citing works completely.
+    (``lists``) whether the source has listed its citing works completely, (``whole``) when
+    it last read the work's whole record, if its latest answer is ok (``briefly``).
 
     An index seek or two per work (observations are unique on work, source and run)."""
     wanted = {w.doi for w in works}
@@ -222,15 +257,19 @@ def work_states(
         "EXISTS (SELECT 1 FROM citing_fetches f WHERE f.work_id = w.id AND f.source = ? "
         "AND f.outcome = 'ok' AND f.complete = 1)" if lists else "1"
     )
+    whole_at = "CASE WHEN o.outcome = 'ok' THEN r.observed_at END" if whole else "NULL"
     cursor = db.execute(
-        f"SELECT w.doi, o.observed_at, o.outcome, w.counts_moved_at, {listed} FROM works w "
+        f"SELECT w.doi, o.observed_at, o.outcome, w.counts_moved_at, {listed}, {whole_at} FROM works w "
         "LEFT JOIN observations o ON o.id = (SELECT q.id FROM observations q "
-        "WHERE q.work_id = w.id AND q.source = ? ORDER BY q.run_id DESC LIMIT 1)",
+        "WHERE q.work_id = w.id AND q.source = ? ORDER BY q.run_id DESC LIMIT 1) "
+        + ("LEFT JOIN observations r ON r.id = coalesce(o.metadata_from, o.id)" if whole else ""),
         [source, source] if lists else [source],
     )
-    for doi, observed_at, outcome, moved_at, has_list in cursor:
+    for doi, observed_at, outcome, moved_at, has_list, read_whole in cursor:
         if doi in wanted:
-            states[doi] = WorkState(_moment(observed_at), outcome, _moment(moved_at), bool(has_list))
+            states[doi] = WorkState(
+                _moment(observed_at), outcome, _moment(moved_at), bool(has_list), _moment(read_whole)
+            )
     return states
 
 

@@ -210,6 +210,7 @@ def run_source(
         tally.messages.setdefault(Outcome.NOT_CONFIGURED, unconfigured_hint(source, config))
         return tally.result(session, started, Outcome.NOT_CONFIGURED)
     listing = config.citing.enabled and hasattr(module, "fetch_citing")
+    session.brief = plan.brief
 
     def count(chunk: list[Work]) -> SourceReport:
         lists = last_lists([w.doi for w in chunk]) if listing else {}

@@ -15,11 +15,13 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlite_utils
 
 from monitor import database
@@ -237,12 +239,17 @@ def save_observations(
     now: datetime,
     response_ids: Mapping[int, int],
 ) -> None:
-    """A chunk's observations, their metrics and metadata kept once each (``save_payloads``)."""
+    """A chunk's observations, their metrics and metadata kept once each (``save_payloads``);
+    a brief answer's metadata completed from the last whole record (``carry_metadata``)."""
     metrics = save_payloads(db, [obs.metrics for obs in observations])
-    metadata = save_payloads(db, [obs.metadata for obs in observations])
+    carried = carry_metadata(db, run_id, [work_ids[obs.doi] for obs in observations], observations)
+    metadata = save_payloads(
+        db, [obs.metadata if i not in carried else carried[i].merged or {} for i, obs in enumerate(observations)]
+    )
     db.conn.executemany(
         "INSERT INTO observations (run_id, work_id, source, observed_at, outcome, message, "
-        "citations, metrics_id, metadata_id, response_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "citations, metrics_id, metadata_id, response_id, metadata_from) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 run_id,
@@ -253,12 +260,57 @@ def save_observations(
                 obs.message,
                 obs.citations,
                 metrics_id,
-                metadata_id,
+                carried[i].metadata_id if i in carried and carried[i].merged is None else metadata_id,
                 response_ids.get(id(obs.exchange)) if obs.exchange else None,
+                carried[i].read_from if i in carried else None,
             )
-            for obs, metrics_id, metadata_id in zip(observations, metrics, metadata, strict=True)
+            for i, (obs, metrics_id, metadata_id) in enumerate(zip(observations, metrics, metadata, strict=True))
         ],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """A brief answer's metadata: the last whole record's, as it is (``metadata_id``) when
+    the fields the answer gives agree with it, else ``merged`` with them; ``read_from`` is
+    the observation whose answer the rest was read from."""
+
+    metadata_id: int | None
+    merged: dict[str, Any] | None
+    read_from: int
+
+
+def carry_metadata(
+    db: sqlite_utils.Database, run_id: int, work_ids: Sequence[int], observations: Sequence[Observation]
+) -> dict[int, Carried]:
+    """For each ok brief observation (by its index), what its metadata is: the fields its
+    answer gave (``Observation.brief``) over the rest of the source's latest ok observation of
+    the work from an earlier run. A brief answer with no earlier one is kept as it came."""
+    briefs = {i: obs for i, obs in enumerate(observations) if obs.brief and obs.outcome.value == "ok"}
+    earlier: dict[tuple[int, str], tuple[int | None, int, str | None]] = {}
+    for source in {obs.source for obs in briefs.values()}:
+        wanted = sorted({work_ids[i] for i, obs in briefs.items() if obs.source == source})
+        for part, marks in in_parts(wanted):
+            rows = db.conn.execute(  # each an index seek back to the work's latest ok answer
+                "SELECT o.work_id, o.metadata_id, coalesce(o.metadata_from, o.id), p.body "
+                "FROM observations o LEFT JOIN payloads p ON p.id = o.metadata_id WHERE o.id IN "
+                "(SELECT (SELECT q.id FROM observations q WHERE q.work_id = j.value AND q.source = ? "
+                "AND q.run_id < ? AND q.outcome = 'ok' ORDER BY q.run_id DESC LIMIT 1) FROM json_each(?) j)",
+                [source, run_id, json.dumps(list(part))],
+            )
+            earlier.update(((work_id, source), (mid, root, body)) for work_id, mid, root, body in rows)
+    carried: dict[int, Carried] = {}
+    for i, obs in briefs.items():
+        if (work_ids[i], obs.source) not in earlier:
+            continue
+        metadata_id, root, body = earlier[(work_ids[i], obs.source)]
+        before: dict[str, Any] = orjson.loads(body) if body else {}
+        if all(before.get(name) == obs.metadata.get(name) for name in obs.brief):
+            carried[i] = Carried(metadata_id, None, root)
+        else:
+            kept = {name: value for name, value in before.items() if name not in obs.brief}
+            carried[i] = Carried(None, {**kept, **obs.metadata}, root)
+    return carried
 
 
 def save_payload(db: sqlite_utils.Database, payload: dict[str, Any]) -> int | None:

@@ -31,7 +31,7 @@ VIEWS: dict[str, str] = {
     "observation_details": """
         SELECT o.id, o.run_id, o.work_id, o.source, o.observed_at, o.outcome, o.message,
                o.citations, coalesce(m.body, '{}') AS metrics, coalesce(d.body, '{}') AS metadata,
-               o.response_id
+               o.response_id, o.metadata_from
         FROM observations o
         LEFT JOIN payloads m ON m.id = o.metrics_id
         LEFT JOIN payloads d ON d.id = o.metadata_id""",

@@ -58,9 +58,10 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
     overrides, e.g. ``{"crossref": {"enabled": False}}``), ``extra`` (raw TOML appended),
     ``only`` (enable just these sources), ``http`` (overrides of the ``[http]`` values).
 
-    Every source asks about every work at every run (``refresh_days = 0``), so that a
-    test's second run sees what the fake changed; tests of the refresh policy (test_plan.py)
-    set it through ``sources``.
+    Every source asks about every work at every run (``refresh_days = 0``), and OpenAlex
+    for its whole record (``metadata_days = 0``), so that a test's second run sees what the
+    fake changed; tests of the refresh policy (test_plan.py) and of brief answers
+    (test_brief_answers.py) set them through ``sources``.
     """
 
     def write(
@@ -104,6 +105,8 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
             overrides = (sources or {}).get(name, {})
             if "refresh_days" not in overrides:
                 lines.append("refresh_days = 0")
+            if SOURCES[name].SPEC.brief_fields and "metadata_days" not in overrides:
+                lines.append("metadata_days = 0")
             if only is not None and "enabled" not in overrides:
                 lines.append(f"enabled = {'true' if name in only else 'false'}")
             for key, value in overrides.items():

@@ -128,6 +128,8 @@ def test_a_first_schema_database_upgrades_in_place_without_losing_a_row(tmp_path
             if table == "works":  # gained tracked (every old work is), untracked_at, counts_moved_at
                 assert all((r.pop("tracked"), r.pop("untracked_at")) == (1, None) for r in after)
                 assert all(r.pop("counts_moved_at") is None for r in after)
+            if table == "observations":  # gained metadata_from (m013): NULL, each its own answer's
+                assert all(r.pop("metadata_from") is None for r in after)
             assert after == rows, table
         assert store.raw_body(db, "11".ljust(64, "0")) == b'{"run": 1, "work": 1}'
         # four observations said the same metrics and the same metadata: each is kept once

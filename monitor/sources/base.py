@@ -65,6 +65,11 @@ class SourceSpec:
     # the metadata its fetch_citing reads (a list id), kept for lists asked after the counts
     list_keys: tuple[str, ...] = ()
     free_lists: bool = False  # its lists come in the count's own answer: no request
+    # A brief form of its answer (counts, metrics and ids, without the rest of the record):
+    # the metadata fields a brief answer gives; the whole record is read again once it is
+    # ``metadata_days`` old (monitor/plan.py), the rest carried in between (store.carry_metadata)
+    brief_fields: tuple[str, ...] = ()
+    metadata_days: float = 0.0  # 0: the whole record at every run
 
     @property
     def batched(self) -> bool:
@@ -80,6 +85,7 @@ class Parsed:
     metrics: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     about: str | None = None  # the id the record says it is about (a DOI, or the PMID asked)
+    brief: tuple[str, ...] = ()  # a brief record: the metadata fields it gives (Observation.brief)
 
 
 def doi_path(doi: str) -> str:
@@ -233,6 +239,7 @@ def observe(
         metrics=parsed.metrics,
         metadata=parsed.metadata,
         exchange=exchange,
+        brief=parsed.brief,
     )
 
 
