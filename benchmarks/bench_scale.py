@@ -20,7 +20,9 @@ is missed, to be read, not gated on).
 Targets (issue 12): each run within 1.2x the floor of its slowest source; a quiet run at
 1,000 works sends at most 700 requests, and at 10,000 works at most 0.05 requests per
 work and batched source, and at most max_requests per per-work source; at most 2 ms of
-CPU per work and source (a writer process's included); peak RSS under 300 MB (the run's
+CPU per work and source for parsing and storing (a writer process's included; what the
+threads spend in HTTP exchanges, httpx's sending and reading, is measured apart and printed
+beside it, with no target); peak RSS under 300 MB (the run's
 process and its writer's added); a quiet run adds at most 150 bytes per
 work and source to the database.
 """
@@ -35,14 +37,16 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Self
 from urllib.request import Request, urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor import collect
+from monitor import collect, fetching
 from monitor.config import load_config
 from monitor.sources import SOURCES
 
@@ -106,11 +110,39 @@ def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+class HttpCpu:
+    """The CPU the threads spend in HTTP exchanges (``Session._send``: httpx sending the
+    request and reading the answer, up to its ``Exchange``), summed over threads: what is
+    not parsing and storing, in the issue's words for the CPU target."""
+
+    def __init__(self) -> None:
+        self.seconds, self.lock = 0.0, threading.Lock()
+
+    def __enter__(self) -> Self:
+        self.original = send = fetching.Session._send
+
+        def timed(session, *args, **kwargs):
+            started = time.thread_time()
+            try:
+                return send(session, *args, **kwargs)
+            finally:
+                spent = time.thread_time() - started
+                with self.lock:
+                    self.seconds += spent
+
+        fetching.Session._send = timed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fetching.Session._send = self.original
+
+
 def one_run(config, base: str, speed: float) -> dict:
     call(f"{base}/_reset", "POST")
     cpu, writer_cpu = cpu_seconds(), cpu_seconds(resource.RUSAGE_CHILDREN)
     main_cpu, started = time.thread_time(), time.monotonic()
-    summary = collect.run(config)
+    with HttpCpu() as http:
+        summary = collect.run(config)
     wall = time.monotonic() - started
     cpu, main_cpu = cpu_seconds() - cpu, time.thread_time() - main_cpu
     writer_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - writer_cpu  # a writer process's, if it had one
@@ -128,13 +160,14 @@ def one_run(config, base: str, speed: float) -> dict:
         }
     return {"wall_s": round(wall, 1), "cpu_s": round(cpu + writer_cpu, 1),
             "store_cpu_s": round(writer_cpu or main_cpu, 1), "stored_in": "process" if writer_cpu else "thread",
-            "run_process_cpu_s": round(cpu, 1), "sources": sources,
+            "run_process_cpu_s": round(cpu, 1), "http_cpu_s": round(http.seconds, 1), "sources": sources,
             "requests": sum(s["requests"] for s in sources.values())}
 
 
 def report(name: str, run: dict) -> None:
     print(f"\n{name} run: {run['wall_s']} s wall, {run['cpu_s']} s CPU ({run['store_cpu_s']} s of it storing, "
-          f"in a {run['stored_in']}; {run['run_process_cpu_s']} s in the run's process), {run['requests']} requests")
+          f"in a {run['stored_in']}; {run['run_process_cpu_s']} s in the run's process, {run['http_cpu_s']} s of "
+          f"that in HTTP exchanges), {run['requests']} requests")
     print(f"  {'source':<16}{'requests':>9}{'429s':>6}{'wall s':>8}{'floor s':>9}{'asked':>8}{'lists':>7}  outcome")
     for source, s in run["sources"].items():
         print(f"  {source:<16}{s['requests']:>9}{s['throttled']:>6}{s['wall_s']:>8}{s['floor_s']:>9}"
@@ -192,7 +225,8 @@ def main() -> int:
     over = max((quiet["sources"][s]["requests"] / quiet["sources"][s]["max_requests"] for s in per_work), default=0)
     checks.append(("quiet run: most requests of a per-work source / its max_requests", over, 1.0, ""))
     for name, run in (("cold", cold), ("quiet", quiet)):
-        checks.append((f"{name} run: CPU per work and source, all of it (ms)", 1000 * run["cpu_s"] / (n * sources), 2.0, ""))
+        checks.append((f"{name} run: CPU per work and source, parsing and storing: all but the HTTP exchanges (ms)",
+                       1000 * (run["cpu_s"] - run["http_cpu_s"]) / (n * sources), 2.0, ""))
         checks.append((f"{name} run: CPU per work and source, storing (ms)",
                        1000 * run["store_cpu_s"] / (n * sources), 2.0, ""))
     checks.append(("peak RSS, the run's process and its writer's added (MB)", peak, 300, ""))
@@ -205,6 +239,10 @@ def main() -> int:
         met = value <= target
         ok &= met
         print(f"  {name}: {value:.3g}{unit} (target {target:g}{unit}: {'met' if met else 'MISSED'})")
+    for name, run in (("cold", cold), ("quiet", quiet)):  # no target: the HTTP client's CPU is httpx's
+        print(f"  {name} run: CPU per work and source, all of it, HTTP exchanges too: "
+              f"{1000 * run['cpu_s'] / (n * sources):.3g} ms ({1000 * run['http_cpu_s'] / (n * sources):.3g} ms of "
+              "them in HTTP exchanges; no target)")
     if args.json:
         args.json.write_text(json.dumps({"works": n, "speed": args.speed, "quiet_speed": quiet_speed, "latency": args.latency, "cold": cold,
                                          "catch_up": catch_up, "quiet": quiet, "peak_rss_mb": round(peak),
