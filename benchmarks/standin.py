@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 CONSTRUCTED = Path(__file__).resolve().parent.parent / "tests" / "fakeapi" / "constructed"
 DEFAULT = "10.1016_j.drup.2021.100752"
+REFERENCES = 40  # references each Crossref record lists: our assumption, between none deposited and the default article's 182
 PREFIX, CITING_PREFIX, PMID0, CITING_PMID0 = "10.5555/bench.", "10.5556/cite.", 20_000_000, 40_000_000
 # (published requests a second, or ours where none is; requests in flight), before --speed
 LIMITS = {
@@ -68,7 +69,16 @@ class Data:
         self.works = works
         self.openalex = load(f"openalex/{DEFAULT}.json")
         self.openalex_citing = load(f"openalex/citing_{DEFAULT}.json")["results"]
-        self.crossref = load(f"crossref/{DEFAULT}.json")
+        # The constructed record leaves its 182 references out; a real record carries its
+        # reference list (4/5 of a recorded answer's bytes): REFERENCES entries, synthetic,
+        # shaped like a recorded answer's (fixtures: crossref/work_10.1038_srep16696_polite_pool.json)
+        self.crossref = {**load(f"crossref/{DEFAULT}.json"), "reference": [
+            {"key": f"10.1016/j.drup.2021.100752_bib{k}", "doi-asserted-by": "crossref", "first-page": str(100 + k),
+             "DOI": f"10.5555/reference.{k}", "volume": str(k % 60 + 1), "author": f"A Author{k}", "year": str(1990 + k % 30),
+             "unstructured": f"Author{k} A, Other B, et al. A cited work number {k} on autophagy and tumour "
+                             f"immunity. J. Example Res. {k % 60 + 1}, {100 + k}-{110 + k} ({1990 + k % 30}).",
+             "journal-title": "J. Example Res."}
+            for k in range(REFERENCES)]}
         self.s2 = load(f"semanticscholar/{DEFAULT}.json")
         self.s2_citing = load(f"semanticscholar/citing_{DEFAULT}.json")["data"]
         self.oc_citing = load(f"opencitations/citing_{DEFAULT}.json")
@@ -308,6 +318,8 @@ class Routes:
                 return 404, "Resource not found.", {"Content-Type": "text/plain"}
             return 200, json.dumps({"status": "ok", "message-type": "work", "message": d.crossref_work(i)}), {}
         items = [d.crossref_work(i) for c in arg("filter").split(",") if d.known(i := work_of(c.removeprefix("doi:")))]
+        if arg("select"):
+            items = [{f: w[f] for f in arg("select").split(",") if f in w} for w in items]
         message = {"total-results": len(items), "items": items, "items-per-page": len(items)}
         return 200, json.dumps({"status": "ok", "message-type": "work-list", "message": message}), {}
 

@@ -212,6 +212,7 @@ class Session:
         self.unasked: set[str] = set()  # DOIs of works left unasked when the budget ran out
         self.max_pages = 100  # a cap on pages per citing list (config [citing] max_pages)
         self.brief: frozenset[str] = frozenset()  # DOIs the plan asks briefly (SourcePlan.brief)
+        self.learned: set[str] = set()  # what a source learned of its server this run
         self.max_body_bytes = MAX_BODY_BYTES
         self.host = urlsplit(source.base_url).netloc
         self.lock = threading.Lock()

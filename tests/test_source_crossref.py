@@ -10,6 +10,7 @@ from monitor.errors import MalformedResponse
 from monitor.models import Outcome, Work
 from monitor.sources import crossref
 from tests.conftest import DEFAULT_DOI, real_files, real_json, real_path
+from tests.fakeapi.routes import crossref as fake_crossref
 
 WORK_FILES = [p for p in real_files("crossref") if p.name.startswith("work_")]
 
@@ -127,3 +128,57 @@ def test_an_answer_cut_short_is_an_error_for_the_works_it_leaves_out(fake_api, m
     found, missing = crossref.fetch([Work(DEFAULT_DOI), Work("10.9999/x")], make_session(crossref))
     assert found.outcome is Outcome.OK and found.citations == item["is-referenced-by-count"]
     assert missing.outcome is Outcome.ERROR and "lists 1 of the 2 records" in missing.message
+
+
+def selected(record: dict) -> dict:
+    """A record as a list query with our ``select`` gives it: only the fields named."""
+    return {k: v for k, v in record.items() if k in crossref.WORK_FIELDS.split(",")}
+
+
+@pytest.mark.parametrize("path", WORK_FILES, ids=lambda p: p.name)
+def test_the_fields_selected_are_every_field_read_but_language(path):
+    """``select`` keeps every field the parsers read (Crossref does not take ``language``);
+    the reference list, most of a record's bytes, goes."""
+    message = json.loads(path.read_text())["message"]
+    whole, chosen = crossref.parse_work(message), crossref.parse_work(selected(message))
+    assert (chosen.citations, chosen.metrics) == (whole.citations, whole.metrics)
+    assert chosen.metadata == {k: v for k, v in whole.metadata.items() if k != "language"}
+    assert crossref.parse_citing(selected(message)) == crossref.parse_citing(message)
+    if "reference" in message:
+        assert len(json.dumps(selected(message))) * 3 < len(json.dumps(message))
+
+
+def test_every_field_selected_is_one_the_api_lists_as_selectable():
+    assert set(crossref.WORK_FIELDS.split(",")) <= fake_crossref.SWAGGER_SELECTS
+
+
+def test_a_batch_asks_for_the_fields_read_and_gets_them(fake_api, make_session):
+    [obs] = crossref.fetch([Work(DEFAULT_DOI)], make_session(crossref))
+    [hit] = fake_api.hits("crossref", "/works")
+    assert hit.arg("select") == crossref.WORK_FIELDS
+    whole = crossref.parse_work(fake_api.records["crossref"][DEFAULT_DOI])
+    assert obs.outcome is Outcome.OK and obs.citations == whole.citations
+    assert obs.metadata == {k: v for k, v in whole.metadata.items() if k != "language"}
+    assert "reference" not in json.loads(obs.exchange.body)["message"]["items"][0]
+
+
+def test_a_server_refusing_a_field_selected_is_asked_whole_for_the_rest_of_the_run(
+    fake_api, make_session, caplog
+):
+    """Crossref answers a select name it does not take with a 400 ``select-not-available``:
+    asked again without ``select``, once refused for the whole run, and said once."""
+    fake_api.records[fake_crossref.SELECTABLE]["names"] = fake_crossref.SWAGGER_SELECTS - {"published"}
+    others = [f"10.1234/cr{i}" for i in range(60)]
+    for doi in others:
+        fake_api.records["crossref"][doi] = {**fake_api.records["crossref"][DEFAULT_DOI], "DOI": doi}
+    session = make_session(crossref)
+    observed = crossref.fetch([Work(DEFAULT_DOI), *(Work(d) for d in others)], session)
+    assert [o.outcome for o in observed] == [Outcome.OK] * 61
+    hits = fake_api.hits("crossref", "/works")
+    refused = [h for h in hits if h.arg("select")]
+    assert len(refused) == 1 and len(hits) == 1 + 2  # one refusal, then two batches of whole records
+    assert observed[0].metadata["title"] == crossref.parse_work(
+        fake_api.records["crossref"][DEFAULT_DOI]).metadata["title"]
+    [warned] = [r.getMessage() for r in caplog.records if r.name == "monitor.sources.crossref"]
+    assert warned.startswith("Crossref refused the fields we select (") and "select-not-available" in warned
+    assert warned.endswith("whole records this run")
