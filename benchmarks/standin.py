@@ -33,7 +33,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-CONSTRUCTED = Path(__file__).resolve().parent.parent / "tests" / "fakeapi" / "constructed"
+ROOT = Path(__file__).resolve().parent.parent
+CONSTRUCTED = ROOT / "tests" / "fakeapi" / "constructed"
+sys.path.insert(0, str(ROOT))
+from tests.fakeapi.routes.europepmc import lite  # a core record as resultType=lite gives it
+
 DEFAULT = "10.1016_j.drup.2021.100752"
 REFERENCES = 40  # references each Crossref record lists: our assumption, between none deposited and the default article's 182
 PREFIX, CITING_PREFIX, PMID0, CITING_PMID0 = "10.5555/bench.", "10.5556/cite.", 20_000_000, 40_000_000
@@ -365,6 +369,8 @@ class Routes:
                                     "citationList": {"citation": entries}}), {}
         wanted = [work_of(x) for x in re.findall(r'DOI:"([^"]+)"', arg("query"))]
         results = [d.epmc_record(i) for i in wanted if d.known(i)]
+        if arg("resultType", "lite") == "lite":
+            results = [lite(record) for record in results]
         return 200, json.dumps({"version": "6.9", "hitCount": len(results), "resultList": {"result": results}}), {}
 
     def icite(self, path, arg, query, body):

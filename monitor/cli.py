@@ -249,8 +249,8 @@ def sources_command(config_path: Path) -> None:
     Shows whether a key is present, never its value. Under each enabled source: how
     often it asks about a work again ([sources.NAME] refresh_days), its budget of
     requests a run (max_requests), how many tracked works are due now, and whether that
-    budget can ask every work within refresh_days; for OpenAlex, how often it reads a work's
-    whole record (metadata_days) and how many it reads whole next run, the rest briefly.
+    budget can ask every work within refresh_days; for OpenAlex and Europe PMC, how often
+    they read a work's whole record (metadata_days) and how many next run, the rest briefly.
 
     \b
     Example:

@@ -83,7 +83,7 @@ def parse_sources(parser: _Parser, raw: Any) -> dict[str, SourceConfig]:
         elif isinstance(raw.get(name), dict) and "metadata_days" in raw[name]:
             briefs = ", ".join(n for n, m in SOURCES.items() if m.SPEC.brief_fields)
             raise parser.fail(
-                where, f"metadata_days applies to a source with a brief answer ({briefs}); "
+                where, f"metadata_days applies only to the sources with a brief answer ({briefs}); "
                 f"{spec.title} reads the whole record at every answer: remove it"
             )
         values = parser.table(raw.get(name, {}), where, known, SourceConfig)

@@ -284,8 +284,9 @@ def carry_metadata(
     db: sqlite_utils.Database, run_id: int, work_ids: Sequence[int], observations: Sequence[Observation]
 ) -> dict[int, Carried]:
     """For each ok brief observation (by its index), what its metadata is: the fields its
-    answer gave (``Observation.brief``) over the rest of the source's latest ok observation of
-    the work from an earlier run. A brief answer with no earlier one is kept as it came."""
+    answer gives (those ``Observation.brief`` names, and no other) over the rest of the
+    source's latest ok observation of the work from an earlier run. A brief answer with no
+    earlier one is kept as it came."""
     briefs = {i: obs for i, obs in enumerate(observations) if obs.brief and obs.outcome.value == "ok"}
     earlier: dict[tuple[int, str], tuple[int | None, int, str | None]] = {}
     for source in {obs.source for obs in briefs.values()}:
@@ -305,11 +306,12 @@ def carry_metadata(
             continue
         metadata_id, root, body = earlier[(work_ids[i], obs.source)]
         before: dict[str, Any] = orjson.loads(body) if body else {}
-        if all(before.get(name) == obs.metadata.get(name) for name in obs.brief):
+        given = {name: obs.metadata[name] for name in obs.brief if name in obs.metadata}
+        if all(before.get(name) == given.get(name) for name in obs.brief):
             carried[i] = Carried(metadata_id, None, root)
         else:
             kept = {name: value for name, value in before.items() if name not in obs.brief}
-            carried[i] = Carried(None, {**kept, **obs.metadata}, root)
+            carried[i] = Carried(None, {**kept, **given}, root)
     return carried
 
 

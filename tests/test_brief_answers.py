@@ -16,8 +16,8 @@ from monitor import plan, store
 from monitor.config import load_config
 from monitor.errors import ConfigError
 from monitor.models import Observation, Outcome, SourceReport, Work
-from monitor.sources import openalex
-from tests.conftest import DEFAULT_DOI, db_rows
+from monitor.sources import europepmc, openalex
+from tests.conftest import DEFAULT_DOI, db_rows, real_json
 from tests.fakeapi.routes import openalex as fake_openalex
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -91,8 +91,8 @@ def test_a_brief_answer_keeps_the_whole_record_it_agrees_with_and_says_whence(co
     observe(db, NOW - timedelta(days=2), "openalex", {w1: {"openalex_id": "W1", "is_retracted": False}},
             brief=COVERS)
     observe(db, NOW - timedelta(days=1), "openalex", {
-        w1: {"openalex_id": "W1", "is_retracted": False},  # agrees again
-        w2: {"openalex_id": "W1", "is_retracted": True},  # retracted since its whole record
+        w1: {"openalex_id": "W1", "is_retracted": False, "title": "Lite"},  # agrees; title not its to give
+        w2: {"openalex_id": "W1", "is_retracted": True, "title": "Lite"},  # retracted since its whole record
         w3: {"openalex_id": "W1", "is_retracted": False},  # its PMID gone from the record
     }, brief=COVERS)
     rows = {(r["doi"], r["run_id"]): r for r in db_rows(
@@ -124,7 +124,7 @@ def test_a_brief_record_gives_only_the_fields_it_names(fake_api):
 
 
 def test_metadata_days_is_a_setting_of_a_source_with_a_brief_answer(write_config):
-    with pytest.raises(ConfigError, match=r"metadata_days applies to a source with a brief answer \(openalex\)"):
+    with pytest.raises(ConfigError, match=r"metadata_days applies only to the sources with a brief answer \(openalex, europepmc\)"):
         load_config(write_config(sources={"crossref": {"metadata_days": 7}}), environ={})
     with pytest.raises(ConfigError, match="metadata_days must be"):
         load_config(write_config(sources={"openalex": {"metadata_days": -1}}), environ={})
@@ -202,3 +202,27 @@ def test_runs_ask_briefly_between_whole_records_and_keep_every_value_traceable(w
     assert metadata["is_retracted"] is True and metadata["title"] == "Brief work 1"
     assert latest["metadata_from"] == rows[(dois[2], 1)]["id"]
     assert [a["kind"] for a in db_rows(db, "SELECT kind FROM alerts WHERE run_id = 3")] == ["retraction"]
+
+
+def test_a_europe_pmc_lite_record_gives_the_ids_its_core_record_gives():
+    """On recorded answers: each lite record's count and ids are its core record's."""
+    lite = real_json("europepmc/search_lite_cancer_pageSize5_cursor_star.json")["resultList"]["result"]
+    core = {r["id"]: r for r in real_json("europepmc/search_core_cancer_pageSize25.json")["resultList"]["result"]}
+    both = [r for r in lite if r["id"] in core]
+    assert both
+    for record in both:
+        brief, whole = europepmc.parse_brief(record), europepmc.parse_record(core[record["id"]])
+        assert brief.citations == whole.citations and brief.brief == europepmc.SPEC.brief_fields
+        assert brief.metadata == {k: v for k, v in whole.metadata.items() if k in europepmc.SPEC.brief_fields}
+
+
+def test_europe_pmc_is_asked_lite_for_the_works_the_plan_names(fake_api, make_session):
+    session = make_session(europepmc)
+    session.brief = frozenset({DEFAULT_DOI})
+    [brief] = europepmc.fetch([Work(DEFAULT_DOI)], session)
+    session.brief = frozenset()
+    [whole] = europepmc.fetch([Work(DEFAULT_DOI)], session)
+    assert [h.arg("resultType") for h in fake_api.hits("europepmc", "/search")] == ["lite", "core"]
+    assert brief.citations == whole.citations and brief.brief and not whole.brief
+    assert brief.metadata == {k: v for k, v in whole.metadata.items() if k in europepmc.SPEC.brief_fields}
+    assert len(brief.exchange.body) * 2 < len(whole.exchange.body)

@@ -1,5 +1,8 @@
 """Europe PMC: /search?query=DOI:"a" OR DOI:"b"&format=json (the search envelope) and
-/{source}/{id}/citations?page=N&pageSize=M (the citations envelope, pages counted from 1)."""
+/{source}/{id}/citations?page=N&pageSize=M (the citations envelope, pages counted from 1).
+
+The records are ``core`` ones; ``resultType=lite`` (the default, as the API's) gives each
+as ``lite`` does: constructed by ``lite`` on the shape of a recorded lite answer."""
 
 from __future__ import annotations
 
@@ -40,6 +43,8 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
     query = (request.arg("query") or "")[:MAX_QUERY]  # a longer query is cut (apis.md §0b)
     page_size = int(request.arg("pageSize", "25") or 25)
     results = [records[d.lower()] for d in _DOI_CLAUSE.findall(query) if d.lower() in records]
+    if request.arg("resultType", "lite") == "lite":
+        results = [lite(record) for record in results]
     # The envelope of fixtures:europepmc/search_core_cancer_pageSize25.json and search_no_results.json.
     return Reply(
         200,
@@ -57,6 +62,31 @@ def handle(fake: FakeAPI, request: Request) -> Reply:
             "resultList": {"result": results[:page_size]},
         },
     )
+
+
+# The keys of a lite record that a core one has too (fixtures:europepmc/search_lite_cancer_pageSize5_cursor_star.json)
+LITE_KEYS = (
+    "id", "source", "pmid", "pmcid", "doi", "title", "authorString", "pubYear", "pageInfo", "isOpenAccess",
+    "inEPMC", "inPMC", "hasPDF", "hasBook", "hasSuppl", "citedByCount", "hasReferences", "hasTextMinedTerms",
+    "hasDbCrossReferences", "hasLabsLinks", "hasTMAccessionNumbers", "firstIndexDate", "firstPublicationDate",
+)
+
+
+def lite(record: dict) -> dict:
+    """A core record as ``resultType=lite`` gives it: no abstract, MeSH, keywords or notices;
+    the journal flattened (journalTitle the abbreviation, journalIssn "0140-6736; 1474-547x; ",
+    journalVolume, issue),
+    the publication types one lower-case string, "; "-separated, as in the recorded answer."""
+    info = record.get("journalInfo", {})
+    journal = info.get("journal", {})
+    flat = {
+        "journalTitle": journal.get("isoabbreviation") or journal.get("medlineAbbreviation"),
+        "journalIssn": "".join(f"{i.lower()}; " for i in (journal.get("issn"), journal.get("essn")) if i) or None,
+        "journalVolume": info.get("volume"),
+        "issue": info.get("issue"),
+        "pubType": "; ".join(t.lower() for t in record.get("pubTypeList", {}).get("pubType", [])) or None,
+    }
+    return {**{k: record[k] for k in LITE_KEYS if k in record}, **{k: v for k, v in flat.items() if v}}
 
 
 def citations(fake: FakeAPI, request: Request, key: str) -> Reply:
