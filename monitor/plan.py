@@ -125,7 +125,7 @@ class SourcePlan:
         if self.metadata_days:
             line += (
                 f"; whole records every {self.metadata_days:g} days "
-                f"({len(self.works) - len(self.brief)} next run, the rest brief)"
+                f"({len(self.works) - len(self.brief)} whole and {len(self.brief)} brief next run)"
             )
         if not self.keeps_up:
             days = f"{self.refresh_days:g}" if self.refresh_days else "1"

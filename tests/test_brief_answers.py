@@ -74,7 +74,7 @@ def test_the_plan_reads_whole_the_works_due_first_and_says_so(config):
     # run); w4's latest answer was brief, its whole record 5 days old like w3's, w5's and w6's
     assert len(part.works) == 6 and part.brief == {w3, w4, w5, w6}
     assert [w.doi for w in part.works[:2]] == [w1, w2]  # whole first: they batch apart
-    assert part.describe().endswith("; whole records every 30 days (2 next run, the rest brief)")
+    assert part.describe().endswith("; whole records every 30 days (2 whole and 4 brief next run)")
     observe(db, NOW, "openalex", {w1: {"title": "1"}, w2: {"title": "2"}})
     part = plan.make(db, config, WORKS, NOW + timedelta(hours=1))["openalex"]
     assert part.brief == {w1, w2, w4, w5, w6}  # w3 (or w4..w6: as old) read whole, the one a run
@@ -167,7 +167,7 @@ def test_runs_ask_briefly_between_whole_records_and_keep_every_value_traceable(w
     run()
     assert sorted(asked(fake_api, openalex.WORK_FIELDS)) == sorted(dois) and not asked(fake_api, openalex.BRIEF_FIELDS)
     sources = invoke("sources", "--config", str(path)).output
-    assert "whole records every 3650 days (1 next run, the rest brief)" in sources
+    assert "whole records every 3650 days (1 whole and 3 brief next run)" in sources
     fake_openalex.set_count(fake_api, dois[3], 99)
     fake_api.requests.clear()
     run()
