@@ -58,9 +58,9 @@ def write_config(tmp_path: Path, fake_api: FakeAPI) -> ConfigWriter:
     overrides, e.g. ``{"crossref": {"enabled": False}}``), ``extra`` (raw TOML appended),
     ``only`` (enable just these sources), ``http`` (overrides of the ``[http]`` values).
 
-    Every source asks about every work at every run (``refresh_days = 0``), and OpenAlex
-    for its whole record (``metadata_days = 0``), so that a test's second run sees what the
-    fake changed; tests of the refresh policy (test_plan.py) and of brief answers
+    Every source asks about every work at every run (``refresh_days = 0``), and OpenAlex and
+    Europe PMC for their whole records (``metadata_days = 0``), so that a test's second run
+    sees what the fake changed; tests of the refresh policy (test_plan.py) and of brief answers
     (test_brief_answers.py) set them through ``sources``.
     """
 
