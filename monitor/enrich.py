@@ -63,7 +63,7 @@ NAMERS: dict[str, Namer] = {
     ),
     "crossref": Namer(
         crossref.SPEC.batch_size,
-        crossref.request,
+        lambda session, batch: crossref.request(session, batch, select=False),
         lambda payload: need(need(payload, "message", dict), "items", list, "message."),
         crossref.parse_citing,
         ",",

@@ -206,7 +206,7 @@ def plan_source(
     per_request = max(1, spec.batch_size)
     cap = len(due) if not configured else source.max_requests * per_request
     asked = [work for _, _, work in due[:cap]]
-    brief = briefly(asked, states, source.metadata_days, len(works), now) if whole and configured else frozenset()
+    brief = briefly(asked, states, source.metadata_days, now) if whole and configured else frozenset()
     return SourcePlan(
         source=source.name,
         # whole records first: a request asks either briefly or whole, so they batch apart
@@ -223,23 +223,18 @@ def plan_source(
     )
 
 
-def briefly(
-    asked: Sequence[Work], states: dict[str, WorkState], days: float, tracked: int, now: datetime
-) -> frozenset[str]:
+def briefly(asked: Sequence[Work], states: dict[str, WorkState], days: float, now: datetime) -> frozenset[str]:
     """The works a source with a brief answer (counts, metrics and ids) asks briefly: those
     whose whole record it read less than ``days`` ago, but for the oldest of them, enough
-    that ``tracked / days`` works a run are read whole: whole reads spread evenly over the
-    days instead of all falling due on one night. A work never answered, or whose last
-    answer failed, is read whole."""
-    fresh = sorted(
-        (state.whole_at, work.doi)
-        for work in asked
-        if (state := states.get(work.doi)) is not None
-        and state.whole_at is not None
-        and now - state.whole_at < timedelta(days=days)
-    )
-    due_whole = len(asked) - len(fresh)
-    spread = max(0, math.ceil(tracked / days) - due_whole)
+    that a ``days``-th of the works it has a whole record of are read whole a run (those
+    read ``days`` ago or more among them): whole reads spread evenly over the days instead
+    of all falling due on one night. A work never answered, whose last answer failed or
+    was not_found, or whose brief answer disagreed with its whole record (``work_states``),
+    has none: it is read whole."""
+    known = [(state.whole_at, work.doi) for work in asked
+             if (state := states.get(work.doi)) is not None and state.whole_at is not None]
+    fresh = sorted(item for item in known if now - item[0] < timedelta(days=days))
+    spread = max(0, math.ceil(len(known) / days) - (len(known) - len(fresh)))
     return frozenset(doi for _, doi in fresh[spread:])
 
 
@@ -248,7 +243,8 @@ def work_states(
 ) -> dict[str, WorkState]:
     """doi → the source's latest observation of the work, when its counts last moved, and
     (``lists``) whether the source has listed its citing works completely, (``whole``) when
-    it last read the work's whole record, if its latest answer is ok (``briefly``).
+    it last read the work's whole record, if its latest answer is ok and holds that record's
+    metadata as it was (a brief answer that disagreed holds a merged one: ``briefly``).
 
     An index seek or two per work (observations are unique on work, source and run)."""
     wanted = {w.doi for w in works}
@@ -257,7 +253,8 @@ def work_states(
         "EXISTS (SELECT 1 FROM citing_fetches f WHERE f.work_id = w.id AND f.source = ? "
         "AND f.outcome = 'ok' AND f.complete = 1)" if lists else "1"
     )
-    whole_at = "CASE WHEN o.outcome = 'ok' THEN r.observed_at END" if whole else "NULL"
+    # a brief answer that disagreed with its whole record has a payload of its own: read whole next
+    whole_at = "CASE WHEN o.outcome = 'ok' AND o.metadata_id IS r.metadata_id THEN r.observed_at END" if whole else "NULL"
     cursor = db.execute(
         f"SELECT w.doi, o.observed_at, o.outcome, w.counts_moved_at, {listed}, {whole_at} FROM works w "
         "LEFT JOIN observations o ON o.id = (SELECT q.id FROM observations q "

@@ -31,7 +31,7 @@ BARS = "▁▂▃▄▅▆▇█"
 OBSERVATIONS_SQL = """
 SELECT o.id AS observation_id, w.doi, o.source, o.run_id, o.observed_at, o.outcome,
        o.message, o.citations, o.metrics, o.metadata, o.response_id,
-       r.url AS response_url, r.status_code AS response_status, r.body_sha256
+       r.url AS response_url, r.status_code AS response_status, r.body_sha256, o.metadata_from
 FROM observation_details o
 JOIN works w ON w.id = o.work_id
 LEFT JOIN responses r ON r.id = o.response_id

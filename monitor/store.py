@@ -286,7 +286,8 @@ def carry_metadata(
     """For each ok brief observation (by its index), what its metadata is: the fields its
     answer gives (those ``Observation.brief`` names, and no other) over the rest of the
     source's latest ok observation of the work from an earlier run. A brief answer with no
-    earlier one is kept as it came."""
+    earlier one (the plan asks briefly only after an ok answer, and no observation is ever
+    deleted) is kept as it came."""
     briefs = {i: obs for i, obs in enumerate(observations) if obs.brief and obs.outcome.value == "ok"}
     earlier: dict[tuple[int, str], tuple[int | None, int, str | None]] = {}
     for source in {obs.source for obs in briefs.values()}:

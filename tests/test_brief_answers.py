@@ -37,14 +37,18 @@ def test_a_work_read_whole_recently_is_asked_briefly_but_a_share_of_the_oldest_e
     w1, w2, w3, w4, w5, w6 = (w.doi for w in WORKS)
     # never read whole (w1) or 30 days ago (w2, at the bound): whole. Of the rest, the
     # oldest are read whole too, up to ceil(6 works / 30 days) = 1 a run: here none more
-    assert plan.briefly(WORKS, states(None, 30, 29, 1, 2, 3), 30.0, 6, NOW) == {w3, w4, w5, w6}
+    assert plan.briefly(WORKS, states(None, 30, 29, 1, 2, 3), 30.0, NOW) == {w3, w4, w5, w6}
     # nothing due: the oldest one (w3, 29 days) is read whole, so reads spread over the days
-    assert plan.briefly(WORKS, states(0.5, 10, 29, 1, 2, 3), 30.0, 6, NOW) == {w1, w2, w4, w5, w6}
+    assert plan.briefly(WORKS, states(0.5, 10, 29, 1, 2, 3), 30.0, NOW) == {w1, w2, w4, w5, w6}
     # 6 works over 2 days: 3 whole a run, the oldest first
-    assert plan.briefly(WORKS, states(0.5, 1.5, 1.2, 0.1, 0.2, 0.3), 2.0, 6, NOW) == {w4, w5, w6}
+    assert plan.briefly(WORKS, states(0.5, 1.5, 1.2, 0.1, 0.2, 0.3), 2.0, NOW) == {w4, w5, w6}
     # a work whose latest answer failed has no whole_at (work_states): whole
     assert w1 not in plan.briefly(WORKS, {**states(1, 1, 1, 1, 1, 1), w1: plan.WorkState(NOW, "error", None)},
-                                  3650.0, 6, NOW)
+                                  3650.0, NOW)
+    # works read whole at every run (never found: no whole record) do not take the place of
+    # the spread: of the four with a whole record, ceil(4 / 4 days) = 1 a run is read whole
+    unfound = {w1: plan.WorkState(NOW, "not_found", None), w2: plan.WorkState(NOW, "not_found", None)}
+    assert plan.briefly(WORKS, {**states(None, None, 3, 2, 1, 0.5), **unfound}, 4.0, NOW) == {w4, w5, w6}
 
 
 @pytest.fixture
@@ -68,16 +72,18 @@ def test_the_plan_reads_whole_the_works_due_first_and_says_so(config):
     w1, w2, w3, w4, w5, w6 = (w.doi for w in WORKS)
     observe(db, NOW - timedelta(days=40), "openalex", {w2: {"title": "2"}})
     observe(db, NOW - timedelta(days=5), "openalex", {d: {"title": d} for d in (w3, w4, w5, w6)})
-    observe(db, NOW - timedelta(days=1), "openalex", {w4: {"openalex_id": "W4"}}, brief=COVERS)
+    # a day ago, brief answers: w4's names an id its whole record did not have, w5's agrees
+    observe(db, NOW - timedelta(days=1), "openalex", {w4: {"openalex_id": "W4"}, w5: {}}, brief=COVERS)
     part = plan.make(db, config, WORKS, NOW)["openalex"]
-    # w1 never answered, w2 read whole 40 days ago: whole (2, no fewer than ceil(6 / 30) a
-    # run); w4's latest answer was brief, its whole record 5 days old like w3's, w5's and w6's
-    assert len(part.works) == 6 and part.brief == {w3, w4, w5, w6}
-    assert [w.doi for w in part.works[:2]] == [w1, w2]  # whole first: they batch apart
-    assert part.describe().endswith("; whole records every 30 days (2 whole and 4 brief next run)")
-    observe(db, NOW, "openalex", {w1: {"title": "1"}, w2: {"title": "2"}})
+    # whole: w1 never answered, w2 read whole 40 days ago (1 read whole by age: no fewer than
+    # ceil(4 / 30) a run), w4 whose brief answer disagreed; brief: w3, w6 and w5, whose whole
+    # record (through its agreeing brief answer) is 5 days old
+    assert len(part.works) == 6 and part.brief == {w3, w5, w6}
+    assert [w.doi for w in part.works[:3]] == [w1, w2, w4]  # whole first: they batch apart
+    assert part.describe().endswith("; whole records every 30 days (3 whole and 3 brief next run)")
+    observe(db, NOW, "openalex", {w1: {"title": "1"}, w2: {"title": "2"}, w4: {"title": "4"}})
     part = plan.make(db, config, WORKS, NOW + timedelta(hours=1))["openalex"]
-    assert part.brief == {w1, w2, w4, w5, w6}  # w3 (or w4..w6: as old) read whole, the one a run
+    assert part.brief == {w1, w2, w4, w5, w6}  # w3 (as old as w5 and w6) read whole: one a run
     assert not plan.make(db, config, WORKS, NOW)["unpaywall"].brief  # it has no brief answer
     unbriefed = replace(config.sources["openalex"], metadata_days=0.0)
     assert not plan.plan_source(db, config, unbriefed, WORKS, NOW).brief
@@ -185,6 +191,8 @@ def test_runs_ask_briefly_between_whole_records_and_keep_every_value_traceable(w
     body = json.loads(store.raw_body(store.open_reader(db), db_rows(
         db, "SELECT body_sha256 FROM responses WHERE id = ?", [response_id])[0]["body_sha256"]))
     assert [r["cited_by_count"] for r in body["results"] if r["doi"].endswith(dois[3])] == [99]
+    exported = {r["observation_id"]: r for r in json.loads(invoke("export", "--format", "json", "--config", str(path)).output)}
+    assert exported[moved_id]["metadata_from"] == rows[(dois[3], 1)]["id"]  # an export traces it too
     told = invoke("provenance", "--config", str(path), str(moved_id)).output
     assert f"the rest as read whole by observation {rows[(dois[3], 1)]['id']}" in told
     assert "is_retracted, openalex_id, pmid, pmcid from it" in told

@@ -137,6 +137,8 @@ def test_export_json_is_every_observation_with_nested_metrics(config, invoke):
     failed = next(r for r in exported if r["source"] == "dimensions")
     assert failed["outcome"] == "error" and failed["citations"] is None
     assert failed["response_status"] == 500
+    # where a brief answer's other metadata was read (store.carry_metadata): none here
+    assert all("metadata_from" in r and r["metadata_from"] is None for r in exported)
 
 
 def test_export_a_view_as_csv_to_a_file(config, invoke, tmp_path):

@@ -17,8 +17,8 @@ is asked at every run.
 Only the fields read are asked for (``select``, list queries only; the singleton refuses
 it): a record's ``reference`` list is four fifths of its bytes (25.5 of 31.4 KB in a
 recorded answer), never read here. The names are the ones the API's swagger lists as
-selectable (2023); ``language`` is not among them, so Crossref's is no longer read from a
-batch (OpenAlex gives one). A 400 ``select-not-available`` (the API's answer to a name it
+selectable (2023); ``language`` is not among them, so Crossref's is not read at all (the
+same metadata whichever way a work is asked; OpenAlex gives one). A 400 ``select-not-available`` (the API's answer to a name it
 does not take) asks again without ``select``, and so does the rest of the run.
 
 Citing works: Crossref gives non-members only the count, never the list (its Cited-by
@@ -91,9 +91,12 @@ def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
     )
 
 
-def request(session: Session, batch: list[Work]) -> Exchange:
+def request(session: Session, batch: list[Work], select: bool = True) -> Exchange:
+    """A batch's records, only the fields read (``select``) unless told not to (the look-ups
+    of monitor/enrich.py, whose batches are cut by count only: the select's 300 characters
+    would bring a batch of long DOIs nearer the request line's cap) or refused this run."""
     params = _polite(session, {"filter": ",".join(f"doi:{w.doi}" for w in batch), "rows": str(len(batch))})
-    if UNSELECTED not in session.learned:
+    if select and UNSELECTED not in session.learned:
         exchange = session.get("/works", params={**params, "select": WORK_FIELDS}, batch=len(batch))
         if exchange.status_code != 400 or b"select-not-available" not in exchange.body:
             expect_status(exchange, 200)
@@ -154,7 +157,6 @@ def parse_metadata(record: dict[str, Any]) -> dict[str, Any]:
         "published_print": _date(record, "published-print"),
         "published_online": _date(record, "published-online"),
         "type": may(record, "type", str),
-        "language": may(record, "language", str),
         "abstract": strip_markup(may(record, "abstract", str)),
         "subjects": [s for s in may(record, "subject", list) or [] if isinstance(s, str)],
         "license": _license(may(record, "license", list)),
