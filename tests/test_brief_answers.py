@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
@@ -19,6 +20,8 @@ from monitor.models import Observation, Outcome, SourceReport, Work
 from monitor.sources import europepmc, openalex
 from tests.conftest import DEFAULT_DOI, db_rows, real_json
 from tests.fakeapi.routes import openalex as fake_openalex
+
+_DOI_CLAUSES = re.compile(r'DOI:"([^"]+)"')
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 WORKS = [Work(f"10.1234/w{i}") for i in range(1, 7)]
@@ -234,3 +237,30 @@ def test_europe_pmc_is_asked_lite_for_the_works_the_plan_names(fake_api, make_se
     assert brief.citations == whole.citations and brief.brief and not whole.brief
     assert brief.metadata == {k: v for k, v in whole.metadata.items() if k in europepmc.SPEC.brief_fields}
     assert len(brief.exchange.body) * 2 < len(whole.exchange.body)
+
+
+def test_runs_ask_europe_pmc_lite_between_core_records_and_keep_the_core_metadata(write_config, invoke, fake_api):
+    records = fake_api.records["europepmc"]
+    dois = [DEFAULT_DOI]
+    for i in range(3):  # more works Europe PMC knows, each its own copy of the default article's
+        doi, pmid = f"10.1234/lite.{i}", str(39_000_000 + i)
+        records[doi] = {**copy.deepcopy(records[DEFAULT_DOI]), "doi": doi, "id": pmid, "pmid": pmid,
+                        "title": f"Lite work {i}."}
+        dois.append(doi)
+    path = write_config(works=dois, only=("europepmc",), sources={"europepmc": {"metadata_days": 3650}})
+    db = path.parent / "state/monitor.db"
+    for _ in range(2):
+        result = invoke("run", "--config", str(path))
+        assert result.exit_code == 0, result.output
+    types = [(h.arg("resultType"), len(_DOI_CLAUSES.findall(h.arg("query") or "")))
+             for h in fake_api.hits("europepmc", "/search")]
+    assert types == [("core", 4), ("core", 1), ("lite", 3)]  # run 1; run 2: one whole a run, three lite
+    rows = db_rows(db, "SELECT w.doi, d.run_id, d.id, d.metadata, d.metadata_from, d.citations FROM observation_details d "
+                       "JOIN works w ON w.id = d.work_id WHERE d.source = 'europepmc' ORDER BY d.run_id, w.doi")
+    first = {r["doi"]: r for r in rows if r["run_id"] == 1}
+    briefed = [r for r in rows if r["run_id"] == 2 and r["metadata_from"] is not None]
+    assert len(briefed) == 3
+    for row in briefed:  # the core record's MeSH, abstract and title, the lite answer's count
+        whole = first[row["doi"]]
+        assert row["metadata"] == whole["metadata"] and row["metadata_from"] == whole["id"]
+        assert "mesh" in json.loads(row["metadata"]) and row["citations"] == whole["citations"]
