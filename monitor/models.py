@@ -78,9 +78,10 @@ class Exchange:
 
 def parse_json(body: bytes) -> Any:
     """A body as JSON: by orjson (about twice as fast, where a quiet run spent a quarter of
-    its run-process CPU), or, for what it refuses and the standard library reads (a BOM, UTF-16, NaN,
-    1e400, a lone surrogate escape), by ``json``: the same values either way, but for an
-    integer past 64 bits, which orjson reads as a float (refused where an integer is read)."""
+    its run-process CPU), or, for what it refuses and the standard library reads (a BOM,
+    UTF-16, NaN, 1e400, a lone surrogate escape), by ``json``: the same values either way,
+    but for an integer past 64 bits, which orjson reads as a float (refused where an integer
+    is read)."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -243,9 +243,7 @@ def save_observations(
     a brief answer's metadata completed from the last whole record (``carry_metadata``)."""
     metrics = save_payloads(db, [obs.metrics for obs in observations])
     carried = carry_metadata(db, run_id, [work_ids[obs.doi] for obs in observations], observations)
-    metadata = save_payloads(
-        db, [obs.metadata if i not in carried else carried[i].merged or {} for i, obs in enumerate(observations)]
-    )
+    metadata = save_payloads(db, [{} if i in carried else obs.metadata for i, obs in enumerate(observations)])
     db.conn.executemany(
         "INSERT INTO observations (run_id, work_id, source, observed_at, outcome, message, "
         "citations, metrics_id, metadata_id, response_id, metadata_from) "
@@ -260,7 +258,7 @@ def save_observations(
                 obs.message,
                 obs.citations,
                 metrics_id,
-                carried[i].metadata_id if i in carried and carried[i].merged is None else metadata_id,
+                carried[i].metadata_id if i in carried else metadata_id,
                 response_ids.get(id(obs.exchange)) if obs.exchange else None,
                 carried[i].read_from if i in carried else None,
             )
@@ -271,19 +269,18 @@ def save_observations(
 
 @dataclass(frozen=True, slots=True)
 class Carried:
-    """A brief answer's metadata: the last whole record's, as it is (``metadata_id``) when
-    the fields the answer gives agree with it, else ``merged`` with them; ``read_from`` is
-    the observation whose answer the rest was read from."""
+    """A brief answer's metadata (``payloads.id``): the last whole record's when the fields
+    the answer gives agree with it, else the two merged; ``read_from`` is the observation
+    whose answer the rest was read from."""
 
     metadata_id: int | None
-    merged: dict[str, Any] | None
     read_from: int
 
 
 def carry_metadata(
     db: sqlite_utils.Database, run_id: int, work_ids: Sequence[int], observations: Sequence[Observation]
 ) -> dict[int, Carried]:
-    """For each ok brief observation (by its index), what its metadata is: the fields its
+    """For each ok brief observation (by its index), its metadata, kept: the fields its
     answer gives (those ``Observation.brief`` names, and no other) over the rest of the
     source's latest ok observation of the work from an earlier run. A brief answer with no
     earlier one (the plan asks briefly only after an ok answer, and no observation is ever
@@ -302,17 +299,18 @@ def carry_metadata(
             )
             earlier.update(((work_id, source), (mid, root, body)) for work_id, mid, root, body in rows)
     carried: dict[int, Carried] = {}
+    merged: dict[int, dict[str, Any]] = {}  # the brief answers that disagree, kept below
     for i, obs in briefs.items():
         if (work_ids[i], obs.source) not in earlier:
             continue
         metadata_id, root, body = earlier[(work_ids[i], obs.source)]
         before: dict[str, Any] = orjson.loads(body) if body else {}
         given = {name: obs.metadata[name] for name in obs.brief if name in obs.metadata}
-        if all(before.get(name) == given.get(name) for name in obs.brief):
-            carried[i] = Carried(metadata_id, None, root)
-        else:
-            kept = {name: value for name, value in before.items() if name not in obs.brief}
-            carried[i] = Carried(None, {**kept, **given}, root)
+        carried[i] = Carried(metadata_id, root)
+        if any(before.get(name) != given.get(name) for name in obs.brief):
+            merged[i] = {**{k: v for k, v in before.items() if k not in obs.brief}, **given}
+    for i, metadata_id in zip(merged, save_payloads(db, list(merged.values())), strict=True):
+        carried[i] = Carried(metadata_id, carried[i].read_from)
     return carried
 
 

@@ -293,6 +293,17 @@ def lookup_batches(
     return [found[w.doi] for w in works if w.doi in found]
 
 
+def whole_then_brief(
+    works: Sequence[Work], session: Session, ask: Callable[[list[Work], bool], list[Observation]]
+) -> list[Observation]:
+    """The observations of ``works`` for a source with a brief form: those the plan names
+    (``session.brief``) asked briefly (``ask(works, True)``), the others whole; a form
+    no work needs is not asked."""
+    whole = [w for w in works if w.doi not in session.brief]
+    brief = [w for w in works if w.doi in session.brief]
+    return (ask(whole, False) if whole else []) + (ask(brief, True) if brief else [])
+
+
 def budgeted(
     session: Session, works: list[Work], ask: Callable[[], list[Observation]]
 ) -> list[Observation]:

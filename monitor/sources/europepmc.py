@@ -59,6 +59,7 @@ from monitor.sources.base import (
     pmcid_or_none,
     pubmed_title,
     strip_markup,
+    whole_then_brief,
 )
 
 SPEC = SourceSpec(
@@ -79,15 +80,12 @@ MAX_QUERY = 1_500  # characters of query: a longer one may be cut (apis.md §0b)
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
-    """The works' records, ``core`` or, for those the plan names (``session.brief``), ``lite``."""
-    whole = [w for w in works if w.doi not in session.brief]
-    brief = [w for w in works if w.doi in session.brief]
-    return _look_up(whole, session, "core") + _look_up(brief, session, "lite")
+    """The works' records, ``core`` or, for those the plan names, ``lite`` (``whole_then_brief``)."""
+    return whole_then_brief(works, session, lambda asked, brief: _look_up(asked, session, brief))
 
 
-def _look_up(works: Sequence[Work], session: Session, result_type: str) -> list[Observation]:
-    if not works:
-        return []
+def _look_up(works: Sequence[Work], session: Session, brief: bool) -> list[Observation]:
+    result_type, parse = ("lite", parse_brief) if brief else ("core", parse_record)
     return lookup_batches(
         works,
         session,
@@ -97,7 +95,7 @@ def _look_up(works: Sequence[Work], session: Session, result_type: str) -> list[
             need(payload, "resultList", dict), "result", list, "resultList."
         ),
         key=lambda record: doi_or_none(need(record, "doi", str, "resultList.result[].")),
-        parse=parse_record if result_type == "core" else parse_brief,
+        parse=parse,
         total=lambda payload: count(payload, "hitCount"),
         length=lambda work: len(_clause(work)) + len(" OR "),
         room=MAX_QUERY + len(" OR "),

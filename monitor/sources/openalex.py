@@ -57,6 +57,7 @@ from monitor.sources.base import (
     pack,
     pmcid_or_none,
     url_room,
+    whole_then_brief,
 )
 
 SPEC = SourceSpec(
@@ -107,16 +108,12 @@ CITING_FIELDS = (
 
 
 def fetch(works: Sequence[Work], session: Session) -> list[Observation]:
-    """The works' records, whole or, for those the plan names (``session.brief``), brief."""
-    whole = [w for w in works if w.doi not in session.brief]
-    brief = [w for w in works if w.doi in session.brief]
-    return _look_up(whole, session, WORK_FIELDS) + _look_up(brief, session, BRIEF_FIELDS)
+    """The works' records, whole or, for those the plan names, brief (``whole_then_brief``)."""
+    return whole_then_brief(works, session, lambda asked, brief: _look_up(asked, session, brief))
 
 
-def _look_up(works: Sequence[Work], session: Session, select: str) -> list[Observation]:
-    if not works:
-        return []
-    parse = parse_work if select == WORK_FIELDS else parse_brief
+def _look_up(works: Sequence[Work], session: Session, brief: bool) -> list[Observation]:
+    select, parse = (BRIEF_FIELDS, parse_brief) if brief else (WORK_FIELDS, parse_work)
     return lookup_batches(
         works,
         session,
