@@ -236,7 +236,9 @@ class Session:
         """``func`` over ``items``, up to ``max_concurrency`` at once (or ``places``: calls
         that make requests of their own, through the same gate), results in order; or, not
         ``ordered``, as each call ends (its place goes to the next item at once, not when
-        the calls before it end too).
+        the calls before it end too). A call's place goes to the next item before its
+        result is yielded, so a caller slow to take a result (waiting to store it) leaves
+        no place idle meanwhile.
 
         Each call runs in a worker thread of its own (so its requests' wall-clock
         deadlines, which are per thread, are its own); with one place, in this thread.
@@ -272,9 +274,12 @@ class Session:
         with ThreadPoolExecutor(workers, thread_name_prefix=f"{self.source.name}-") as pool:
             try:
                 for item in items:
-                    pending.append(pool.submit(call, item))
-                    if len(pending) >= window:
-                        yield self._handed(next_done())
+                    if len(pending) < window:
+                        pending.append(pool.submit(call, item))
+                        continue
+                    done = next_done()
+                    pending.append(pool.submit(call, item))  # its place goes on while it is handed over
+                    yield self._handed(done)
                 while pending:
                     yield self._handed(next_done())
             finally:

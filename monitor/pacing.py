@@ -5,18 +5,24 @@ source as a whole keeps to its rate and to its concurrency limit however many th
 ask it, and a 429 met by one thread slows them all:
 
 - ``RateLimiter`` hands each request a moment to go (``reserve``), spaced by the
-  source's interval; ``pause`` holds every request back (a Retry-After, a backoff); a
-  throttled answer doubles the interval (``throttled``) and each good answer brings it
-  back towards the floor (``recovered``); the floor is the configured rate, or the
-  slower one a server announces (``learn``).
+  source's interval; a moment no request came for (every thread busy parsing, or
+  waiting for a chunk's last answer) may be used late, so a busy process does not
+  slow a source below its rate, but never more requests go in any second than the rate
+  allows (the APIs state their limits per second); ``pause`` holds every request back
+  (a Retry-After, a backoff); a throttled answer doubles the interval (``throttled``),
+  with no moment used late meanwhile, and each good answer brings it back towards the
+  floor (``recovered``); the floor is the configured rate, or the slower one a server
+  announces (``learn``).
 - ``Gate`` lets at most ``limit`` requests be in flight; a server's
   ``x-concurrency-limit`` lowers it (Crossref: 3 in its polite pool, 1 in the public one).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -26,6 +32,7 @@ import httpx
 # Quotas announced per window without a reset time (Altmetric): at worst a whole window to wait.
 WINDOW_QUOTAS = (("x-dailyratelimit-remaining", 86400.0), ("x-hourlyratelimit-remaining", 3600.0))
 THROTTLED_SLOWDOWN = 8.0  # a run of 429s slows a source to at most this many times its interval
+WINDOW_SECONDS = 1.0  # "N requests per second": never more than a window's share in any window
 
 
 class RateLimiter:
@@ -41,23 +48,40 @@ class RateLimiter:
         self.interval = self.floor  # the pace now: the floor, or slower after 429s
         self.clock = clock
         self.sleep = sleep
-        self.next_at = 0.0  # the first free moment
+        self.next_at = clock()  # the next moment at the pace (one missed may still be used)
+        self.recent: deque[float] = deque()  # the moments given in the last window, oldest first
         self.paused_until = 0.0  # no request before this, whatever was reserved earlier
         self.pauses = 0  # how many pauses were set: a request that reserved its moment
         # before a new one waits that one out too
         self.lock = threading.Lock()
 
-    def delay(self) -> float:
-        """Seconds until the next request may go."""
-        with self.lock:
-            return max(0.0, self.next_at - self.clock())
-
     def reserve(self) -> float:
-        """The moment (on ``clock``) at which one more request may go, reserved for it."""
+        """The moment (on ``clock``) at which one more request may go, reserved for it: the
+        next at the pace, or, at the floor's pace, one missed within the last window (it
+        goes at once), but never one that would make more than ``per_window`` in a window."""
         with self.lock:
-            slot = max(self.next_at, self.clock())
+            now = self.clock()
+            window = self.window
+            missed = window if self.interval <= self.floor else 0.0
+            slot = max(self.next_at, now - missed, self.paused_until)
+            share = self.per_window
+            while len(self.recent) > share or (self.recent and self.recent[0] <= now - window):
+                self.recent.popleft()
+            if len(self.recent) >= share:
+                slot = max(slot, self.recent[-share] + window)
+            self.recent.append(max(slot, now))  # when it goes
             self.next_at = slot + self.interval
             return slot
+
+    @property
+    def window(self) -> float:
+        """The span the requests allowed are counted over: a second, or one interval if longer."""
+        return max(WINDOW_SECONDS, self.interval)
+
+    @property
+    def per_window(self) -> int:
+        """Requests allowed in any ``window`` at the pace now (1 when slower than one a second)."""
+        return max(1, math.floor(self.window / self.interval + 1e-9))
 
     def wait(self) -> None:
         """Wait for a reserved moment (a request made by one thread)."""

@@ -104,6 +104,24 @@ def test_unordered_a_slow_call_holds_up_no_other_and_each_result_comes_with_its_
     assert seen == [(i, [str(i)]) for i, _ in seen]
 
 
+
+def test_a_place_goes_to_the_next_item_while_a_result_waits_to_be_taken():
+    """A source thread that waits to store a chunk leaves no chunk place idle: the next
+    chunk starts before the finished one is handed over."""
+    started = [threading.Event() for _ in range(4)]
+
+    def call(i):
+        started[i].set()
+        return i
+
+    s = session(Server(), 2)
+    taken = []
+    for i in s.map(call, range(4), places=2, ordered=False):
+        if not taken:  # the caller holds the first result (a full store queue) ...
+            assert started[2].wait(timeout=5)  # ... and the third item has started meanwhile
+        taken.append(i)
+    assert sorted(taken) == [0, 1, 2, 3]
+
 def _pairs(n):
     return [(Work(f"10.5555/w.{i}"), Observation(f"10.5555/w.{i}", "openalex", Outcome.OK, citations=1,
                                                  metadata={"openalex_id": f"W{i}"})) for i in range(n)]
@@ -213,6 +231,48 @@ def test_a_pause_reaches_threads_that_already_had_their_turn():
     assert limiter.pauses == 1 and limiter.paused_until == 30.0
     assert limiter.reserve() >= 30.0 > first
 
+
+
+def _most_in_a_second(moments):
+    return max(sum(1 for m in moments if start <= m < start + 1.0) for start in moments)
+
+
+def test_moments_no_request_came_for_are_used_late_at_the_floors_pace():
+    """Every thread busy (parsing, awaiting a chunk's last answer) when a moment came: the
+    next requests take the moments missed, so the source keeps its rate."""
+    clock = [0.0]
+    limiter = RateLimiter(10.0, clock=lambda: clock[0], sleep=lambda s: None)
+    assert limiter.reserve() == 0.0
+    clock[0] = 0.5  # nobody asked at 0.1 to 0.5
+    slots = [limiter.reserve() for _ in range(7)]
+    assert slots[:5] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])  # these go at once
+    assert slots[5:] == pytest.approx([0.6, 0.7])  # then the pace again
+
+
+def test_moments_used_late_never_make_more_requests_in_a_second_than_the_rate():
+    clock = [0.0]
+    limiter = RateLimiter(10.0, clock=lambda: clock[0], sleep=lambda s: None)
+    clock[0] = 60.0  # idle a long while: a second's moments at most are used late
+    moments = [max(limiter.reserve(), clock[0]) for _ in range(25)]
+    assert moments.count(60.0) == 10
+    assert _most_in_a_second(moments) == 10
+    clock[0] = 0.0
+    slow = RateLimiter(0.5, clock=lambda: clock[0], sleep=lambda s: None)  # one every 2 s
+    clock[0] = 60.0
+    assert [max(slow.reserve(), clock[0]) for _ in range(3)] == pytest.approx([60.0, 62.0, 64.0])  # spaced still
+
+
+def test_a_throttled_source_uses_no_moment_late_and_a_pause_holds_every_moment():
+    clock = [0.0]
+    limiter = RateLimiter(10.0, clock=lambda: clock[0], sleep=lambda s: None)
+    limiter.throttled()  # a 429: half the pace, and nothing caught up
+    clock[0] = 5.0
+    assert [limiter.reserve() for _ in range(2)] == pytest.approx([5.0, 5.2])
+    limiter.pause(3)  # until 8.0
+    clock[0] = 9.0
+    limiter.recovered(), limiter.recovered(), limiter.recovered(), limiter.recovered()
+    assert limiter.interval == pytest.approx(0.1)
+    assert min(limiter.reserve() for _ in range(5)) >= 8.0  # no moment before the pause's end
 
 def test_the_pace_recovers_after_throttling_but_never_passes_the_floor():
     limiter = RateLimiter(4.0, clock=lambda: 0.0, sleep=lambda s: None)
