@@ -55,6 +55,22 @@ def test_pmid_sources_start_once_the_providers_counted_not_once_their_lists_came
     assert {r.source: r.outcome for r in done[0].sources} == {"openalex": Outcome.OK, "icite": Outcome.OK}
 
 
+
+def test_when_no_source_waits_for_pmids_a_providers_counts_hold_up_nothing(write_config, fake_api, monkeypatch):
+    """Once every work's PMID is known, iCite starts with the others, and the store is
+    settled only as each source ends (its result final), never after a provider's counts."""
+    from monitor import writer
+
+    settled: list[str] = []
+    monkeypatch.setattr(writer.InThread, "settle", lambda self: settled.append("settle"))
+    config = load_config(write_config(only=("openalex", "europepmc", "icite")), environ={})
+    collect.run(config)  # no PMID known yet: iCite waits for the providers' counts
+    assert len(settled) == 5  # each provider's counts settled, then each source's end
+    settled.clear()
+    summary = collect.run(config)  # the PMID OpenAlex gave is stored: nothing waits
+    assert {r.source: r.outcome for r in summary.sources} == {s: Outcome.OK for s in ("openalex", "europepmc", "icite")}
+    assert len(settled) == 3  # one per source's end
+
 def test_a_crashing_source_is_an_error_for_every_work_and_the_others_still_answer(
     write_config, fake_api, monkeypatch
 ):
