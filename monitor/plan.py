@@ -53,26 +53,35 @@ class Rule:
 
     name: str
     says: str  # in a sentence: "never asked"
-    applies: Callable[[WorkState, float, datetime], bool]  # (state, refresh_days, now)
+    # (state, stale_from): stale_from is the moment refresh_days before the run's
+    applies: Callable[[WorkState, datetime], bool]
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("never", "never asked", lambda s, days, now: s.last_at is None),
-    Rule("retry", "last attempt failed", lambda s, days, now: s.last_outcome not in ANSWERS),
+    Rule("never", "never asked", lambda s, stale_from: s.last_at is None),
+    Rule("retry", "last attempt failed", lambda s, stale_from: s.last_outcome not in ANSWERS),
     Rule(
         "moved",
         "a batched source's count moved",
-        lambda s, days, now: s.moved_at is not None and s.last_at is not None and s.moved_at > s.last_at,
+        lambda s, stale_from: s.moved_at is not None and s.last_at is not None and s.moved_at > s.last_at,
     ),
     Rule(
         "stale",
         "last answer older than refresh_days",
-        lambda s, days, now: s.last_at is not None and now - s.last_at >= timedelta(days=days),
+        lambda s, stale_from: s.last_at is not None and s.last_at <= stale_from,
     ),
     # a per-work source whose list a run's budget left: its list comes with its next count
     Rule("unlisted", "no complete list of its citing works yet",
-         lambda s, days, now: s.last_outcome == Outcome.OK.value and not s.listed),
+         lambda s, stale_from: s.last_outcome == Outcome.OK.value and not s.listed),
 )
+
+
+def due_by(state: WorkState, stale_from: datetime) -> str | None:
+    """The name of the first rule that makes a work due, or None."""
+    for rule in RULES:
+        if rule.applies(state, stale_from):
+            return rule.name
+    return None
 
 
 @dataclass(frozen=True)
@@ -191,15 +200,16 @@ def plan_source(
     states = work_states(db, source.name, works, lists, whole) if db is not None else {}
     due: list[tuple[int, float, Work]] = []
     reasons = dict.fromkeys((r.name for r in RULES), 0)
+    stale_from = now - timedelta(days=source.refresh_days)
     for work in works:
         state = states.get(work.doi, NEVER_ASKED)
         if not configured:
             if state.last_outcome != Outcome.NOT_CONFIGURED.value:
                 due.append((0, 0.0, work))
             continue
-        rule = next((r for r in RULES if r.applies(state, source.refresh_days, now)), None)
-        if rule is not None:
-            reasons[rule.name] += 1
+        reason = due_by(state, stale_from)
+        if reason is not None:
+            reasons[reason] += 1
             last = state.last_at.timestamp() if state.last_at else 0.0
             due.append((0 if state.last_at is None else 1, last, work))
     due.sort(key=lambda item: item[:2])  # never answered first, then the oldest answer
@@ -262,10 +272,13 @@ def work_states(
         + ("LEFT JOIN observations r ON r.id = coalesce(o.metadata_from, o.id)" if whole else ""),
         [source, source] if lists else [source],
     )
+    moment = datetime.fromisoformat  # in the loop: 110,000 rows at 10,000 works and 11 sources
     for doi, observed_at, outcome, moved_at, has_list, read_whole in cursor:
         if doi in wanted:
             states[doi] = WorkState(
-                _moment(observed_at), outcome, _moment(moved_at), bool(has_list), _moment(read_whole)
+                moment(observed_at) if observed_at else None, outcome,
+                moment(moved_at) if moved_at else None, bool(has_list),
+                moment(read_whole) if read_whole else None,
             )
     return states
 
@@ -280,8 +293,3 @@ def tracked(db: sqlite_utils.Database | None, config: Config) -> list[Work]:
     for work in config.works:
         stored.setdefault(work.doi, work)
     return list(stored.values())
-
-
-def _moment(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
