@@ -53,7 +53,8 @@ class Rule:
 
     name: str
     says: str  # in a sentence: "never asked"
-    # (state, stale_from): stale_from is the moment refresh_days before the run's
+    # (state, stale_from): an answer from stale_from or before (the run's moment less
+    # the source's refresh_days) is stale
     applies: Callable[[WorkState, datetime], bool]
 
 
