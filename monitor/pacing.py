@@ -80,8 +80,9 @@ class RateLimiter:
 
     @property
     def per_window(self) -> int:
-        """Requests allowed in any ``window`` at the pace now (1 when slower than one a second)."""
-        return max(1, math.floor(self.window / self.interval + 1e-9))
+        """Requests allowed in any ``window``: as many as the pace itself puts in one (2 at 1.5
+        a second, 1 when slower than one a second), so a moment used late never makes more."""
+        return max(1, math.ceil(self.window / self.interval - 1e-9))
 
     def wait(self) -> None:
         """Wait for a reserved moment (a request made by one thread)."""

@@ -262,6 +262,15 @@ def test_moments_used_late_never_make_more_requests_in_a_second_than_the_rate():
     assert [max(slow.reserve(), clock[0]) for _ in range(3)] == pytest.approx([60.0, 62.0, 64.0])  # spaced still
 
 
+
+@pytest.mark.parametrize("rate", [1.5, 2.5, 10.0 / 3])
+def test_a_rate_not_whole_a_second_keeps_its_pace(rate):
+    """A configured 1.5 a second, or a pace slowed by 429s (3 → 1.5 → 1.875 ...): the cap on
+    a second's requests never holds a request back beyond its interval."""
+    limiter = RateLimiter(rate, clock=lambda: 0.0, sleep=lambda s: None)
+    slots = [limiter.reserve() for _ in range(12)]
+    assert slots == pytest.approx([i / rate for i in range(12)])
+
 def test_a_throttled_source_uses_no_moment_late_and_a_pause_holds_every_moment():
     clock = [0.0]
     limiter = RateLimiter(10.0, clock=lambda: clock[0], sleep=lambda s: None)
