@@ -186,7 +186,7 @@ class _Run:
         enabled = self.config.enabled_sources
         later = [] if self.plan.pmids_settled else [s for s in enabled if SOURCES[s.name].SPEC.needs_pmid]
         # the sources whose PMIDs those wait for (none waits: no source's counts need settling)
-        providers = {s.name for s in enabled if later and s not in later and SOURCES[s.name].SPEC.provides_pmid}
+        providers = {s.name for s in enabled if s not in later and SOURCES[s.name].SPEC.provides_pmid} if later else set()
         running = set()
         memory.give_back()  # what the planning freed
         lookups = sum(len(self.plan[s.name].works) for s in enabled)

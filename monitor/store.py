@@ -26,7 +26,7 @@ import sqlite_utils
 
 from monitor import database
 from monitor.migrations import migrations, payload_sha256
-from monitor.models import Exchange, Observation, SourceReport, Work
+from monitor.models import Exchange, Observation, Outcome, SourceReport, Work
 from monitor.views import VIEWS  # noqa: F401 - store.VIEWS and store.ensure_views, as before
 
 IN_A_QUERY = 500  # the values of one query's IN (...) (SQLite allows 32,766)
@@ -285,7 +285,7 @@ def carry_metadata(
     source's latest ok observation of the work from an earlier run. A brief answer with no
     earlier one (the plan asks briefly only after an ok answer, and no observation is ever
     deleted) is kept as it came."""
-    briefs = {i: obs for i, obs in enumerate(observations) if obs.brief and obs.outcome.value == "ok"}
+    briefs = {i: obs for i, obs in enumerate(observations) if obs.brief and obs.outcome is Outcome.OK}
     earlier: dict[tuple[int, str], tuple[int | None, int, str | None]] = {}
     for source in {obs.source for obs in briefs.values()}:
         wanted = sorted({work_ids[i] for i, obs in briefs.items() if obs.source == source})

@@ -18,8 +18,9 @@ Only the fields read are asked for (``select``, list queries only; the singleton
 it): a record's ``reference`` list is four fifths of its bytes (25.5 of 31.4 KB in a
 recorded answer), never read here. The names are the ones the API's swagger lists as
 selectable (2023); ``language`` is not among them, so Crossref's is not read at all (the
-same metadata whichever way a work is asked; OpenAlex gives one). A 400 ``select-not-available`` (the API's answer to a name it
-does not take) asks again without ``select``, and so does the rest of the run.
+same metadata whichever way a work is asked; OpenAlex gives one). A 400
+``select-not-available`` (the API's answer to a name it does not take) asks again without
+``select``, and so does the rest of the run.
 
 Citing works: Crossref gives non-members only the count, never the list (its Cited-by
 service is for members), so there is no list to batch.
