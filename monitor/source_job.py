@@ -72,10 +72,12 @@ def session_for(source: SourceConfig, client: httpx.Client, config: Config, **kw
 def chunk_size(source: SourceConfig) -> int:
     """Works a chunk holds: requests enough that waiting for a chunk's last answer costs
     little (every place in flight busy four times over), within a memory bound (a batched
-    source's answers are large, a per-work source's small)."""
+    source's answers are large, a per-work source's small), but never fewer than one
+    request asks about (a smaller chunk would cost requests: Semantic Scholar's 500)."""
     spec = SOURCES[source.name].SPEC
     requests = max(CHUNK_REQUESTS, 4 * source.max_concurrency)
-    return min(CHUNK_WORKS[0] if spec.batched else CHUNK_WORKS[1], requests * spec.batch_size)
+    bound = CHUNK_WORKS[0] if spec.batched else CHUNK_WORKS[1]
+    return max(spec.batch_size, min(bound, requests * spec.batch_size))
 
 
 def counting_chunks(source: SourceConfig) -> int:

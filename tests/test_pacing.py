@@ -15,7 +15,7 @@ from monitor.config import HttpConfig, SourceConfig
 from monitor.fetching import BudgetSpent, Session
 from monitor.models import CitingList, Observation, Outcome, Work
 from monitor.pacing import Gate, RateLimiter
-from monitor.sources import dimensions, openalex
+from monitor.sources import SOURCES, dimensions, openalex
 from monitor.sources.base import lookup_each
 
 
@@ -323,3 +323,16 @@ def test_a_source_allowed_many_requests_at_once_asks_more_chunks_at_once(concurr
     scopus = SourceConfig("scopus", True, "https://api.elsevier.com", 20.0, max_concurrency=concurrency)
     assert chunk_size(scopus) == CHUNK_WORKS[0]  # a batched source's bound: 16 requests of 25
     assert counting_chunks(scopus) == chunks
+
+
+@pytest.mark.parametrize("concurrency", [1, 4, 64])
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_a_chunk_is_never_smaller_than_a_request_of_its_source(name, concurrency):
+    """Semantic Scholar asks 500 works a request: chunks of 400 cost it 25 requests where 20 do."""
+    from monitor.source_job import CHUNK_WORKS, chunk_size
+
+    spec = SOURCES[name].SPEC
+    source = SourceConfig(name, True, "https://example.org", 10.0, max_concurrency=concurrency)
+    size = chunk_size(source)
+    assert size >= spec.batch_size
+    assert size == spec.batch_size or size <= CHUNK_WORKS[0 if spec.batched else 1]  # else within the bound
