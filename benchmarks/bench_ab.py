@@ -1,6 +1,7 @@
 """Benchmark: two versions of the code, quiet runs alternating, on one stand-in and one database.
 
     python benchmarks/bench_ab.py --works 10000 --a /path/to/checkout-A --b /path/to/checkout-B [--rounds 4]
+        [--keep DIR | --database DIR/monitor.db]
 
 For a change whose effect is smaller than the machine's own drift (on a shared 2-core machine
 the same run's CPU differs by a sixth from one minute to the next): both checkouts' quiet runs
@@ -8,7 +9,10 @@ take turns (A B, B A, A B, ...), each in a fresh process that imports that check
 ``monitor``, against the same ``benchmarks/standin.py`` (rates x10, 300 ms) and the same
 database, filled first by a cold run and a catch-up run of checkout B at x100. Prints each
 run's wall time and CPU (all, storing, the run's process), then each side's range and mean.
-The two checkouts must share the database's schema. Nothing here is a test.
+The two checkouts must share the database's schema. Building the database takes about ten
+minutes at 10,000 works: ``--keep DIR`` leaves it in DIR, and ``--database DIR/monitor.db``
+starts from a copy of one so kept (built for the same ``--works``; the stand-in's answers
+depend on nothing else) instead of building one. Nothing here is a test.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,7 +54,11 @@ def main() -> int:
     parser.add_argument("--a", type=Path, required=True, help="a checkout (the code before, say)")
     parser.add_argument("--b", type=Path, required=True, help="another checkout (the code after)")
     parser.add_argument("--rounds", type=int, default=4, help="quiet runs of each (default 4)")
+    parser.add_argument("--keep", type=Path, help="a folder to copy the database built into, for --database")
+    parser.add_argument("--database", type=Path, help="start from a copy of this database instead of building one")
     args = parser.parse_args()
+    if args.database and not args.database.is_file():
+        parser.error(f"--database {args.database}: no such file (make one with --keep DIR)")
     a, b = args.a.resolve(), args.b.resolve()
     sys.path[:0] = [str(b), str(b / "benchmarks")]
     import bench_scale
@@ -61,9 +70,17 @@ def main() -> int:
     runs: dict[str, list[dict]] = {"A": [], "B": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for _ in range(2):  # cold, then whatever the budgets left
-                catch_up = bench_scale.write_config(Path(tmp), base, args.works, 100, catch_up=True)
-                bench_scale.one_run(load_config(catch_up), base, 100)
+            built = Path(tmp) / "monitor.db"  # the configs' database = "monitor.db"
+            if args.database:
+                shutil.copyfile(args.database, built)
+            else:
+                for _ in range(2):  # cold, then whatever the budgets left
+                    catch_up = bench_scale.write_config(Path(tmp), base, args.works, 100, catch_up=True)
+                    bench_scale.one_run(load_config(catch_up), base, 100)
+                if args.keep:
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    bench_scale.db_bytes(built)  # checkpointed: the whole of it in one file
+                    shutil.copyfile(built, args.keep / "monitor.db")
             bench_scale.call(f"{base}/_tune?speed=10&latency=0.3", "POST")
             config = bench_scale.write_config(Path(tmp), base, args.works, 10)
             for i in range(args.rounds):
