@@ -21,10 +21,12 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 CHILD = r"""
@@ -54,8 +56,9 @@ def main() -> int:
     parser.add_argument("--a", type=Path, required=True, help="a checkout (the code before, say)")
     parser.add_argument("--b", type=Path, required=True, help="another checkout (the code after)")
     parser.add_argument("--rounds", type=int, default=4, help="quiet runs of each (default 4)")
-    parser.add_argument("--keep", type=Path, help="a folder to copy the database built into, for --database")
-    parser.add_argument("--database", type=Path, help="start from a copy of this database instead of building one")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--keep", type=Path, help="a folder to copy the database built into, for --database")
+    start.add_argument("--database", type=Path, help="start from a copy of this database instead of building one")
     args = parser.parse_args()
     if args.database and not args.database.is_file():
         parser.error(f"--database {args.database}: no such file (make one with --keep DIR)")
@@ -77,10 +80,10 @@ def main() -> int:
                 for _ in range(2):  # cold, then whatever the budgets left
                     catch_up = bench_scale.write_config(Path(tmp), base, args.works, 100, catch_up=True)
                     bench_scale.one_run(load_config(catch_up), base, 100)
-                if args.keep:
+                if args.keep:  # SQLite's backup: the whole of it, what its -wal holds too, in one file
                     args.keep.mkdir(parents=True, exist_ok=True)
-                    bench_scale.db_bytes(built)  # checkpointed: the whole of it in one file
-                    shutil.copyfile(built, args.keep / "monitor.db")
+                    with closing(sqlite3.connect(built)) as source, closing(sqlite3.connect(args.keep / "monitor.db")) as kept:
+                        source.backup(kept)
             bench_scale.call(f"{base}/_tune?speed=10&latency=0.3", "POST")
             config = bench_scale.write_config(Path(tmp), base, args.works, 10)
             for i in range(args.rounds):
