@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import ledger, ledger_history, store
+from monitor import ledger, ledger_bulk, ledger_history, store
 from monitor.ledger_reads import CitersByPmid, ReadOnce
 from monitor.models import CitingList, CitingRecord, Outcome
 from monitor.store import iso
@@ -43,48 +43,20 @@ def save_list(
     )
     if listing.outcome is not Outcome.OK:
         return
-    seen: set[int] = set()
-    checked: dict[int, str] = {}  # citation → the authors (as stored) it was just checked with
     citations = ReadOnce(store.rows(db, "SELECT * FROM citations WHERE work_id = ?", [work_id]), "citer_id")
     sightings = ReadOnce(store.rows(db,
         "SELECT cs.* FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
         "WHERE e.work_id = ? AND cs.source = ?", [work_id, listing.source]), "citation_id")
     by_pmid = CitersByPmid.for_list(db, listing.records)
-    for record in listing.records:
-        citer_id, merged = _upsert_citer(db, record, now, by_pmid)
-        if merged:  # rows moved between citers: what was read before the list is stale
-            citations.stale = sightings.stale = True
-            if by_pmid:
-                by_pmid.stale = True
-        self_cite = ledger.is_self_citation(record.authors, tracked_authors, record.author_sc)
-        citation_id = _upsert_citation(
-            db, work_id, citer_id, record, run_id, now, self_cite,
-            citations.row(citer_id, _citation, db, work_id, citer_id),
-        )
-        response_id = response_ids.get(id(record.exchange)) if record.exchange else None
-        before = sightings.row(citation_id, _sighting, db, citation_id, listing.source)
-        db.execute(
-            "INSERT INTO citation_sources (citation_id, source, first_seen_at, first_seen_run_id, "
-            "last_seen_at, author_sc, journal_sc, response_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (citation_id, source) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
-            "gone_at = NULL, author_sc = coalesce(excluded.author_sc, author_sc), "
-            "journal_sc = coalesce(excluded.journal_sc, journal_sc), "
-            "response_id = coalesce(excluded.response_id, response_id)",
-            [citation_id, listing.source, iso(now), run_id, iso(now),
-             _bool(record.author_sc), _bool(record.journal_sc), response_id],
-        )
-        if before is not None:  # as the statement left it (its tracked columns)
-            after = {"gone_at": None, "author_sc": _coalesce(_bool(record.author_sc), before["author_sc"]),
-                     "journal_sc": _coalesce(_bool(record.journal_sc), before["journal_sc"])}
-            ledger_history.record_changes(
-                db, now, "citation_sources", before, after,
-                citer_id=citer_id, work_id=work_id, citation_id=citation_id, source=listing.source,
-            )
-        seen.add(citation_id)
-        if record.authors:
-            checked[citation_id] = json.dumps([dict(a) for a in record.authors])
+    is_self_citation = ledger.SelfCitations(tracked_authors)
+    checked: dict[int, str] = {}  # citation → the authors (as stored) it was just checked with
+    if by_pmid is not None and ledger_bulk.applies(listing.records, by_pmid):
+        seen = ledger_bulk.save_pmids(db, run_id, work_id, listing, response_ids, now, by_pmid, citations, sightings)
+    else:
+        seen = _merge_records(db, run_id, work_id, listing, is_self_citation, response_ids, now,
+                              (citations, sightings, by_pmid), checked)
     if tracked_authors:
-        _flag_self_citations(db, work_id, tracked_authors, now, checked)
+        _flag_self_citations(db, work_id, is_self_citation, now, checked)
     if listing.complete:  # only a complete list can show that a work has vanished
         listed = store.rows(db,
             "SELECT cs.citation_id, e.citer_id FROM citation_sources cs "
@@ -105,6 +77,42 @@ def save_list(
                 )
 
 
+def _merge_records(
+    db: sqlite_utils.Database, run_id: int, work_id: int, listing: CitingList,
+    is_self_citation: ledger.SelfCitations, response_ids: Mapping[int, int], now: datetime,
+    read: tuple[ReadOnce, ReadOnce, CitersByPmid | None], checked: dict[int, str],
+) -> set[int]:
+    """``save_list``'s records one by one; the ids of the citations listed (``read``: the
+    work's citations and sightings, and the citers by PMID, read before the list;
+    ``checked`` gets the authors each citation was checked with)."""
+    citations, sightings, by_pmid = read
+    seen: set[int] = set()
+    for record in listing.records:
+        citer_id, merged = _upsert_citer(db, record, now, by_pmid)
+        if merged:  # rows moved between citers: what was read before the list is stale
+            citations.stale = sightings.stale = True
+            if by_pmid:
+                by_pmid.stale = True
+        self_cite = is_self_citation(record.authors, record.author_sc)
+        citation_id = _upsert_citation(
+            db, work_id, citer_id, record, run_id, now, self_cite,
+            citations.row(citer_id, _citation, db, work_id, citer_id),
+        )
+        before = sightings.row(citation_id, _sighting, db, citation_id, listing.source)
+        db.execute(ledger_bulk.UPSERT_SIGHTING, ledger_bulk.sighting_row(citation_id, record, run_id, now, response_ids))
+        if before is not None:  # as the statement left it (its tracked columns)
+            after = {"gone_at": None, "author_sc": _coalesce(_bool(record.author_sc), before["author_sc"]),
+                     "journal_sc": _coalesce(_bool(record.journal_sc), before["journal_sc"])}
+            ledger_history.record_changes(
+                db, now, "citation_sources", before, after,
+                citer_id=citer_id, work_id=work_id, citation_id=citation_id, source=listing.source,
+            )
+        seen.add(citation_id)
+        if record.authors:
+            checked[citation_id] = json.dumps([dict(a) for a in record.authors])
+    return seen
+
+
 def complete_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> int:
     """Merge what a lookup says about a citing work (``monitor.enrich``) into the ledger, as a
     list's record is merged, inside the caller's transaction; flag the self-citations its
@@ -116,12 +124,12 @@ def complete_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetim
     )):
         authors = store.work_authors(db, edge["doi"])
         if authors:
-            _flag_self_citations(db, edge["work_id"], authors, now)
+            _flag_self_citations(db, edge["work_id"], ledger.SelfCitations(authors), now)
     return citer_id
 
 
 def _flag_self_citations(
-    db: sqlite_utils.Database, work_id: int, tracked_authors: list[Mapping[str, Any]], now: datetime,
+    db: sqlite_utils.Database, work_id: int, is_self_citation: ledger.SelfCitations, now: datetime,
     checked: Mapping[int, str] | None = None,
 ) -> None:
     """Check the work's citing works listed before its own authors were known (a source that
@@ -135,7 +143,7 @@ def _flag_self_citations(
     )):
         if checked.get(row["id"]) == row["authors"]:
             continue
-        if ledger.is_self_citation(json.loads(row["authors"]), tracked_authors):
+        if is_self_citation(json.loads(row["authors"])):
             db.execute("UPDATE citations SET is_self_citation = 1 WHERE id = ?", [row["id"]])
             ledger_history.record_changes(
                 db, now, "citations", {"is_self_citation": 0}, {"is_self_citation": 1},
@@ -154,10 +162,7 @@ def _upsert_citation(
     """The citation's id (``before``: its row as stored, if any)."""
     if before is None:
         cursor = db.execute(
-            "INSERT INTO citations (work_id, citer_id, first_seen_at, first_seen_run_id, last_seen_at, "
-            "is_self_citation, is_influential, contexts, intents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [work_id, citer_id, iso(now), run_id, iso(now), int(self_cite), _bool(record.is_influential),
-             json.dumps(list(record.contexts)), json.dumps(list(record.intents))],
+            ledger_bulk.INSERT_CITATION, ledger_bulk.citation_row(work_id, citer_id, record, run_id, now, self_cite)
         )
         return int(cursor.lastrowid or 0)
     after = {
@@ -167,13 +172,15 @@ def _upsert_citation(
         "contexts": json.dumps(list(record.contexts)) if record.contexts else before["contexts"],
         "intents": json.dumps(list(record.intents)) if record.intents else before["intents"],
     }
-    ledger_history.record_changes(
-        db, now, "citations", before, after, citer_id=citer_id, work_id=work_id, citation_id=before["id"]
-    )
-    db.execute(
-        f"UPDATE citations SET {', '.join(f'{k} = ?' for k in after)} WHERE id = ?",
-        [*after.values(), before["id"]],
-    )
+    changed = {column: value for column, value in after.items() if value != before[column]}
+    if changed:  # none when the citation was listed at this same time already
+        ledger_history.record_changes(
+            db, now, "citations", before, changed, citer_id=citer_id, work_id=work_id, citation_id=before["id"]
+        )
+        db.execute(
+            f"UPDATE citations SET {', '.join(f'{k} = ?' for k in changed)} WHERE id = ?",
+            [*changed.values(), before["id"]],
+        )
     return int(before["id"])
 
 
@@ -425,8 +432,7 @@ def _sightings(db: sqlite_utils.Database, citation_id: int) -> list[dict[str, An
     return list(store.rows(db, "SELECT * FROM citation_sources WHERE citation_id = ?", [citation_id]))
 
 
-def _bool(value: bool | None) -> int | None:
-    return None if value is None else int(value)
+_bool = ledger_bulk.flag
 
 
 # --- reading: request economy ------------------------------------------------------

@@ -107,22 +107,33 @@ def is_self_citation(
     author_sc: bool | None = None,
 ) -> bool:
     """Author overlap by ORCID or OpenAlex author id, else by normalised name; or OpenCitations' flag."""
-    if author_sc:
-        return True
-    citing, tracked = list(citing_authors), list(tracked_authors)
-    for key in ("orcid", "openalex_id"):
-        mine = {a.get(key) for a in tracked if a.get(key)}
-        if mine & {a.get(key) for a in citing if a.get(key)}:
+    return SelfCitations(tracked_authors)(citing_authors, author_sc)
+
+
+class SelfCitations:
+    """``is_self_citation`` against one tracked work's authors, read once: a list's records
+    are each checked against the same authors."""
+
+    def __init__(self, tracked_authors: Iterable[Mapping[str, Any]]):
+        tracked = list(tracked_authors)
+        self.ids = {key: {a.get(key) for a in tracked if a.get(key)} for key in ("orcid", "openalex_id")}
+        self.by_key: dict[str, list[str]] = {}
+        for author in tracked:
+            if name := name_key(author.get("name")):
+                self.by_key.setdefault(name, []).append(author["name"])
+
+    def __call__(self, citing_authors: Iterable[Mapping[str, Any]], author_sc: bool | None = None) -> bool:
+        if author_sc:
             return True
-    by_key: dict[str, list[str]] = {}
-    for author in tracked:
-        if name := name_key(author.get("name")):
-            by_key.setdefault(name, []).append(author["name"])
-    return any(
-        same_person(name, author["name"])
-        for author in citing
-        for name in by_key.get(name_key(author.get("name")) or "", ())
-    )
+        citing = list(citing_authors)
+        for key, mine in self.ids.items():
+            if mine and mine & {a.get(key) for a in citing if a.get(key)}:
+                return True
+        return any(
+            same_person(name, author["name"])
+            for author in citing
+            for name in self.by_key.get(name_key(author.get("name")) or "", ())
+        )
 
 
 def _get(record: CitingRecord | Mapping[str, Any], key: str) -> Any:

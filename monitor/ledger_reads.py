@@ -11,6 +11,7 @@ them) everything is.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields
 from typing import Any
 
 import sqlite_utils
@@ -37,8 +38,15 @@ class ReadOnce:
 
 def names_a_pmid_alone(record: CitingRecord) -> bool:
     """Whether the record says nothing of its work but a PMID (iCite's and PubMed's lists):
-    then the citers it is are exactly those with that PMID, and it changes nothing in them."""
-    return record.pmid is not None and record == CitingRecord(record.source, pmid=record.pmid)
+    then the citers it is are exactly those with that PMID, and it changes nothing in them.
+    (As ``record == CitingRecord(record.source, pmid=record.pmid)``, without making one.)"""
+    return record.pmid is not None and all(getattr(record, name) == blank for name, blank in _BLANK)
+
+
+# Every field a record compares by, but its source and PMID, as a record that knows nothing has it.
+_BLANK = tuple(
+    (f.name, f.default) for f in fields(CitingRecord) if f.compare and f.name not in ("source", "pmid")
+)
 
 
 class CitersByPmid:
