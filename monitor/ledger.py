@@ -34,11 +34,16 @@ def normalize_title(title: str | None) -> str | None:
     """Lower case, accents and punctuation dropped, spaces folded: for matching only."""
     if not title:
         return None
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = title if title.isascii() else _without_accents(title)  # most titles: nothing to drop
     text = re.sub(r"<[^>]+>", " ", text.lower())
     text = re.sub(r"[^a-z0-9]+", " ", text).strip()
     return text if len(text) >= 12 else None  # too short to tell works apart
+
+
+def _without_accents(text: str) -> str:
+    """Letters decomposed (NFKD) and their combining marks dropped: 'é' → 'e', 'ﬁ' → 'fi'."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c))
 
 
 def same_title_work(
@@ -59,8 +64,7 @@ def _name_parts(name: str | None) -> tuple[str, tuple[str, ...], bool] | None:
     """
     if not name:
         return None
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = _without_accents(name)
     parts = text.split()
     medline = False
     if "," in text:

@@ -398,21 +398,29 @@ def latest_metadata(
     db: sqlite_utils.Database, doi: str, as_of: str | None = None
 ) -> dict[str, dict[str, Any]]:
     """source → the metadata of its latest ok observation of a work."""
-    rows = db.query(
-        "SELECT o.source, o.metadata FROM observation_details o JOIN works w ON w.id = o.work_id "
-        "WHERE w.doi = ? AND o.outcome = 'ok' AND (? IS NULL OR o.observed_at <= ?) "
-        "ORDER BY o.observed_at, o.id",
-        [doi, as_of, as_of],
-    )
-    return {row["source"]: json.loads(row["metadata"]) for row in rows}
+    return {source: json.loads(metadata) for source, metadata in _latest(db, doi, as_of, "metadata")}
 
 
 def work_authors(db: sqlite_utils.Database, doi: str) -> list[dict[str, Any]]:
-    """The tracked work's authors, from whichever source describes them best."""
+    """The tracked work's authors, from whichever source describes them best. (SQLite reads
+    them out of each source's metadata: the writer asks with every citing list it stores.)"""
     from monitor.metadata import first_stated
 
-    stated = first_stated("authors", latest_metadata(db, doi))
+    latest = _latest(db, doi, None, "json_quote(json_extract(metadata, '$.authors'))")
+    stated = first_stated("authors", {source: {"authors": json.loads(authors)} for source, authors in latest})
     return list(stated[1]) if stated else []
+
+
+def _latest(db: sqlite_utils.Database, doi: str, as_of: str | None, column: str) -> list[tuple[str, Any]]:
+    """(source, ``column`` of its latest ok observation of the work), ``column`` an expression
+    over ``observation_details``: read for those observations alone, however long the history."""
+    return db.conn.execute(
+        f"SELECT source, {column} FROM observation_details WHERE id IN (SELECT id FROM ("
+        "SELECT o.id, row_number() OVER (PARTITION BY o.source ORDER BY o.observed_at DESC, o.id DESC) AS n "
+        "FROM observations o JOIN works w ON w.id = o.work_id "
+        "WHERE w.doi = ? AND o.outcome = 'ok' AND (? IS NULL OR o.observed_at <= ?)) WHERE n = 1)",
+        [doi, as_of, as_of],
+    ).fetchall()
 
 
 class AuthorsOf:

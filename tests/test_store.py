@@ -164,6 +164,26 @@ def test_a_works_authors_are_kept_until_an_observation_of_it_is_stored(db):
     assert authors("10.1/b") == [] and list(authors.known) == ["10.1/b"]  # keeps the last one only
 
 
+def test_the_latest_metadata_is_each_sources_latest_ok_observation_however_long_the_history(db):
+    from datetime import timedelta
+
+    ids = store.sync_works(db, [Work("10.1/a")], T0)
+    names = ["Ada Lovelace", "Grace Hopper", "Mary Somerville", "Emmy Noether"]
+    for night, name in enumerate(names):
+        at = T0 + timedelta(days=night)
+        run = store.start_run(db, at)
+        authors = [{"name": name}, {"name": "Kurt Gödel", "orcid": None}]
+        ok = Observation("10.1/a", "crossref", Outcome.OK, citations=night, metadata={"authors": authors, "n": night})
+        store.save_source(db, run, ids, report("crossref", ok), at)
+    run = store.start_run(db, T0 + timedelta(days=9))  # a failure later still: not an answer
+    failed = Observation("10.1/a", "crossref", Outcome.ERROR, message="500")
+    store.save_source(db, run, ids, report("crossref", failed), T0 + timedelta(days=9))
+    assert store.latest_metadata(db, "10.1/a")["crossref"]["n"] == 3
+    assert store.work_authors(db, "10.1/a") == [{"name": "Emmy Noether"}, {"name": "Kurt Gödel", "orcid": None}]
+    assert store.latest_metadata(db, "10.1/a", as_of=store.iso(T0 + timedelta(days=1, hours=1)))["crossref"]["n"] == 1
+    assert store.latest_metadata(db, "10.1/x") == {} and store.work_authors(db, "10.1/x") == []
+
+
 def test_a_list_stored_with_its_works_authors_checks_self_citations_with_them(db):
     from monitor import writer
     from monitor.models import CitingList, CitingRecord
