@@ -412,14 +412,16 @@ def work_authors(db: sqlite_utils.Database, doi: str) -> list[dict[str, Any]]:
 
 
 def _latest(db: sqlite_utils.Database, doi: str, as_of: str | None, column: str) -> list[tuple[str, Any]]:
-    """(source, ``column`` of its latest ok observation of the work), ``column`` an expression
-    over ``observation_details``: read for those observations alone, however long the history."""
+    """(source, ``column`` of its latest ok observation of the work, by run as in
+    ``latest_counts``), ``column`` an expression over ``observation_details``: each an index
+    seek back from the source's last run, however long the history."""
     return db.conn.execute(
-        f"SELECT source, {column} FROM observation_details WHERE id IN (SELECT id FROM ("
-        "SELECT o.id, row_number() OVER (PARTITION BY o.source ORDER BY o.observed_at DESC, o.id DESC) AS n "
-        "FROM observations o JOIN works w ON w.id = o.work_id "
-        "WHERE w.doi = ? AND o.outcome = 'ok' AND (? IS NULL OR o.observed_at <= ?)) WHERE n = 1)",
-        [doi, as_of, as_of],
+        f"SELECT source, {column} FROM observation_details WHERE id IN ("
+        "SELECT (SELECT o.id FROM observations o WHERE o.work_id = w.id AND o.source = s.source "
+        "AND o.outcome = 'ok' AND (:as_of IS NULL OR o.observed_at <= :as_of) ORDER BY o.run_id DESC LIMIT 1) "
+        "FROM works w JOIN (SELECT DISTINCT source FROM observations "
+        "WHERE work_id = (SELECT id FROM works WHERE doi = :doi)) s WHERE w.doi = :doi)",
+        {"doi": doi, "as_of": as_of},
     ).fetchall()
 
 
