@@ -7,9 +7,11 @@ shared between tracked works, as in a field). Two runs, each storing three sourc
 of every work in one transaction: iCite's and PubMed's kind (a PMID alone), then an
 OpenAlex-like one (DOI, PMID, OpenAlex id, title, year, venue, an author), which fills in
 and links what the PMIDs began. The second run lists the same works again: every record is
-one seen before. Prints, per run and source, the CPU per record and the SQL statements per
-record (counted by SQLite's trace callback: the count does not depend on the machine, the
-CPU does). Nothing here is a test.
+one seen before. Each source's lists are stored a minute after the last source's, as a run
+stores each source's chunks at moments of their own. Prints, per run and source, the CPU per
+record and the SQL statements per record (counted by SQLite's trace callback, which counts
+each row of an ``executemany``: the count does not depend on the machine, the CPU does).
+Nothing here is a test.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ carries no authors, flags, contexts or intents; so where no PMID matches two cit
 and none is listed twice, merging the list is: the new citers, the new citations, the
 existing ones seen again, and each citation's sighting by the source; a handful of
 statements for the whole list, not a few for each record. On a cold run at 100,000 works
-these are most of the ledger's records. The rows, ids and events it writes are those
+these are about half the ledger's records (every work's iCite and PubMed lists). The rows, ids and events it writes are those
 ``citing.save_list`` would write record by record (tests/test_ledger_bulk.py compares
 both); ``citing`` takes the statements they share from here.
 """
@@ -94,19 +94,19 @@ def save_pmids(
         **_ids(db, "SELECT citer_id AS k, id FROM citations WHERE work_id = ? AND citer_id IN ({})",
                [work_id], fresh),
     }
-    listed = [(citation_ids[citer_ids[p]], record) for p, record in zip(pmids, records, strict=True)]
+    listed = [(citation_ids[citer_ids[p]], p, record) for p, record in zip(pmids, records, strict=True)]
     db.conn.executemany(UPSERT_SIGHTING, [
-        sighting_row(citation_id, record, run_id, now, response_ids) for citation_id, record in listed
+        sighting_row(citation_id, record, run_id, now, response_ids) for citation_id, _, record in listed
     ])
-    for citation_id, record in listed:  # a listing that had gone comes back: the only event
+    for citation_id, pmid, _ in listed:  # a listing that had gone comes back: the only event
         seen_before = sightings.row(citation_id, _never)
         if seen_before is not None and seen_before["gone_at"] is not None:
             ledger_history.record_changes(
                 db, now, "citation_sources", seen_before, {"gone_at": None},
-                citer_id=citer_ids[str(record.pmid)], work_id=work_id, citation_id=citation_id,
+                citer_id=citer_ids[pmid], work_id=work_id, citation_id=citation_id,
                 source=listing.source,
             )
-    return {citation_id for citation_id, _ in listed}
+    return {citation_id for citation_id, _, _ in listed}
 
 
 def _ids(db: sqlite_utils.Database, sql: str, params: list[Any], keys: Sequence[Any]) -> dict[Any, int]:
