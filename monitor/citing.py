@@ -49,12 +49,13 @@ def save_list(
         "WHERE e.work_id = ? AND cs.source = ?", [work_id, listing.source]), "citation_id")
     by_pmid = CitersByPmid.for_list(db, listing.records)
     is_self_citation = ledger.SelfCitations(tracked_authors)
-    checked: dict[int, str] = {}  # citation → the authors (as stored) it was just checked with
+    checked: dict[int, str]  # citation → the authors (as stored) it was just checked with
     if by_pmid is not None and ledger_bulk.applies(listing.records, by_pmid):
         seen = ledger_bulk.save_pmids(db, run_id, work_id, listing, response_ids, now, by_pmid, citations, sightings)
+        checked = {}  # PMIDs alone name no authors
     else:
-        seen = _merge_records(db, run_id, work_id, listing, is_self_citation, response_ids, now,
-                              (citations, sightings, by_pmid), checked)
+        seen, checked = _merge_records(db, run_id, work_id, listing, is_self_citation, response_ids, now,
+                                       (citations, sightings, by_pmid))
     if tracked_authors:
         _flag_self_citations(db, work_id, is_self_citation, now, checked)
     if listing.complete:  # only a complete list can show that a work has vanished
@@ -80,13 +81,14 @@ def save_list(
 def _merge_records(
     db: sqlite_utils.Database, run_id: int, work_id: int, listing: CitingList,
     is_self_citation: ledger.SelfCitations, response_ids: Mapping[int, int], now: datetime,
-    read: tuple[ReadOnce, ReadOnce, CitersByPmid | None], checked: dict[int, str],
-) -> set[int]:
-    """``save_list``'s records one by one; the ids of the citations listed (``read``: the
-    work's citations and sightings, and the citers by PMID, read before the list;
-    ``checked`` gets the authors each citation was checked with)."""
+    read: tuple[ReadOnce, ReadOnce, CitersByPmid | None],
+) -> tuple[set[int], dict[int, str]]:
+    """``save_list``'s records one by one (``read``: the work's citations and sightings, and
+    the citers by PMID, read before the list): the ids of the citations listed, and the
+    authors (as stored) each was checked with."""
     citations, sightings, by_pmid = read
     seen: set[int] = set()
+    checked: dict[int, str] = {}
     for record in listing.records:
         citer_id, merged = _upsert_citer(db, record, now, by_pmid)
         if merged:  # rows moved between citers: what was read before the list is stale
@@ -101,8 +103,9 @@ def _merge_records(
         before = sightings.row(citation_id, _sighting, db, citation_id, listing.source)
         db.execute(ledger_bulk.UPSERT_SIGHTING, ledger_bulk.sighting_row(citation_id, record, run_id, now, response_ids))
         if before is not None:  # as the statement left it (its tracked columns)
-            after = {"gone_at": None, "author_sc": _coalesce(_bool(record.author_sc), before["author_sc"]),
-                     "journal_sc": _coalesce(_bool(record.journal_sc), before["journal_sc"])}
+            after = {"gone_at": None,
+                     "author_sc": _coalesce(ledger_bulk.flag(record.author_sc), before["author_sc"]),
+                     "journal_sc": _coalesce(ledger_bulk.flag(record.journal_sc), before["journal_sc"])}
             ledger_history.record_changes(
                 db, now, "citation_sources", before, after,
                 citer_id=citer_id, work_id=work_id, citation_id=citation_id, source=listing.source,
@@ -110,7 +113,7 @@ def _merge_records(
         seen.add(citation_id)
         if record.authors:
             checked[citation_id] = json.dumps([dict(a) for a in record.authors])
-    return seen
+    return seen, checked
 
 
 def complete_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> int:
@@ -168,7 +171,7 @@ def _upsert_citation(
     after = {
         "last_seen_at": iso(now),
         "is_self_citation": max(before["is_self_citation"], int(self_cite)),
-        "is_influential": _either_known(_bool(record.is_influential), before["is_influential"]),
+        "is_influential": _either_known(ledger_bulk.flag(record.is_influential), before["is_influential"]),
         "contexts": json.dumps(list(record.contexts)) if record.contexts else before["contexts"],
         "intents": json.dumps(list(record.intents)) if record.intents else before["intents"],
     }
@@ -431,8 +434,6 @@ def _sighting(db: sqlite_utils.Database, citation_id: int, source: str) -> dict[
 def _sightings(db: sqlite_utils.Database, citation_id: int) -> list[dict[str, Any]]:
     return list(store.rows(db, "SELECT * FROM citation_sources WHERE citation_id = ?", [citation_id]))
 
-
-_bool = ledger_bulk.flag
 
 
 # --- reading: request economy ------------------------------------------------------

@@ -61,7 +61,7 @@ def applies(records: Sequence[CitingRecord], by_pmid: CitersByPmid) -> bool:
     if by_pmid.stale:
         return False
     pmids = [r.pmid for r in records]
-    return len(set(pmids)) == len(pmids) and all(len(by_pmid.rows.get(p, ())) <= 1 for p in pmids if p)
+    return len(set(pmids)) == len(pmids) and all(len(by_pmid.rows.get(p, ())) <= 1 for p in pmids)
 
 
 def save_pmids(
@@ -71,14 +71,12 @@ def save_pmids(
 ) -> set[int]:
     """Merge a list ``applies`` accepts (inside the caller's transaction); the ids of the
     citations it lists."""
-    records = listing.records
-    pmids = [str(r.pmid) for r in records]
+    records, at = listing.records, iso(now)
+    pmids = [str(r.pmid) for r in records]  # every record names one (``CitersByPmid.for_list``)
     known = {p: next(iter(by_pmid.rows[p])) for p in pmids if by_pmid.rows.get(p)}
     new = [p for p in pmids if p not in known]
-    db.conn.executemany(
-        "INSERT INTO citers (pmid, first_seen_at, updated_at) VALUES (?, ?, ?)",
-        [(p, iso(now), iso(now)) for p in new],
-    )
+    db.conn.executemany("INSERT INTO citers (pmid, first_seen_at, updated_at) VALUES (?, ?, ?)",
+                        [(p, at, at) for p in new])
     citer_ids = {**known, **_ids(db, "SELECT pmid AS k, id FROM citers WHERE pmid IN ({})", [], new)}
     before = {p: citations.row(citer_ids[p], _never) for p in pmids}
     db.conn.executemany(INSERT_CITATION, [
@@ -86,7 +84,7 @@ def save_pmids(
         for p, record in zip(pmids, records, strict=True) if before[p] is None
     ])
     db.conn.executemany("UPDATE citations SET last_seen_at = ? WHERE id = ?", [
-        (iso(now), row["id"]) for row in before.values() if row is not None and row["last_seen_at"] != iso(now)
+        (at, row["id"]) for row in before.values() if row is not None and row["last_seen_at"] != at
     ])
     fresh = [citer_ids[p] for p in pmids if before[p] is None]
     citation_ids = {
