@@ -1,6 +1,6 @@
 """The daemon: run the job on the ``[schedule]`` of config.toml, until told to stop.
 
-An APScheduler 3.x ``BlockingScheduler`` with one job, on a cron trigger in the
+An APScheduler 3.x ``BackgroundScheduler`` with one job, on a cron trigger in the
 configured time zone: runs that were missed while the machine slept are coalesced
 into one, never more than one run at a time, and a run later than
 ``misfire_grace_minutes`` is skipped (the next one is on its way). The job is
@@ -19,24 +19,17 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from types import FrameType
 from typing import Any
 
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MISSED,
-    EVENT_SCHEDULER_STARTED,
-    JobEvent,
-    SchedulerEvent,
-)
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
@@ -48,6 +41,7 @@ from monitor.models import Outcome
 log = logging.getLogger(__name__)
 
 JOB_ID = "run"
+WAKE_SECONDS = 0.25  # how often the main thread wakes to run a signal's handler
 
 
 def build_trigger(schedule: ScheduleConfig) -> CronTrigger:
@@ -104,7 +98,7 @@ def build_scheduler(
     trigger: BaseTrigger | None = None,
     run_now: bool = False,
     executor: ThreadPoolExecutor | None = None,
-    scheduler_class: type[BaseScheduler] = BlockingScheduler,
+    scheduler_class: type[BaseScheduler] = BackgroundScheduler,
 ) -> BaseScheduler:
     """A scheduler holding the one job. ``job`` and ``trigger`` default to the config's."""
     schedule = config.schedule
@@ -132,12 +126,15 @@ def build_scheduler(
 
 class Stopper:
     """The daemon's SIGTERM and SIGINT handlers, installed before it does anything else, so a
-    signal during start-up stops it too. The first signal stops the scheduler (a run in
-    progress finishes); a second exits at once."""
+    signal during start-up stops it too. The first signal sets ``event`` (no new run starts,
+    one in progress finishes); a second exits at once.
+
+    The kernel hands a process's signal to whichever of its threads it likes, and Python runs
+    the handler only when the main thread next runs Python code: so the main thread never
+    blocks for long, but sleeps in ``sleep_until``."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self._scheduler: BaseScheduler | None = None
 
     @contextmanager
     def installed(self) -> Iterator[Stopper]:
@@ -157,22 +154,13 @@ class Stopper:
             os._exit(128 + signum)
         self.event.set()
         log.info("%s: stopping; a run in progress finishes first", name)
-        # shutdown takes the scheduler's locks: not from inside a signal handler
-        threading.Thread(target=self.shutdown, daemon=True).start()
 
-    def watch(self, scheduler: BaseScheduler) -> None:
-        """The scheduler to stop on a signal (one that came already stops it now)."""
-        self._scheduler = scheduler
-        if self.event.is_set():
-            self.shutdown()
-
-    def shutdown(self) -> None:
-        if self._scheduler is None:
-            return  # still starting: serve sees the event and does not start it
-        try:
-            self._scheduler.shutdown(wait=False)
-        except SchedulerNotRunningError:
-            pass
+    @staticmethod
+    def sleep_until(done: Callable[[], bool]) -> None:
+        """Sleep in the main thread until ``done()``, waking every ``WAKE_SECONDS`` to run the
+        handler of a signal another thread took."""
+        while not done():
+            time.sleep(WAKE_SECONDS)
 
 
 def serve(
@@ -182,7 +170,7 @@ def serve(
     trigger: BaseTrigger | None = None,
     stopper: Stopper | None = None,
 ) -> int:
-    """Run the scheduler in the foreground until SIGTERM or SIGINT; return the exit code.
+    """Run the scheduler until SIGTERM or SIGINT; return the exit code.
 
     ``stopper``: handlers installed earlier (the CLI installs them before loading the
     config); without one, serve installs its own.
@@ -201,33 +189,33 @@ def serve(
         if job is not None and job.next_run_time and not stopper.event.is_set():
             log.info("next run at %s", job.next_run_time.isoformat(timespec="minutes"))
 
-    def started(event: SchedulerEvent) -> None:
-        # a signal between the check below and this point found the scheduler not yet
-        # running, so its shutdown did nothing: stop now, or start() would block for good
-        if stopper.event.is_set():
-            stopper.shutdown()
-
     scheduler.add_listener(next_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
-    scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
-    stopper.watch(scheduler)
+    job = scheduler.get_job(JOB_ID)
+    first = (
+        job.next_run_time
+        if run_now
+        else job.trigger.get_next_fire_time(None, datetime.now(scheduler.timezone))
+    )
+    log.info(
+        "daemon started (pid %d): cron %r in %s, misfire grace %d min; first run at %s",
+        os.getpid(),
+        config.schedule.cron,
+        config.schedule.timezone,
+        config.schedule.misfire_grace_minutes,
+        first.isoformat(timespec="minutes") if first else "never",
+    )
+    scheduler.start(paused=True)
     try:
-        job = scheduler.get_job(JOB_ID)
-        first = (
-            job.next_run_time
-            if run_now
-            else job.trigger.get_next_fire_time(None, datetime.now(scheduler.timezone))
-        )
-        log.info(
-            "daemon started (pid %d): cron %r in %s, misfire grace %d min; first run at %s",
-            os.getpid(),
-            config.schedule.cron,
-            config.schedule.timezone,
-            config.schedule.misfire_grace_minutes,
-            first.isoformat(timespec="minutes") if first else "never",
-        )
-        if not stopper.event.is_set():
-            scheduler.start()  # blocks until shutdown
+        if not stopper.event.is_set():  # a signal while starting: not even --run-now's run
+            scheduler.resume()
+        stopper.sleep_until(stopper.event.is_set)
     finally:
-        executor.shutdown(wait=True)  # the run in progress finishes, its results committed
+        scheduler.shutdown(wait=False)  # no new run starts
+        # the run in progress finishes, its results committed: waited for in a thread of its
+        # own, so that a second signal still exits at once (not by shutdown(wait=True), which
+        # waits holding the scheduler's lock, that the run's last listener takes)
+        stopping = threading.Thread(target=executor.shutdown, args=(True,), name="daemon-stop")
+        stopping.start()
+        stopper.sleep_until(lambda: not stopping.is_alive())
     log.info("daemon stopped")
     return 0

@@ -281,6 +281,15 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def other_threads(pid: int) -> list[int]:
+    """The ids of the threads of process ``pid`` but its main one.
+
+    ``os.kill`` on one of them gives the process a signal that thread takes: what the kernel
+    may do with a signal sent to the pid, when the main thread is asleep on a loaded machine
+    (Python runs the handler in the main thread, once it next runs Python code)."""
+    return [int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid]
+
+
 def alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] not in "ZX"

@@ -4,6 +4,7 @@ and the real process: runs on schedule, stops cleanly on SIGTERM, never overlaps
 from __future__ import annotations
 
 import functools
+import os
 import queue
 import signal
 import sqlite3
@@ -28,7 +29,14 @@ from monitor import daemon
 from monitor.config import ScheduleConfig, load_config
 from monitor.job import JobResult
 from monitor.models import Observation, Outcome, RunSummary, SourceReport
-from tests.conftest import DEFAULT_DOI, ROOT, assert_lock_free, clean_env, wait_for
+from tests.conftest import (
+    DEFAULT_DOI,
+    ROOT,
+    assert_lock_free,
+    clean_env,
+    other_threads,
+    wait_for,
+)
 
 # --- the trigger ----------------------------------------------------------------------
 
@@ -134,7 +142,7 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def scheduled(tmp_path, clock):
-    """Start the real BlockingScheduler (in a thread) with a job that records its calls."""
+    """Start the real scheduler with a job that records its calls."""
     started = []
 
     def start(
@@ -149,18 +157,13 @@ def scheduled(tmp_path, clock):
         scheduler.add_listener(
             events.put, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
         )
-        thread = threading.Thread(target=scheduler.start, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 5
-        while not scheduler.running and time.monotonic() < deadline:
-            time.sleep(0.01)
-        started.append((scheduler, thread))
+        scheduler.start()
+        started.append(scheduler)
         return scheduler, calls, events
 
     yield start
-    for scheduler, thread in started:
+    for scheduler in started:
         scheduler.shutdown(wait=True)
-        thread.join(5)
 
 
 def advance_to(clock: Clock, scheduler, moment: datetime) -> None:
@@ -229,6 +232,23 @@ def write_config(write_config):
     return functools.partial(write_config, only=("openalex", "crossref"))
 
 
+def finish(proc: subprocess.Popen, timeout: float) -> str:
+    """The process's stderr once it exited; one that does not exit in time fails the test
+    with what it printed."""
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the daemon did not stop within {timeout} s:\n{reap(proc)}")
+
+
+def reap(proc: subprocess.Popen) -> str:
+    """Kill the process if it still runs and collect it and its pipes, so that no warning of
+    either is left to fail a later test. Its stderr."""
+    if proc.poll() is None:
+        proc.kill()
+    return proc.communicate()[1]
+
+
 def runs(db: Path) -> list[tuple]:
     if not db.exists():
         return []
@@ -264,9 +284,9 @@ def test_the_daemon_runs_on_schedule_and_stops_cleanly_on_sigterm(write_config, 
     try:
         wait_for(lambda: any(status != "running" for _, status, _ in runs(db)))
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+        stderr = finish(proc, timeout=30)
     finally:
-        proc.kill()
+        reap(proc)
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "run 1: 2 of 2 sources ok; 0 alerts" in stderr
@@ -300,12 +320,7 @@ def test_sigterm_while_the_scheduler_starts_still_stops_it(write_config, tmp_pat
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        _, stderr = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, stderr = proc.communicate()
-        pytest.fail(f"the daemon did not stop:\n{stderr}")
+    stderr = finish(proc, timeout=15)
     assert proc.returncode == 0, stderr
     assert "SIGTERM: stopping" in stderr and "daemon stopped" in stderr
     assert runs(tmp_path / "state/monitor.db") == []
@@ -326,9 +341,9 @@ def test_sigterm_during_a_run_lets_it_finish(write_config, fake_api, tmp_path):
     try:
         wait_for(lambda: fake_api.hits("openalex"))  # mid-run
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+        stderr = finish(proc, timeout=30)
     finally:
-        proc.kill()
+        reap(proc)
     assert proc.returncode == 0, stderr
     assert "SIGTERM: stopping; a run in progress finishes first" in stderr
     assert "run 1: 2 of 2 sources ok" in stderr
@@ -342,6 +357,42 @@ def test_sigterm_during_a_run_lets_it_finish(write_config, fake_api, tmp_path):
         == 2
     )
     conn.close()
+    assert_lock_free(db)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc/PID/task")
+@pytest.mark.parametrize("when", ["during a run", "between runs"])
+def test_a_sigterm_another_thread_takes_still_stops_the_daemon(write_config, fake_api, tmp_path, when):
+    """The kernel may hand the daemon's SIGTERM to any of its threads (``other_threads``): it
+    must not sleep on to next year's run, as it once did under CI's load."""
+    config = write_config(extra='[schedule]\ncron = "0 0 1 1 *"\n')  # only --run-now runs
+    db = tmp_path / "state/monitor.db"
+    answer = threading.Event()
+    fake_api.inject("openalex", hold=answer)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "daemon", "--run-now", "--config", str(config)],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: fake_api.hits("openalex"))  # mid-run: the job and HTTP threads exist
+        if when == "between runs":
+            answer.set()
+            wait_for(lambda: [status for _, status, _ in runs(db)] == ["ok"])
+        (thread, *_) = other_threads(proc.pid)
+        os.kill(thread, signal.SIGTERM)
+        time.sleep(0.5)
+        answer.set()
+        stderr = finish(proc, timeout=30)
+    finally:
+        answer.set()
+        reap(proc)
+    assert proc.returncode == 0, stderr
+    assert "SIGTERM: stopping" in stderr and "daemon stopped" in stderr
+    assert [status for _, status, _ in runs(db)] == ["ok"]
     assert_lock_free(db)
 
 

@@ -17,7 +17,15 @@ import pytest
 
 from monitor import stopping, tempfiles
 from monitor.errors import Interrupted
-from tests.conftest import ROOT, alive, assert_lock_free, children, clean_env, wait_for
+from tests.conftest import (
+    ROOT,
+    alive,
+    assert_lock_free,
+    children,
+    clean_env,
+    other_threads,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -38,9 +46,13 @@ def rows(db: Path, sql: str) -> list[tuple]:
 
 
 @pytest.mark.parametrize("choice", ["thread", "process"], ids=["stored-in-thread", "writer-process"])
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "sig, code, to_a_thread",
+    [(signal.SIGTERM, 143, False), (signal.SIGINT, 130, False), (signal.SIGTERM, 143, True)],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-another-thread-takes"],
+)
 def test_a_signal_stops_a_run_at_once_keeping_what_was_saved(
-    write_config, fake_api, tmp_path, invoke, sig, code, choice
+    write_config, fake_api, tmp_path, invoke, sig, code, to_a_thread, choice
 ):
     config = write_config()
     db = tmp_path / "state/monitor.db"
@@ -56,7 +68,7 @@ def test_a_signal_stops_a_run_at_once_keeping_what_was_saved(
         wait_for(lambda: fake_api.hits("openalex"))
         started = time.monotonic()
         helpers = children(proc.pid)
-        proc.send_signal(sig)
+        os.kill(other_threads(proc.pid)[0] if to_a_thread else proc.pid, sig)
         _, stderr = proc.communicate(timeout=30)
         stopped_in = time.monotonic() - started
     finally:
