@@ -64,8 +64,10 @@ def run(
     """
     deadline = clock() + config.http.run_deadline_minutes * 60
     memory.few_arenas()  # before the sources' threads
-    db = store.open_db(config.database)
+    db, check = store.open_checking(config.database)
     try:
+        ahead = _plan_ahead(db, config, now) if check.beside else None
+        check.wait()  # a damaged database is refused before anything is written to it
         started = now()
         run_id = store.start_run(db, started)
         results: list[SourceResult] = []
@@ -75,7 +77,10 @@ def run(
                 tracking = membership.refresh(db, config, run_id, client, now)
             works = store.tracked_works(db, [w.doi for w in tracking.works])
             tracking = replace(tracking, works=())  # the works as stored stand for them now
-            the_plan = plan.make(db, config, works, now())
+            if ahead is not None and ahead[0] == works:
+                the_plan = ahead[1]
+            else:
+                the_plan = plan.make(db, config, works, now())
             context = _Run(db, config, run_id, tracking.work_ids, the_plan, now,
                            (clock, sleep), deadline, progress or RunProgress())
             with memory.few_collections():  # what the planning made is never scanned again
@@ -94,6 +99,19 @@ def run(
             _finish(db, run_id, now(), status, results)
     finally:
         db.close()
+
+
+def _plan_ahead(
+    db: sqlite_utils.Database, config: Config, now: Callable[[], datetime]
+) -> tuple[list[Work], plan.Plan] | None:
+    """The works tracked as stored before this run, and a plan for them, made while the
+    database's check runs (both read only): the run's plan unless resolving the collections
+    changes the works. None where reading failed (a damaged page: the check says so)."""
+    try:
+        works = store.tracked_works(db, [w.doi for w in membership.tracked(db, config)])
+        return works, plan.make(db, config, works, now())
+    except sqlite3.Error:
+        return None
 
 
 def _finish(

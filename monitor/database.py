@@ -19,6 +19,7 @@ import errno
 import functools
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -248,6 +249,80 @@ def open_writable(path: Path, migrations: Migrations, *, check: bool = True) -> 
     A file that is not ours, from a newer version, or (with ``check``) damaged is
     refused before anything is written to it (``pending``, ``quick_check``).
     """
+    _refuse_unwritable(path)
+    if path.exists() and path.stat().st_size:
+        check_ours(path, migrations)
+        if check:  # ours: a normal read-only connection, safe beside a writer
+            Check(path).wait()
+    db = _connect_writable(path)
+    try:
+        db.enable_wal()
+        migrations.apply(db)
+        views.ensure(db)
+    except BaseException as exc:
+        db.close()
+        if isinstance(exc, sqlite3.Error):
+            raise error(exc, path) from None
+        raise
+    return db
+
+
+def open_checking(path: Path, migrations: Migrations) -> tuple[sqlite_utils.Database, Check]:
+    """``open_writable``, its ``quick_check`` running beside the caller where opening writes
+    nothing (a database of ours, of this version, in WAL mode, its views current): the caller
+    may read meanwhile, and writes only after ``Check.wait``. Elsewhere the check comes first,
+    as in ``open_writable``, and the ``Check`` returned is done."""
+    _refuse_unwritable(path)
+    if path.exists() and path.stat().st_size and not check_ours(path, migrations):
+        db = _connect_writable(path)
+        try:
+            quiet = db.journal_mode == "wal" and not views.outdated(db.conn)
+        except sqlite3.Error:
+            quiet = False  # the check says what is wrong
+        if quiet:
+            return db, Check(path)
+        db.close()
+    return open_writable(path, migrations), Check(None)
+
+
+class Check:
+    """``quick_check`` of the database at ``path`` in a thread of its own, on a read-only
+    connection of its own (None: nothing to check)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._failure: MonitorError | None = None
+        self._thread: threading.Thread | None = None
+        if path is not None:
+            self._thread = threading.Thread(target=self._check, args=(path,), name="quick_check", daemon=True)
+            self._thread.start()
+
+    @property
+    def beside(self) -> bool:
+        """Whether a check was started (it may be done by now)."""
+        return self._thread is not None
+
+    def _check(self, path: Path) -> None:
+        try:
+            conn = connect_readonly(path)
+            try:
+                quick_check(conn, path)
+            finally:
+                conn.close()
+        except MonitorError as exc:
+            self._failure = exc
+        except sqlite3.Error as exc:
+            self._failure = error(exc, path)
+
+    def wait(self) -> None:
+        """Until the check is done; StoreError if the database is damaged. Wakes a few times a
+        second: a signal's handler runs in this (the main) thread only when it runs Python."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.25)
+        if self._failure is not None:
+            raise self._failure
+
+
+def _refuse_unwritable(path: Path) -> None:
     check_location(path)
     if not writable(path):
         raise StoreError(
@@ -255,23 +330,16 @@ def open_writable(path: Path, migrations: Migrations, *, check: bool = True) -> 
             "its folder writable, or set [monitor] database to a writable path "
             "(query, export, history and report can read it as it is)"
         )
-    if path.exists() and path.stat().st_size:
-        check_ours(path, migrations)
-        if check:  # ours: a normal read-only connection, safe beside a writer
-            conn = connect_readonly(path)
-            try:
-                quick_check(conn, path)
-            finally:
-                conn.close()
+
+
+def _connect_writable(path: Path) -> sqlite_utils.Database:
+    """A read-write connection to the database at ``path`` (created if missing), writing nothing yet."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite_utils.Database(path)
         try:
             db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db.conn.execute("PRAGMA foreign_keys = ON")
-            db.enable_wal()
-            migrations.apply(db)
-            views.ensure(db)
         except BaseException:
             db.close()
             raise

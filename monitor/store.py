@@ -37,6 +37,11 @@ def open_db(path: Path, *, check: bool = True) -> sqlite_utils.Database:
     return database.open_writable(path, migrations, check=check)
 
 
+def open_checking(path: Path) -> tuple[sqlite_utils.Database, database.Check]:
+    """The database at ``path`` for writing, checked beside the caller: ``database.open_checking``."""
+    return database.open_checking(path, migrations)
+
+
 def open_reader(path: Path) -> sqlite_utils.Database:
     """The database at ``path`` only to read it: ``database.open_readable``."""
     return database.open_readable(path, migrations)

@@ -6,6 +6,8 @@ always current. A view's name and columns change only with a CHANGELOG line.
 
 from __future__ import annotations
 
+import sqlite3
+
 import sqlite_utils
 
 VIEWS: dict[str, str] = {
@@ -115,13 +117,17 @@ def ensure(db: sqlite_utils.Database, temporary: bool = False) -> None:
     ``temporary``: on a read-only connection, as TEMP views that shadow the file's
     older ones for this connection only.
     """
-    existing = {r["name"]: r["sql"] for r in db.query("SELECT name, sql FROM sqlite_master WHERE type = 'view'")}
     with db.atomic():
-        for name, body in VIEWS.items():
-            sql = f"CREATE VIEW {name} AS{body}"
-            if existing.get(name) != sql:
-                if temporary:
-                    db.execute(f"CREATE TEMP VIEW {name} AS{body}")
-                    continue
-                db.execute(f"DROP VIEW IF EXISTS {name}")
-                db.execute(sql)
+        for name in outdated(db.conn):
+            body = VIEWS[name]
+            if temporary:
+                db.execute(f"CREATE TEMP VIEW {name} AS{body}")
+                continue
+            db.execute(f"DROP VIEW IF EXISTS {name}")
+            db.execute(f"CREATE VIEW {name} AS{body}")
+
+
+def outdated(conn: sqlite3.Connection) -> list[str]:
+    """The views the database lacks, or holds with another definition (an older version's)."""
+    existing = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'"))
+    return [name for name, body in VIEWS.items() if existing.get(name) != f"CREATE VIEW {name} AS{body}"]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import store, views
 from tests.conftest import DEFAULT_DOI, ROOT, tmpfs
 from tests.fakeapi.routes import crossref as fake_crossref
 from tests.fakeapi.routes import openalex as fake_openalex
@@ -176,6 +177,43 @@ def test_a_damaged_page_stops_every_writer_before_it_writes(config, invoke, name
     result = invoke(*args)
     assert_one_line_error(result, 2, "the database is damaged", "citation-monitor backup")
     assert digest(db) == before
+
+
+def test_a_damaged_page_stops_a_run_that_checks_while_it_plans(config, invoke):
+    """In WAL mode, as runs leave it, a run reads to plan while ``quick_check`` runs beside
+    it: the damage still stops it before it writes."""
+    db = database_of(config)
+    conn = sqlite3.connect(db)
+    conn.execute("pragma wal_checkpoint(truncate)")
+    conn.close()
+    damage(db, "a page")
+    before = digest(db)
+    result = invoke(*command("run", config))
+    assert_one_line_error(result, 2, "the database is damaged", "citation-monitor backup")
+    assert digest(db) == before
+
+
+def test_the_check_runs_beside_the_caller_only_where_opening_writes_nothing(config):
+    db = database_of(config)
+    opened, check = store.open_checking(db)  # as runs leave it
+    check.wait()
+    opened.close()
+    assert check.beside
+    checkpointed(config)  # journal_mode = delete: switching to WAL writes
+    opened, check = store.open_checking(db)
+    assert not check.beside and opened.journal_mode == "wal"
+    opened.close()
+    conn = sqlite3.connect(db)
+    conn.execute("drop view latest_counts")  # as an older version's: replacing it writes
+    conn.execute("create view latest_counts as select 1 as doi")
+    conn.commit()
+    conn.close()
+    opened, check = store.open_checking(db)
+    assert not check.beside and views.outdated(opened.conn) == []
+    opened.close()
+    opened, check = store.open_checking(db.parent / "new.db")  # nothing to check
+    assert not check.beside
+    opened.close()
 
 
 def test_a_damaged_database_in_a_real_process_prints_no_traceback(config):

@@ -156,3 +156,30 @@ def test_the_pmid_sources_wait_only_for_a_pmid_this_run_may_bring(config, tmp_pa
     assert plan.make(db, config, WORKS, NOW).pmids_settled
     observe(db, NOW, providers[0], {WORKS[0].doi: Outcome.ERROR})  # its last attempt failed
     assert not plan.make(db, config, WORKS, NOW).pmids_settled
+
+
+def test_a_run_plans_while_its_database_is_checked_and_again_if_its_works_changed(
+    write_config, fake_api, monkeypatch
+):
+    """A run plans over the works as stored while ``quick_check`` reads the database beside
+    it (most of a quiet run's first seconds at 10,000 works), and plans again when storing
+    this run's works changed them (a work added to config.toml, a PMID given there)."""
+    sources = {"unpaywall": {"refresh_days": 7}}
+    made = []
+    make = plan.make
+    monkeypatch.setattr(plan, "make", lambda db, *args: made.append(args[1]) or make(db, *args))
+    other = "10.1234/another-work"
+
+    def run(works) -> dict[str, int]:
+        config = load_config(write_config(works=works, only=("openalex", "unpaywall"), sources=sources), environ={})
+        made.clear()
+        return {r.source: r.asked for r in collect.run(config).sources}
+
+    assert run([DEFAULT_DOI]) == {"openalex": 1, "unpaywall": 1}
+    assert len(made) == 1  # a new database: checked before anything, planned once
+    assert run([DEFAULT_DOI]) == {"openalex": 1, "unpaywall": 0}
+    assert len(made) == 1  # planned beside the check, and that plan was the run's
+    assert run([DEFAULT_DOI, other]) == {"openalex": 2, "unpaywall": 1}
+    assert [[w.doi for w in works] for works in made] == [[DEFAULT_DOI], [DEFAULT_DOI, other]]
+    assert run([DEFAULT_DOI, {"doi": other, "pmid": "12345"}]) == {"openalex": 2, "unpaywall": 0}
+    assert [[w.pmid for w in works if w.doi == other] for works in made] == [[None], ["12345"]]
