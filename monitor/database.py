@@ -263,6 +263,8 @@ def open_writable(path: Path, migrations: Migrations, *, check: bool = True) -> 
         db.close()
         if isinstance(exc, sqlite3.Error):
             raise error(exc, path) from None
+        if isinstance(exc, OSError):
+            raise os_error(exc, str(path)) from None
         raise
     return db
 

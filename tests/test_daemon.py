@@ -249,6 +249,18 @@ def reap(proc: subprocess.Popen) -> str:
     return proc.communicate()[1]
 
 
+def daemon_running_now(config: Path) -> subprocess.Popen:
+    """``citation-monitor daemon --run-now`` in a process of its own, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "daemon", "--run-now", "--config", str(config)],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def runs(db: Path) -> list[tuple]:
     if not db.exists():
         return []
@@ -330,14 +342,7 @@ def test_sigterm_during_a_run_lets_it_finish(write_config, fake_api, tmp_path):
     config = write_config(extra='[schedule]\ncron = "0 0 1 1 *"\n')  # only --run-now runs
     db = tmp_path / "state/monitor.db"
     fake_api.inject("openalex", delay=1.0)  # the run is in progress for a second
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "daemon", "--run-now", "--config", str(config)],
-        cwd=ROOT,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = daemon_running_now(config)
     try:
         wait_for(lambda: fake_api.hits("openalex"))  # mid-run
         proc.send_signal(signal.SIGTERM)
@@ -369,14 +374,7 @@ def test_a_sigterm_another_thread_takes_still_stops_the_daemon(write_config, fak
     db = tmp_path / "state/monitor.db"
     answer = threading.Event()
     fake_api.inject("openalex", hold=answer)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "daemon", "--run-now", "--config", str(config)],
-        cwd=ROOT,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = daemon_running_now(config)
     try:
         wait_for(lambda: fake_api.hits("openalex"))  # mid-run: the job and HTTP threads exist
         if when == "between runs":
