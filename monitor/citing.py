@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor import ledger, ledger_bulk, ledger_history, store
-from monitor.ledger_reads import CitersByPmid, ReadOnce
+from monitor.ledger_reads import CitersOfList, ReadOnce
 from monitor.models import CitingList, CitingRecord, Outcome
 from monitor.store import iso
 
@@ -47,15 +47,15 @@ def save_list(
     sightings = ReadOnce(store.rows(db,
         "SELECT cs.* FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
         "WHERE e.work_id = ? AND cs.source = ?", [work_id, listing.source]), "citation_id")
-    by_pmid = CitersByPmid.for_list(db, listing.records)
+    citers = CitersOfList(db, listing.records)
     is_self_citation = ledger.SelfCitations(tracked_authors)
     checked: dict[int, str]  # citation → the authors (as stored) it was just checked with
-    if by_pmid is not None and ledger_bulk.applies(listing.records, by_pmid):
-        seen = ledger_bulk.save_pmids(db, run_id, work_id, listing, response_ids, now, by_pmid, citations, sightings)
+    if ledger_bulk.applies(listing.records, citers):
+        seen = ledger_bulk.save_pmids(db, run_id, work_id, listing, response_ids, now, citers, citations, sightings)
         checked = {}  # PMIDs alone name no authors
     else:
         seen, checked = _merge_records(db, run_id, work_id, listing, is_self_citation, response_ids, now,
-                                       (citations, sightings, by_pmid))
+                                       (citations, sightings, citers))
     if tracked_authors:
         _flag_self_citations(db, work_id, is_self_citation, now, checked)
     if listing.complete:  # only a complete list can show that a work has vanished
@@ -81,20 +81,18 @@ def save_list(
 def _merge_records(
     db: sqlite_utils.Database, run_id: int, work_id: int, listing: CitingList,
     is_self_citation: ledger.SelfCitations, response_ids: Mapping[int, int], now: datetime,
-    read: tuple[ReadOnce, ReadOnce, CitersByPmid | None],
+    read: tuple[ReadOnce, ReadOnce, CitersOfList],
 ) -> tuple[set[int], dict[int, str]]:
     """``save_list``'s records one by one (``read``: the work's citations and sightings, and
-    the citers by PMID, read before the list): the ids of the citations listed, and the
-    authors (as stored) each was checked with."""
-    citations, sightings, by_pmid = read
+    the citers its records may be, read before the list): the ids of the citations listed,
+    and the authors (as stored) each was checked with."""
+    citations, sightings, citers = read
     seen: set[int] = set()
     checked: dict[int, str] = {}
     for record in listing.records:
-        citer_id, merged = _upsert_citer(db, record, now, by_pmid)
+        citer_id, merged = _upsert_citer(db, record, now, citers)
         if merged:  # rows moved between citers: what was read before the list is stale
-            citations.stale = sightings.stale = True
-            if by_pmid:
-                by_pmid.stale = True
+            citations.stale = sightings.stale = citers.stale = True
         self_cite = is_self_citation(record.authors, record.author_sc)
         citation_id = _upsert_citation(
             db, work_id, citer_id, record, run_id, now, self_cite,
@@ -201,14 +199,12 @@ def upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime)
 
 
 def _upsert_citer(
-    db: sqlite_utils.Database, record: CitingRecord, now: datetime, by_pmid: CitersByPmid | None = None,
+    db: sqlite_utils.Database, record: CitingRecord, now: datetime, citers: CitersOfList | None = None,
 ) -> tuple[int, bool]:
-    """``upsert_citer``'s id, and whether rows were merged into it (``by_pmid``: the citers
-    of a list of PMID-only records, read before it)."""
-    if by_pmid and not by_pmid.stale and record.pmid:
-        matches = by_pmid.matching(record.pmid)
-    else:
-        matches = _matching_citers(db, record)
+    """``upsert_citer``'s id, and whether rows were merged into it (``citers``: those the
+    record's list may be, read before it, and kept up to date here)."""
+    fresh = citers if citers is not None and not citers.stale else None
+    matches = _matching_citers(db, record, fresh)
     if not matches:  # one INSERT of the row an empty one would be filled into
         row = {**_EMPTY_CITER, "doi": record.doi, "is_preprint": int(ledger.is_preprint(record))}
         row.update(_citer_changes(row, record), first_seen_at=iso(now), updated_at=iso(now))
@@ -218,30 +214,37 @@ def _upsert_citer(
             list(values.values()),
         )
         citer_id = int(cursor.lastrowid or 0)
-        if by_pmid and record.pmid:
-            by_pmid.added(record.pmid, {**row, "id": citer_id})
+        if fresh:
+            fresh.added({**row, "id": citer_id})
         return citer_id, False
     citer_id = min(matches)
     for other in sorted(matches.keys() - {citer_id}):
         _merge_citers(db, citer_id, other, now)
     # the row as read, unless a merge changed it
-    _update_citer(db, citer_id, record, now, row=matches[citer_id] if len(matches) == 1 else None)
+    changes = _update_citer(db, citer_id, record, now, row=matches[citer_id] if len(matches) == 1 else None)
+    if fresh and changes and len(matches) == 1:
+        fresh.changed(citer_id, changes)
     return citer_id, len(matches) > 1
 
 
-def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> dict[int, dict[str, Any]]:
+def _matching_citers(
+    db: sqlite_utils.Database, record: CitingRecord, citers: CitersOfList | None = None,
+) -> dict[int, dict[str, Any]]:
     """The stored citers the record is (by any identifier, or by title as the rules allow),
-    by id: one query, each of its terms an index's."""
+    by id: one query, each of its terms an index's (``citers``: its candidates, read already)."""
     title = ledger.normalize_title(record.title) or None
     ids = {column: getattr(record, column) or None for column in ("pmid", "openalex_id", "s2_id")}
     doi = record.doi or None
     if not (doi or title or any(ids.values())):
         return {}
-    rows = list(store.rows(db,
-        "SELECT * FROM citers WHERE doi = :doi OR preprint_doi = :doi OR pmid = :pmid "
-        "OR openalex_id = :openalex_id OR s2_id = :s2_id OR norm_title = :title",
-        {"doi": doi, "title": title, **ids},
-    ))
+    if citers is not None:
+        rows = list(citers.matching(record).values())
+    else:
+        rows = list(store.rows(db,
+            "SELECT * FROM citers WHERE doi = :doi OR preprint_doi = :doi OR pmid = :pmid "
+            "OR openalex_id = :openalex_id OR s2_id = :s2_id OR norm_title = :title",
+            {"doi": doi, "title": title, **ids},
+        ))
     found = {
         row["id"]: row for row in rows
         if (doi and doi in (row["doi"], row["preprint_doi"]))
@@ -263,19 +266,20 @@ def _matching_citers(db: sqlite_utils.Database, record: CitingRecord) -> dict[in
     return found
 
 
-# A citer's row as a new one starts, in the columns ``_citer_changes`` reads (the others empty).
+# A citer's row as a new one starts, but its id and moments: every column's default.
 _EMPTY_CITER: dict[str, Any] = {
     "doi": None, "preprint_doi": None, "is_preprint": 0, **dict.fromkeys(_SCALARS),
     **dict.fromkeys(("authors", *_LISTS), "[]"), "is_retracted": None, "retracted_by": None,
+    "norm_title": None, "looked_up_at": None,
 }
 
 
 def _update_citer(
     db: sqlite_utils.Database, citer_id: int, record: CitingRecord, now: datetime,
     row: Mapping[str, Any] | None = None,
-) -> None:
+) -> dict[str, Any]:
     """Fill and correct a citer's attributes from a record (``row``: the citer as stored, if
-    just read); each change is kept as an event."""
+    just read); each change is kept as an event. What changed."""
     if row is None:
         row = next(store.rows(db, "SELECT * FROM citers WHERE id = ?", [citer_id]))
     changes = _citer_changes(row, record)
@@ -284,6 +288,7 @@ def _update_citer(
         changes["updated_at"] = iso(now)
         assignments = ", ".join(f"{k} = ?" for k in changes)
         db.execute(f"UPDATE citers SET {assignments} WHERE id = ?", [*changes.values(), citer_id])
+    return changes
 
 
 def _citer_changes(row: Mapping[str, Any], record: CitingRecord) -> dict[str, Any]:

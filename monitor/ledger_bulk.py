@@ -20,7 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor import ledger_history, store
-from monitor.ledger_reads import CitersByPmid, ReadOnce
+from monitor.ledger_reads import CitersOfList, ReadOnce, names_a_pmid_alone
 from monitor.models import CitingList, CitingRecord
 from monitor.store import iso
 
@@ -55,25 +55,25 @@ def sighting_row(
             flag(record.author_sc), flag(record.journal_sc), response_id]
 
 
-def applies(records: Sequence[CitingRecord], by_pmid: CitersByPmid) -> bool:
-    """Whether a list of PMIDs alone (``by_pmid``: the citers they may be, read for it) can be
-    merged here: none listed twice, none that two citers share."""
-    if by_pmid.stale:
+def applies(records: Sequence[CitingRecord], citers: CitersOfList) -> bool:
+    """Whether a list (``citers``: the citers it may be, read for it) can be merged here:
+    PMIDs alone, none listed twice, none that two citers share."""
+    if citers.stale or not records or not all(names_a_pmid_alone(r) for r in records):
         return False
-    pmids = [r.pmid for r in records]
-    return len(set(pmids)) == len(pmids) and all(len(by_pmid.rows.get(p, ())) <= 1 for p in pmids)
+    pmids = [str(r.pmid) for r in records]
+    return len(set(pmids)) == len(pmids) and all(len(citers.with_pmid(p)) <= 1 for p in pmids)
 
 
 def save_pmids(
     db: sqlite_utils.Database, run_id: int, work_id: int, listing: CitingList,
     response_ids: Mapping[int, int], now: datetime,
-    by_pmid: CitersByPmid, citations: ReadOnce, sightings: ReadOnce,
+    citers: CitersOfList, citations: ReadOnce, sightings: ReadOnce,
 ) -> set[int]:
     """Merge a list ``applies`` accepts (inside the caller's transaction); the ids of the
     citations it lists."""
     records, at = listing.records, iso(now)
-    pmids = [str(r.pmid) for r in records]  # every record names one (``CitersByPmid.for_list``)
-    known = {p: next(iter(by_pmid.rows[p])) for p in pmids if by_pmid.rows.get(p)}
+    pmids = [str(r.pmid) for r in records]  # every record names one (``applies``)
+    known = {p: next(iter(citers.with_pmid(p))) for p in pmids if citers.with_pmid(p)}
     new = [p for p in pmids if p not in known]
     db.conn.executemany("INSERT INTO citers (pmid, first_seen_at, updated_at) VALUES (?, ?, ?)",
                         [(p, at, at) for p in new])

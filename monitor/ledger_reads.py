@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import store
+from monitor import ledger, store
 from monitor.models import CitingRecord
 
 
@@ -49,26 +49,68 @@ _BLANK = tuple(
 )
 
 
-class CitersByPmid:
-    """The citers a list of PMID-only records may be, read a few hundred PMIDs to a query,
-    and kept up to date with the citers the list adds. ``stale`` once rows were merged."""
+class CitersOfList:
+    """The citers a list's records may be (by an identifier or a normalised title: what each
+    record's matching query, ``citing._matching_citers``, would find), read a few hundred
+    values to a query before its first record, and kept up to date with the citers the list
+    adds and changes. ``stale`` once rows were merged: then each record asks again."""
 
-    def __init__(self, db: sqlite_utils.Database, pmids: Sequence[str]):
-        self.rows: dict[str, dict[int, dict[str, Any]]] = {}
+    def __init__(self, db: sqlite_utils.Database, records: Sequence[CitingRecord]):
         self.stale = False
-        for part, marks in store.in_parts(sorted(set(pmids))):
-            for row in store.rows(db, f"SELECT * FROM citers WHERE pmid IN ({marks})", part):
-                self.rows.setdefault(str(row["pmid"]), {})[row["id"]] = row
+        self._rows: dict[int, dict[str, Any]] = {}
+        self._index: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+        for start in range(0, len(records), _RECORDS_A_QUERY):  # each row read once: one query, ORs
+            wanted: dict[str, set[str]] = {key: set() for key in _COLUMNS}
+            for record in records[start : start + _RECORDS_A_QUERY]:
+                for key, value in record_keys(record):
+                    wanted[key].add(value)
+            terms = [(column, sorted(values)) for key, values in wanted.items() if values for column in _COLUMNS[key]]
+            if not terms:
+                continue
+            where = " OR ".join(f"{column} IN ({', '.join('?' * len(values))})" for column, values in terms)
+            for row in store.rows(db, f"SELECT * FROM citers WHERE {where}", [v for _, values in terms for v in values]):
+                if row["id"] not in self._rows:
+                    self.added(row)
 
-    @classmethod
-    def for_list(cls, db: sqlite_utils.Database, records: Sequence[CitingRecord]) -> CitersByPmid | None:
-        """The citers of a list whose every record names a PMID alone; else None."""
-        if not records or not all(names_a_pmid_alone(r) for r in records):
-            return None
-        return cls(db, [r.pmid for r in records if r.pmid])
+    def matching(self, record: CitingRecord) -> dict[int, dict[str, Any]]:
+        """The rows the record's matching query would find, by id (the rows themselves: what
+        the list changes in them goes through ``changed``)."""
+        found: dict[int, dict[str, Any]] = {}
+        for key in record_keys(record):
+            found.update(self._index.get(key, {}))
+        return found
 
-    def matching(self, pmid: str) -> dict[int, dict[str, Any]]:
-        return dict(self.rows.get(pmid, {}))
+    def with_pmid(self, pmid: str) -> dict[int, dict[str, Any]]:
+        return self._index.get(("pmid", pmid), {})
 
-    def added(self, pmid: str, row: dict[str, Any]) -> None:
-        self.rows.setdefault(pmid, {})[row["id"]] = row
+    def added(self, row: dict[str, Any]) -> None:
+        """A citer the list added (or read)."""
+        self._rows[row["id"]] = row
+        for key in _row_keys(row):
+            self._index.setdefault(key, {})[row["id"]] = row
+
+    def changed(self, citer_id: int, changes: dict[str, Any]) -> None:
+        """What the list changed in a citer."""
+        row = self._rows[citer_id]
+        for key in _row_keys(row):
+            del self._index[key][citer_id]
+        row.update(changes)
+        self.added(row)
+
+
+_RECORDS_A_QUERY = 100  # at most 700 values (SQLite takes 32,766)
+# A record's key → the columns its matching query compares it with.
+_COLUMNS = {"doi": ("doi", "preprint_doi"), "pmid": ("pmid",), "openalex_id": ("openalex_id",),
+            "s2_id": ("s2_id",), "title": ("norm_title",)}
+
+
+def record_keys(record: CitingRecord) -> list[tuple[str, str]]:
+    """(key, value) for each thing a citer may be found by: its identifiers, its title."""
+    keys = [(key, str(value)) for key in ("doi", "pmid", "openalex_id", "s2_id") if (value := getattr(record, key))]
+    title = ledger.normalize_title(record.title)
+    return [*keys, ("title", title)] if title else keys
+
+
+def _row_keys(row: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(key, str(row[column])) for key, columns in _COLUMNS.items() for column in columns
+            if row.get(column) not in (None, "")}

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor import citing, ledger_bulk, store
-from monitor.ledger_reads import CitersByPmid
+from monitor.ledger_reads import CitersOfList
 from monitor.models import CitingList, CitingRecord, Exchange, Outcome, Work
 
 TABLES = ("citers", "citations", "citation_sources", "ledger_events", "citing_fetches")
@@ -39,8 +39,8 @@ def replay(tmp_path, seed: int, bulk: bool, monkeypatch) -> tuple[dict[str, list
     """The ledger after ``history(seed)``, and how many lists went in bulk."""
     merged = [0]
 
-    def counted(records, by_pmid) -> bool:
-        ok = bulk and APPLIES(records, by_pmid)
+    def counted(records, citers) -> bool:
+        ok = bulk and APPLIES(records, citers)
         merged[0] += ok
         return ok
 
@@ -92,15 +92,13 @@ def test_a_pmid_two_citers_share_or_one_listed_twice_goes_record_by_record(tmp_p
     db = store.open_db(tmp_path / "m.db")
     for pmid in ("1", "2", "2"):
         db.execute("INSERT INTO citers (pmid, first_seen_at, updated_at) VALUES (?, ?, ?)", [pmid, "x", "x"])
-    def applies(pmids: tuple[str, ...]) -> bool:
-        records = [CitingRecord("icite", pmid=p) for p in pmids]
-        by_pmid = CitersByPmid.for_list(db, records)
-        assert by_pmid is not None
-        return ledger_bulk.applies(records, by_pmid)
+    def applies(pmids: tuple[str, ...], *more: CitingRecord) -> bool:
+        records = [*(CitingRecord("icite", pmid=p) for p in pmids), *more]
+        return ledger_bulk.applies(records, CitersOfList(db, records))
 
     assert applies(("1", "3"))  # one citer, and one new
     assert not applies(("1", "3", "2"))  # two citers have PMID 2: they are merged record by record
     assert not applies(("1", "3", "1"))  # listed twice
-    records = [CitingRecord("icite", pmid="1")]
-    assert CitersByPmid.for_list(db, [*records, CitingRecord("icite", pmid="4", title="T")]) is None
+    assert not applies(("1",), CitingRecord("icite", pmid="4", title="T"))  # more than a PMID
+    assert not applies(())
     db.close()
