@@ -30,7 +30,7 @@ def is_preprint(record: CitingRecord | Mapping[str, Any]) -> bool:
     return kind in PREPRINT_TYPES or doi.startswith(PREPRINT_PREFIXES)
 
 
-@functools.lru_cache(maxsize=65_536)  # a citing work's title is matched by every list that names it
+@functools.lru_cache(maxsize=4096)  # a record's title is normalised three times as its list is merged
 def normalize_title(title: str | None) -> str | None:
     """Lower case, accents and punctuation dropped, spaces folded: for matching only."""
     if not title:

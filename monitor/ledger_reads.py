@@ -3,9 +3,10 @@ its first record, instead of a query per record: on a cold run at 100,000 works 
 merges millions of records (iCite's and PubMed's lists above all), one statement each
 counting.
 
-Each read is exact only while nothing it holds can have changed behind it: a row the list
-has written is read again, and after two citing works were merged (rows moved between
-them) everything is.
+Each read is exact only while nothing it holds can have changed behind it: a citation or
+sighting the list has written is read again, a citer the list adds or changes is changed in
+what was read (``CitersOfList``), and after two citing works were merged (rows moved between
+them) everything is read again, record by record.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class CitersOfList:
         self.added(row)
 
 
-_RECORDS_A_QUERY = 100  # at most 700 values (SQLite takes 32,766)
+_RECORDS_A_QUERY = 100  # at most 600 values a query: 6 terms of 100 (old SQLites take 999)
 # A record's key → the columns its matching query compares it with.
 _COLUMNS = {"doi": ("doi", "preprint_doi"), "pmid": ("pmid",), "openalex_id": ("openalex_id",),
             "s2_id": ("s2_id",), "title": ("norm_title",)}
