@@ -72,9 +72,19 @@ def replay(tmp_path, seed: int, bulk: bool, monkeypatch) -> tuple[dict[str, list
             listing = CitingList(works[work].doi, source, Outcome.OK, records, complete=complete,
                                  count_at_fetch=len(records))
             citing.save_list(db, run_id, ids[works[work].doi], listing, AUTHORS, response_ids, now)
-    tables = {t: [tuple(r) for r in db.conn.execute(f"SELECT rowid, * FROM {t} ORDER BY rowid")] for t in TABLES}
+    tables = ledger_tables(db)
     db.close()
     return tables, merged[0]
+
+
+def ledger_tables(db) -> dict[str, list[tuple]]:
+    """Every row of the ledger's tables, rowids included, in order."""
+    return {t: [tuple(r) for r in db.conn.execute(f"SELECT rowid, * FROM {t} ORDER BY rowid")] for t in TABLES}
+
+
+def assert_same_ledger(one: dict[str, list[tuple]], other: dict[str, list[tuple]]) -> None:
+    for table in TABLES:
+        assert one[table] == other[table], table
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -82,8 +92,7 @@ def test_a_list_merged_in_bulk_writes_what_record_by_record_writes(tmp_path, mon
     by_record, none = replay(tmp_path, seed, False, monkeypatch)
     in_bulk, lists = replay(tmp_path, seed, True, monkeypatch)
     assert none == 0 and lists > 5  # the bulk path was taken, and the other not
-    for table in TABLES:
-        assert in_bulk[table] == by_record[table], table
+    assert_same_ledger(in_bulk, by_record)
     assert by_record["ledger_events"]  # the histories change things, vanishings and returns too
     assert any("gone_at" in str(row) for row in by_record["ledger_events"])
 

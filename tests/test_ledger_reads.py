@@ -15,8 +15,8 @@ import pytest
 from monitor import citing, store
 from monitor.ledger_reads import CitersOfList
 from monitor.models import CitingList, CitingRecord, Outcome, Work
+from tests.test_ledger_bulk import assert_same_ledger, ledger_tables
 
-TABLES = ("citers", "citations", "citation_sources", "ledger_events", "citing_fetches")
 AUTHORS = [{"name": "Ting Jiang"}, {"name": "Yan Cheng"}]
 POOL = 24  # citing works
 
@@ -80,7 +80,7 @@ def replay(tmp_path, seed: int, read_once: bool, monkeypatch) -> tuple[dict[str,
                              count_at_fetch=len(records))
         with db.atomic():
             citing.save_list(db, run_id, ids[works[work].doi], listing, AUTHORS, {}, now)
-    tables = {t: [tuple(r) for r in db.conn.execute(f"SELECT rowid, * FROM {t} ORDER BY rowid")] for t in TABLES}
+    tables = ledger_tables(db)
     db.close()
     monkeypatch.undo()
     return tables, matched[0]
@@ -91,8 +91,7 @@ def test_the_citers_read_once_for_a_list_match_as_each_records_own_query(tmp_pat
     by_query, _ = replay(tmp_path, seed, False, monkeypatch)
     read_once, matched = replay(tmp_path, seed, True, monkeypatch)
     assert matched > 50  # most records were matched against what was read once
-    for table in TABLES:
-        assert read_once[table] == by_query[table], table
+    assert_same_ledger(read_once, by_query)
 
 
 def test_the_histories_fill_in_link_and_merge_citing_works(tmp_path, monkeypatch):
