@@ -394,6 +394,38 @@ def test_a_sigterm_another_thread_takes_still_stops_the_daemon(write_config, fak
     assert_lock_free(db)
 
 
+@pytest.mark.parametrize("to_a_thread", [False, True], ids=["to-the-pid", "another-thread-takes-it"])
+def test_a_second_sigterm_exits_at_once_while_a_run_is_in_progress(
+    write_config, fake_api, tmp_path, invoke, to_a_thread
+):
+    """The first signal waits for the run in progress; a second does not (``systemctl stop``
+    run twice, or Ctrl-C pressed again): the process exits 143, SQLite keeping what was
+    committed, and the next run marks the unfinished one interrupted."""
+    config = write_config(extra='[schedule]\ncron = "0 0 1 1 *"\n')  # only --run-now runs
+    db = tmp_path / "state/monitor.db"
+    answer = threading.Event()
+    fake_api.inject("openalex", hold=answer)  # the run stays in progress
+    proc = daemon_running_now(config)
+    try:
+        wait_for(lambda: fake_api.hits("openalex"))
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        started = time.monotonic()
+        os.kill(other_threads(proc.pid)[0] if to_a_thread else proc.pid, signal.SIGTERM)
+        stderr = finish(proc, timeout=30)
+        stopped_in = time.monotonic() - started
+    finally:
+        answer.set()
+        reap(proc)
+    assert proc.returncode == 143, stderr
+    assert "SIGTERM: stopping; a run in progress finishes first" in stderr
+    assert "SIGTERM again: exiting now" in stderr
+    assert stopped_in < 10  # it did not wait for OpenAlex (held up to 60 s)
+    assert [status for _, status, _ in runs(db)] == ["running"]  # left as it was
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    assert [status for _, status, _ in runs(db)] == ["interrupted", "ok"]
+
+
 def test_two_concurrent_runs_one_exits_3(write_config, fake_api, tmp_path):
     """The first run is held mid-run (the fake keeps OpenAlex's answer) until the second has
     finished: however loaded the machine, the second starts while the first holds the lock."""
