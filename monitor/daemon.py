@@ -19,7 +19,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,10 +28,10 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from monitor import stopping
 from monitor.config import Config, ScheduleConfig
 from monitor.errors import LockHeldError, MonitorError
 from monitor.job import JobResult, run_job
@@ -41,7 +40,6 @@ from monitor.models import Outcome
 log = logging.getLogger(__name__)
 
 JOB_ID = "run"
-WAKE_SECONDS = 0.25  # how often the main thread wakes to run a signal's handler
 
 
 def build_trigger(schedule: ScheduleConfig) -> CronTrigger:
@@ -98,11 +96,10 @@ def build_scheduler(
     trigger: BaseTrigger | None = None,
     run_now: bool = False,
     executor: ThreadPoolExecutor | None = None,
-    scheduler_class: type[BaseScheduler] = BackgroundScheduler,
-) -> BaseScheduler:
+) -> BackgroundScheduler:
     """A scheduler holding the one job. ``job`` and ``trigger`` default to the config's."""
     schedule = config.schedule
-    scheduler = scheduler_class(
+    scheduler = BackgroundScheduler(
         executors={"default": executor or ThreadPoolExecutor(max_workers=1)},
         timezone=schedule.timezone,
     )
@@ -129,9 +126,9 @@ class Stopper:
     signal during start-up stops it too. The first signal sets ``event`` (no new run starts,
     one in progress finishes); a second exits at once.
 
-    The kernel hands a process's signal to whichever of its threads it likes, and Python runs
-    the handler only when the main thread next runs Python code: so the main thread never
-    blocks for long, but sleeps in ``sleep_until``."""
+    The main thread never blocks for long meanwhile (``stopping.wait``, ``stopping.join``):
+    the kernel may hand a signal to any thread, and Python runs its handler only when the main
+    thread next runs Python code."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -154,13 +151,6 @@ class Stopper:
             os._exit(128 + signum)
         self.event.set()
         log.info("%s: stopping; a run in progress finishes first", name)
-
-    @staticmethod
-    def sleep_until(done: Callable[[], bool]) -> None:
-        """Sleep in the main thread until ``done()``, waking every ``WAKE_SECONDS`` to run the
-        handler of a signal another thread took."""
-        while not done():
-            time.sleep(WAKE_SECONDS)
 
 
 def serve(
@@ -208,14 +198,14 @@ def serve(
     try:
         if not stopper.event.is_set():  # a signal while starting: not even --run-now's run
             scheduler.resume()
-        stopper.sleep_until(stopper.event.is_set)
+        stopping.wait(stopper.event)
     finally:
         scheduler.shutdown(wait=False)  # no new run starts
         # the run in progress finishes, its results committed: waited for in a thread of its
         # own, so that a second signal still exits at once (not by shutdown(wait=True), which
         # waits holding the scheduler's lock, that the run's last listener takes)
-        stopping = threading.Thread(target=executor.shutdown, args=(True,), name="daemon-stop")
-        stopping.start()
-        stopper.sleep_until(lambda: not stopping.is_alive())
+        waiting = threading.Thread(target=executor.shutdown, args=(True,), name="daemon-stop")
+        waiting.start()
+        stopping.join(waiting)
     log.info("daemon stopped")
     return 0

@@ -28,7 +28,7 @@ from urllib.request import pathname2url
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from monitor import views
+from monitor import stopping, views
 from monitor.errors import DiskFullError, MonitorError, StoreError
 
 MIGRATIONS_TABLE = "_sqlite_migrations"
@@ -316,10 +316,10 @@ class Check:
             self._failure = error(exc, path)
 
     def wait(self) -> None:
-        """Until the check is done; StoreError if the database is damaged. Wakes a few times a
-        second: a signal's handler runs in this (the main) thread only when it runs Python."""
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(0.25)
+        """Until the check is done (a signal still gets through); StoreError if the database
+        is damaged."""
+        if self._thread is not None:
+            stopping.join(self._thread)
         if self._failure is not None:
             raise self._failure
 

@@ -73,7 +73,7 @@ def save_pmids(
     citations it lists."""
     records, at = listing.records, iso(now)
     pmids = [str(r.pmid) for r in records]  # every record names one (``applies``)
-    known = {p: next(iter(citers.with_pmid(p))) for p in pmids if citers.with_pmid(p)}
+    known = {p: next(iter(found)) for p in pmids if (found := citers.with_pmid(p))}
     new = [p for p in pmids if p not in known]
     db.conn.executemany("INSERT INTO citers (pmid, first_seen_at, updated_at) VALUES (?, ?, ?)",
                         [(p, at, at) for p in new])

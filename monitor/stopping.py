@@ -20,6 +20,9 @@ from types import FrameType
 from monitor.errors import Interrupted
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How often the main thread, waiting, wakes: the kernel may hand a signal to any thread, and
+# Python runs its handler only when the main thread next runs Python code.
+WAKE_SECONDS = 0.25
 
 
 class _Holding:
@@ -73,3 +76,15 @@ def held() -> Iterator[None]:
     if not _holding.depth and _holding.pending is not None:
         stop, _holding.pending = _holding.pending, None
         raise stop
+
+
+def join(thread: threading.Thread) -> None:
+    """Wait for ``thread`` to end, waking every ``WAKE_SECONDS`` for a signal's handler."""
+    while thread.is_alive():
+        thread.join(WAKE_SECONDS)
+
+
+def wait(event: threading.Event) -> None:
+    """Wait for ``event`` to be set, waking every ``WAKE_SECONDS`` for a signal's handler."""
+    while not event.wait(WAKE_SECONDS):
+        pass
