@@ -7,7 +7,8 @@ carries the plan out.
 
 Sources run concurrently, each in its own thread with its own connection pool (and its
 requests ``max_concurrency`` at a time: monitor/source_job.py), so the slowest source sets
-the run's length. They hand their results over a chunk at a time through a bounded queue;
+the run's length. They hand their results over a chunk at a time through a bounded queue,
+served in turns (monitor/fair_queue.py: the slowest source never waits behind the others);
 this thread has each chunk stored in one transaction as it comes, by itself or, for a large
 run, by a writer process (monitor/writer.py), so memory is bounded by chunks, not works.
 """
@@ -29,6 +30,7 @@ import sqlite_utils
 
 from monitor import citing, database, membership, memory, plan, stopping, store, writer
 from monitor.config import Config, SourceConfig
+from monitor.fair_queue import FairQueue
 from monitor.fetching import Session, make_client, utcnow
 from monitor.models import Outcome, RunSummary, SourceReport, SourceResult, Work
 from monitor.progress import RunProgress
@@ -42,7 +44,7 @@ from monitor.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
-QUEUED_CHUNKS = 3  # chunks waiting to be stored, from all sources: the memory a run may hold
+QUEUED_CHUNKS = 3  # chunks waiting to be stored, from all sources (beyond each one's first)
 POLL_SECONDS = 0.25  # how often a waiting thread looks whether the run is stopping
 
 
@@ -192,7 +194,7 @@ class _Run:
         self.clock, self.sleep = timing
         self.deadline = deadline
         self.progress = progress
-        self.chunks: queue.Queue[_Item] = queue.Queue(QUEUED_CHUNKS)
+        self.chunks: FairQueue[_Item] = FairQueue(QUEUED_CHUNKS)
         self.stopping = threading.Event()
         self.sessions: list[Session] = []
 
@@ -261,7 +263,7 @@ class _Run:
         """Queue a chunk, waiting while the store catches up, unless the run is stopping."""
         while not self.stopping.is_set():
             try:
-                self.chunks.put(item, timeout=POLL_SECONDS)
+                self.chunks.put(_source_of(item), item, timeout=POLL_SECONDS)
                 return
             except queue.Full:
                 continue
@@ -306,6 +308,10 @@ class _Run:
             return {}
 
         return ask
+
+
+def _source_of(item: _Item) -> str:
+    return item.result.source if isinstance(item, _Finished) else item.source
 
 
 def _order(result: SourceResult) -> int:

@@ -1,0 +1,53 @@
+"""A bounded queue shared by several producers, served in turns, so none waits behind another.
+
+The sources' threads hand their chunks to the thread that stores them. With one FIFO
+queue, bounded for memory, the source that sets a run's length (the slowest) waited
+behind the chunks of sources that had answered in bulk, and missed its pace while it
+waited. Here every producer (a key) may always have one item waiting, whatever the
+others have queued; beyond that the bound holds for all together; and ``get`` takes
+the producers in turns, each one's items in the order they were put.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class FairQueue(Generic[T]):
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize  # items waiting, from all producers, beyond each one's first
+        self.waiting: dict[str, deque[T]] = {}  # per producer, in turns: the next served first
+        self.size = 0
+        self.changed = threading.Condition()
+
+    def put(self, key: str, item: T, timeout: float) -> None:
+        """Queue ``item`` from producer ``key``; raise ``queue.Full`` after ``timeout`` s
+        if it still may not (the producer has an item waiting and the queue is full)."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: self._room(key), timeout):
+                raise queue.Full
+            self.waiting.setdefault(key, deque()).append(item)
+            self.size += 1
+            self.changed.notify_all()
+
+    def get(self, timeout: float) -> T:
+        """The next item, from the producer whose turn it is; ``queue.Empty`` after
+        ``timeout`` s without one."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.size > 0, timeout):
+                raise queue.Empty
+            key = next(k for k, items in self.waiting.items() if items)
+            items = self.waiting.pop(key)
+            item = items.popleft()
+            self.waiting[key] = items  # to the end of the turns
+            self.size -= 1
+            self.changed.notify_all()
+            return item
+
+    def _room(self, key: str) -> bool:
+        return self.size < self.maxsize or not self.waiting.get(key)
