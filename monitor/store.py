@@ -81,17 +81,19 @@ def in_parts(values: Sequence[Any]) -> Iterator[tuple[Sequence[Any], str]]:
 def sync_works(db: sqlite_utils.Database, works: Iterable[Work], now: datetime) -> dict[str, int]:
     """Make sure every configured work has a row; return doi → work id.
 
-    A pmid from config wins over one learned from a source.
+    A pmid from config wins over one learned from a source. A row already as configured is
+    not written (at every run, most are).
     """
     with db.atomic():
-        for work in works:
-            db.execute(
-                "INSERT INTO works (doi, label, pmid, pmid_source, added_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (doi) DO UPDATE SET label = excluded.label, "
-                "pmid = coalesce(excluded.pmid, works.pmid), "
-                "pmid_source = CASE WHEN excluded.pmid IS NOT NULL THEN 'config' ELSE works.pmid_source END",
-                [work.doi, work.label, work.pmid, "config" if work.pmid else None, iso(now)],
-            )
+        db.conn.executemany(
+            "INSERT INTO works (doi, label, pmid, pmid_source, added_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (doi) DO UPDATE SET label = excluded.label, "
+            "pmid = coalesce(excluded.pmid, works.pmid), "
+            "pmid_source = CASE WHEN excluded.pmid IS NOT NULL THEN 'config' ELSE works.pmid_source END "
+            "WHERE works.label IS NOT excluded.label OR (excluded.pmid IS NOT NULL "
+            "AND (works.pmid IS NOT excluded.pmid OR works.pmid_source IS NOT 'config'))",
+            [(work.doi, work.label, work.pmid, "config" if work.pmid else None, iso(now)) for work in works],
+        )
     return {row["doi"]: row["id"] for row in db.query("SELECT id, doi FROM works")}
 
 

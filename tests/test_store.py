@@ -102,6 +102,25 @@ def test_pmid_learned_from_a_source_but_config_wins(db):
     assert pmids == {"10.1/a": ("999", "openalex"), "10.1/b": ("111", "config")}
 
 
+def test_storing_the_works_as_configured_again_writes_no_row(db):
+    works = [Work("10.1/a", "A"), Work("10.1/b", pmid="111"), Work("10.1/c")]
+    store.sync_works(db, works, T0)
+    db.execute("UPDATE works SET pmid = '222', pmid_source = 'openalex' WHERE doi = '10.1/c'")
+
+    def written(works) -> int:
+        before = db.conn.total_changes
+        store.sync_works(db, works, T0)
+        return db.conn.total_changes - before
+
+    assert written(works) == 0  # c's learned PMID stays, and nothing is rewritten
+    assert written([Work("10.1/a", "Another label"), *works[1:]]) == 1
+    assert written([Work("10.1/a", "Another label"), works[1], Work("10.1/c", pmid="222")]) == 1  # now config's
+    assert written([Work("10.1/a", "Another label"), works[1], Work("10.1/c", pmid="222")]) == 0
+    rows = {r["doi"]: (r["label"], r["pmid"], r["pmid_source"]) for r in db.query("select * from works")}
+    assert rows == {"10.1/a": ("Another label", None, None), "10.1/b": (None, "111", "config"),
+                    "10.1/c": (None, "222", "config")}
+
+
 def test_source_health_gives_the_message_of_the_worst_outcome(db):
     ids = store.sync_works(db, [Work("10.1/a"), Work("10.1/b")], T0)
     run = store.start_run(db, T0)
