@@ -67,51 +67,62 @@ def run(
     deadline = clock() + config.http.run_deadline_minutes * 60
     memory.few_arenas()  # before the sources' threads
     db, check = store.open_checking(config.database)
+    sources = _Run(db, config, now, (clock, sleep), deadline, progress or RunProgress())
     try:
-        ahead = _plan_ahead(db, config, now) if check.beside else None
-        check.wait()  # a damaged database is refused before anything is written to it
-        started = now()
-        run_id = store.start_run(db, started)
-        results: list[SourceResult] = []
-        status = "interrupted"  # unless it gets to the end: a signal, a full disk
-        try:
-            with make_client(config.contact_email, config.http) as client:  # the resolvers'
-                tracking = membership.refresh(db, config, run_id, client, now)
-            works = store.tracked_works(db, [w.doi for w in tracking.works])
-            tracking = replace(tracking, works=())  # the works as stored stand for them now
-            if ahead is not None and ahead[0] == works:
-                the_plan = ahead[1]
-            else:
-                the_plan = plan.make(db, config, works, now())
-            context = _Run(db, config, run_id, tracking.work_ids, the_plan, now,
-                           (clock, sleep), deadline, progress or RunProgress())
-            with memory.few_collections():  # what the planning made is never scanned again
-                for result in context.collect():
-                    results.append(result)
-                    if on_source_done:
-                        on_source_done(result)
-            summary = RunSummary(
-                run_id, started, now(), tuple(sorted(results, key=_order)), tracking.collections
-            )
-            status = "failed" if summary.failed else "ok"
-            return summary
-        except sqlite3.Error as exc:
-            raise database.error(exc, config.database) from None
-        finally:
-            _finish(db, run_id, now(), status, results)
+        with memory.few_collections():  # the sources may start while it plans (the inner one: below)
+            ahead = _ask_ahead(db, config, now, sources) if check.beside else None
+            check.wait()  # a damaged database is refused before anything is written to it
+            started = now()
+            run_id = store.start_run(db, started)
+            results: list[SourceResult] = []
+            status = "interrupted"  # unless it gets to the end: a signal, a full disk
+            try:
+                with make_client(config.contact_email, config.http) as client:  # the resolvers'
+                    tracking = membership.refresh(db, config, run_id, client, now)
+                works = store.tracked_works(db, [w.doi for w in tracking.works])
+                tracking = replace(tracking, works=())  # the works as stored stand for them now
+                if ahead is not None and ahead[0] == works:
+                    the_plan = ahead[1]
+                else:
+                    if sources.started:  # asked ahead about other works (a race at a collection's due time)
+                        log.info("the works changed while the sources were asked ahead: asking again")
+                        sources.close(wait=True)
+                        sources = _Run(db, config, now, (clock, sleep), deadline, progress or RunProgress())
+                    the_plan = plan.make(db, config, works, now(), sources.start)
+                with memory.few_collections():  # what the planning made is never scanned again
+                    for result in sources.collect(the_plan, run_id, tracking.work_ids):
+                        results.append(result)
+                        if on_source_done:
+                            on_source_done(result)
+                summary = RunSummary(
+                    run_id, started, now(), tuple(sorted(results, key=_order)), tracking.collections
+                )
+                status = "failed" if summary.failed else "ok"
+                return summary
+            except sqlite3.Error as exc:
+                raise database.error(exc, config.database) from None
+            finally:
+                _finish(db, run_id, now(), status, results)
     finally:
+        sources.close(wait=False)  # asked ahead, and the check failed or a signal came
         db.close()
 
 
-def _plan_ahead(
-    db: sqlite_utils.Database, config: Config, now: Callable[[], datetime]
+def _ask_ahead(
+    db: sqlite_utils.Database, config: Config, now: Callable[[], datetime], sources: _Run
 ) -> tuple[list[Work], plan.Plan] | None:
-    """The works tracked as stored before this run, and a plan for them, made while the
-    database's check runs (both read only): the run's plan unless resolving the collections
-    changes the works. None where reading failed (a damaged page: the check says so)."""
+    """While the database's check runs (reading only): the works tracked as stored before
+    this run, and a plan for them, the run's plan unless storing this run's works changes
+    them. Where it will not (``membership.settled``), each source starts asking as soon as
+    it is planned, the slowest first: their chunks wait until the check has passed and the
+    run is stored. None where reading failed (a damaged page: the check says so)."""
     try:
         works = store.tracked_works(db, [w.doi for w in membership.tracked(db, config)])
-        return works, plan.make(db, config, works, now())
+        early = membership.settled(db, config, now())
+        the_plan = plan.make(db, config, works, now(), sources.start if early else None)
+        if early:
+            sources.start_rest(the_plan)
+        return works, the_plan
     except sqlite3.Error:
         return None
 
@@ -175,55 +186,69 @@ _Item = SourceReport | _Finished | _Counted | _ListsWanted  # what the sources' 
 
 
 class _Run:
-    """The sources of one run: their threads, the queue of their chunks, the store."""
+    """The sources of one run: their threads, the queue of their chunks, the store. They
+    may start asking before the run is stored (``start``); ``collect`` stores their chunks."""
 
     def __init__(
         self,
         db: sqlite_utils.Database,
         config: Config,
-        run_id: int,
-        work_ids: dict[str, int],
-        the_plan: plan.Plan,
         now: Callable[[], datetime],
         timing: tuple[Callable[[], float], Callable[[float], None]],
         deadline: float,
         progress: RunProgress,
     ):
-        self.db, self.config, self.run_id, self.work_ids = db, config, run_id, work_ids
-        self.plan, self.now = the_plan, now
+        self.db, self.config, self.now = db, config, now
         self.clock, self.sleep = timing
         self.deadline = deadline
         self.progress = progress
         self.chunks: FairQueue[_Item] = FairQueue(QUEUED_CHUNKS)
         self.stopping = threading.Event()
         self.sessions: list[Session] = []
+        self.lock = threading.Lock()  # the sessions, against a stop
+        self.pool = ThreadPoolExecutor(max_workers=max(1, len(config.enabled_sources)), thread_name_prefix="source")
+        self.started: set[str] = set()
 
-    def collect(self) -> Iterator[SourceResult]:
-        """Start the sources, store their chunks as they come, yield each one's result when
-        it is done. Sources that need a PMID start once those that can provide one have
-        counted (their lists may still be coming) and their PMIDs are stored, unless the
-        plan says no PMID is awaited; the others start at once."""
+    def start(self, source_plan: plan.SourcePlan) -> None:
+        """Start asking a source about its plan's works, unless it needs a PMID (``start_rest``)."""
+        if not SOURCES[source_plan.source].SPEC.needs_pmid:
+            self._start(source_plan)
+
+    def start_rest(self, the_plan: plan.Plan) -> None:
+        """Start every source not started yet, but, unless the plan says no PMID is awaited,
+        those that need one (``collect`` starts them once their PMIDs are stored)."""
+        for source in self.config.enabled_sources:
+            if the_plan.pmids_settled or not SOURCES[source.name].SPEC.needs_pmid:
+                self._start(the_plan[source.name])
+
+    def _start(self, source_plan: plan.SourcePlan) -> None:
+        if source_plan.source not in self.started:
+            self.started.add(source_plan.source)
+            self.pool.submit(self.source, self.config.sources[source_plan.source], source_plan)
+
+    def collect(self, the_plan: plan.Plan, run_id: int, work_ids: dict[str, int]) -> Iterator[SourceResult]:
+        """Start the sources not started yet, store their chunks as they come, yield each
+        one's result when it is done. Sources that need a PMID start once those that can
+        provide one have counted (their lists may still be coming) and their PMIDs are
+        stored, unless the plan says no PMID is awaited; the others start at once."""
         enabled = self.config.enabled_sources
-        later = [] if self.plan.pmids_settled else [s for s in enabled if SOURCES[s.name].SPEC.needs_pmid]
+        later = [] if the_plan.pmids_settled else [s for s in enabled if SOURCES[s.name].SPEC.needs_pmid]
         # the sources whose PMIDs those wait for (none waits: no source's counts need settling)
         providers = {s.name for s in enabled if s not in later and SOURCES[s.name].SPEC.provides_pmid} if later else set()
-        running = set()
+        self.start_rest(the_plan)
+        running = set(self.started)
         memory.give_back()  # what the planning freed
-        lookups = sum(len(self.plan[s.name].works) for s in enabled)
-        store_with = writer.for_run(self.db, self.config.database, self.run_id, self.work_ids, lookups)
-        pool = ThreadPoolExecutor(max_workers=max(1, len(enabled)), thread_name_prefix="source")
+        lookups = sum(len(the_plan[s.name].works) for s in enabled)
+        store_with = writer.for_run(self.db, self.config.database, run_id, work_ids, lookups)
         finished = False
         try:
-            for source in enabled:
-                if source not in later:
-                    running.add(source.name)
-                    pool.submit(self.source, source, self.plan[source.name].works)
             while running or later:
                 if later and not providers:
-                    learned = store.learned_pmids(self.db, (w for s in later for w in self.plan[s.name].works))
+                    learned = store.learned_pmids(self.db, (w for s in later for w in the_plan[s.name].works))
                     for source in later:
+                        works = [learned.get(w.doi, w) for w in the_plan[source.name].works]
                         running.add(source.name)
-                        pool.submit(self.source, source, [learned.get(w.doi, w) for w in self.plan[source.name].works])
+                        self._start(replace(the_plan[source.name], works=tuple(works)))
                     later = []
                 item = self._next()
                 if isinstance(item, _ListsWanted):
@@ -244,12 +269,16 @@ class _Run:
                 store_with.save(item, self.now())
             finished = True
         finally:
-            # stopped early (a signal, a full disk): ask nothing more, wait for nobody
+            self.close(wait=finished)  # stopped early (a signal, a full disk): wait for nobody
+            store_with.close()
+
+    def close(self, wait: bool) -> None:
+        """Ask nothing more: the sources' requests cancelled, their threads let go."""
+        with self.lock:
             self.stopping.set()
             for session in self.sessions:
                 session.cancel("not asked: the run was stopped")
-            pool.shutdown(wait=finished, cancel_futures=True)
-            store_with.close()
+        self.pool.shutdown(wait=wait, cancel_futures=True)
 
     def _next(self) -> _Item:
         """The next chunk or end of a source; waits in short steps, so a signal gets through."""
@@ -268,10 +297,9 @@ class _Run:
             except queue.Full:
                 continue
 
-    def source(self, source: SourceConfig, works: list[Work] | tuple[Work, ...]) -> None:
+    def source(self, source: SourceConfig, source_plan: plan.SourcePlan) -> None:
         """One source's thread: its plan carried out, its last word queued, whatever happens."""
-        source_plan = self.plan[source.name]
-        progress = self.progress.start(source.name, len(works))
+        progress = self.progress.start(source.name, len(source_plan.works))
         ends = min(self.deadline, self.clock() + self.config.http.source_deadline_minutes * 60)
         # a pool of its own, as large as its places in flight: a request looks through
         # the connections of its pool, and one pool for all cost milliseconds a request
@@ -280,9 +308,11 @@ class _Run:
                 source, client, self.config, now=self.now, clock=self.clock, sleep=self.sleep,
                 deadline=ends, budget=source.max_requests, progress=progress,
             )
-            self.sessions.append(session)
+            with self.lock:
+                self.sessions.append(session)
+                if self.stopping.is_set():
+                    session.cancel("not asked: the run was stopped")
             try:
-                source_plan = replace(source_plan, works=tuple(works))
                 result = run_source(
                     source, source_plan, session, self.config, self._put, self._last_lists(source.name), self.now,
                     counted=lambda: self._put(_Counted(source.name)),

@@ -105,10 +105,11 @@ def make_context(config: Config, client: httpx.Client, now: Callable[[], datetim
     return Context(openalex=session(openalex, spec.secret_params), orcid=session(orcid), now=now)
 
 
-def resolve(collection: CollectionConfig, context: Context) -> Resolution:
-    """One collection's resolution; a bug in a resolver is its error, not the run's."""
+def resolve(collection: CollectionConfig, context: Context | None) -> Resolution:
+    """One collection's resolution (``context``: None for one that asks no server); a bug
+    in a resolver is its error, not the run's."""
     try:
-        return RESOLVERS[collection.kind].resolve(collection, context)
+        return RESOLVERS[collection.kind].resolve(collection, context)  # type: ignore[arg-type]
     except Exception as exc:
         log.exception("collection %s: unexpected failure", collection.name)
         return Resolution((), outcome=Outcome.ERROR, message=f"internal error: {exc!r}", complete=False)
@@ -194,6 +195,21 @@ def current_members(db: sqlite_utils.Database, collection_id: int) -> dict[str, 
 # --- one resolution -------------------------------------------------------------------
 
 
+def changes(members: dict[str, int], resolution: Resolution) -> tuple[list[Found], list[str]]:
+    """The works a resolution adds to a collection's ``members``, and the DOIs it drops."""
+    listed: set[str] = set()
+    joining: list[Found] = []
+    for found in resolution.found:
+        known = next((d for d in (found.doi, *found.aliases) if d in members), None)
+        if known is not None:
+            listed.add(known)  # listed again, perhaps under another DOI of the same work
+        elif found.doi not in listed:
+            listed.add(found.doi)
+            joining.append(found)
+    leaving = [doi for doi in members if doi not in listed] if resolution.complete else []
+    return joining, leaving
+
+
 def save(
     db: sqlite_utils.Database,
     collection: CollectionConfig,
@@ -208,16 +224,7 @@ def save(
     members = current_members(db, collection_id)
     response_ids = {id(ex): store.save_exchange(db, run_id, ex) for ex in resolution.exchanges}
     sha256 = store.save_body(db, resolution.content) if resolution.content is not None else None
-    listed: set[str] = set()
-    joining: list[Found] = []
-    for found in resolution.found:
-        known = next((d for d in (found.doi, *found.aliases) if d in members), None)
-        if known is not None:
-            listed.add(known)  # listed again, perhaps under another DOI of the same work
-        elif found.doi not in listed:
-            listed.add(found.doi)
-            joining.append(found)
-    leaving = [doi for doi in members if doi not in listed] if resolution.complete else []
+    joining, leaving = changes(members, resolution)
     cursor = db.execute(
         "INSERT INTO collection_resolutions (collection_id, run_id, definition, resolved_at, "
         "outcome, message, complete, found, skipped, added, removed, requests, file_sha256) "
@@ -295,6 +302,32 @@ def tracked(db: sqlite_utils.Database, config: Config) -> tuple[Work, ...]:
         if row["name"] in names:
             works.setdefault(row["doi"], Work(row["doi"]))
     return tuple(works.values())
+
+
+def settled(db: sqlite_utils.Database, config: Config, now: datetime) -> bool:
+    """Whether ``refresh`` at ``now`` would leave the tracked works as stored: no collection
+    new, redefined or removed, none resolved over HTTP due, the others (a file, a list in
+    config.toml) read with the members they have; every ``[[works]]`` entry stored with its
+    label and PMID. Writes nothing: a run so settled asks its sources while its database is
+    checked (collect), which makes sure that the works did not change all the same."""
+    rows = {r["name"]: r for r in db.query("SELECT id, name, definition, removed_at FROM collections")}
+    for collection in config.collections:
+        row = rows.pop(collection.name, None)
+        if row is None or row["definition"] != collection.definition or row["removed_at"]:
+            return False
+        if collection.kind in NETWORK_KINDS and is_due(db, collection, row["id"], now):
+            return False
+        if collection.kind not in NETWORK_KINDS:  # read again at every run, here and now
+            resolution = resolve(collection, None)  # reads a file, or config.toml: no context
+            if resolution.outcome is not Outcome.OK or any(changes(current_members(db, row["id"]), resolution)):
+                return False
+    if any(not row["removed_at"] for row in rows.values()):
+        return False
+    stored = {doi: (label, pmid) for doi, label, pmid in db.execute("SELECT doi, label, pmid FROM works")}
+    return all(
+        work.doi in stored and stored[work.doi][0] == work.label and work.pmid in (None, stored[work.doi][1])
+        for work in config.works
+    )
 
 
 def mark_tracked(db: sqlite_utils.Database, works: Sequence[Work], now: datetime) -> dict[str, int]:

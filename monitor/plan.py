@@ -19,6 +19,7 @@ whose latest observation does not already say so, so that it adds no row at ever
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -160,11 +161,41 @@ class Plan:
 
 
 def make(
-    db: sqlite_utils.Database | None, config: Config, works: Sequence[Work], now: datetime
+    db: sqlite_utils.Database | None,
+    config: Config,
+    works: Sequence[Work],
+    now: datetime,
+    on_planned: Callable[[SourcePlan], None] | None = None,
 ) -> Plan:
-    """The plan of a run over ``works`` (the tracked works, as stored) at ``now``."""
-    sources = {s.name: plan_source(db, config, s, works, now) for s in config.enabled_sources}
+    """The plan of a run over ``works`` (the tracked works, as stored) at ``now``. The
+    sources that may take longest are planned first, each handed to ``on_planned`` as
+    it is planned (a run starts asking it then: the slowest sets the run's length)."""
+    planned = {}
+    for source in longest_first(db, config.enabled_sources, len(works)):
+        planned[source.name] = plan_source(db, config, source, works, now)
+        if on_planned:
+            on_planned(planned[source.name])
+    sources = {s.name: planned[s.name] for s in config.enabled_sources}
     return Plan(sources, pmids_settled(db, config, sources.values()))
+
+
+def longest_first(
+    db: sqlite_utils.Database | None, sources: Iterable[SourceConfig], works: int
+) -> list[SourceConfig]:
+    """``sources``, those whose part of a run may take longest first, at the source's rate:
+    as many requests as it sent in the last run that ended, or, not known, as many as a
+    request per batch of ``works`` (within ``max_requests``)."""
+    row = db.execute("SELECT summary FROM runs WHERE summary IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone() if db else None
+    last = json.loads(row[0]) if row else {}
+
+    def seconds(source: SourceConfig) -> float:
+        entry = last.get(source.name) if isinstance(last, dict) else None
+        requests = entry.get("requests") if isinstance(entry, dict) else None
+        if not isinstance(requests, int):
+            requests = min(-(-works // max(1, SOURCES[source.name].SPEC.batch_size)), source.max_requests)
+        return requests / source.requests_per_second
+
+    return sorted(sources, key=seconds, reverse=True)
 
 
 def pmids_settled(db: sqlite_utils.Database | None, config: Config, plans: Iterable[SourcePlan]) -> bool:

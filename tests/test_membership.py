@@ -131,3 +131,37 @@ def test_members_at_a_run_come_with_their_figures_highest_first(db):
     second = resolve(db, listing("10.1/a"), day=1)
     assert [m.doi for m in portfolio.members(db, "lab", second)] == ["10.1/a"]
     assert {m.doi for m in portfolio.members(db, "lab", first)} == {"10.1/a", "10.1/b"}
+
+
+def test_a_run_is_settled_when_refreshing_would_leave_its_works_as_stored(db, tmp_path):
+    """``settled``: a run may ask its sources before it stores anything (collect) when
+    refreshing its collections and ``[[works]]`` would change none of its works."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+
+    listed = tmp_path / "works.csv"
+    listed.write_text("doi\n10.1000/a1\n10.1000/a2\n")
+    file = CollectionConfig("file", "file", identifier="works.csv", path=listed)
+    both = [LAB, file]
+    mine = Work("10.1000/w", "Mine")
+    resolve(db, listing("10.1000/o1"), collections=both)  # ORCID: due again on day 7
+    resolve(db, membership.resolve(file, None), collection=file, collections=both)
+    store.sync_works(db, [mine], T0)
+    config = SimpleNamespace(works=[mine], collections=both)  # what settled reads of a Config
+
+    def but(**changed):
+        return SimpleNamespace(**{**vars(config), **changed})
+
+    tomorrow = T0 + timedelta(days=1)
+    assert membership.settled(db, config, tomorrow)
+    assert not membership.settled(db, config, T0 + timedelta(days=7))  # the ORCID record is due
+    assert not membership.settled(db, but(works=[Work(mine.doi, "Other")]), tomorrow)
+    assert not membership.settled(db, but(works=[Work(mine.doi, "Mine", "123")]), tomorrow)
+    assert not membership.settled(db, but(works=[mine, Work("10.1000/new")]), tomorrow)
+    assert not membership.settled(db, but(collections=[LAB]), tomorrow)  # the file's went
+    assert not membership.settled(db, but(collections=[replace(LAB, identifier="0000-0001-5109-3700")]), tomorrow)
+    listed.write_text("doi\n10.1000/a1\n")  # a work gone from the file
+    assert not membership.settled(db, config, tomorrow)
+    listed.write_text("doi\n10.1000/a2\n10.1000/a1\n")  # the same works, another order
+    assert membership.settled(db, config, tomorrow)

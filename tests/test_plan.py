@@ -14,7 +14,7 @@ import pytest
 from monitor import collect, plan, store
 from monitor.config import load_config
 from monitor.models import Observation, Outcome, SourceReport, Work
-from tests.conftest import DEFAULT_DOI, db_rows
+from tests.conftest import DEFAULT_DOI, db_rows, wait_for
 from tests.fakeapi.routes import openalex as fake_openalex
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -67,6 +67,24 @@ def test_the_budget_takes_the_most_overdue_and_says_when_it_cannot_keep_up(confi
         db, config, replace(unpaywall, max_requests=1, refresh_days=2.0), WORKS, NOW
     ).describe()
     assert line.endswith("every work is asked every 5 days, not 2: raise max_requests or refresh_days")
+
+
+def test_the_sources_that_may_take_longest_are_planned_first(config, tmp_path):
+    """A run starts each source as it is planned (collect), so the slowest is planned first:
+    by its requests in the last run that ended, at its rate, or, never run, by a request per
+    batch of the works (within its budget)."""
+    db = store.open_db(config.database)
+    sources = [replace(config.sources[name], requests_per_second=rate, max_requests=budget)
+               for name, rate, budget in (("openalex", 10.0, 100), ("unpaywall", 5.0, 100), ("crossref", 2.0, 100))]
+    names = lambda: [s.name for s in plan.longest_first(db, sources, 1000)]
+    assert names() == ["unpaywall", "crossref", "openalex"]  # 100/5, 10/2 and 10/10 seconds
+    planned = []
+    plan.make(db, replace(config, sources={s.name: s for s in sources}), WORKS, NOW, planned.append)  # 1, 0.5, 0.1 s
+    assert [p.source for p in planned] == ["unpaywall", "crossref", "openalex"]
+    run_id = store.start_run(db, NOW)
+    summary = {"unpaywall": {"requests": 3}, "crossref": {"requests": 40}, "openalex": {"requests": 20}}
+    store.finish_run(db, run_id, NOW, "ok", 0, summary)
+    assert names() == ["crossref", "openalex", "unpaywall"]  # 40/2, 20/10 and 3/5 seconds
 
 
 def test_a_source_without_its_key_is_not_configured_once_not_at_every_run(config, tmp_path):
@@ -183,3 +201,61 @@ def test_a_run_plans_while_its_database_is_checked_and_again_if_its_works_change
     assert [[w.doi for w in works] for works in made] == [[DEFAULT_DOI], [DEFAULT_DOI, other]]
     assert run([DEFAULT_DOI, {"doi": other, "pmid": "12345"}]) == {"openalex": 2, "unpaywall": 0}
     assert [[w.pmid for w in works if w.doi == other] for works in made] == [[None], ["12345"]]
+
+
+def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_config, fake_api, monkeypatch):
+    """Where storing the run's works will change nothing (``membership.settled``), the
+    sources start as they are planned, while ``quick_check`` still reads the database:
+    nothing is stored before it passed. Where they will change (a work added), nothing is
+    asked before it passed."""
+    from monitor import database
+
+    seen = []  # per check: whether a source was asked meanwhile, and the runs stored by then
+    check = database.quick_check
+
+    def slow_check(conn, path):
+        before = len(fake_api.requests)
+        asked = True
+        try:
+            wait_for(lambda: len(fake_api.requests) > before, timeout=1.0 if seen else 10.0)
+        except AssertionError:
+            asked = False
+        seen.append((asked, len(db_rows(path, "SELECT id FROM runs"))))
+        check(conn, path)
+
+    def run(works) -> dict[str, int]:
+        config = load_config(write_config(works=works, only=("openalex", "crossref")), environ={})
+        return {r.source: r.asked for r in collect.run(config).sources}
+
+    assert run([DEFAULT_DOI]) == {"openalex": 1, "crossref": 1}  # a new database: checked first
+    monkeypatch.setattr(database, "quick_check", slow_check)
+    assert run([DEFAULT_DOI]) == {"openalex": 1, "crossref": 1}
+    assert seen == [(True, 1)]  # asked during the check; the run itself stored after it
+    other = "10.1234/another-work"
+    assert run([DEFAULT_DOI, other]) == {"openalex": 2, "crossref": 2}
+    assert seen[1] == (False, 2)
+
+
+def test_sources_asked_ahead_about_other_works_are_stopped_and_asked_again(write_config, fake_api, monkeypatch):
+    """Should the works change all the same (``settled`` wrong, as it could be at a
+    collection's due time), the sources asked ahead are stopped, their chunks dropped, and
+    the run asks about its works: each work observed once, the new one too."""
+    from monitor import membership
+
+    def run(works) -> dict[str, int]:
+        config = load_config(write_config(works=works, only=("openalex", "crossref")), environ={})
+        return {r.source: r.asked for r in collect.run(config).sources}
+
+    run([DEFAULT_DOI])
+    monkeypatch.setattr(membership, "settled", lambda *args: True)
+    other = "10.1234/another-work"
+    assert run([DEFAULT_DOI, other]) == {"openalex": 2, "crossref": 2}
+    config = load_config(write_config(works=[DEFAULT_DOI, other], only=("openalex", "crossref")), environ={})
+    rows = db_rows(
+        config.database,
+        "SELECT w.doi, o.source, count(*) AS n FROM observations o JOIN works w ON w.id = o.work_id "
+        "WHERE o.run_id = (SELECT max(id) FROM runs) GROUP BY w.doi, o.source",
+    )
+    assert sorted((r["doi"], r["source"], r["n"]) for r in rows) == sorted(
+        (doi, source, 1) for doi in (DEFAULT_DOI, other) for source in ("openalex", "crossref")
+    )
