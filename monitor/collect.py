@@ -3,12 +3,15 @@
 The tracked works are ``[[works]]`` and the members of every collection, as
 ``membership.refresh`` leaves them at the start of the run; ``plan.make`` then says which
 works each source is asked about (its refresh policy and budget), and this module only
-carries the plan out.
+carries the plan out. Where refreshing them will change nothing (``membership.settled``),
+the sources are planned, and start asking, while the database is checked, before anything
+of the run is stored (``_ask_ahead``).
 
 Sources run concurrently, each in its own thread with its own connection pool (and its
 requests ``max_concurrency`` at a time: monitor/source_job.py), so the slowest source sets
 the run's length. They hand their results over a chunk at a time through a bounded queue,
-served in turns (monitor/fair_queue.py: the slowest source never waits behind the others);
+served fairly (monitor/fair_queue.py: a place goes to the source with the fewest chunks
+waiting, and the store takes the sources in turns: the slowest no longer waits behind all);
 this thread has each chunk stored in one transaction as it comes, by itself or, for a large
 run, by a writer process (monitor/writer.py), so memory is bounded by chunks, not works.
 """
@@ -44,7 +47,7 @@ from monitor.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
-QUEUED_CHUNKS = 3  # chunks waiting to be stored, from all sources (beyond each one's first)
+QUEUED_CHUNKS = 3  # chunks waiting to be stored, from all sources: the memory a run may hold
 POLL_SECONDS = 0.25  # how often a waiting thread looks whether the run is stopping
 
 

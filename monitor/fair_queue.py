@@ -3,8 +3,8 @@
 The sources' threads hand their chunks to the thread that stores them. With one FIFO
 queue, bounded for memory, the source that sets a run's length (the slowest) waited
 behind the chunks of sources that had answered in bulk, and missed its pace while it
-waited. Here every producer (a key) may always have one item waiting, whatever the
-others have queued; beyond that the bound holds for all together; and ``get`` takes
+waited. Here the bound holds as before, but a place that frees goes to the producer with
+the fewest items waiting (the one that waited longest among equals), and ``get`` takes
 the producers in turns, each one's items in the order they were put.
 """
 
@@ -20,16 +20,21 @@ T = TypeVar("T")
 
 class FairQueue(Generic[T]):
     def __init__(self, maxsize: int):
-        self.maxsize = maxsize  # items waiting, from all producers, beyond each one's first
+        self.maxsize = maxsize  # items waiting, from all producers
         self.waiting: dict[str, deque[T]] = {}  # per producer, in turns: the next served first
         self.size = 0
+        self.blocked: list[str] = []  # the producers waiting for a place, the earliest first
         self.changed = threading.Condition()
 
     def put(self, key: str, item: T, timeout: float) -> None:
         """Queue ``item`` from producer ``key``; raise ``queue.Full`` after ``timeout`` s
-        if it still may not (the producer has an item waiting and the queue is full)."""
+        if no place went to it."""
         with self.changed:
-            if not self.changed.wait_for(lambda: self._room(key), timeout):
+            self.blocked.append(key)
+            placed = self.changed.wait_for(lambda: self._next_in(key), timeout)
+            self.blocked.remove(key)
+            if not placed:
+                self.changed.notify_all()  # the place may go to another now
                 raise queue.Full
             self.waiting.setdefault(key, deque()).append(item)
             self.size += 1
@@ -49,5 +54,8 @@ class FairQueue(Generic[T]):
             self.changed.notify_all()
             return item
 
-    def _room(self, key: str) -> bool:
-        return self.size < self.maxsize or not self.waiting.get(key)
+    def _next_in(self, key: str) -> bool:
+        """Whether a place is free and ``key`` is the producer it goes to."""
+        if self.size >= self.maxsize:
+            return False
+        return min(self.blocked, key=lambda k: len(self.waiting.get(k, ()))) == key

@@ -6,18 +6,34 @@ import threading
 import pytest
 
 from monitor.fair_queue import FairQueue
+from tests.conftest import wait_for
 
 
-def test_a_producer_with_nothing_waiting_is_never_held_up_by_the_others():
-    chunks: FairQueue[str] = FairQueue(2)
-    chunks.put("openalex", "a1", timeout=0)
-    chunks.put("openalex", "a2", timeout=0)
-    with pytest.raises(queue.Full):  # the queue is full: a third from the same producer waits
-        chunks.put("openalex", "a3", timeout=0.05)
-    chunks.put("scopus", "s1", timeout=0)  # but not the first of another
-    with pytest.raises(queue.Full):
-        chunks.put("scopus", "s2", timeout=0.05)
-    assert chunks.size == 3
+def test_a_place_that_frees_goes_to_the_producer_with_the_fewest_items_waiting():
+    chunks: FairQueue[str] = FairQueue(3)
+    for item in ("a1", "a2", "b1"):
+        chunks.put(item[0], item, timeout=0)
+    with pytest.raises(queue.Full):  # the bound holds for everyone
+        chunks.put("c", "c1", timeout=0.05)
+    order = []
+
+    def put(key: str, item: str) -> None:
+        chunks.put(key, item, timeout=10)
+        order.append(item)
+
+    threads = [threading.Thread(target=put, args=args) for args in (("a", "a3"), ("b", "b2"), ("c", "c1"))]
+    for n, thread in enumerate(threads, 1):
+        thread.start()
+        wait_for(lambda n=n: len(chunks.blocked) == n, timeout=5)
+    assert chunks.get(timeout=1) == "a1"
+    wait_for(lambda: order == ["c1"], timeout=5)  # none waiting: first, though it came last
+    assert chunks.get(timeout=1) == "b1"  # in turns
+    wait_for(lambda: order == ["c1", "b2"], timeout=5)  # none waiting now, a one
+    assert chunks.get(timeout=1) == "a2"
+    for thread in threads:
+        thread.join(5)
+    assert order == ["c1", "b2", "a3"]
+    assert [chunks.get(timeout=1) for _ in range(3)] == ["c1", "b2", "a3"]
 
 
 def test_producers_are_served_in_turns_each_in_its_own_order():
@@ -64,7 +80,7 @@ def test_many_producers_lose_nothing_and_keep_their_order():
         thread.start()
     got = []
     for _ in range(200 * len(sources)):
-        assert chunks.size <= 3 + len(sources)  # the memory held stays bounded
+        assert chunks.size <= 3  # the memory held stays bounded
         got.append(chunks.get(timeout=10))
     for thread in threads:
         thread.join()
