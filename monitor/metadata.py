@@ -83,9 +83,19 @@ def first_stated(field: str, per_source: Mapping[str, Mapping[str, Any]]) -> tup
     """(source, value) of the first source, in ``field``'s order of belief, that states it."""
     for source in _order(PRIORITY.get(field, ()), per_source):
         value = per_source[source].get(field)
-        if value not in (None, "", [], {}):
+        if states(value):
             return source, value
     return None
+
+
+def states(value: Any) -> bool:
+    """Whether a source's value of a field says anything (``first_stated`` passes over it if not)."""
+    return value not in (None, "", [], {})
+
+
+def believed_before(field: str, source: str, other: str) -> bool:
+    """Whether ``first_stated`` asks ``source`` about ``field`` before ``other``."""
+    return _order(PRIORITY.get(field, ()), {source: None, other: None})[0] == source
 
 
 # Fields every source adds to, rather than the first one wins (see ``merge``).

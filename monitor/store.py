@@ -411,11 +411,16 @@ def latest_metadata(
 def work_authors(db: sqlite_utils.Database, doi: str) -> list[dict[str, Any]]:
     """The tracked work's authors, from whichever source describes them best. (SQLite reads
     them out of each source's metadata: the writer asks with every citing list it stores.)"""
+    return list(believed_authors(db, doi)[1])
+
+
+def believed_authors(db: sqlite_utils.Database, doi: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """(the source believed first about the work's authors that states them, its authors)."""
     from monitor.metadata import first_stated
 
     latest = _latest(db, doi, None, "json_quote(json_extract(metadata, '$.authors'))")
     stated = first_stated("authors", {source: {"authors": json.loads(authors)} for source, authors in latest})
-    return list(stated[1]) if stated else []
+    return (stated[0], list(stated[1])) if stated else (None, [])
 
 
 def _latest(db: sqlite_utils.Database, doi: str, as_of: str | None, column: str) -> list[tuple[str, Any]]:
@@ -433,24 +438,40 @@ def _latest(db: sqlite_utils.Database, doi: str, as_of: str | None, column: str)
 
 
 class AuthorsOf:
-    """``work_authors`` for one writer, a work's kept until an observation of it is stored
-    (``forget``), the only thing that changes them: a run asks for a work's authors with each
-    of its citing lists, often from several sources in turn. The last ``keep`` works are kept."""
+    """``work_authors`` for one writer, which asks for a work's authors with each of its
+    citing lists, often from several sources in turn: each work's ``believed_authors`` read
+    once, then kept up to date with the observations the writer stores (``saw``). The last
+    ``keep`` works are kept."""
 
     def __init__(self, db: sqlite_utils.Database, keep: int = 4096):
         self.db, self.keep = db, keep
-        self.known: dict[str, list[dict[str, Any]]] = {}
+        self.known: dict[str, tuple[str | None, list[dict[str, Any]]]] = {}  # doi → believed_authors
 
     def __call__(self, doi: str) -> list[dict[str, Any]]:
         if doi not in self.known:
             if len(self.known) >= self.keep:
                 del self.known[next(iter(self.known))]  # the oldest read
-            self.known[doi] = work_authors(self.db, doi)
-        return self.known[doi]
+            self.known[doi] = believed_authors(self.db, doi)
+        return self.known[doi][1]
 
-    def forget(self, dois: Iterable[str]) -> None:
-        for doi in dois:
-            self.known.pop(doi, None)
+    def saw(self, observations: Iterable[Observation]) -> None:
+        """Observations just stored: an ok answer's authors, as stored (through JSON), are
+        believed if its source is believed before the one that was (or is that one); a
+        failure changes nothing; where the one believed now states none, or the answer was
+        brief (its metadata completed from an earlier record as stored: ``carry_metadata``),
+        the work's authors are read again when next asked for."""
+        from monitor.metadata import believed_before, states
+
+        for obs in observations:
+            kept = self.known.get(obs.doi)
+            if kept is None or obs.outcome is not Outcome.OK:
+                continue
+            believed = kept[0]
+            authors = json.loads(json.dumps(obs.metadata.get("authors")))  # as save_payloads keeps it
+            if obs.brief or (obs.source == believed and not states(authors)):
+                del self.known[obs.doi]
+            elif states(authors) and (believed in (None, obs.source) or believed_before("authors", obs.source, believed)):
+                self.known[obs.doi] = (obs.source, list(authors))
 
 
 def works_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:

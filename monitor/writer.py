@@ -60,7 +60,7 @@ def save(
         response_ids = store.save_source(
             db, run_id, work_ids, report, now, signals_moves=spec.batched and spec.counts_citations
         )
-        authors.forget(obs.doi for obs in report.observations)
+        authors.saw(report.observations)
         for listing in report.citing:
             citing.save_list(db, run_id, work_ids[listing.doi], listing, authors(listing.doi), response_ids, now)
 

@@ -166,20 +166,41 @@ def test_an_unchanged_answer_adds_a_row_but_no_new_metrics_or_metadata(db):
     assert store.latest_metadata(db, "10.1/a") == {"openalex": said.metadata}
 
 
-def test_a_works_authors_are_kept_until_an_observation_of_it_is_stored(db):
+def test_a_works_authors_are_kept_up_to_date_with_the_observations_stored(db, monkeypatch):
+    from datetime import timedelta
+
     ids = store.sync_works(db, [Work("10.1/a"), Work("10.1/b")], T0)
     run = store.start_run(db, T0)
-    ada, grace = [{"name": "Ada Lovelace"}], [{"name": "Grace Hopper"}]
+    ada, grace = [{"name": "Ada Lovelace"}], [{"name": "Grace Hopper", "ids": ("x",)}]
     obs = Observation("10.1/a", "crossref", Outcome.OK, citations=1, metadata={"authors": ada})
     store.save_source(db, run, ids, report("crossref", obs), T0)
     authors = store.AuthorsOf(db, keep=1)
     assert authors("10.1/a") == ada
-    # OpenAlex is believed first for authors: what it says wins, once the keeper is told
-    obs = Observation("10.1/a", "openalex", Outcome.OK, citations=1, metadata={"authors": grace})
-    store.save_source(db, run, ids, report("openalex", obs), T0)
-    assert authors("10.1/a") == ada
-    authors.forget(["10.1/a"])
-    assert authors("10.1/a") == store.work_authors(db, "10.1/a") == grace
+    reads = []
+    read = store.believed_authors
+    monkeypatch.setattr(store, "believed_authors", lambda db, doi: reads.append(doi) or read(db, doi))
+
+    def stored(observation, run=run):
+        store.save_source(db, run, ids, report(observation.source, observation), T0)
+        authors.saw([observation])
+        assert authors("10.1/a") == read(db, "10.1/a")[1]  # as read afresh
+
+    # OpenAlex is believed first for authors: what it says wins, unread, as stored (JSON)
+    stored(Observation("10.1/a", "openalex", Outcome.OK, citations=1, metadata={"authors": grace}))
+    assert authors("10.1/a") == [{"name": "Grace Hopper", "ids": ["x"]}] and reads == []
+    later = store.start_run(db, T0 + timedelta(days=1))
+    stored(Observation("10.1/a", "openalex", Outcome.ERROR, message="500"), later)  # not an answer
+    last = store.start_run(db, T0 + timedelta(days=2))
+    stored(Observation("10.1/a", "openalex", Outcome.OK, citations=1, metadata={}), last)
+    assert authors("10.1/a") == ada and reads == ["10.1/a"]  # OpenAlex names none now: Crossref's
+    brief = Observation("10.1/a", "europepmc", Outcome.OK, citations=1, metadata={"authors": grace},
+                        brief=("citations",))
+    stored(Observation("10.1/a", "semanticscholar", Outcome.OK, citations=1, metadata={"authors": grace}), last)
+    stored(Observation("10.1/a", "crossref", Outcome.OK, citations=1, metadata={"authors": grace}), last)
+    assert authors("10.1/a") == [{"name": "Grace Hopper", "ids": ["x"]}]  # Crossref's, believed before S2
+    assert reads == ["10.1/a"]
+    stored(brief, last)
+    assert reads == ["10.1/a"] * 2  # a brief answer's metadata is completed as stored: read again
     assert authors("10.1/b") == [] and list(authors.known) == ["10.1/b"]  # keeps the last one only
 
 
