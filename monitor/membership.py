@@ -21,12 +21,14 @@ neither keeps its rows and history and is marked ``works.tracked = 0`` with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -317,10 +319,8 @@ def settled(db: sqlite_utils.Database, config: Config, now: datetime) -> bool:
             return False
         if collection.kind in NETWORK_KINDS and is_due(db, collection, row["id"], now):
             return False
-        if collection.kind not in NETWORK_KINDS:  # read again at every run, here and now
-            resolution = resolve(collection, None)  # reads a file, or config.toml: no context
-            if resolution.outcome is not Outcome.OK or any(changes(current_members(db, row["id"]), resolution)):
-                return False
+        if collection.kind not in NETWORK_KINDS and not _as_last_read(db, collection, row["id"]):
+            return False
     if any(not row["removed_at"] for row in rows.values()):
         return False
     stored = {doi: (label, pmid) for doi, label, pmid in db.execute("SELECT doi, label, pmid FROM works")}
@@ -328,6 +328,24 @@ def settled(db: sqlite_utils.Database, config: Config, now: datetime) -> bool:
         work.doi in stored and stored[work.doi][0] == work.label and work.pmid in (None, stored[work.doi][1])
         for work in config.works
     )
+
+
+def _as_last_read(db: sqlite_utils.Database, collection: CollectionConfig, collection_id: int) -> bool:
+    """Whether a collection read at every run (a file, a list in config.toml) would change
+    none of its members: its file is byte for byte what its latest resolution read, that one
+    complete and ok, or, read again, it adds and drops none."""
+    if collection.kind == "file":
+        latest = next(db.query(
+            "SELECT outcome, complete, file_sha256 FROM collection_resolutions WHERE collection_id = ? "
+            "ORDER BY id DESC LIMIT 1", [collection_id]), None)
+        try:
+            digest = hashlib.sha256((collection.path or Path(collection.identifier)).read_bytes()).hexdigest()
+        except OSError:
+            return False
+        if latest and latest["outcome"] == "ok" and latest["complete"] and latest["file_sha256"] == digest:
+            return True  # 1.6 s to parse a file of 100,000 DOIs, a few ms to hash it
+    resolution = resolve(collection, None)  # reads a file, or config.toml: no context
+    return resolution.outcome is Outcome.OK and not any(changes(current_members(db, collection_id), resolution))
 
 
 def mark_tracked(db: sqlite_utils.Database, works: Sequence[Work], now: datetime) -> dict[str, int]:

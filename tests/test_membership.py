@@ -133,7 +133,7 @@ def test_members_at_a_run_come_with_their_figures_highest_first(db):
     assert {m.doi for m in portfolio.members(db, "lab", first)} == {"10.1/a", "10.1/b"}
 
 
-def test_a_run_is_settled_when_refreshing_would_leave_its_works_as_stored(db, tmp_path):
+def test_a_run_is_settled_when_refreshing_would_leave_its_works_as_stored(db, tmp_path, monkeypatch):
     """``settled``: a run may ask its sources before it stores anything (collect) when
     refreshing its collections and ``[[works]]`` would change none of its works."""
     from dataclasses import replace
@@ -161,7 +161,15 @@ def test_a_run_is_settled_when_refreshing_would_leave_its_works_as_stored(db, tm
     assert not membership.settled(db, but(works=[mine, Work("10.1000/new")]), tomorrow)
     assert not membership.settled(db, but(collections=[LAB]), tomorrow)  # the file's went
     assert not membership.settled(db, but(collections=[replace(LAB, identifier="0000-0001-5109-3700")]), tomorrow)
+    from monitor.resolvers import files
+
+    reads = []
+    read = files.read
+    monkeypatch.setattr(files, "read", lambda *args: reads.append(args[0]) or read(*args))
+    assert membership.settled(db, config, tomorrow) and reads == []  # the file as last read: not parsed
     listed.write_text("doi\n10.1000/a1\n")  # a work gone from the file
     assert not membership.settled(db, config, tomorrow)
     listed.write_text("doi\n10.1000/a2\n10.1000/a1\n")  # the same works, another order
-    assert membership.settled(db, config, tomorrow)
+    assert membership.settled(db, config, tomorrow) and len(reads) == 2
+    listed.unlink()
+    assert not membership.settled(db, config, tomorrow)
