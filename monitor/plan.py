@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlite_utils
 
@@ -185,8 +186,13 @@ def longest_first(
     """``sources``, those whose part of a run may take longest first, at the source's rate:
     as many requests as it sent in the last run that ended, or, not known, as many as a
     request per batch of ``works`` (within ``max_requests``)."""
-    row = db.execute("SELECT summary FROM runs WHERE summary IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone() if db else None
-    last = json.loads(row[0]) if row else {}
+    last: Any = {}
+    if db is not None:
+        row = db.execute("SELECT summary FROM runs WHERE summary IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
+        try:
+            last = json.loads(row[0]) if row else {}
+        except ValueError:  # not as a run leaves it: the bound below
+            pass
 
     def seconds(source: SourceConfig) -> float:
         entry = last.get(source.name) if isinstance(last, dict) else None

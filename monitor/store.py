@@ -411,7 +411,7 @@ def latest_metadata(
 def work_authors(db: sqlite_utils.Database, doi: str) -> list[dict[str, Any]]:
     """The tracked work's authors, from whichever source describes them best. (SQLite reads
     them out of each source's metadata: the writer asks with every citing list it stores.)"""
-    return list(believed_authors(db, doi)[1])
+    return believed_authors(db, doi)[1]
 
 
 def believed_authors(db: sqlite_utils.Database, doi: str) -> tuple[str | None, list[dict[str, Any]]]:
@@ -466,11 +466,15 @@ class AuthorsOf:
             kept = self.known.get(obs.doi)
             if kept is None or obs.outcome is not Outcome.OK:
                 continue
+            if obs.brief:
+                del self.known[obs.doi]
+                continue
             believed = kept[0]
             authors = json.loads(json.dumps(obs.metadata.get("authors")))  # as save_payloads keeps it
-            if obs.brief or (obs.source == believed and not states(authors)):
-                del self.known[obs.doi]
-            elif states(authors) and (believed in (None, obs.source) or believed_before("authors", obs.source, believed)):
+            if not states(authors):
+                if obs.source == believed:
+                    del self.known[obs.doi]
+            elif believed in (None, obs.source) or believed_before("authors", obs.source, believed):
                 self.known[obs.doi] = (obs.source, list(authors))
 
 

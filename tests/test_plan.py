@@ -85,6 +85,8 @@ def test_the_sources_that_may_take_longest_are_planned_first(config, tmp_path):
     summary = {"unpaywall": {"requests": 3}, "crossref": {"requests": 40}, "openalex": {"requests": 20}}
     store.finish_run(db, run_id, NOW, "ok", 0, summary)
     assert names() == ["crossref", "openalex", "unpaywall"]  # 40/2, 20/10 and 3/5 seconds
+    db.execute("UPDATE runs SET summary = '{not json'")
+    assert names() == ["unpaywall", "crossref", "openalex"]  # not as a run leaves it: the bound
 
 
 def test_a_source_without_its_key_is_not_configured_once_not_at_every_run(config, tmp_path):
