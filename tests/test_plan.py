@@ -6,6 +6,7 @@ count or an old answer asks it again, and a work not asked keeps its last observ
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -212,30 +213,44 @@ def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_conf
     asked before it passed."""
     from monitor import database
 
-    seen = []  # per check: whether a source was asked meanwhile, and the runs stored by then
+    seen = []  # per check: the sources started and whether one was asked meanwhile, the runs stored
     check = database.quick_check
+    started = []
+    start = collect._Run._start
+
+    def starting(self, part):
+        if part.source not in self.started:
+            started.append(part.source)
+        start(self, part)
+
+    monkeypatch.setattr(collect._Run, "_start", starting)
 
     def slow_check(conn, path):
         before = len(fake_api.requests)
         asked = True
         try:
-            wait_for(lambda: len(fake_api.requests) > before, timeout=1.0 if seen else 10.0)
+            wait_for(lambda: len(fake_api.requests) > before, timeout=1.0 if seen else 30.0)
         except AssertionError:
             asked = False
-        seen.append((asked, len(db_rows(path, "SELECT id FROM runs"))))
+        seen.append((sorted(started), asked, len(db_rows(path, "SELECT id FROM runs"))))
         check(conn, path)
 
     def run(works) -> dict[str, int]:
+        started.clear()
         config = load_config(write_config(works=works, only=("openalex", "crossref")), environ={})
         return {r.source: r.asked for r in collect.run(config).sources}
 
     assert run([DEFAULT_DOI]) == {"openalex": 1, "crossref": 1}  # a new database: checked first
+    conn = sqlite3.connect(write_config().parent / "state" / "monitor.db")
+    assert conn.execute("pragma wal_checkpoint(truncate)").fetchone()[0] == 0  # all of it in the file
+    conn.close()
     monkeypatch.setattr(database, "quick_check", slow_check)
     assert run([DEFAULT_DOI]) == {"openalex": 1, "crossref": 1}
-    assert seen == [(True, 1)]  # asked during the check; the run itself stored after it
+    # both started and asked during the check; the run itself stored after it
+    assert seen == [(["crossref", "openalex"], True, 1)]
     other = "10.1234/another-work"
     assert run([DEFAULT_DOI, other]) == {"openalex": 2, "crossref": 2}
-    assert seen[1] == (False, 2)
+    assert seen[1] == ([], False, 2)
 
 
 def test_sources_asked_ahead_about_other_works_are_stopped_and_asked_again(write_config, fake_api, monkeypatch):
