@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import sqlite_utils
@@ -70,7 +71,8 @@ def run(
     deadline = clock() + config.http.run_deadline_minutes * 60
     memory.few_arenas()  # before the sources' threads
     db, check = store.open_checking(config.database)
-    sources = _Run(db, config, now, (clock, sleep), deadline, progress or RunProgress())
+    new_run = partial(_Run, db, config, now, (clock, sleep), deadline, progress or RunProgress())
+    sources = new_run()
     try:
         with memory.few_collections():  # the sources may start while it plans (the inner one: below)
             ahead = _ask_ahead(db, config, now, sources) if check.beside else None
@@ -90,7 +92,7 @@ def run(
                     if sources.started:  # asked ahead about other works (a race at a collection's due time)
                         log.info("the works changed while the sources were asked ahead: asking again")
                         sources.close(wait=True)
-                        sources = _Run(db, config, now, (clock, sleep), deadline, progress or RunProgress())
+                        sources = new_run()
                     the_plan = plan.make(db, config, works, now(), sources.start)
                 with memory.few_collections():  # what the planning made is never scanned again
                     for result in sources.collect(the_plan, run_id, tracking.work_ids):

@@ -317,9 +317,10 @@ def settled(db: sqlite_utils.Database, config: Config, now: datetime) -> bool:
         row = rows.pop(collection.name, None)
         if row is None or row["definition"] != collection.definition or row["removed_at"]:
             return False
-        if collection.kind in NETWORK_KINDS and is_due(db, collection, row["id"], now):
-            return False
-        if collection.kind not in NETWORK_KINDS and not _as_last_read(db, collection, row["id"]):
+        if collection.kind in NETWORK_KINDS:
+            if is_due(db, collection, row["id"], now):
+                return False
+        elif not _as_last_read(db, collection, row["id"]):
             return False
     if any(not row["removed_at"] for row in rows.values()):
         return False

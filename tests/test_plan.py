@@ -235,13 +235,15 @@ def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_conf
         seen.append((sorted(started), asked, len(db_rows(path, "SELECT id FROM runs"))))
         check(conn, path)
 
+    configs = []
+
     def run(works) -> dict[str, int]:
         started.clear()
-        config = load_config(write_config(works=works, only=("openalex", "crossref")), environ={})
-        return {r.source: r.asked for r in collect.run(config).sources}
+        configs.append(load_config(write_config(works=works, only=("openalex", "crossref")), environ={}))
+        return {r.source: r.asked for r in collect.run(configs[-1]).sources}
 
     assert run([DEFAULT_DOI]) == {"openalex": 1, "crossref": 1}  # a new database: checked first
-    conn = sqlite3.connect(write_config().parent / "state" / "monitor.db")
+    conn = sqlite3.connect(configs[-1].database)
     assert conn.execute("pragma wal_checkpoint(truncate)").fetchone()[0] == 0  # all of it in the file
     conn.close()
     monkeypatch.setattr(database, "quick_check", slow_check)
