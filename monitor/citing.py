@@ -57,7 +57,7 @@ def save_list(
         seen, checked = _merge_records(db, run_id, work_id, listing, is_self_citation, response_ids, now,
                                        (citations, sightings, citers))
     if tracked_authors:
-        _flag_self_citations(db, work_id, is_self_citation, now, checked)
+        _flag_self_citations(db, work_id, is_self_citation, run_id, now, checked)
     if listing.complete:  # only a complete list can show that a work has vanished
         listed = store.rows(db,
             "SELECT cs.citation_id, e.citer_id FROM citation_sources cs "
@@ -72,7 +72,7 @@ def save_list(
                     [iso(now), row["citation_id"], listing.source],
                 )
                 ledger_history.record_changes(
-                    db, now, "citation_sources", {"gone_at": None}, {"gone_at": iso(now)},
+                    db, now, "citation_sources", {"gone_at": None}, {"gone_at": iso(now)}, run_id=run_id,
                     citer_id=row["citer_id"], work_id=work_id, citation_id=row["citation_id"],
                     source=listing.source,
                 )
@@ -90,7 +90,7 @@ def _merge_records(
     seen: set[int] = set()
     checked: dict[int, str] = {}
     for record in listing.records:
-        citer_id, merged = _upsert_citer(db, record, now, citers)
+        citer_id, merged = _upsert_citer(db, record, run_id, now, citers)
         if merged:  # rows moved between citers: what was read before the list is stale
             citations.stale = sightings.stale = citers.stale = True
         self_cite = is_self_citation(record.authors, record.author_sc)
@@ -105,7 +105,7 @@ def _merge_records(
                      "author_sc": _coalesce(ledger_bulk.flag(record.author_sc), before["author_sc"]),
                      "journal_sc": _coalesce(ledger_bulk.flag(record.journal_sc), before["journal_sc"])}
             ledger_history.record_changes(
-                db, now, "citation_sources", before, after,
+                db, now, "citation_sources", before, after, run_id=run_id,
                 citer_id=citer_id, work_id=work_id, citation_id=citation_id, source=listing.source,
             )
         seen.add(citation_id)
@@ -114,23 +114,23 @@ def _merge_records(
     return seen, checked
 
 
-def complete_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> int:
-    """Merge what a lookup says about a citing work (``monitor.enrich``) into the ledger, as a
-    list's record is merged, inside the caller's transaction; flag the self-citations its
-    authors reveal. Returns the citer's id."""
-    citer_id = upsert_citer(db, record, now)
+def complete_citer(db: sqlite_utils.Database, record: CitingRecord, run_id: int, now: datetime) -> int:
+    """Merge what a lookup in run ``run_id`` says about a citing work (``monitor.enrich``) into
+    the ledger, as a list's record is merged, inside the caller's transaction; flag the
+    self-citations its authors reveal. Returns the citer's id."""
+    citer_id = upsert_citer(db, record, run_id, now)
     for edge in list(store.rows(db,
         "SELECT e.work_id, w.doi FROM citations e JOIN works w ON w.id = e.work_id "
         "WHERE e.citer_id = ?", [citer_id],
     )):
         authors = store.work_authors(db, edge["doi"])
         if authors:
-            _flag_self_citations(db, edge["work_id"], ledger.SelfCitations(authors), now)
+            _flag_self_citations(db, edge["work_id"], ledger.SelfCitations(authors), run_id, now)
     return citer_id
 
 
 def _flag_self_citations(
-    db: sqlite_utils.Database, work_id: int, is_self_citation: ledger.SelfCitations, now: datetime,
+    db: sqlite_utils.Database, work_id: int, is_self_citation: ledger.SelfCitations, run_id: int, now: datetime,
     checked: Mapping[int, str] | None = None,
 ) -> None:
     """Check the work's citing works listed before its own authors were known (a source that
@@ -139,7 +139,7 @@ def _flag_self_citations(
     maps to: when those are the stored ones, it is not checked again."""
     checked = checked or {}
     for row in list(store.rows(db,
-        "SELECT e.id, e.citer_id, c.authors FROM citations e JOIN citers c ON c.id = e.citer_id "
+        "SELECT e.id, e.citer_id, e.first_seen_run_id, c.authors FROM citations e JOIN citers c ON c.id = e.citer_id "
         "WHERE e.work_id = ? AND e.is_self_citation = 0 AND c.authors != '[]'", [work_id],
     )):
         if checked.get(row["id"]) == row["authors"]:
@@ -147,8 +147,9 @@ def _flag_self_citations(
         if is_self_citation(json.loads(row["authors"])):
             db.execute("UPDATE citations SET is_self_citation = 1 WHERE id = ?", [row["id"]])
             ledger_history.record_changes(
-                db, now, "citations", {"is_self_citation": 0}, {"is_self_citation": 1},
-                citer_id=row["citer_id"], work_id=work_id, citation_id=row["id"],
+                db, now, "citations", {"is_self_citation": 0, "first_seen_run_id": row["first_seen_run_id"]},
+                {"is_self_citation": 1}, run_id=run_id, citer_id=row["citer_id"], work_id=work_id,
+                citation_id=row["id"],
             )
 
 
@@ -176,7 +177,8 @@ def _upsert_citation(
     changed = {column: value for column, value in after.items() if value != before[column]}
     if changed:  # none when the citation was listed at this same time already
         ledger_history.record_changes(
-            db, now, "citations", before, changed, citer_id=citer_id, work_id=work_id, citation_id=before["id"]
+            db, now, "citations", before, changed, run_id=run_id, citer_id=citer_id, work_id=work_id,
+            citation_id=before["id"],
         )
         db.execute(
             f"UPDATE citations SET {', '.join(f'{k} = ?' for k in changed)} WHERE id = ?",
@@ -193,13 +195,14 @@ def _either_known(new: int | None, old: int | None) -> int | None:
 _coalesce = _either_known  # SQL's coalesce(new, old), as the upserts say it
 
 
-def upsert_citer(db: sqlite_utils.Database, record: CitingRecord, now: datetime) -> int:
-    """Find the citing work this record describes (merging duplicates it reveals), or add it."""
-    return _upsert_citer(db, record, now)[0]
+def upsert_citer(db: sqlite_utils.Database, record: CitingRecord, run_id: int, now: datetime) -> int:
+    """Find the citing work this record describes (merging duplicates it reveals), or add it
+    (as run ``run_id``'s)."""
+    return _upsert_citer(db, record, run_id, now)[0]
 
 
 def _upsert_citer(
-    db: sqlite_utils.Database, record: CitingRecord, now: datetime, citers: CitersOfList | None = None,
+    db: sqlite_utils.Database, record: CitingRecord, run_id: int, now: datetime, citers: CitersOfList | None = None,
 ) -> tuple[int, bool]:
     """``upsert_citer``'s id, and whether rows were merged into it (``citers``: those the
     record's list may be, read before it, and kept up to date here)."""
@@ -207,7 +210,7 @@ def _upsert_citer(
     matches = _matching_citers(db, record, fresh)
     if not matches:  # one INSERT of the row an empty one would be filled into
         row = {**_EMPTY_CITER, "doi": record.doi, "is_preprint": int(ledger.is_preprint(record))}
-        row.update(_citer_changes(row, record), first_seen_at=iso(now), updated_at=iso(now))
+        row.update(_citer_changes(row, record), first_seen_at=iso(now), updated_at=iso(now), first_seen_run_id=run_id)
         values = {k: v for k, v in row.items() if v != _EMPTY_CITER.get(k, ...)}
         cursor = db.execute(
             f"INSERT INTO citers ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
@@ -219,9 +222,9 @@ def _upsert_citer(
         return citer_id, False
     citer_id = min(matches)
     for other in sorted(matches.keys() - {citer_id}):
-        _merge_citers(db, citer_id, other, now)
+        _merge_citers(db, citer_id, other, run_id, now)
     # the row as read, unless a merge changed it
-    changes = _update_citer(db, citer_id, record, now, row=matches[citer_id] if len(matches) == 1 else None)
+    changes = _update_citer(db, citer_id, record, run_id, now, row=matches[citer_id] if len(matches) == 1 else None)
     if fresh and changes and len(matches) == 1:
         fresh.changed(citer_id, changes)
     return citer_id, len(matches) > 1
@@ -270,21 +273,21 @@ def _matching_citers(
 _EMPTY_CITER: dict[str, Any] = {
     "doi": None, "preprint_doi": None, "is_preprint": 0, **dict.fromkeys(_SCALARS),
     **dict.fromkeys(("authors", *_LISTS), "[]"), "is_retracted": None, "retracted_by": None,
-    "norm_title": None, "looked_up_at": None,
+    "norm_title": None, "looked_up_at": None, "first_seen_run_id": None,
 }
 
 
 def _update_citer(
-    db: sqlite_utils.Database, citer_id: int, record: CitingRecord, now: datetime,
+    db: sqlite_utils.Database, citer_id: int, record: CitingRecord, run_id: int, now: datetime,
     row: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fill and correct a citer's attributes from a record (``row``: the citer as stored, if
-    just read); each change is kept as an event. What changed."""
+    just read); each change is kept as an event, unless run ``run_id`` added it. What changed."""
     if row is None:
         row = next(store.rows(db, "SELECT * FROM citers WHERE id = ?", [citer_id]))
     changes = _citer_changes(row, record)
     if changes:
-        ledger_history.record_changes(db, now, "citers", row, changes, citer_id=citer_id)
+        ledger_history.record_changes(db, now, "citers", row, changes, run_id=run_id, citer_id=citer_id)
         changes["updated_at"] = iso(now)
         assignments = ", ".join(f"{k} = ?" for k in changes)
         db.execute(f"UPDATE citers SET {assignments} WHERE id = ?", [*changes.values(), citer_id])
@@ -338,7 +341,7 @@ def _citer_changes(row: Mapping[str, Any], record: CitingRecord) -> dict[str, An
     return changes
 
 
-def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int, now: datetime) -> None:
+def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int, run_id: int, now: datetime) -> None:
     """Two rows turned out to be one work: move ``drop``'s citations onto ``keep``.
 
     Where both cite the same tracked work, the two links become one that keeps everything
@@ -376,11 +379,11 @@ def _merge_citers(db: sqlite_utils.Database, keep: int, drop: int, now: datetime
     db.execute("DELETE FROM citers WHERE id = ?", [drop])
     kept = next(store.rows(db, "SELECT * FROM citers WHERE id = ?", [keep]))
     first = {"first_seen_at": min(kept["first_seen_at"], old["first_seen_at"])}
-    ledger_history.record_changes(db, now, "citers", kept, first, citer_id=keep)
+    ledger_history.record_changes(db, now, "citers", kept, first, run_id=run_id, citer_id=keep)
     db.execute("UPDATE citers SET first_seen_at = ? WHERE id = ?", [first["first_seen_at"], keep])
-    _update_citer(db, keep, _as_record(old), now)
+    _update_citer(db, keep, _as_record(old), run_id, now)
     if old["preprint_doi"]:
-        _update_citer(db, keep, CitingRecord(source="", doi=old["preprint_doi"], type="preprint"), now)
+        _update_citer(db, keep, CitingRecord(source="", doi=old["preprint_doi"], type="preprint"), run_id, now)
 
 
 # One source's sighting of a link moves onto the link it merges into; where that link has a
@@ -487,7 +490,7 @@ def list_is_due(last: Mapping[str, Any] | None, count: int | None, now: datetime
 
 
 # What each ledger row carries of its citation (the rest is its citer's, whose own
-# first_seen_at comes as first_seen_at_2).
+# first_seen_at and first_seen_run_id come as first_seen_at_2 and first_seen_run_id_2).
 _EDGE_COLUMNS = ("first_seen_at", "first_seen_run_id", "is_self_citation", "is_influential", "contexts", "intents")
 
 
@@ -524,7 +527,7 @@ def ledger_rows(db: sqlite_utils.Database, doi: str, as_of: str | None = None) -
         if citer is None or edge["id"] not in sightings or (as_of is not None and edge["first_seen_at"] > as_of):
             continue
         row = {"citation_id": edge["id"], **{k: edge[k] for k in _EDGE_COLUMNS}}
-        row |= {("first_seen_at_2" if k == "first_seen_at" else k): v for k, v in citer.items()}
+        row |= {(f"{k}_2" if k in _EDGE_COLUMNS else k): v for k, v in citer.items()}
         for key in ("authors", "countries", "institutions", "fields", "contexts", "intents"):
             row[key] = json.loads(row[key])
         row["sightings"] = sightings[edge["id"]]

@@ -158,7 +158,7 @@ def _ask(
                 f"UPDATE citers SET looked_up_at = ? WHERE doi IN ({marks})", [store.iso(now()), *dois]
             )
             for record in records:
-                citing.complete_citer(db, record, now())
+                citing.complete_citer(db, record, run_id, now())
             named.update(
                 row["doi"]
                 for row in db.query(

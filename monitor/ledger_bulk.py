@@ -75,8 +75,8 @@ def save_pmids(
     pmids = [str(r.pmid) for r in records]  # every record names one (``applies``)
     known = {p: next(iter(found)) for p in pmids if (found := citers.with_pmid(p))}
     new = [p for p in pmids if p not in known]
-    db.conn.executemany("INSERT INTO citers (pmid, first_seen_at, updated_at) VALUES (?, ?, ?)",
-                        [(p, at, at) for p in new])
+    db.conn.executemany("INSERT INTO citers (pmid, first_seen_at, updated_at, first_seen_run_id) VALUES (?, ?, ?, ?)",
+                        [(p, at, at, run_id) for p in new])
     citer_ids = {**known, **_ids(db, "SELECT pmid AS k, id FROM citers WHERE pmid IN ({})", [], new)}
     before = {p: citations.row(citer_ids[p], _never) for p in pmids}
     db.conn.executemany(INSERT_CITATION, [
@@ -100,7 +100,7 @@ def save_pmids(
         seen_before = sightings.row(citation_id, _never)
         if seen_before is not None and seen_before["gone_at"] is not None:
             ledger_history.record_changes(
-                db, now, "citation_sources", seen_before, {"gone_at": None},
+                db, now, "citation_sources", seen_before, {"gone_at": None}, run_id=run_id,
                 citer_id=citer_ids[pmid], work_id=work_id, citation_id=citation_id,
                 source=listing.source,
             )

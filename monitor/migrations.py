@@ -428,3 +428,11 @@ def m013_metadata_from(db: sqlite_utils.Database) -> None:
     a source asked briefly between whole records ([sources.NAME] metadata_days) keeps the
     fields it was not asked for from its last whole record (store.carry_metadata)."""
     db.execute("ALTER TABLE observations ADD COLUMN metadata_from INTEGER REFERENCES observations(id)")
+
+
+@migrations()
+def m014_citers_first_seen_run(db: sqlite_utils.Database) -> None:
+    """The run that added each citing work (NULL for those added before this column), as
+    ``citations`` and ``citation_sources`` have: what that run fills in or corrects in a row
+    it added is part of adding it, not an event (``ledger_history.record_changes``)."""
+    db.execute("ALTER TABLE citers ADD COLUMN first_seen_run_id INTEGER REFERENCES runs(id)")

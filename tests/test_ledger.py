@@ -437,6 +437,40 @@ def test_only_changes_are_events(store_db):
     assert events(store_db) == []  # nor is the same value again
 
 
+def test_what_the_run_that_added_a_citing_work_fills_in_is_part_of_adding_it(store_db):
+    """Lists of one run describing a row the run added make no events (a cold run's fill-ins
+    were millions); the same fill-in by a later run is one."""
+    from datetime import UTC, datetime
+
+    from monitor import citing, store
+    from monitor.models import CitingList, CitingRecord, Outcome
+
+    def listed(run: int, at: datetime, source: str, **record) -> None:
+        listing = CitingList(DEFAULT_DOI, source, Outcome.OK, (CitingRecord(source, **record),), complete=True)
+        with store_db.atomic():
+            citing.save_list(store_db, run, 1, listing, [], {}, at)
+
+    first = store.start_run(store_db, datetime(2026, 1, 1, 6, tzinfo=UTC))
+    listed(first, datetime(2026, 1, 1, 6, tzinfo=UTC), "icite", pmid="444")  # merged in bulk
+    listed(first, datetime(2026, 1, 1, 6, 5, tzinfo=UTC), "europepmc", pmid="555")  # record by record
+    listed(first, datetime(2026, 1, 1, 6, 10, tzinfo=UTC), "openalex", pmid="444", doi="10.1/a",
+           title="Autophagy in T cells", venue="Immunity")
+    listed(first, datetime(2026, 1, 1, 6, 20, tzinfo=UTC), "semanticscholar", pmid="555", title="Another work",
+           is_influential=True, intents=("background",))
+    assert events(store_db) == []
+    rows = {r["pmid"]: r for r in citing.ledger_rows(store_db, DEFAULT_DOI)}
+    assert (rows["444"]["title"], rows["444"]["venue"], rows["444"]["first_seen_run_id_2"]) == (
+        "Autophagy in T cells", "Immunity", first)
+    assert (rows["555"]["is_influential"], rows["555"]["intents"]) == (1, ["background"])
+    assert rows["444"]["first_seen_run_id"] == first  # the citation's, not the citer's
+
+    later = store.start_run(store_db, datetime(2026, 1, 2, 6, tzinfo=UTC))
+    listed(later, datetime(2026, 1, 2, 6, tzinfo=UTC), "crossref", pmid="444", year=2024)
+    assert events(store_db) == ["citers.year"]
+    assert (as_of(store_db, 1)["10.1/a"]["year"], as_of(store_db, 2)["10.1/a"]["year"]) == (None, 2024)
+    assert as_of(store_db, 1)["10.1/a"]["venue"] == "Immunity"  # as its first run left it
+
+
 def test_a_past_report_keeps_the_ledger_of_its_day(write_config, invoke, fake_api, tmp_path):
     """End to end: a preprint is published and merged after the day; `report --as-of` that day
     gives the same bytes before and after, and today's report shows the journal."""
