@@ -471,6 +471,15 @@ def test_what_the_run_that_added_a_citing_work_fills_in_is_part_of_adding_it(sto
     assert as_of(store_db, 1)["10.1/a"]["venue"] == "Immunity"  # as its first run left it
 
 
+def test_a_citing_work_stored_before_citers_knew_their_run_has_its_fill_ins_kept_as_events(store_db):
+    """A row from before ``citers.first_seen_run_id`` (m014: NULL) was added by an earlier run."""
+    save(store_db, 1, "europepmc", {"pmid": "444"})
+    store_db.execute("UPDATE citers SET first_seen_run_id = NULL")
+    save(store_db, 2, "openalex", {"pmid": "444", "title": "Autophagy in T cells"})
+    assert events(store_db) == ["citers.title"]
+    assert as_of(store_db, 1)["444"]["title"] is None
+
+
 def test_a_past_report_keeps_the_ledger_of_its_day(write_config, invoke, fake_api, tmp_path):
     """End to end: a preprint is published and merged after the day; `report --as-of` that day
     gives the same bytes before and after, and today's report shows the journal."""
