@@ -21,14 +21,12 @@ neither keeps its rows and history and is marked ``works.tracked = 0`` with
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,7 +36,7 @@ from monitor import store
 from monitor.config import NETWORK_KINDS, CollectionConfig, Config, SourceConfig
 from monitor.fetching import Session
 from monitor.models import CollectionReport, Outcome, Work
-from monitor.resolvers import RESOLVERS
+from monitor.resolvers import RESOLVERS, files
 from monitor.resolvers.base import Context, Found, Resolution
 from monitor.sources import SOURCES
 
@@ -340,7 +338,7 @@ def _as_last_read(db: sqlite_utils.Database, collection: CollectionConfig, colle
             "SELECT outcome, complete, file_sha256 FROM collection_resolutions WHERE collection_id = ? "
             "ORDER BY id DESC LIMIT 1", [collection_id]), None)
         try:
-            digest = hashlib.sha256((collection.path or Path(collection.identifier)).read_bytes()).hexdigest()
+            digest = store.body_sha256(files.path_of(collection).read_bytes())
         except OSError:
             return False
         if latest and latest["outcome"] == "ok" and latest["complete"] and latest["file_sha256"] == digest:

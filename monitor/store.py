@@ -204,9 +204,14 @@ def note_moves(
             db.conn.execute("UPDATE works SET counts_moved_at = ? WHERE id = ?", [at, work_id])
 
 
+def body_sha256(body: bytes) -> str:
+    """The address of a raw body (``raw_bodies.sha256``): its SHA-256, in hex."""
+    return hashlib.sha256(body).hexdigest()
+
+
 def save_body(db: sqlite_utils.Database, body: bytes) -> str:
     """Keep a body once, by its SHA-256 (a pruned copy is restored); return the hash."""
-    digest = hashlib.sha256(body).hexdigest()
+    digest = body_sha256(body)
     if db.execute("SELECT 1 FROM raw_bodies WHERE sha256 = ? AND body IS NOT NULL", [digest]).fetchone():
         return digest  # kept already (a quiet night's answers mostly are): nothing to compress
     db.execute(

@@ -53,8 +53,13 @@ def describe(collection: CollectionConfig) -> str:
     return f"file {collection.identifier}"
 
 
+def path_of(collection: CollectionConfig) -> Path:
+    """The file a ``file`` collection reads."""
+    return collection.path or Path(collection.identifier)
+
+
 def resolve(collection: CollectionConfig, context: Context) -> Resolution:
-    path = collection.path or Path(collection.identifier)
+    path = path_of(collection)
     try:
         content = path.read_bytes()
     except FileNotFoundError:
