@@ -1,7 +1,7 @@
 """Benchmark: a cold run then a quiet run over N works, every source, against a stand-in that
 enforces each API's rate with 429s and answers after a set latency (benchmarks/standin.py).
 
-    python benchmarks/bench_scale.py --works 1000 [--speed 10] [--quiet-speed 1] [--latency 0.3] [--json out.json]
+    python benchmarks/bench_scale.py --works 1000 [--speed 10] [--quiet-speed 1] [--latency 0.3] [--json out.json] [--spans]
 
 Time is scaled by ``--speed`` (10 by default, to keep it short): the stand-in's rates and
 Crossref's concurrency limit are the published ones times 10, and so are the
@@ -158,13 +158,14 @@ def one_run(config, base: str, speed: float) -> dict:
             "most_in_flight": stats["most_in_flight"].get(result.source, 0),
             "max_requests": config.sources[result.source].max_requests,
         }
-    return {"wall_s": round(wall, 1), "cpu_s": round(cpu + writer_cpu, 1),
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu + writer_cpu, 1), "span_s": stats["span_s"],
+            "answered_per_span": stats["answered_per_span"],
             "store_cpu_s": round(writer_cpu or main_cpu, 1), "stored_in": "process" if writer_cpu else "thread",
             "run_process_cpu_s": round(cpu, 1), "http_cpu_s": round(http.seconds, 1), "sources": sources,
             "requests": sum(s["requests"] for s in sources.values())}
 
 
-def report(name: str, run: dict) -> None:
+def report(name: str, run: dict, spans: bool = False) -> None:
     print(f"\n{name} run: {run['wall_s']} s wall, {run['cpu_s']} s CPU ({run['store_cpu_s']} s of it storing, "
           f"in a {run['stored_in']}; {run['run_process_cpu_s']} s in the run's process, {run['http_cpu_s']} s of "
           f"that in HTTP exchanges), {run['requests']} requests")
@@ -172,6 +173,10 @@ def report(name: str, run: dict) -> None:
     for source, s in run["sources"].items():
         print(f"  {source:<16}{s['requests']:>9}{s['throttled']:>6}{s['wall_s']:>8}{s['floor_s']:>9}"
               f"{s['asked']:>8}{s['lists']:>7}  {s['outcome']}")
+    if spans:  # when each source was answered: where it waited (for the GIL, its counts, the store)
+        print(f"  answers per {run['span_s']} s:")
+        for source, counts in run["answered_per_span"].items():
+            print(f"  {source:<16}" + " ".join(f"{n:>4}" for n in counts))
     writer = f", a writer process's {peak_mb(resource.RUSAGE_CHILDREN):.0f} MB" if run["stored_in"] == "process" else ""
     print(f"  peak RSS so far: {peak_mb():.0f} MB{writer}", flush=True)
 
@@ -183,6 +188,7 @@ def main() -> int:
     parser.add_argument("--quiet-speed", type=float, help="the quiet run's speed (default: --speed)")
     parser.add_argument("--latency", type=float, default=0.3)
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--spans", action="store_true", help="also print each source's answers per 10 s of each run")
     args = parser.parse_args()
     os.environ.update(KEYS)
     quiet_speed = args.quiet_speed or args.speed
@@ -191,17 +197,17 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             config = load_config(write_config(Path(tmp), base, args.works, args.speed))
             cold = one_run(config, base, args.speed)
-            report("Cold", cold)  # each run's numbers as soon as it ends: a long one may be cut short
+            report("Cold", cold, args.spans)  # each run's numbers as soon as it ends: a long one may be cut short
             # the backlog of a cold start (lists, per-work sources), at a hundred times the
             # rate and 10 ms: not timed against anything
             call(f"{base}/_tune?speed=100&latency=0.01", "POST")
             catch_up = one_run(load_config(write_config(Path(tmp), base, args.works, 100, catch_up=True)), base, 100)
-            report("Catch-up (x100, 10 ms, no budget)", catch_up)
+            report("Catch-up (x100, 10 ms, no budget)", catch_up, args.spans)
             call(f"{base}/_tune?speed={quiet_speed:g}&latency={args.latency:g}", "POST")
             quiet_config = load_config(write_config(Path(tmp), base, args.works, quiet_speed))
             before = db_bytes(config.database)
             quiet = one_run(quiet_config, base, quiet_speed)
-            report("Quiet", quiet)
+            report("Quiet", quiet, args.spans)
             grown = db_bytes(config.database) - before
         # both peaks before the stand-in is reaped; their sum bounds a run's (they need not coincide)
         writer = any(run["stored_in"] == "process" for run in (cold, catch_up, quiet))

@@ -5,7 +5,8 @@ its own (so its work does not share the client's interpreter):
     python benchmarks/standin.py --works 1000 [--speed 10] [--latency 0.3]
 
 prints ``PORT <n>`` and serves until killed. ``GET /_stats`` gives per API the requests,
-the 429s and the most requests in flight; ``POST /_reset`` zeroes them; ``POST
+the 429s, the most requests in flight and the answers sent in each ``SPAN`` seconds (when a
+source was asked, and where it waited); ``POST /_reset`` zeroes them; ``POST
 /_tune?speed=S&latency=L`` changes the rates and the latency (for a catch-up run).
 
 Work ``i`` is ``10.5555/bench.{i}`` (PMID 20000000+i). Its citation count is skewed
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from tests.fakeapi.routes.europepmc import lite  # a core record as resultType=lite gives it
 
 DEFAULT = "10.1016_j.drup.2021.100752"
+SPAN = 10  # seconds: the answers per API are counted in spans of this
 REFERENCES = 40  # references each Crossref record lists: our assumption, between none deposited and the default article's 182
 PREFIX, CITING_PREFIX, PMID0, CITING_PMID0 = "10.5555/bench.", "10.5556/cite.", 20_000_000, 40_000_000
 # (published requests a second, or ours where none is; requests in flight), before --speed
@@ -180,10 +182,25 @@ class Stats:
         self.throttled: dict[str, int] = defaultdict(int)
         self.in_flight: dict[str, int] = defaultdict(int)
         self.most: dict[str, int] = defaultdict(int)
+        self.reset()
+
+    def reset(self) -> None:
+        """Counting from now: every table emptied (the caller holds the lock)."""
+        for table in (self.requests, self.throttled, self.most):
+            table.clear()
+        self.since = time.monotonic()
+        self.spans: dict[str, list[int]] = defaultdict(list)  # requests answered per SPAN seconds
+
+    def answered(self, api: str) -> None:
+        spans = self.spans[api]
+        at = int((time.monotonic() - self.since) // SPAN)
+        spans.extend([0] * (at + 1 - len(spans)))
+        spans[at] += 1
 
     def as_dict(self) -> dict:
         with self.lock:
-            return {"requests": dict(self.requests), "throttled": dict(self.throttled), "most_in_flight": dict(self.most)}
+            return {"requests": dict(self.requests), "throttled": dict(self.throttled), "most_in_flight": dict(self.most),
+                    "span_s": SPAN, "answered_per_span": dict(self.spans)}
 
 
 def main() -> None:
@@ -225,8 +242,7 @@ def main() -> None:
                 return self.send(200, json.dumps(stats.as_dict()))
             if api == "_reset":
                 with stats.lock:
-                    for table in (stats.requests, stats.throttled, stats.most):
-                        table.clear()
+                    stats.reset()
                 return self.send(200, "{}")
             if api == "_tune":
                 asked = parse_qs(parts.query)
@@ -250,6 +266,8 @@ def main() -> None:
                                "x-rate-limit-limit": str(int(LIMITS["crossref"][0] * args.speed)),
                                "x-rate-limit-interval": "1s"}
                 self.send(status, text, headers)
+                with stats.lock:
+                    stats.answered(api)
             finally:
                 with stats.lock:
                     stats.in_flight[api] -= 1
