@@ -5,7 +5,8 @@ The tracked works are ``[[works]]`` and the members of every collection, as
 works each source is asked about (its refresh policy and budget), and this module only
 carries the plan out. Where refreshing them will change nothing (``membership.settled``),
 the sources are planned, and start asking, while the database is checked, before anything
-of the run is stored (``_ask_ahead``).
+of the run is stored (``_ask_ahead``); a source that lists citing works asks once this thread
+has read its last lists, after the check.
 
 Sources run concurrently, each in its own thread with its own connection pool (and its
 requests ``max_concurrency`` at a time: monitor/source_job.py), so the slowest source sets
