@@ -105,6 +105,7 @@ class InProcess:
             theirs.close()
         self.conn = Connection(ours.detach())
         self.waiting = 0  # requests sent and not yet answered
+        self.give_back = memory.Every()  # what the chunks sent freed in the run's process
         try:  # answered with the first request's answer: the sources start meanwhile
             self._send(("open", str(path), run_id))
         except BaseException:
@@ -116,6 +117,7 @@ class InProcess:
         self._send(("save", report, now, {doi: self.work_ids[doi] for doi in dois}))
         while self.waiting > AHEAD:
             self._answer()
+        self.give_back()
 
     def settle(self) -> None:
         self._call(("settle",))
