@@ -5,8 +5,8 @@ its own (so its work does not share the client's interpreter):
     python benchmarks/standin.py --works 1000 [--speed 10] [--latency 0.3]
 
 prints ``PORT <n>`` and serves until killed. ``GET /_stats`` gives per API the requests,
-the 429s, the most requests in flight and the answers sent in each ``SPAN`` seconds (when a
-source was asked, and where it waited); ``POST /_reset`` zeroes them; ``POST
+the 429s, the most requests in flight and the answers other than 429s sent in each ``SPAN``
+seconds (when a source was asked, and where it waited); ``POST /_reset`` zeroes them; ``POST
 /_tune?speed=S&latency=L`` changes the rates and the latency (for a catch-up run).
 
 Work ``i`` is ``10.5555/bench.{i}`` (PMID 20000000+i). Its citation count is skewed
@@ -189,7 +189,7 @@ class Stats:
         for table in (self.requests, self.throttled, self.most):
             table.clear()
         self.since = time.monotonic()
-        self.spans: dict[str, list[int]] = defaultdict(list)  # requests answered per SPAN seconds
+        self.spans: dict[str, list[int]] = defaultdict(list)  # answers other than 429s per SPAN seconds
 
     def answered(self, api: str) -> None:
         spans = self.spans[api]

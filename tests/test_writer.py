@@ -146,8 +146,7 @@ def test_each_chunk_goes_to_the_writer_process_with_its_own_works_ids_only(tmp_p
 def test_the_runs_process_gives_back_what_each_chunk_freed_whichever_writer_stores_it(tmp_path, monkeypatch, kind):
     """Both writers give the C library's free memory back in the run's process as chunks go
     by (``memory.Every``: at most every few seconds): the answers a chunk held are freed
-    there, whether it is stored in the run's thread or handed to a writer process. Without
-    it, a run's resident memory at 100,000 works is its high-water mark."""
+    there, whether it is stored in the run's thread or handed to a writer process."""
     from monitor import memory
 
     calls = []
