@@ -72,10 +72,10 @@ def session_for(source: SourceConfig, client: httpx.Client, config: Config, **kw
 def chunk_size(source: SourceConfig) -> int:
     """Works a chunk holds: requests enough that waiting for a chunk's last answer costs
     little (every place in flight busy four times over), within a memory bound (a batched
-    source's answers are large, a per-work source's small), but never fewer than two
-    requests hold: a smaller chunk would cost requests (Semantic Scholar asks about 500 works
-    at once), and one of a single request takes one of the store's turns (the fair queue's)
-    for a single answer: Semantic Scholar's counts at 100,000 works took 80-110 s in
+    source's answers are large, a per-work source's small), but never fewer works than two
+    of its requests ask about: fewer would cost requests (Semantic Scholar asks about 500
+    works at once), and a chunk of one request takes one of the store's turns (the fair
+    queue's) for a single answer: Semantic Scholar's counts at 100,000 works took 80-110 s in
     chunks of one request where its rate allows 20, 60-70 s in chunks of two."""
     spec = SOURCES[source.name].SPEC
     requests = max(CHUNK_REQUESTS, 4 * source.max_concurrency)
