@@ -30,7 +30,7 @@ import sqlite_utils
 
 from monitor.config import Config, SourceConfig
 from monitor.models import Outcome, Work
-from monitor.sources import SOURCES
+from monitor.sources import SOURCES, lists_per_request
 
 ANSWERS = (Outcome.OK.value, Outcome.NOT_FOUND.value)  # what counts as an answer
 
@@ -172,7 +172,7 @@ def make(
     sources that may take longest are planned first, each handed to ``on_planned`` as
     it is planned (a run starts asking it then: the slowest sets the run's length)."""
     planned = {}
-    for source in longest_first(db, config.enabled_sources, len(works)):
+    for source in longest_first(db, config.enabled_sources, len(works), config.citing.enabled):
         planned[source.name] = plan_source(db, config, source, works, now)
         if on_planned:
             on_planned(planned[source.name])
@@ -181,11 +181,12 @@ def make(
 
 
 def longest_first(
-    db: sqlite_utils.Database | None, sources: Iterable[SourceConfig], works: int
+    db: sqlite_utils.Database | None, sources: Iterable[SourceConfig], works: int, listing: bool = True
 ) -> list[SourceConfig]:
     """``sources``, those whose part of a run may take longest first, at the source's rate:
     as many requests as it sent in the last run that ended, or, not known, as many as a
-    request per batch of ``works`` (within ``max_requests``)."""
+    request per batch of ``works`` and, ``listing``, a list of each where lists cost
+    requests (within ``max_requests``: a first run's lists may take a source's budget)."""
     last: Any = {}
     if db is not None:
         row = db.execute("SELECT summary FROM runs WHERE summary IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
@@ -198,7 +199,10 @@ def longest_first(
         entry = last.get(source.name) if isinstance(last, dict) else None
         requests = entry.get("requests") if isinstance(entry, dict) else None
         if not isinstance(requests, int):
-            requests = min(-(-works // max(1, SOURCES[source.name].SPEC.batch_size)), source.max_requests)
+            requests = -(-works // max(1, SOURCES[source.name].SPEC.batch_size))
+            if listing and (per := lists_per_request(source.name)):
+                requests += -(-works // per)
+            requests = min(requests, source.max_requests)
         return requests / source.requests_per_second
 
     return sorted(sources, key=seconds, reverse=True)

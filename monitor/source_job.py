@@ -41,7 +41,7 @@ from monitor.models import (
     worst_outcome,
 )
 from monitor.plan import SourcePlan
-from monitor.sources import SOURCES
+from monitor.sources import SOURCES, lists_per_request
 from monitor.sources.base import chunks, failed_list, not_configured
 
 log = logging.getLogger(__name__)
@@ -205,8 +205,7 @@ def run_source(
     module = SOURCES[source.name]
     started = time.monotonic()
     tally = Tally(source.name, plan.tracked)
-    lists_per_request = 50 if hasattr(module, "fetch_citing_batch") else 1
-    cap = None if session.budget is None else session.budget * lists_per_request
+    cap = None if session.budget is None else session.budget * max(1, lists_per_request(source.name))
     queue = ListQueue(source.name, module.SPEC.list_keys, cap)
     if not plan.configured:  # its works that do not say so yet are told; no request
         report = unconfigured(source, plan.works, config)

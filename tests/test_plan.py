@@ -90,6 +90,20 @@ def test_the_sources_that_may_take_longest_are_planned_first(config, tmp_path):
     assert names() == ["unpaywall", "crossref", "openalex"]  # not as a run leaves it: the bound
 
 
+def test_a_first_run_counts_the_lists_that_cost_requests_in_how_long_a_source_may_take(config):
+    """Semantic Scholar counts 500 works a request but asks each work's list alone: on a
+    first run its lists, not its counts, make it the longest (within its budget)."""
+    rates = (("semanticscholar", 1.0, 3000), ("unpaywall", 5.0, 3000), ("openalex", 10.0, 3000), ("icite", 1.0, 3000))
+    sources = [replace(config.sources[name], requests_per_second=rate, max_requests=budget)
+               for name, rate, budget in rates]
+    names = lambda listing: [s.name for s in plan.longest_first(None, sources, 1000, listing)]
+    # 2 + 1000 at 1 a second; 1000 at 5; 5 at 1 (its lists come with its counts); 10 + 1000 / 50 at 10
+    assert names(True) == ["semanticscholar", "unpaywall", "icite", "openalex"]
+    assert names(False) == ["unpaywall", "icite", "semanticscholar", "openalex"]  # 200, 5, 2 and 1 seconds
+    sources[0] = replace(sources[0], max_requests=100)
+    assert names(True)[:2] == ["unpaywall", "semanticscholar"]  # 200 s, then its budget's 100
+
+
 def test_a_source_without_its_key_is_not_configured_once_not_at_every_run(config, tmp_path):
     db = store.open_db(config.database)
     assert len(plan.make(db, config, WORKS, NOW)["altmetric"].works) == 5  # no key: not configured
