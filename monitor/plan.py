@@ -102,6 +102,7 @@ class SourcePlan:
     configured: bool = True  # False: no key or contact; its works get not_configured
     brief: frozenset[str] = frozenset()  # DOIs of the works asked briefly (``briefly``)
     metadata_days: float = 0.0  # its whole record of a work read again once this old
+    lists_stored: bool = True  # False: it lists citing works at a cost and has none stored yet
 
     @property
     def waiting(self) -> int:
@@ -259,6 +260,10 @@ def plan_source(
     cap = len(due) if not configured else source.max_requests * per_request
     asked = [work for _, _, work in due[:cap]]
     brief = briefly(asked, states, source.metadata_days, now) if whole and configured else frozenset()
+    lists_stored = db is None or not config.citing.enabled or not lists_per_request(source.name) or (
+        db.execute("SELECT 1 FROM citing_fetches WHERE source = ? AND outcome = 'ok' AND complete = 1 LIMIT 1",
+                   [source.name]).fetchone() is not None
+    )
     return SourcePlan(
         source=source.name,
         # whole records first: a request asks either briefly or whole, so they batch apart
@@ -272,6 +277,7 @@ def plan_source(
         configured=configured,
         brief=brief,
         metadata_days=source.metadata_days if whole else 0.0,
+        lists_stored=lists_stored,
     )
 
 

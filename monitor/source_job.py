@@ -9,7 +9,11 @@ memory is bounded by chunks, not by the works tracked. The lists that cost reque
 after every count, the most urgent first (a count that changed, then a work never listed,
 then the oldest list), within what is left of the run's ``max_requests``, as one stream
 stored in parts of about ``LIST_RECORDS`` records or ``LIST_BYTES`` of answers, each with
-exactly its answers: lists the budget leaves are asked at a later run.
+exactly its answers: lists the budget leaves are asked at a later run. But where the
+source has no list stored yet (its first run), every list is as urgent as another, and
+the order is the order counted: each is asked as soon as it is counted, beside the counts
+(``ListQueue.stream``), within the budget less what the counts need, so that a source
+whose counts are slow to come (the run's process busy) keeps its rate busy with lists.
 """
 
 from __future__ import annotations
@@ -105,13 +109,16 @@ class Tally:
     citations: int | None = None
     lists: int = 0
 
+    lock: threading.Lock = field(default_factory=threading.Lock)  # counts and lists may come at once
+
     def add(self, report: SourceReport) -> None:
-        for obs in report.observations:
-            self.outcomes[obs.outcome] += 1
-            if obs.message:
-                self.messages.setdefault(obs.outcome, obs.message)
-            self.citations = obs.citations
-        self.lists += len(report.citing)
+        with self.lock:
+            for obs in report.observations:
+                self.outcomes[obs.outcome] += 1
+                if obs.message:
+                    self.messages.setdefault(obs.outcome, obs.message)
+                self.citations = obs.citations
+            self.lists += len(report.citing)
 
     def result(self, session: Session, started: float, fallback: Outcome = Outcome.OK) -> SourceResult:
         asked = sum(self.outcomes.values())
@@ -150,19 +157,43 @@ class ListQueue:
     counts: array[int] = field(default_factory=lambda: array("q"))
     ids: list[tuple[Any, ...]] = field(default_factory=list)
 
-    lock: threading.Lock = field(default_factory=threading.Lock)  # chunks are counted two at once
+    streamed: int = 0  # the first places noted, asked while counting (``stream``)
+    counting: bool = True
+    changed: threading.Condition = field(default_factory=threading.Condition)  # chunks are counted two at once
 
     def note(self, priority: tuple[int, str], work: Work, obs: Observation) -> None:
         group, fetched_at = priority  # the group first (0, 1, 2), then the oldest list
         age = datetime.fromisoformat(fetched_at).timestamp() if fetched_at else 0.0
         ids = tuple(obs.metadata.get(k) for k in self.keys)
-        with self.lock:
+        with self.changed:
             self.urgency.append(group * URGENCY_GROUP + age)
             self.works.append(work)
             self.counts.append(-1 if obs.citations is None else obs.citations)
             self.ids.append(ids)
             if self.cap is not None and len(self.works) >= 2 * max(self.cap, 1000):
                 self._keep(self._order()[: self.cap])
+            self.changed.notify_all()
+
+    def all_noted(self) -> None:
+        """Every list due is noted: ``stream`` ends, ``in_order`` gives the rest."""
+        with self.changed:
+            self.counting = False
+            self.changed.notify_all()
+
+    def stream(self, allowed: Callable[[], bool]) -> Iterator[tuple[Work, Observation]]:
+        """While the works are counted: each list as it is noted, in that order, while
+        ``allowed`` and within ``cap``. Only for a source with no list stored: its lists
+        are all of one urgency (never fetched), so these are those ``in_order`` would give
+        first, and it gives the others after."""
+        while True:
+            with self.changed:
+                self.changed.wait_for(lambda: self.streamed < len(self.works) or not self.counting)
+                if not self.counting or (self.cap is not None and self.streamed >= self.cap) or not allowed():
+                    return
+                place = self.streamed
+                self.streamed += 1
+                pair = self._pair(place)
+            yield pair
 
     def _order(self) -> list[int]:
         """Places, the most urgent first; among equals, the first noted first."""
@@ -179,11 +210,16 @@ class ListQueue:
         """(work, its count's observation as the list needs it), the most urgent first, no
         more than ``cap``; each made as it is asked for, so only a chunk is held at a time."""
         order = self._order()
-        for i in order if self.cap is None else order[: self.cap]:
-            metadata = {k: v for k, v in zip(self.keys, self.ids[i]) if v is not None}
-            count = self.counts[i]
-            yield (self.works[i], Observation(self.works[i].doi, self.source, Outcome.OK,
-                                              citations=None if count < 0 else count, metadata=metadata))
+        if self.streamed:  # the first noted, asked while counting: as urgent as the others, noted first
+            order = [i for i in order if i >= self.streamed]
+        for i in order if self.cap is None else order[: max(0, self.cap - self.streamed)]:
+            yield self._pair(i)
+
+    def _pair(self, i: int) -> tuple[Work, Observation]:
+        metadata = {k: v for k, v in zip(self.keys, self.ids[i]) if v is not None}
+        count = self.counts[i]
+        return (self.works[i], Observation(self.works[i].doi, self.source, Outcome.OK,
+                                           citations=None if count < 0 else count, metadata=metadata))
 
 
 def run_source(
@@ -220,16 +256,37 @@ def run_source(
         lists = last_lists([w.doi for w in chunk]) if listing else {}
         return fetch_works(module, session, chunk, config, now, lists, queue)
 
-    # each chunk stored as it ends: a slow last answer holds up its chunk, not the next ones
-    chunked = chunks(plan.works, chunk_size(source))
-    for report in session.map(count, chunked, places=counting_chunks(source), ordered=False):
-        tally.add(report)
-        deliver(report)
-    if counted:
-        counted()
+    lister = None
+    if listing and not plan.lists_stored and lists_per_request(source.name):  # its first lists
+        reserved = -(-len(plan.works) // plan.per_request) + source.max_concurrency * config.citing.max_pages  # the counts'
+        pairs = queue.stream(lambda: session.budget is None or session.requests + reserved < session.budget)
+        lister = threading.Thread(target=_list_beside, args=(module, session, pairs, tally, deliver),
+                                  name=f"{source.name}-lists", daemon=True)
+        lister.start()
+    try:
+        # each chunk stored as it ends: a slow last answer holds up its chunk, not the next ones
+        chunked = chunks(plan.works, chunk_size(source))
+        for report in session.map(count, chunked, places=counting_chunks(source), ordered=False):
+            tally.add(report)
+            deliver(report)
+        queue.all_noted()
+        if counted:
+            counted()  # its lists asked meanwhile may still come
+    finally:
+        queue.all_noted()
+        if lister:
+            lister.join()
+    _list(module, session, _while_allowed(session, queue.in_order()), tally, deliver)
+    return tally.result(session, started)
+
+
+def _list(
+    module: ModuleType, session: Session, pairs: Iterable[_Pair], tally: Tally, deliver: Callable[[SourceReport], None]
+) -> None:
+    """The lists of ``pairs``, delivered in parts as they come, asking on."""
     group: list[CitingList] = []
     records = 0
-    for unit in fetch_lists(module, session, _while_allowed(session, queue.in_order())):
+    for unit in fetch_lists(module, session, pairs):
         group += unit
         records += sum(1 + len(listing.records) for listing in unit)
         if records >= LIST_RECORDS or session.held_bytes() >= LIST_BYTES:  # stored in parts, asking on
@@ -237,7 +294,17 @@ def run_source(
             group, records = [], 0
     if group or session.exchanges:
         _deliver_lists(session, group, tally, deliver)
-    return tally.result(session, started)
+
+
+def _list_beside(
+    module: ModuleType, session: Session, pairs: Iterable[_Pair], tally: Tally, deliver: Callable[[SourceReport], None]
+) -> None:
+    """``_list`` in a thread of its own, beside the counts; a bug ends it, not the source
+    (the lists it did not ask stay due)."""
+    try:
+        _list(module, session, _while_allowed(session, pairs), tally, deliver)
+    except Exception:
+        log.exception("%s: unexpected failure listing citing works", session.source.name)
 
 
 def _while_allowed(session: Session, pairs: Iterable[_Pair]) -> Iterator[_Pair]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -231,3 +232,75 @@ def test_lists_stored_in_parts_keep_the_answers_they_came_from(write_config, fak
         "LEFT JOIN responses r ON r.id = cs.response_id")
     assert {row["source"] for row in rows} == set(listing)
     assert all(row["answered_by"] == row["source"] for row in rows)  # none lost its provenance
+
+
+def test_a_first_runs_lists_stream_as_noted_and_the_rest_come_after_within_the_cap():
+    """A source with no list stored has every list as urgent as another (never fetched):
+    each is asked as soon as it is noted, while the others are counted; what the stream
+    did not take comes after, in order, and the two never ask a list twice nor pass the cap."""
+    from monitor.source_job import ListQueue
+
+    queue = ListQueue("semanticscholar", ("paperId",), cap=5)
+    note = lambda doi: queue.note((1, ""), Work(doi), Observation(doi, "semanticscholar", Outcome.OK, citations=2))
+    allowed = [True]
+    streamed: list[str] = []
+    note("w0")
+    stream = threading.Thread(target=lambda: streamed.extend(w.doi for w, _ in queue.stream(lambda: allowed[0])))
+    stream.start()
+    wait_for(lambda: streamed == ["w0"], timeout=5)  # asked while the others are still counted
+    note("w1")
+    wait_for(lambda: streamed == ["w0", "w1"], timeout=5)
+    allowed[0] = False  # the budget left is the counts': the stream ends at the next list
+    note("w2")
+    stream.join(5)
+    assert not stream.is_alive() and streamed == ["w0", "w1"]
+    for doi in ("w3", "w4", "w5"):
+        note(doi)
+    queue.all_noted()
+    assert [w.doi for w, _ in queue.in_order()] == ["w2", "w3", "w4"]  # 5 in all: the cap
+    assert list(queue.stream(lambda: True)) == []  # once all are noted, a stream asks nothing
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_sources_first_lists_are_asked_beside_its_counts(write_config, fake_api, monkeypatch, first):
+    """Where a source has no list stored (its first run), a chunk of counts slow to come no
+    longer holds up the lists of the chunks counted before it; once it has lists stored, the
+    most urgent come first, so every list waits for every count. The lists are the same."""
+    from monitor import plan, source_job
+    from monitor.sources import opencitations as source
+    from tests.fakeapi.routes import opencitations
+
+    monkeypatch.setattr(source_job, "CHUNK_REQUESTS", 2)
+    monkeypatch.setattr(source_job, "CHUNK_WORKS", (2, 2))
+    works = [Work(DEFAULT_DOI)] + [Work(f"10.9999/beside.{i}") for i in range(3)]
+    for work in works[1:]:
+        fake_api.records[opencitations.CITING][work.doi] = fake_api.records[opencitations.CITING][DEFAULT_DOI]
+        opencitations.set_count(fake_api, work.doi, 3)
+    listed_meanwhile = []
+    count = source.fetch
+
+    def slow_second_chunk(asked, session):
+        if asked[0].doi == works[2].doi:  # waits for a list: there is one only if lists go beside
+            listed_meanwhile.append(seen_within(lambda: fake_api.hits("opencitations", "/citations/"), 2.0))
+        return count(asked, session)
+
+    monkeypatch.setattr(source, "fetch", slow_second_chunk)
+    config = load_config(write_config(only=("opencitations",)), environ={})
+    part = plan.SourcePlan("opencitations", tuple(works), 4, 4, (), 0.0, 100, 1, lists_stored=not first)
+    delivered = []
+    with make_client(None, config.http) as client:
+        session = source_job.session_for(config.sources["opencitations"], client, config)
+        result = source_job.run_source(config.sources["opencitations"], part, session, config, delivered.append, lambda dois: {})
+    assert listed_meanwhile == [first]
+    listed = sorted(listing.doi for report in delivered for listing in report.citing)
+    assert listed == sorted(w.doi for w in works) and result.lists == 4  # each once, none lost
+    assert len(fake_api.hits("opencitations", "/citations/")) == 4
+
+
+def seen_within(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -174,6 +174,25 @@ def test_a_list_the_budget_left_brings_its_work_back_before_its_count_is_old(con
     assert dict(part.reasons) == {"unlisted": 3}
 
 
+def test_a_plan_says_whether_a_source_has_a_list_stored_yet(config, tmp_path):
+    """A source that lists citing works at a cost and has none stored asks its lists beside
+    its counts (source_job): every one is as urgent as another. A failed or incomplete
+    list does not count; a source whose lists are free (iCite) or that lists none, and
+    every source when lists are off, are never so planned."""
+    db = store.open_db(config.database)
+    stored = lambda name, cfg=config: plan.plan_source(db, cfg, cfg.sources[name], WORKS, NOW).lists_stored
+    assert not stored("semanticscholar") and not stored("openalex")
+    assert stored("icite") and stored("unpaywall")
+    observe(db, NOW - timedelta(days=1), "semanticscholar", {WORKS[0].doi: Outcome.OK})
+    run_id = db.execute("SELECT max(id) FROM runs").fetchone()[0]
+    for outcome, complete in (("ok", 0), ("error", 1), ("ok", 1)):
+        assert not stored("semanticscholar")
+        db.execute("INSERT INTO citing_fetches (run_id, work_id, source, fetched_at, outcome, complete, items) "
+                   "VALUES (?, 1, 'semanticscholar', ?, ?, ?, 0)", [run_id, store.iso(NOW), outcome, complete])
+    assert stored("semanticscholar") and not stored("openalex")
+    assert stored("openalex", replace(config, citing=replace(config.citing, enabled=False)))
+
+
 def test_the_pmid_sources_wait_only_for_a_pmid_this_run_may_bring(config, tmp_path):
     """iCite and PubMed start with the others when no PMID is awaited: each work has one, or
     every source that may give one answered about it before; a work no source has answered
