@@ -7,6 +7,7 @@ get back an ``Exchange`` (the stored record of the response), or a
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import ssl
@@ -130,6 +131,11 @@ class FetchFailure(Exception):
         return self.timed_out or status in DIVISIBLE_STATUSES
 
 
+# Set in a thread that asks citing lists while its source still counts (source_job): its
+# requests, and those of the calls it hands to ``Session.map``, leave ``Session.reserved``.
+beside_counts: contextvars.ContextVar[bool] = contextvars.ContextVar("beside_counts", default=False)
+
+
 class BudgetSpent(FetchFailure):
     """The run's ``max_requests`` for the source is spent: the request was not sent, and the
     works it was for are not asked this run (they keep their last observation)."""
@@ -202,6 +208,7 @@ class Session:
         self.limiter = RateLimiter(source.requests_per_second, clock=clock, sleep=sleep)
         self.gate = Gate(source.max_concurrency)
         self.budget = budget  # requests this run may still send; None: no cap
+        self.reserved = 0  # of them, those a request ``beside_counts`` may not take
         self.progress = progress
         self.exchanges: list[Exchange] = []
         self._held = 0  # the bytes of ``exchanges``' bodies (held_bytes)
@@ -274,11 +281,11 @@ class Session:
         with ThreadPoolExecutor(workers, thread_name_prefix=f"{self.source.name}-") as pool:
             try:
                 for item in items:
-                    if len(pending) < window:
-                        pending.append(pool.submit(call, item))
+                    if len(pending) < window:  # each call in this thread's context (``beside_counts``)
+                        pending.append(pool.submit(contextvars.copy_context().run, call, item))
                         continue
                     done = next_done()
-                    pending.append(pool.submit(call, item))  # its place goes on while it is handed over
+                    pending.append(pool.submit(contextvars.copy_context().run, call, item))  # its place goes on meanwhile
                     yield self._handed(done)
                 while pending:
                     yield self._handed(next_done())
@@ -489,9 +496,11 @@ class Session:
         return self.budget is not None and self.requests >= self.budget
 
     def _spend(self) -> None:
-        """Count the request against the run's budget; raise BudgetSpent if none is left."""
+        """Count the request against the run's budget; raise BudgetSpent if none is left
+        (for a request ``beside_counts``, none but those ``reserved`` for the counts)."""
         with self.lock:
-            if self.spent:
+            held = self.reserved if beside_counts.get() else 0
+            if self.budget is not None and self.requests + held >= self.budget:
                 raise BudgetSpent(
                     Outcome.OK,
                     f"not asked: the run's budget of {self.budget} requests to "

@@ -34,7 +34,7 @@ import httpx
 from monitor import citing
 from monitor.config import Config, SourceConfig
 from monitor.errors import MalformedResponse, WrongWork
-from monitor.fetching import BudgetSpent, FetchFailure, Session, utcnow
+from monitor.fetching import BudgetSpent, FetchFailure, Session, beside_counts, utcnow
 from monitor.models import (
     CitingList,
     Observation,
@@ -258,8 +258,8 @@ def run_source(
 
     lister = None
     if listing and not plan.lists_stored and lists_per_request(source.name):  # its first lists
-        reserved = -(-len(plan.works) // plan.per_request) + source.max_concurrency * config.citing.max_pages  # the counts'
-        pairs = queue.stream(lambda: session.budget is None or session.requests + reserved < session.budget)
+        session.reserved = -(-len(plan.works) // plan.per_request)  # the counts' requests, at least
+        pairs = queue.stream(lambda: session.budget is None or session.requests + session.reserved < session.budget)
         lister = threading.Thread(target=_list_beside, args=(module, session, pairs, tally, deliver),
                                   name=f"{source.name}-lists", daemon=True)
         lister.start()
@@ -301,6 +301,7 @@ def _list_beside(
 ) -> None:
     """``_list`` in a thread of its own, beside the counts; a bug ends it, not the source
     (the lists it did not ask stay due)."""
+    beside_counts.set(True)  # its requests leave the counts theirs
     try:
         _list(module, session, _while_allowed(session, pairs), tally, deliver)
     except Exception:

@@ -315,6 +315,37 @@ def test_the_run_budget_is_shared_and_spent_requests_are_not_sent():
     assert not s.stopped  # a spent budget is not a failing source
 
 
+def test_lists_asked_beside_the_counts_leave_the_counts_their_part_of_the_budget():
+    """A source's first lists go while it still counts (source_job): their requests, and
+    those of the calls they hand to ``map``, stop short of what is ``reserved``; the
+    counts' requests may take the whole budget."""
+    import threading
+
+    from monitor.fetching import beside_counts
+
+    server = Server(lambda r: httpx.Response(200, json={}))
+    s = session(server, 2, budget=6)
+    s.reserved = 3
+
+    def lists() -> list[object]:
+        beside_counts.set(True)
+        return list(s.map(lambda i: budgeted(lambda: s.get(f"/list/{i}")), range(5)))
+
+    def budgeted(ask):
+        try:
+            return ask().status_code
+        except BudgetSpent:
+            return "spent"
+
+    got: list[object] = []
+    lister = threading.Thread(target=lambda: got.extend(lists()))
+    lister.start()
+    lister.join(10)
+    assert got.count(200) == 3 and got.count("spent") == 2  # 6 less the 3 reserved
+    assert [budgeted(lambda i=i: s.get(f"/count/{i}")) for i in range(4)] == [200, 200, 200, "spent"]
+    assert beside_counts.get() is False  # this thread's context untouched
+
+
 @pytest.mark.parametrize("concurrency, chunks", [(2, 2), (20, 3), (64, 3)])
 def test_a_source_allowed_many_requests_at_once_asks_more_chunks_at_once(concurrency, chunks):
     """Scopus's chunks are 400 works, 16 requests: two of them keep 2 places busy, not 20."""
