@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import random
-import ssl
 import threading
 import time
 from collections import deque
@@ -23,8 +22,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from monitor import __version__
-from monitor.deadline import BodyTooLarge, bound_by_deadlines, read_body, within
+from monitor.deadline import BodyTooLarge, read_body, within
+from monitor.http_client import MAX_REDIRECTS, make_client, tls_context, user_agent  # noqa: F401 - as before
 from monitor.models import Exchange, Outcome
 from monitor.pacing import (  # noqa: F401 - fetching.RateLimiter, .reset_seconds, as before
     Gate,
@@ -57,7 +56,6 @@ KEPT_HEADERS = (
     "x-dailyratelimit-remaining",
 )
 MAX_BACKOFF_SECONDS = 60.0
-MAX_REDIRECTS = 5
 FAILURES_TO_STOP = 3  # failed requests in a row that stop a source for the rest of the run
 MAX_BODY_BYTES = 256 * 1024 * 1024  # far above any answer we parse (OpenCitations' largest)
 # A batch refused as too long or too big, or one the server gave up on, is asked again in halves.
@@ -68,47 +66,6 @@ R = TypeVar("R")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def user_agent(contact_email: str | None) -> str:
-    contact = f"; mailto:{contact_email}" if contact_email else ""
-    return f"citation-monitor/{__version__} (https://pypi.org/project/citation-monitor/{contact})"
-
-
-def make_client(contact_email: str | None, http: HttpConfig, connections: int = 20) -> httpx.Client:
-    """An HTTP client: each source's own in a run, or the one of the collections' resolvers
-    and the citing-work lookups.
-
-    ``connections``: how many requests may be in flight at once through it (a source's
-    ``max_concurrency``, or the sum of them: the sources' gates bound it, not the pool);
-    that many connections are kept open for the next request, so none pays for a new one.
-    Its connections honour the wall-clock deadline of each request (``deadline.within``).
-    """
-    client = httpx.Client(
-        verify=tls_context(),
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections),
-        headers={"User-Agent": user_agent(contact_email), "Accept": "application/json"},
-        timeout=httpx.Timeout(http.timeout_seconds, connect=min(10.0, http.timeout_seconds)),
-        follow_redirects=True,
-        max_redirects=MAX_REDIRECTS,
-    )
-    if not bound_by_deadlines(client):
-        log.debug("a connection pool without a network backend: only bodies are bounded")
-    return client
-
-
-_tls_lock = threading.Lock()
-_tls: list[ssl.SSLContext] = []
-
-
-def tls_context() -> ssl.SSLContext:
-    """The process's one TLS context (certificates verified, as httpx's default), shared by
-    its clients: each of its own would parse the CA bundle again (~50 ms of CPU and a few
-    MB each, and a run makes a client per source)."""
-    with _tls_lock:
-        if not _tls:
-            _tls.append(httpx.create_ssl_context())
-        return _tls[0]
 
 
 class FetchFailure(Exception):
@@ -209,6 +166,7 @@ class Session:
         self.gate = Gate(source.max_concurrency)
         self.budget = budget  # requests this run may still send; None: no cap
         self.reserved = 0  # of them, those a request ``beside_counts`` may not take
+        self._beside = threading.Lock()  # one request beside the counts looks for a free moment at a time
         self.progress = progress
         self.exchanges: list[Exchange] = []
         self._held = 0  # the bytes of ``exchanges``' bodies (held_bytes)
@@ -476,7 +434,15 @@ class Session:
 
     def _pace(self, ends: float) -> None:
         """Wait for this request's moment at the source's pace; a pause another thread sets
-        meanwhile (a 429, a spent quota) is waited out too."""
+        meanwhile (a 429, a spent quota) is waited out too. A request ``beside_counts`` takes
+        only the pace the counts leave: it books a moment only once no more than one is
+        booked ahead of it."""
+        if beside_counts.get():
+            with self._beside:
+                while (ahead := self.limiter.next_at - self.clock()) > self.limiter.interval:
+                    if self.clock() + ahead > ends:
+                        raise self._out_of_time(None, ahead)
+                    self.sleep(self.limiter.interval)
         pauses = self.limiter.pauses
         slot = self.limiter.reserve()
         while True:
