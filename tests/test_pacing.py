@@ -346,6 +346,39 @@ def test_lists_asked_beside_the_counts_leave_the_counts_their_part_of_the_budget
     assert beside_counts.get() is False  # this thread's context untouched
 
 
+def test_a_list_asked_beside_the_counts_takes_only_the_pace_they_leave():
+    """Its source's counts booked half a second of moments ahead: the list waits until at
+    most one is booked before booking its own, so a count that comes meanwhile goes first."""
+    import contextvars
+
+    from monitor.fetching import beside_counts
+    from tests.conftest import FakeClock
+
+    clock = FakeClock()
+    source = SourceConfig("demo", True, "https://api.example.org", 10.0, max_concurrency=4)
+    client = httpx.Client(transport=httpx.MockTransport(Server(lambda r: httpx.Response(200, json={}))))
+    s = Session(source, client, HttpConfig(max_retries=1, backoff_seconds=0), clock=clock, sleep=clock.sleep)
+    start = clock.now
+    for _ in range(5):
+        s.limiter.reserve()  # the counts' moments: now and every 0.1 s to 0.4 s
+    counts = []
+
+    def sleep(seconds: float) -> None:
+        if not counts:  # a count comes while the list waits
+            counts.append(s.limiter.reserve() - start)
+        clock.sleep(seconds)
+
+    s.sleep = sleep
+
+    def ask_list() -> None:
+        beside_counts.set(True)
+        s.get("/list")
+
+    contextvars.copy_context().run(ask_list)
+    assert counts == [pytest.approx(0.5)]  # the count booked the moment after the others
+    assert clock.now - start == pytest.approx(0.6)  # and the list the one after it
+
+
 @pytest.mark.parametrize("concurrency, chunks", [(2, 2), (20, 3), (64, 3)])
 def test_a_source_allowed_many_requests_at_once_asks_more_chunks_at_once(concurrency, chunks):
     """Scopus's chunks are 400 works, 16 requests: two of them keep 2 places busy, not 20."""
