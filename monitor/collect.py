@@ -49,6 +49,7 @@ from monitor.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
+BESIDE = " (lists beside its counts)"  # the producer key of those lists
 QUEUED_CHUNKS = 3  # chunks waiting to be stored, from all sources: the memory a run may hold
 POLL_SECONDS = 0.25  # how often a waiting thread looks whether the run is stopping
 
@@ -300,7 +301,12 @@ class _Run:
                 continue
 
     def _put(self, item: _Item) -> None:
-        """Queue a chunk, waiting while the store catches up, unless the run is stopping."""
+        """Queue a chunk, waiting while the store catches up, unless the run is stopping. A
+        source's end waits until the lists it asked beside its counts are taken too."""
+        if isinstance(item, _Finished):
+            beside = _source_of(item) + BESIDE
+            while self.chunks.waiting_from(beside) and not self.stopping.wait(POLL_SECONDS / 5):
+                pass
         while not self.stopping.is_set():
             try:
                 self.chunks.put(_source_of(item), item, timeout=POLL_SECONDS)
@@ -352,7 +358,13 @@ class _Run:
 
 
 def _source_of(item: _Item) -> str:
-    return item.result.source if isinstance(item, _Finished) else item.source
+    """The producer an item queues as: its source, or, for lists asked beside the source's
+    counts (source_job), the source's lists, so that they leave the counts their turns."""
+    if isinstance(item, _Finished):
+        return item.result.source
+    if isinstance(item, SourceReport) and item.beside:
+        return item.source + BESIDE
+    return item.source
 
 
 def _order(result: SourceResult) -> int:

@@ -40,6 +40,11 @@ class FairQueue(Generic[T]):
             self.size += 1
             self.changed.notify_all()
 
+    def waiting_from(self, key: str) -> int:
+        """How many items of producer ``key`` wait to be taken."""
+        with self.changed:
+            return len(self.waiting.get(key, ()))
+
     def get(self, timeout: float) -> T:
         """The next item, from the producer whose turn it is; ``queue.Empty`` after
         ``timeout`` s without one."""

@@ -165,6 +165,7 @@ class SourceReport:
     exchanges: tuple[Exchange, ...]
     elapsed_ms: int = 0
     citing: tuple[CitingList, ...] = ()
+    beside: bool = False  # lists asked beside the source's counts (they queue apart: collect)
 
     @property
     def outcome(self) -> Outcome:

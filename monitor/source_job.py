@@ -281,19 +281,21 @@ def run_source(
 
 
 def _list(
-    module: ModuleType, session: Session, pairs: Iterable[_Pair], tally: Tally, deliver: Callable[[SourceReport], None]
+    module: ModuleType, session: Session, pairs: Iterable[_Pair], tally: Tally,
+    deliver: Callable[[SourceReport], None], beside: bool = False,
 ) -> None:
-    """The lists of ``pairs``, delivered in parts as they come, asking on."""
+    """The lists of ``pairs``, delivered in parts as they come, asking on (``beside`` the
+    source's counts, or after them)."""
     group: list[CitingList] = []
     records = 0
     for unit in fetch_lists(module, session, pairs):
         group += unit
         records += sum(1 + len(listing.records) for listing in unit)
         if records >= LIST_RECORDS or session.held_bytes() >= LIST_BYTES:  # stored in parts, asking on
-            _deliver_lists(session, group, tally, deliver)
+            _deliver_lists(session, group, tally, deliver, beside)
             group, records = [], 0
     if group or session.exchanges:
-        _deliver_lists(session, group, tally, deliver)
+        _deliver_lists(session, group, tally, deliver, beside)
 
 
 def _list_beside(
@@ -303,7 +305,7 @@ def _list_beside(
     (the lists it did not ask stay due)."""
     beside_counts.set(True)  # its requests leave the counts theirs
     try:
-        _list(module, session, _while_allowed(session, pairs), tally, deliver)
+        _list(module, session, _while_allowed(session, pairs), tally, deliver, beside=True)
     except Exception:
         log.exception("%s: unexpected failure listing citing works", session.source.name)
 
@@ -318,10 +320,12 @@ def _while_allowed(session: Session, pairs: Iterable[_Pair]) -> Iterator[_Pair]:
 
 
 def _deliver_lists(
-    session: Session, listings: list[CitingList], tally: Tally, deliver: Callable[[SourceReport], None]
+    session: Session, listings: list[CitingList], tally: Tally, deliver: Callable[[SourceReport], None],
+    beside: bool = False,
 ) -> None:
     """Lists, with the answers they came from (every exchange drained is theirs: ``Session.map``)."""
-    report = SourceReport(session.source.name, (), tuple(session.drain()), citing=tuple(_redacted(session, listings)))
+    report = SourceReport(session.source.name, (), tuple(session.drain()),
+                          citing=tuple(_redacted(session, listings)), beside=beside)
     tally.add(report)
     deliver(report)
 
