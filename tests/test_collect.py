@@ -304,3 +304,25 @@ def seen_within(condition, seconds: float) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_a_sources_end_queues_only_once_the_lists_it_asked_beside_its_counts_are_taken():
+    """Those lists queue apart (their own turns in the fair queue); were the source's end
+    taken before them, the run would end that source, and maybe the run, without them."""
+    from monitor.fair_queue import FairQueue
+    from monitor.models import SourceReport, SourceResult
+
+    run = collect._Run.__new__(collect._Run)
+    run.chunks, run.stopping = FairQueue(3), threading.Event()
+    beside = SourceReport("semanticscholar", (), (), beside=True)
+    counts = SourceReport("semanticscholar", (), ())
+    run._put(counts)
+    run._put(beside)
+    assert collect._source_of(beside) != collect._source_of(counts)  # apart: the counts keep their turns
+    ended = threading.Thread(target=run._put, args=(collect._Finished(SourceResult("semanticscholar", Outcome.OK)),))
+    ended.start()
+    ended.join(0.3)
+    assert ended.is_alive() and run.chunks.size == 2  # held while the lists wait
+    assert [run.chunks.get(timeout=1) for _ in range(2)] == [counts, beside]
+    ended.join(5)
+    assert not ended.is_alive() and isinstance(run.chunks.get(timeout=1), collect._Finished)
