@@ -353,6 +353,8 @@ class Session:
         attempts = self.http.max_retries + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
+            if beside_counts.get():
+                self._after_the_counts(ends)  # before a place in flight: a count may want it
             if not self.gate.enter(max(0.0, ends - self.clock())):
                 raise self._out_of_time(None)
             try:
@@ -434,15 +436,7 @@ class Session:
 
     def _pace(self, ends: float) -> None:
         """Wait for this request's moment at the source's pace; a pause another thread sets
-        meanwhile (a 429, a spent quota) is waited out too. A request ``beside_counts`` takes
-        only the pace the counts leave: it books a moment only once no more than one is
-        booked ahead of it."""
-        if beside_counts.get():
-            with self._beside:
-                while (ahead := self.limiter.next_at - self.clock()) > self.limiter.interval:
-                    if self.clock() + ahead > ends:
-                        raise self._out_of_time(None, ahead)
-                    self.sleep(self.limiter.interval)
+        meanwhile (a 429, a spent quota) is waited out too."""
         pauses = self.limiter.pauses
         slot = self.limiter.reserve()
         while True:
@@ -455,6 +449,15 @@ class Session:
                 return
             pauses = self.limiter.pauses
             slot = self.limiter.reserve()
+
+    def _after_the_counts(self, ends: float) -> None:
+        """A request ``beside_counts`` takes only the pace the counts leave: it goes on once
+        no more than one moment is booked ahead (one such request looks at a time)."""
+        with self._beside:
+            while (ahead := self.limiter.next_at - self.clock()) > self.limiter.interval:
+                if self.clock() + ahead > ends:
+                    raise self._out_of_time(None, ahead)
+                self.sleep(self.limiter.interval)
 
     @property
     def spent(self) -> bool:

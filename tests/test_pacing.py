@@ -17,6 +17,7 @@ from monitor.models import CitingList, Observation, Outcome, Work
 from monitor.pacing import Gate, RateLimiter
 from monitor.sources import SOURCES, dimensions, openalex
 from monitor.sources.base import lookup_each
+from tests.conftest import wait_for
 
 
 class Server:
@@ -377,6 +378,31 @@ def test_a_list_asked_beside_the_counts_takes_only_the_pace_they_leave():
     contextvars.copy_context().run(ask_list)
     assert counts == [pytest.approx(0.5)]  # the count booked the moment after the others
     assert clock.now - start == pytest.approx(0.6)  # and the list the one after it
+
+
+def test_a_list_waiting_for_the_pace_the_counts_leave_holds_no_place_in_flight():
+    """Were it to wait in a place, the lists (many at once) would leave none to the counts."""
+    import contextvars
+
+    from monitor.fetching import beside_counts
+
+    source = SourceConfig("demo", True, "https://api.example.org", 100.0, max_concurrency=1)
+    client = httpx.Client(transport=httpx.MockTransport(Server(lambda r: httpx.Response(200, json={}))))
+    s = Session(source, client, HttpConfig(max_retries=1, backoff_seconds=0))
+    for _ in range(60):
+        s.limiter.reserve()  # the counts booked 0.6 s ahead
+
+    def ask_list() -> None:
+        beside_counts.set(True)
+        s.get("/list")
+
+    lister = threading.Thread(target=contextvars.copy_context().run, args=(ask_list,))
+    lister.start()
+    wait_for(lambda: s._beside.locked(), timeout=5)  # it waits for the pace
+    assert s.gate.enter(0)  # and the one place in flight is free for a count
+    s.gate.leave()
+    lister.join(10)
+    assert s.requests == 1
 
 
 @pytest.mark.parametrize("concurrency, chunks", [(2, 2), (20, 3), (64, 3)])
