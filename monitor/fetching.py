@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from monitor.deadline import BodyTooLarge, read_body, within
-from monitor.http_client import MAX_REDIRECTS, make_client, tls_context, user_agent  # noqa: F401 - as before
+from monitor.http_client import make_client, tls_context, user_agent  # noqa: F401 - as before
 from monitor.models import Exchange, Outcome
 from monitor.pacing import (  # noqa: F401 - fetching.RateLimiter, .reset_seconds, as before
     Gate,
@@ -461,15 +461,15 @@ class Session:
 
     @property
     def spent(self) -> bool:
-        """Whether the run's budget of requests is used up (never, without a budget)."""
-        return self.budget is not None and self.requests >= self.budget
+        """Whether the run's budget of requests is used up (never, without a budget): for a
+        request ``beside_counts``, all of it but what is ``reserved`` for the counts."""
+        held = self.reserved if beside_counts.get() else 0
+        return self.budget is not None and self.requests + held >= self.budget
 
     def _spend(self) -> None:
-        """Count the request against the run's budget; raise BudgetSpent if none is left
-        (for a request ``beside_counts``, none but those ``reserved`` for the counts)."""
+        """Count the request against the run's budget; raise BudgetSpent if none is left."""
         with self.lock:
-            held = self.reserved if beside_counts.get() else 0
-            if self.budget is not None and self.requests + held >= self.budget:
+            if self.spent:
                 raise BudgetSpent(
                     Outcome.OK,
                     f"not asked: the run's budget of {self.budget} requests to "

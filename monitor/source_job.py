@@ -259,7 +259,7 @@ def run_source(
     lister = None
     if listing and not plan.lists_stored and lists_per_request(source.name):  # its first lists
         session.reserved = -(-len(plan.works) // plan.per_request)  # the counts' requests, at least
-        pairs = queue.stream(lambda: session.budget is None or session.requests + session.reserved < session.budget)
+        pairs = queue.stream(lambda: not session.spent)  # asked in the lister's thread: the counts' part left
         lister = threading.Thread(target=_list_beside, args=(module, session, pairs, tally, deliver),
                                   name=f"{source.name}-lists", daemon=True)
         lister.start()
@@ -269,7 +269,6 @@ def run_source(
         for report in session.map(count, chunked, places=counting_chunks(source), ordered=False):
             tally.add(report)
             deliver(report)
-        queue.all_noted()
         if counted:
             counted()  # its lists asked meanwhile may still come
     finally:
