@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -172,3 +173,37 @@ def test_the_runs_process_gives_back_what_each_chunk_freed_whichever_writer_stor
         storing.settle()
     finally:
         storing.close()
+
+
+def test_a_chunk_crosses_to_the_writer_in_pieces_never_whole_and_arrives_intact():
+    """A chunk is pickled straight onto the socket, a frame of pickle's at a time, and
+    unpickled as it arrives: at 100,000 works one part of OpenAlex's lists pickled to 30 MB,
+    held whole as bytes on both sides at once. Large bodies cross as they are; requests
+    after it start where it ended."""
+    from multiprocessing import Pipe
+
+    from monitor.models import Exchange
+
+    ours, theirs = Pipe()
+    sizes = []
+    send_bytes = ours.send_bytes
+    ours.send_bytes = lambda data: (sizes.append(len(data)), send_bytes(data))[1]
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    body = bytes(range(256)) * 4000  # a 1 MB answer
+    exchange = Exchange("crossref", "GET", "https://api.crossref.org/works", 200, {"a": "b"}, body, now, 5)
+    observations = tuple(
+        Observation(f"10.5555/w.{i}", "crossref", Outcome.OK, citations=i, metadata={"title": f"Work {i} " * 20},
+                    exchange=exchange)
+        for i in range(20_000)
+    )
+    chunk = ("save", SourceReport("crossref", observations, (exchange,)), now, {"10.5555/w.1": 1})
+    received = []
+    reader = threading.Thread(target=lambda: received.extend([writer._receive(theirs), writer._receive(theirs)]))
+    reader.start()
+    writer._send(ours, chunk)
+    writer._send(ours, ("settle",))
+    reader.join(30)
+    assert received == [chunk, ("settle",)]
+    assert received[0][1].observations[0].exchange is received[0][1].exchanges[0]  # shared, as sent
+    assert sum(sizes) > 3_000_000 and max(sizes) == len(body)  # only the body in one piece
+    assert sorted(sizes)[-2] <= 70_000  # pickle's frames (64 KB) otherwise
