@@ -36,7 +36,6 @@ import sqlite_utils
 from monitor import citing, memory, stopping, store
 from monitor.errors import MonitorError
 from monitor.models import SourceReport
-from monitor.sources import SOURCES
 
 PROCESS_FROM = 50_000  # planned lookups (works times sources) from which a run stores in a process
 CHOICE_ENV = "CITATION_MONITOR_WRITER"  # "thread" or "process" instead of choosing by size ("auto")
@@ -53,19 +52,29 @@ class Writer(Protocol):
 
 def save(
     db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int], report: SourceReport, now: datetime,
-    authors: store.AuthorsOf | None = None,
+    authors: store.AuthorsOf | None = None, signals_moves: bool | None = None,
 ) -> None:
     """One chunk of a source's observations, exchanges and citing lists: one transaction.
-    ``authors``: the tracked works' authors as the run's writer keeps them."""
-    spec = SOURCES[report.source].SPEC
+    ``authors``: the tracked works' authors as the run's writer keeps them;
+    ``signals_moves``: ``moves_signalled(report.source)``, where the caller knows it."""
+    if signals_moves is None:
+        signals_moves = moves_signalled(report.source)
     authors = authors or store.AuthorsOf(db)
     with db.atomic():
-        response_ids = store.save_source(
-            db, run_id, work_ids, report, now, signals_moves=spec.batched and spec.counts_citations
-        )
+        response_ids = store.save_source(db, run_id, work_ids, report, now, signals_moves=signals_moves)
         authors.saw(report.observations)
         for listing in report.citing:
             citing.save_list(db, run_id, work_ids[listing.doi], listing, authors(listing.doi), response_ids, now)
+
+
+def moves_signalled(source: str) -> bool:
+    """Whether a source's counts tell the plan which works moved (a batched source's).
+    Imported here: the writer process is told, and never imports the sources (httpx and
+    the rest: 9 MB)."""
+    from monitor.sources import SOURCES
+
+    spec = SOURCES[source].SPEC
+    return spec.batched and spec.counts_citations
 
 
 class InThread:
@@ -76,10 +85,13 @@ class InThread:
         self.authors = store.AuthorsOf(db)
         self.give_back = memory.Every()  # what each chunk freed
 
-    def save(self, report: SourceReport, now: datetime, work_ids: dict[str, int] | None = None) -> None:
+    def save(
+        self, report: SourceReport, now: datetime, work_ids: dict[str, int] | None = None,
+        signals_moves: bool | None = None,
+    ) -> None:
         """``work_ids``: the report's works' ids, where this writer was not given them all."""
         with stopping.held():  # a signal now waits until this chunk is saved
-            save(self.db, self.run_id, work_ids or self.work_ids, report, now, self.authors)
+            save(self.db, self.run_id, work_ids or self.work_ids, report, now, self.authors, signals_moves)
         self.give_back()
 
     def settle(self) -> None:
@@ -117,7 +129,7 @@ class InProcess:
 
     def save(self, report: SourceReport, now: datetime) -> None:
         dois = {o.doi for o in report.observations} | {c.doi for c in report.citing}
-        self._send(("save", report, now, {doi: self.work_ids[doi] for doi in dois}))
+        self._send(("save", report, now, {doi: self.work_ids[doi] for doi in dois}, moves_signalled(report.source)))
         while self.waiting > AHEAD:
             self._answer()
         self.give_back()

@@ -207,3 +207,11 @@ def test_a_chunk_crosses_to_the_writer_in_pieces_never_whole_and_arrives_intact(
     assert received[0][1].observations[0].exchange is received[0][1].exchanges[0]  # shared, as sent
     assert sum(sizes) > 3_000_000 and max(sizes) == len(body)  # only the body in one piece
     assert sorted(sizes)[-2] <= 70_000  # pickle's frames (64 KB) otherwise
+
+
+def test_the_writer_process_imports_no_source():
+    """The writer process is told whether a chunk's counts signal moves: it never imports
+    the sources (httpx and the rest, 9 MB of a process that lives as long as the run)."""
+    code = "import sys, monitor.writer; print(sorted(m for m in sys.modules if m in ('httpx', 'monitor.sources')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
