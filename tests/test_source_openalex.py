@@ -521,6 +521,27 @@ def test_a_list_is_complete_only_when_the_whole_querys_paging_is(fake_api, make_
     assert [len(listing.records) for listing in lists] == [2, 1]  # A, B | B: two works seen
 
 
+def test_a_query_asks_for_works_counted_at_most_records_per_query_in_all(fake_api, make_session, monkeypatch):
+    """A query holds its works' lists until its last page, eight queries at once: at
+    100,000 works, 50 well-cited works a query held 3,600 records and 11 MB of answers
+    each. So its works' counts (OpenAlex's own) add up to at most ``RECORDS_PER_QUERY``;
+    a work counted more is asked alone; lists and their order are as before."""
+    monkeypatch.setattr(openalex, "RECORDS_PER_QUERY", 10)
+    counts = {"W1": 6, "W2": 3, "W3": 4, "W4": 25, "W5": 0, "W6": 1}
+    pairs = [
+        (Work(f"10.5555/{w}"), Observation(f"10.5555/{w}", "openalex", Outcome.OK, citations=n,
+                                           metadata={"openalex_id": w}))
+        for w, n in counts.items()
+    ]
+    session = make_session(openalex)
+    session.source = dataclasses.replace(session.source, max_concurrency=1)  # the queries in order
+    lists = batch_lists(pairs, session)
+    assert [h.arg("filter") for h in fake_api.hits("openalex", "/works")] == [
+        "cites:W1|W2", "cites:W3", "cites:W4", "cites:W5|W6"]
+    assert [listing.doi for listing in lists] == [f"10.5555/{w}" for w in counts]
+    assert all(listing.complete for listing in lists)
+
+
 def test_lists_left_when_the_budget_is_spent_are_not_fetched(fake_api, make_session, two_cited):
     session = make_session(openalex)
     session.budget = 0

@@ -120,19 +120,24 @@ def pack(
     size: int,
     length: Callable[[T], int] | None = None,
     room: int = 0,
+    weight: Callable[[T], int] | None = None,
+    most: int = 0,
 ) -> Iterator[list[T]]:
     """Items (works, mostly) in batches of at most ``size``, and, given ``length``, of at
     most ``room`` in all (an item longer than that alone goes in a batch of its own): the
-    characters of a URL, the records of a chunk of lists. An iterator is read lazily."""
+    characters of a URL, the records of a chunk of lists; given ``weight`` too, of at most
+    ``most`` of it in all, alike (the records a query's answers may hold). An iterator is
+    read lazily."""
+    limits = [(measure, bound) for measure, bound in ((length, room), (weight, most)) if measure]
     batch: list[T] = []
-    used = 0
+    used = [0] * len(limits)
     for item in items:
-        cost = length(item) if length else 0
-        if batch and (len(batch) >= size or (length and used + cost > room)):
+        costs = [measure(item) for measure, _ in limits]
+        if batch and (len(batch) >= size or any(u + c > b for u, c, (_, b) in zip(used, costs, limits))):
             yield batch
-            batch, used = [], 0
+            batch, used = [], [0] * len(limits)
         batch.append(item)
-        used += cost
+        used = [u + c for u, c in zip(used, costs)]
     if batch:
         yield batch
 

@@ -86,6 +86,7 @@ MAX_URL = 4_094  # characters: OpenAlex refuses longer request URLs (apis.md §0
 FILTER_SYNTAX = "|+,"  # OR, AND and the filter separator: a DOI holding one is asked alone
 CITES_PER_QUERY = 50  # works whose citing works one cites: query lists (the docs' OR cap)
 QUERIES_AT_ONCE = 8  # a query holds its works' lists until its last page: this many bound the memory
+RECORDS_PER_QUERY = 1_000  # ... and so do its works' counts: at most this many in all (one work more, alone)
 # What parse_work (and parse_citing, for the look-ups that name citing works) reads: the
 # answers, kept as raw bodies at every run, are half the size without the rest.
 WORK_FIELDS = (
@@ -276,8 +277,8 @@ def fetch_citing(work: Work, observation: Observation, session: Session) -> Citi
 def fetch_citing_batch(
     asked: Iterable[tuple[Work, Observation]], session: Session
 ) -> Iterator[list[CitingList]]:
-    """The lists of several works, up to ``CITES_PER_QUERY`` a query, ``max_concurrency``
-    queries at a time, as they come: a query's lists together (they share its answers).
+    """The lists of several works, up to ``CITES_PER_QUERY`` a query and works counted
+    ``RECORDS_PER_QUERY`` in all, ``max_concurrency`` queries at a time, as they come: a query's lists together (they share its answers).
     One list per work (a failure is its list's outcome), none for a work left when the
     run's budget is spent. A query refused as too long or too big, or that timed out, is
     asked again in halves. ``asked`` is read as the queries go."""
@@ -308,7 +309,8 @@ def fetch_citing_batch(
         except (MalformedResponse, WrongWork) as exc:
             return [failed_list(w, o, exc) for w, o in wanted.values()]
 
-    batches = pack(keyed(), CITES_PER_QUERY, lambda entry: encoded_length(entry[0] + "|"), room)
+    batches = pack(keyed(), CITES_PER_QUERY, lambda entry: encoded_length(entry[0] + "|"), room,
+                   lambda entry: entry[2].citations or 0, RECORDS_PER_QUERY)
     places = min(session.source.max_concurrency, QUERIES_AT_ONCE)
     yield from session.map(query, batches, places=places, ordered=False)
     if unlisted:
