@@ -46,7 +46,7 @@ from urllib.request import Request, urlopen
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor import collect, fetching
+from monitor import collect, fetching, writer
 from monitor.config import load_config
 from monitor.sources import SOURCES
 
@@ -104,10 +104,55 @@ def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
-    """The peak RSS of this process, or of the largest child ended so far (the writer
-    processes: the stand-in is not reaped until the end)."""
-    return resource.getrusage(who).ru_maxrss / 1024
+def peak_mb() -> float:
+    """The peak RSS of this process (the run's). Not of its children: a child started by
+    ``subprocess`` (vfork, then exec) is charged this process's peak at that moment as its
+    own, so a writer process started after a large run reported that run's peak as its own."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def status_mb(pid: int | str, field: str) -> float:
+    """A field of /proc/PID/status in MB (VmRSS: now; VmHWM: the process's own peak); 0 when gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+class WriterPeak:
+    """A run's writer process's own peak RSS (its VmHWM, read every ``every`` seconds while
+    it lives: growth in its last moment is missed), and the most the run's process and its
+    writer held at the same moment (their VmRSS, sampled alike)."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every, self.pids, self.peak, self.together = every, [], 0.0, 0.0
+        self.stop = threading.Event()
+
+    def __enter__(self) -> Self:
+        self.original = start = writer.InProcess.__init__
+
+        def started(process, *args, **kwargs):
+            start(process, *args, **kwargs)
+            self.pids.append(process.process.pid)
+
+        writer.InProcess.__init__ = started
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self.stop.wait(self.every):
+            for pid in self.pids:
+                self.peak = max(self.peak, status_mb(pid, "VmHWM"))
+                self.together = max(self.together, status_mb("self", "VmRSS") + status_mb(pid, "VmRSS"))
+
+    def __exit__(self, *exc: object) -> None:
+        writer.InProcess.__init__ = self.original
+        self.stop.set()
+        self.thread.join()
 
 
 class HttpCpu:
@@ -141,7 +186,7 @@ def one_run(config, base: str, speed: float) -> dict:
     call(f"{base}/_reset", "POST")
     cpu, writer_cpu = cpu_seconds(), cpu_seconds(resource.RUSAGE_CHILDREN)
     main_cpu, started = time.thread_time(), time.monotonic()
-    with HttpCpu() as http:
+    with HttpCpu() as http, WriterPeak() as writer_peak:
         summary = collect.run(config)
     wall = time.monotonic() - started
     cpu, main_cpu = cpu_seconds() - cpu, time.thread_time() - main_cpu
@@ -162,6 +207,8 @@ def one_run(config, base: str, speed: float) -> dict:
             "answered_per_span": stats["answered_per_span"],
             "store_cpu_s": round(writer_cpu or main_cpu, 1), "stored_in": "process" if writer_cpu else "thread",
             "run_process_cpu_s": round(cpu, 1), "http_cpu_s": round(http.seconds, 1), "sources": sources,
+            "run_peak_mb": round(peak_mb()), "writer_peak_mb": round(writer_peak.peak),
+            "together_peak_mb": round(writer_peak.together),
             "requests": sum(s["requests"] for s in sources.values())}
 
 
@@ -177,8 +224,9 @@ def report(name: str, run: dict, spans: bool = False) -> None:
         print(f"  answers per {run['span_s']} s:")
         for source, counts in run["answered_per_span"].items():
             print(f"  {source:<16}" + " ".join(f"{n:>4}" for n in counts))
-    writer = f", a writer process's {peak_mb(resource.RUSAGE_CHILDREN):.0f} MB" if run["stored_in"] == "process" else ""
-    print(f"  peak RSS so far: {peak_mb():.0f} MB{writer}", flush=True)
+    writer = (f", its writer process's {run['writer_peak_mb']} MB (the two at once, sampled every 0.2 s: "
+              f"{run['together_peak_mb']} MB)") if run["stored_in"] == "process" else ""
+    print(f"  peak RSS so far: {run['run_peak_mb']} MB{writer}", flush=True)
 
 
 def main() -> int:
@@ -209,9 +257,8 @@ def main() -> int:
             quiet = one_run(quiet_config, base, quiet_speed)
             report("Quiet", quiet, args.spans)
             grown = db_bytes(config.database) - before
-        # both peaks before the stand-in is reaped; their sum bounds a run's (they need not coincide)
-        writer = any(run["stored_in"] == "process" for run in (cold, catch_up, quiet))
-        peak = peak_mb() + (peak_mb(resource.RUSAGE_CHILDREN) if writer else 0)
+        # the sum of both processes' peaks bounds a run's (they need not coincide)
+        peak = peak_mb() + max(run["writer_peak_mb"] for run in (cold, catch_up, quiet))
     finally:
         proc.kill()
     n, sources = args.works, len(config.enabled_sources)
@@ -245,6 +292,10 @@ def main() -> int:
         met = value <= target
         ok &= met
         print(f"  {name}: {value:.3g}{unit} (target {target:g}{unit}: {'met' if met else 'MISSED'})")
+    if any(run["stored_in"] == "process" for run in (cold, catch_up, quiet)):
+        print("  peak RSS of the run's process and its writer's at the same moment, sampled every 0.2 s (MB): "
+              + ", ".join(f"{name} {run['together_peak_mb']}" for name, run in
+                          (("cold", cold), ("catch-up", catch_up), ("quiet", quiet))))
     for name, run in (("cold", cold), ("quiet", quiet)):  # no target: the HTTP client's CPU is httpx's
         print(f"  {name} run: CPU per work and source, all of it, HTTP exchanges too: "
               f"{1000 * run['cpu_s'] / (n * sources):.3g} ms ({1000 * run['http_cpu_s'] / (n * sources):.3g} ms of "
