@@ -279,9 +279,10 @@ def fetch_citing_batch(
 ) -> Iterator[list[CitingList]]:
     """The lists of several works, up to ``CITES_PER_QUERY`` a query and works counted
     ``RECORDS_PER_QUERY`` in all, ``max_concurrency`` queries at a time, as they come: a
-    query's lists together (they share its answers). One list per work (a failure is its list's outcome), none for a work left when the
-    run's budget is spent. A query refused as too long or too big, or that timed out, is
-    asked again in halves. ``asked`` is read as the queries go."""
+    query's lists together (they share its answers). One list per work (a failure is its
+    list's outcome), none for a work left when the run's budget is spent. A query refused as
+    too long or too big, or that timed out, is asked again in halves. ``asked`` is read as
+    the queries go."""
     unlisted: list[CitingList] = []  # works with no OpenAlex id: nothing to ask
     params = _keyed(session, {"filter": "cites:", "per_page": "100", "cursor": "*", "select": CITING_FIELDS})
     room = url_room(session, "/works", params, MAX_URL)
