@@ -249,22 +249,34 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.3)
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     parser.add_argument("--spans", action="store_true", help="also print each source's answers per 10 s of each run")
+    parser.add_argument("--keep", type=Path, help="work in this folder and leave it (the database after the runs)")
+    parser.add_argument("--quiet-only", action="store_true",
+                        help="only the quiet run, on the database --keep left (same --works): the cold and "
+                             "catch-up runs' numbers are absent; the database is changed by it")
     args = parser.parse_args()
+    if args.quiet_only and not (args.keep and (args.keep / "monitor.db").exists()):
+        parser.error("--quiet-only needs --keep DIR holding the monitor.db of an earlier run")
     os.environ.update(KEYS)
     quiet_speed = args.quiet_speed or args.speed
     proc, base = start_standin(args.works, args.speed, args.latency)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config = load_config(write_config(Path(tmp), base, args.works, args.speed))
-            cold = one_run(config, base, args.speed)
-            report("Cold", cold, args.spans)  # each run's numbers as soon as it ends: a long one may be cut short
-            # the backlog of a cold start (lists, per-work sources), at a hundred times the
-            # rate and 10 ms: not timed against anything
-            call(f"{base}/_tune?speed=100&latency=0.01", "POST")
-            catch_up = one_run(load_config(write_config(Path(tmp), base, args.works, 100, catch_up=True)), base, 100)
-            report("Catch-up (x100, 10 ms, no budget)", catch_up, args.spans)
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+            folder = args.keep or Path(tmp)
+            config = load_config(write_config(folder, base, args.works, args.speed))
+            if args.quiet_only:
+                cold = catch_up = None
+            else:
+                cold = one_run(config, base, args.speed)
+                report("Cold", cold, args.spans)  # each run's numbers as soon as it ends: a long one may be cut short
+                # the backlog of a cold start (lists, per-work sources), at a hundred times the
+                # rate and 10 ms: not timed against anything
+                call(f"{base}/_tune?speed=100&latency=0.01", "POST")
+                catch_up = one_run(load_config(write_config(folder, base, args.works, 100, catch_up=True)), base, 100)
+                report("Catch-up (x100, 10 ms, no budget)", catch_up, args.spans)
             call(f"{base}/_tune?speed={quiet_speed:g}&latency={args.latency:g}", "POST")
-            quiet_config = load_config(write_config(Path(tmp), base, args.works, quiet_speed))
+            quiet_config = load_config(write_config(folder, base, args.works, quiet_speed))
             before = db_bytes(config.database)
             checked = check_seconds(config.database)  # what a quiet run waits for before it stores
             print(f"\nThe database: {before / 1e6:,.0f} MB, its quick_check {checked:.1f} s", flush=True)
@@ -272,7 +284,8 @@ def main() -> int:
             report("Quiet", quiet, args.spans)
             grown = db_bytes(config.database) - before
         # the sum of both processes' peaks bounds a run's (they need not coincide)
-        peak = peak_mb() + max(run["writer_peak_mb"] for run in (cold, catch_up, quiet))
+        runs = [run for run in (cold, catch_up, quiet) if run]
+        peak = peak_mb() + max(run["writer_peak_mb"] for run in runs)
     finally:
         proc.kill()
     n, sources = args.works, len(config.enabled_sources)
@@ -280,7 +293,8 @@ def main() -> int:
     batched = [s for s in quiet["sources"] if SOURCES[s].SPEC.batched]
     per_work = [s for s in quiet["sources"] if not SOURCES[s].SPEC.batched]
     checks = []
-    for name, run in (("cold", cold), ("quiet", quiet)):
+    timed = [(name, run) for name, run in (("cold", cold), ("quiet", quiet)) if run]
+    for name, run in timed:
         floor = max(s["floor_s"] for s in run["sources"].values())
         checks.append((f"{name} run within 1.2x the floor of its slowest source ({floor} s)",
                        run["wall_s"] / floor if floor else 0.0, 1.2, "x"))
@@ -291,7 +305,7 @@ def main() -> int:
         checks.append(("quiet run: most requests per work of a batched source", worst, 0.05, ""))
     over = max((quiet["sources"][s]["requests"] / quiet["sources"][s]["max_requests"] for s in per_work), default=0)
     checks.append(("quiet run: most requests of a per-work source / its max_requests", over, 1.0, ""))
-    for name, run in (("cold", cold), ("quiet", quiet)):
+    for name, run in timed:
         checks.append((f"{name} run: CPU per work and source, parsing and storing: all but the HTTP exchanges (ms)",
                        1000 * (run["cpu_s"] - run["http_cpu_s"]) / (n * sources), 2.0, ""))
         checks.append((f"{name} run: CPU per work and source, storing (ms)",
@@ -306,11 +320,11 @@ def main() -> int:
         met = value <= target
         ok &= met
         print(f"  {name}: {value:.3g}{unit} (target {target:g}{unit}: {'met' if met else 'MISSED'})")
-    if any(run["stored_in"] == "process" for run in (cold, catch_up, quiet)):
+    if any(run["stored_in"] == "process" for run in runs):
         print("  peak RSS of the run's process and its writer's at the same moment, sampled every 0.2 s (MB): "
               + ", ".join(f"{name} {run['together_peak_mb']}" for name, run in
-                          (("cold", cold), ("catch-up", catch_up), ("quiet", quiet))))
-    for name, run in (("cold", cold), ("quiet", quiet)):  # no target: the HTTP client's CPU is httpx's
+                          (("cold", cold), ("catch-up", catch_up), ("quiet", quiet)) if run))
+    for name, run in timed:  # no target: the HTTP client's CPU is httpx's
         print(f"  {name} run: CPU per work and source, all of it, HTTP exchanges too: "
               f"{1000 * run['cpu_s'] / (n * sources):.3g} ms ({1000 * run['http_cpu_s'] / (n * sources):.3g} ms of "
               "them in HTTP exchanges; no target)")
