@@ -5,8 +5,9 @@ The tracked works are ``[[works]]`` and the members of every collection, as
 works each source is asked about (its refresh policy and budget), and this module only
 carries the plan out. Where refreshing them will change nothing (``membership.settled``),
 the sources are planned, and start asking, while the database is checked, before anything
-of the run is stored (``_ask_ahead``); a source that lists citing works asks once this thread
-has read its last lists, after the check.
+of the run is stored (``_ask_ahead``): what they hand over meanwhile waits on disk
+(monitor/spool.py), so that a long check does not stop them; a source that lists citing works
+asks once this thread has read its last lists, after the check.
 
 Sources run concurrently, each in its own thread with its own connection pool (and its
 requests ``max_concurrency`` at a time: monitor/source_job.py), so the slowest source sets
@@ -46,6 +47,7 @@ from monitor.source_job import (  # noqa: F401 - collect.fetch_source, .session_
     session_for,
 )
 from monitor.sources import SOURCES
+from monitor.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ def run(
     try:
         with memory.few_collections():  # the sources may start while it plans (the inner one: below)
             ahead = _ask_ahead(db, config, now, sources) if check.beside else None
+            sources.hold_while(check)  # the sources go on asking, their chunks kept on disk
             check.wait()  # a damaged database is refused before anything is written to it
             started = now()
             run_id = store.start_run(db, started)
@@ -210,6 +213,9 @@ class _Run:
         self.deadline = deadline
         self.progress = progress
         self.chunks: FairQueue[_Item] = FairQueue(QUEUED_CHUNKS)
+        # taken from the queue before they can be stored: the check has not passed, or what
+        # came meanwhile is still being stored (its chunks on disk, the rest as it is)
+        self.held: Spool[_Item] = Spool(config.database.parent, lambda item: isinstance(item, SourceReport))
         self.stopping = threading.Event()
         self.sessions: list[Session] = []
         self.lock = threading.Lock()  # the sessions, against a stop
@@ -285,15 +291,38 @@ class _Run:
             self._start(replace(the_plan[source.name], works=works))
 
     def close(self, wait: bool) -> None:
-        """Ask nothing more: the sources' requests cancelled, their threads let go."""
+        """Ask nothing more: the sources' requests cancelled, their threads let go, what
+        was held dropped."""
         with self.lock:
             self.stopping.set()
             for session in self.sessions:
                 session.cancel("not asked: the run was stopped")
         self.pool.shutdown(wait=wait, cancel_futures=True)
+        self.held.close()
+
+    def hold_while(self, check: database.Check) -> None:
+        """While the database is checked, nothing may be stored: what the sources (asked
+        ahead) queue is held, on disk, so that they go on asking; ``collect`` stores it first."""
+        while check.running:
+            if self.held.full:
+                time.sleep(POLL_SECONDS)  # the sources wait, as they would for the store
+                continue
+            try:
+                self.held.put(self.chunks.get(timeout=POLL_SECONDS))
+            except queue.Empty:
+                continue
 
     def _next(self) -> _Item:
-        """The next chunk or end of a source; waits in short steps, so a signal gets through."""
+        """The next chunk or end of a source; waits in short steps, so a signal gets through.
+        What was held comes first; until it is all stored, what the sources queue meanwhile
+        is held after it, so that they go on asking."""
+        if self.held:
+            while not self.held.full:
+                try:
+                    self.held.put(self.chunks.get(timeout=0))
+                except queue.Empty:
+                    break
+            return self.held.get()
         while True:
             try:
                 return self.chunks.get(timeout=POLL_SECONDS)

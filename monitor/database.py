@@ -303,6 +303,11 @@ class Check:
         """Whether a check was started (it may be done by now)."""
         return self._thread is not None
 
+    @property
+    def running(self) -> bool:
+        """Whether a check was started and has not ended yet."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _check(self, path: Path) -> None:
         try:
             conn = connect_readonly(path)

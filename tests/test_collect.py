@@ -326,3 +326,41 @@ def test_a_sources_end_queues_only_once_the_lists_it_asked_beside_its_counts_are
     assert [run.chunks.get(timeout=1) for _ in range(2)] == [counts, beside]
     ended.join(5)
     assert not ended.is_alive() and isinstance(run.chunks.get(timeout=1), collect._Finished)
+
+
+def test_chunks_handed_over_during_the_check_wait_on_disk_while_the_sources_go_on(
+    write_config, fake_api, monkeypatch
+):
+    """While ``quick_check`` reads the database (a minute at 5 GB), a settled run's sources
+    go on asking past the store's queue: what they hand over waits in a file beside the
+    database, not in memory, and every chunk is stored once the check has passed, none
+    before."""
+    from monitor import database, source_job, spool
+
+    monkeypatch.setattr(source_job, "CHUNK_REQUESTS", 2)
+    monkeypatch.setattr(source_job, "CHUNK_WORKS", (2, 2))  # Dimensions: a chunk of 2 works
+    monkeypatch.setattr(collect, "QUEUED_CHUNKS", 1)
+    works = [f"10.9999/held.{i}" for i in range(12)]
+    collect.run(load_config(write_config(works=works, only=("openalex",)), environ={}))  # the works stored
+    config = load_config(write_config(works=works, only=("dimensions",)), environ={})
+    on_disk = []
+    put = spool.Spool.put
+    monkeypatch.setattr(spool.Spool, "put", lambda self, item: on_disk.append(self.on_disk(item)) or put(self, item))
+    seen = []
+    check = database.quick_check
+
+    def slow_check(conn, path):
+        try:  # every work asked while the check runs: 6 chunks, where 1 fits the queue
+            wait_for(lambda: len(fake_api.hits("dimensions")) == len(works), timeout=30)
+        except AssertionError:
+            pass
+        seen.append((len(fake_api.hits("dimensions")), len(db_rows(path, "SELECT id FROM runs"))))
+        check(conn, path)
+
+    monkeypatch.setattr(database, "quick_check", slow_check)
+    [result] = collect.run(config).sources
+    assert seen == [(len(works), 1)]  # all asked during the check; this run not stored yet
+    assert on_disk.count(True) >= 5  # chunks held in the file, the queue holding one more
+    assert (result.outcome, result.asked) == (Outcome.NOT_FOUND, len(works))  # unknown to the fake, each
+    rows = db_rows(config.database, "SELECT run_id FROM observations WHERE source = 'dimensions'")
+    assert sorted(r["run_id"] for r in rows) == [2] * len(works)  # each stored, once, by this run

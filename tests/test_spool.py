@@ -1,0 +1,60 @@
+"""The spool: chunks that may not be stored yet, kept in order in a file."""
+
+from __future__ import annotations
+
+import queue
+
+import pytest
+
+from monitor.errors import MonitorError
+from monitor.spool import Spool
+
+
+def big(i: int) -> dict:
+    return {"i": i, "body": bytes([i]) * 100_000}
+
+
+def test_items_leave_in_the_order_they_came_those_on_disk_pickled_the_rest_as_they_are(tmp_path):
+    spool: Spool[object] = Spool(tmp_path, lambda item: isinstance(item, dict))
+    answer: queue.Queue[int] = queue.Queue()  # a question waiting for its answer: not picklable
+    items = [big(1), answer, big(2), big(3), "end"]
+    for item in items:
+        spool.put(item)
+    assert len(spool) == 5 and not list(tmp_path.iterdir())  # an unnamed file: nothing left behind
+    out = [spool.get() for _ in range(5)]
+    assert out == items
+    assert out[1] is answer and out[0] is not items[0]  # held as it is; read back from the file
+    with pytest.raises(IndexError):
+        spool.get()
+    spool.close()
+
+
+def test_the_file_fills_to_its_limit_and_starts_again_once_read(tmp_path):
+    spool: Spool[dict] = Spool(tmp_path, lambda item: True, limit=250_000)
+    spool.put(big(1))
+    spool.put(big(2))
+    assert not spool.full
+    spool.put(big(3))
+    assert spool.full  # 300,000 bytes of bodies written: the sources wait from here
+    assert spool.get()["i"] == 1
+    assert spool.full  # read, but the file is not reused until every item has left
+    spool.put(big(4))  # a caller may still put past the limit (what it had taken already)
+    assert [spool.get()["i"] for _ in range(3)] == [2, 3, 4]
+    assert not spool.full  # all read: the file starts again, empty
+    spool.put(big(5))
+    assert spool.get() == big(5)
+    spool.close()
+
+
+def test_close_drops_what_waits(tmp_path):
+    spool: Spool[dict] = Spool(tmp_path, lambda item: True)
+    spool.put(big(1))
+    spool.close()
+    assert len(spool) == 0 and not spool.full
+    spool.close()  # twice is fine (a run's end closes it again)
+
+
+def test_a_folder_that_cannot_hold_the_file_is_one_line(tmp_path):
+    spool: Spool[dict] = Spool(tmp_path / "missing", lambda item: True)
+    with pytest.raises(MonitorError, match="missing.*check the path"):
+        spool.put(big(1))
