@@ -34,7 +34,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import citing, database, membership, memory, plan, stopping, store, writer
+from monitor import citing, database, following, membership, memory, plan, stopping, store, writer
 from monitor.config import Config, SourceConfig
 from monitor.fair_queue import FairQueue
 from monitor.fetching import Session, make_client, utcnow
@@ -42,6 +42,7 @@ from monitor.models import Outcome, RunSummary, SourceReport, SourceResult, Work
 from monitor.progress import RunProgress
 from monitor.source_job import (  # noqa: F401 - collect.fetch_source, .session_for, as before
     _fetch_list,
+    chunk_size,
     fetch_source,
     run_source,
     session_for,
@@ -234,20 +235,25 @@ class _Run:
             if the_plan.pmids_settled or not SOURCES[source.name].SPEC.needs_pmid:
                 self._start(the_plan[source.name])
 
-    def _start(self, source_plan: plan.SourcePlan) -> None:
+    def _start(self, source_plan: plan.SourcePlan, feed: following.Feed | None = None) -> None:
         if source_plan.source not in self.started:
             self.started.add(source_plan.source)
-            self.pool.submit(self.source, self.config.sources[source_plan.source], source_plan)
+            self.pool.submit(self.source, self.config.sources[source_plan.source], source_plan, feed)
 
     def collect(self, the_plan: plan.Plan, run_id: int, work_ids: dict[str, int]) -> Iterator[SourceResult]:
         """Start the sources not started yet, store their chunks as they come, yield each
-        one's result when it is done. Sources that need a PMID start once those that can
-        provide one have counted (their lists may still be coming) and their PMIDs are
-        stored, unless the plan says no PMID is awaited; the others start at once."""
+        one's result when it is done. Unless the plan says no PMID is awaited, the sources
+        that need a PMID follow those that can provide one: each work once those have
+        counted it (monitor/following.py), or, where the followers' plans differ, every
+        work once they have counted all (their lists may still be coming) and their PMIDs
+        are stored. The others start at once."""
         enabled = self.config.enabled_sources
         later = [] if the_plan.pmids_settled else [s for s in enabled if SOURCES[s.name].SPEC.needs_pmid]
         # the sources whose PMIDs those wait for (none waits: no source's counts need settling)
         providers = {s.name for s in enabled if s not in later and SOURCES[s.name].SPEC.provides_pmid} if later else set()
+        follow = self._following(later, providers, the_plan)
+        if follow is not None:
+            later = []
         self.start_rest(the_plan)
         running = set(self.started)
         memory.give_back()  # what the planning freed
@@ -264,23 +270,44 @@ class _Run:
                 if isinstance(item, _ListsWanted):
                     item.reply.put(citing.last_complete_lists(self.db, item.source, item.dois))
                     continue
-                if isinstance(item, _Counted):
-                    if item.source in providers:
-                        store_with.settle()  # its counts stored: the PMIDs they gave known
-                        providers.discard(item.source)
-                    continue
+                if isinstance(item, _Counted | _Finished):
+                    source = item.source if isinstance(item, _Counted) else item.result.source
+                    if source in providers:
+                        if follow is None:
+                            store_with.settle()  # its counts stored: the PMIDs they gave known
+                        providers.discard(source)
+                        if follow is not None and not providers:
+                            follow.counted()
                 if isinstance(item, _Finished):
                     store_with.settle()  # its chunks stored: its result final
                     running.discard(item.result.source)
-                    providers.discard(item.result.source)
+                    if follow is not None:
+                        follow.forget(item.result.source)
                     self.progress.sources[item.result.source].finish(item.result.outcome.value)
                     yield item.result
-                    continue
-                store_with.save(item, self.now())
+                if isinstance(item, SourceReport):
+                    store_with.save(item, self.now())
+                    if follow is not None and item.source in providers:
+                        follow.saw(item)
             finished = True
         finally:
             self.close(wait=finished)  # stopped early (a signal, a full disk): wait for nobody
             store_with.close()
+
+    def _following(
+        self, later: list[SourceConfig], providers: set[str], the_plan: plan.Plan
+    ) -> following.Following | None:
+        """The sources that need a PMID, started following the providers' counts, where
+        their plans allow (``Following.possible``); those not configured start at once (no
+        request). None: they start once every provider has counted, if any waits."""
+        configured = {s.name: the_plan[s.name].works for s in later if the_plan[s.name].configured}
+        if not (configured and providers and following.Following.possible(configured)):
+            return None
+        follow = following.Following(providers, configured, {name: chunk_size(self.config.sources[name])
+                                                             for name in configured})
+        for source in later:
+            self._start(the_plan[source.name], follow.feeds.get(source.name))
+        return follow
 
     def _start_with_pmids(self, sources: list[SourceConfig], the_plan: plan.Plan) -> None:
         """Start the sources that need a PMID, their works with the PMIDs learned this run
@@ -343,10 +370,13 @@ class _Run:
             except queue.Full:
                 continue
 
-    def source(self, source: SourceConfig, source_plan: plan.SourcePlan) -> None:
-        """One source's thread: its plan carried out, its last word queued, whatever happens."""
+    def source(self, source: SourceConfig, source_plan: plan.SourcePlan, feed: following.Feed | None = None) -> None:
+        """One source's thread: its plan carried out, its last word queued, whatever happens.
+        ``feed``: its works' chunks as they may be asked (a follower's); its own deadline
+        counts from the last of them."""
         progress = self.progress.start(source.name, len(source_plan.works))
-        ends = min(self.deadline, self.clock() + self.config.http.source_deadline_minutes * 60)
+        own = self.config.http.source_deadline_minutes * 60
+        ends = min(self.deadline, self.clock() + own) if feed is None else self.deadline
         # a pool of its own, as large as its places in flight: a request looks through
         # the connections of its pool, and one pool for all cost milliseconds a request
         with make_client(self.config.contact_email, self.config.http, source.max_concurrency) as client:
@@ -358,10 +388,18 @@ class _Run:
                 self.sessions.append(session)
                 if self.stopping.is_set():
                     session.cancel("not asked: the run was stopped")
+            fed = None
+            if feed is not None:
+
+                def fed_chunks() -> Iterator[list[Work]]:
+                    yield from following.chunks_from(feed, lambda: session.stopped, POLL_SECONDS)
+                    session.deadline = min(self.deadline, self.clock() + own)
+
+                fed = fed_chunks()
             try:
                 result = run_source(
                     source, source_plan, session, self.config, self._put, self._last_lists(source.name), self.now,
-                    counted=lambda: self._put(_Counted(source.name)),
+                    counted=lambda: self._put(_Counted(source.name)), fed=fed,
                 )
             except Exception as exc:  # a bug in one source must not stop the others
                 log.exception("%s: unexpected failure", source.name)

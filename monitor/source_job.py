@@ -231,13 +231,15 @@ def run_source(
     last_lists: Callable[[list[str]], Mapping[str, Mapping[str, Any]]],
     now: Callable[[], datetime] = utcnow,
     counted: Callable[[], None] | None = None,
+    fed: Iterable[list[Work]] | None = None,
 ) -> SourceResult:
     """Ask one source about its plan's works, a chunk at a time, then its due lists;
     ``deliver`` each chunk's report (to be stored); ``last_lists`` gives the source's last
     complete lists of a chunk's DOIs (``citing.last_complete_lists``, read by the thread
     that owns the database); ``counted`` is told once every count is delivered, before the
-    lists (the PMIDs a source gives come with its counts). Never raises for the source's
-    failures."""
+    lists (the PMIDs a source gives come with its counts); ``fed``: the plan's works in
+    chunks as they may be asked (a follower's: monitor/following.py), else chunked here.
+    Never raises for the source's failures."""
     module = SOURCES[source.name]
     started = time.monotonic()
     tally = Tally(source.name, plan.tracked)
@@ -265,7 +267,7 @@ def run_source(
         lister.start()
     try:
         # each chunk stored as it ends: a slow last answer holds up its chunk, not the next ones
-        chunked = chunks(plan.works, chunk_size(source))
+        chunked = chunks(plan.works, chunk_size(source)) if fed is None else fed
         for report in session.map(count, chunked, places=counting_chunks(source), ordered=False):
             tally.add(report)
             deliver(report)

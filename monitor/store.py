@@ -354,10 +354,15 @@ def save_payloads(db: sqlite_utils.Database, payloads: Sequence[Mapping[str, Any
     return [None if digest is None else ids[digest] for digest in digests]
 
 
+def given_pmid(obs: Observation) -> str | None:
+    """The PMID an observation resolved for its work, if any."""
+    pmid = obs.metadata.get("pmid")
+    return pmid if obs.outcome.value == "ok" and isinstance(pmid, str) and pmid.isdigit() else None
+
+
 def learn_pmid(db: sqlite_utils.Database, work_id: int, obs: Observation) -> None:
     """Keep a PMID a source resolved for the work, unless one is already known."""
-    pmid = obs.metadata.get("pmid")
-    if obs.outcome.value == "ok" and isinstance(pmid, str) and pmid.isdigit():
+    if pmid := given_pmid(obs):
         db.execute(
             "UPDATE works SET pmid = ?, pmid_source = ? WHERE id = ? AND pmid IS NULL",
             [pmid, obs.source, work_id],

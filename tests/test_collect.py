@@ -58,15 +58,17 @@ def test_pmid_sources_start_once_the_providers_counted_not_once_their_lists_came
 
 
 def test_when_no_source_waits_for_pmids_a_providers_counts_hold_up_nothing(write_config, fake_api, monkeypatch):
-    """Once every work's PMID is known, iCite starts with the others, and the store is
-    settled only as each source ends (its result final), never after a provider's counts."""
+    """Once every work's PMID is known, iCite starts with the others; before, it follows
+    the providers' counts (the PMIDs as the store will keep them, read from their chunks).
+    Either way the store is settled only as each source ends (its result final), never
+    after a provider's counts."""
     from monitor import writer
 
     settled: list[str] = []
     monkeypatch.setattr(writer.InThread, "settle", lambda self: settled.append("settle"))
     config = load_config(write_config(only=("openalex", "europepmc", "icite")), environ={})
-    collect.run(config)  # no PMID known yet: iCite waits for the providers' counts
-    assert len(settled) == 5  # each provider's counts settled, then each source's end
+    collect.run(config)  # no PMID known yet: iCite follows the providers' counts
+    assert len(settled) == 3  # one per source's end
     settled.clear()
     summary = collect.run(config)  # the PMID OpenAlex gave is stored: nothing waits
     assert {r.source: r.outcome for r in summary.sources} == {s: Outcome.OK for s in ("openalex", "europepmc", "icite")}
@@ -364,3 +366,39 @@ def test_chunks_handed_over_during_the_check_wait_on_disk_while_the_sources_go_o
     assert (result.outcome, result.asked) == (Outcome.NOT_FOUND, len(works))  # unknown to the fake, each
     rows = db_rows(config.database, "SELECT run_id FROM observations WHERE source = 'dimensions'")
     assert sorted(r["run_id"] for r in rows) == [2] * len(works)  # each stored, once, by this run
+
+
+def test_pmid_sources_follow_the_providers_counts_work_by_work(write_config, fake_api, monkeypatch):
+    """iCite asks about a work once both providers have counted it, with the PMID OpenAlex
+    gave, while Europe PMC still counts the works after it (at 100,000 works, waiting for
+    every count left iCite and PubMed to the run's last 110 s)."""
+    from monitor import source_job
+    from monitor.sources import europepmc
+
+    monkeypatch.setattr(source_job, "chunk_size", lambda source: 1)
+    monkeypatch.setattr(collect, "chunk_size", lambda source: 1)
+    last = "10.9999/counted.last"
+    release = threading.Event()
+    fetch = europepmc.fetch
+
+    def held(works, session):
+        if any(w.doi == last for w in works):
+            release.wait(30)
+        return fetch(works, session)
+
+    monkeypatch.setattr(europepmc, "fetch", held)
+    config = load_config(write_config(works=[DEFAULT_DOI, last], only=("openalex", "europepmc", "icite")), environ={})
+    done: list = []
+    run = threading.Thread(target=lambda: done.append(collect.run(config)))
+    run.start()
+    try:
+        wait_for(lambda: fake_api.hits("icite"), timeout=20)
+        assert not done and not release.is_set()  # Europe PMC's count of the last work still held
+    finally:
+        release.set()
+        run.join(60)
+    assert [r.arg("pmids") for r in fake_api.hits("icite")] == ["33930000"]  # the last work has none
+    assert {r.source: r.asked for r in done[0].sources} == {"openalex": 2, "europepmc": 2, "icite": 2}
+    rows = db_rows(config.database, "SELECT w.doi, o.outcome FROM observations o JOIN works w ON w.id = o.work_id "
+                                    "WHERE o.source = 'icite'")
+    assert {r["doi"]: r["outcome"] for r in rows} == {DEFAULT_DOI: "ok", last: "not_found"}
