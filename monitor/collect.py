@@ -392,7 +392,7 @@ class _Run:
             if feed is not None:
 
                 def fed_chunks() -> Iterator[list[Work]]:
-                    yield from following.chunks_from(feed, lambda: session.stopped, POLL_SECONDS)
+                    yield from following.chunks_from(feed, lambda: session.stopped is not None, POLL_SECONDS)
                     session.deadline = min(self.deadline, self.clock() + own)
 
                 fed = fed_chunks()

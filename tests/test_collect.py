@@ -402,3 +402,39 @@ def test_pmid_sources_follow_the_providers_counts_work_by_work(write_config, fak
     rows = db_rows(config.database, "SELECT w.doi, o.outcome FROM observations o JOIN works w ON w.id = o.work_id "
                                     "WHERE o.source = 'icite'")
     assert {r["doi"]: r["outcome"] for r in rows} == {DEFAULT_DOI: "ok", last: "not_found"}
+
+
+def test_a_followers_own_deadline_counts_from_its_last_works_not_its_start(write_config, fake_api, monkeypatch):
+    """iCite starts with the run, following the providers' counts; when those take longer
+    than a source's own deadline, iCite is still asked about the works counted: its own
+    deadline counts from the last works handed to it (as it did when it started after
+    them), and the run's bounds it until then."""
+    from monitor import source_job
+    from monitor.sources import openalex
+
+    monkeypatch.setattr(source_job, "chunk_size", lambda source: 1)
+    monkeypatch.setattr(collect, "chunk_size", lambda source: 1)
+    now = [0.0]
+    fetch = openalex.fetch
+
+    def slow(works, session):  # the first count ends two minutes in, on the run's clock; the
+        if works[0].doi != DEFAULT_DOI:  # second waits until iCite has asked about the first
+            try:
+                wait_for(lambda: fake_api.hits("icite"), timeout=10)
+            except AssertionError:
+                pass
+        try:
+            return fetch(works, session)
+        finally:
+            now[0] += 120
+
+    monkeypatch.setattr(openalex, "fetch", slow)
+    config = load_config(write_config(works=[DEFAULT_DOI, "10.9999/counted.second"], only=("openalex", "icite"),
+                                      http={"source_deadline_minutes": 1}, extra="[citing]\nenabled = false\n"),
+                         environ={})
+    summary = collect.run(config, clock=lambda: now[0], sleep=lambda _: None)
+    assert {r.source: r.asked for r in summary.sources} == {"openalex": 2, "icite": 2}
+    assert [r.arg("pmids") for r in fake_api.hits("icite")] == ["33930000"]
+    rows = db_rows(config.database, "SELECT w.doi, o.outcome FROM observations o JOIN works w ON w.id = o.work_id "
+                                    "WHERE o.source = 'icite'")
+    assert {r["doi"]: r["outcome"] for r in rows} == {DEFAULT_DOI: "ok", "10.9999/counted.second": "not_found"}
