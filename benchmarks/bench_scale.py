@@ -111,6 +111,12 @@ def check_seconds(path: Path) -> float:
     return time.monotonic() - started
 
 
+def drop_caches() -> None:
+    """Write the page cache back and drop it (root only), so the next run reads from the disk."""
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
 def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
@@ -253,6 +259,9 @@ def main() -> int:
     parser.add_argument("--quiet-only", action="store_true",
                         help="only the quiet run, on the database --keep left (same --works): the cold and "
                              "catch-up runs' numbers are absent; the database is changed by it")
+    parser.add_argument("--drop-caches", action="store_true",
+                        help="drop the page cache before each timed run (needs root), as a nightly run "
+                             "finds its database: its check then reads it from the disk")
     args = parser.parse_args()
     if args.quiet_only and not (args.keep and (args.keep / "monitor.db").exists()):
         parser.error("--quiet-only needs --keep DIR holding the monitor.db of an earlier run")
@@ -268,6 +277,8 @@ def main() -> int:
             if args.quiet_only:
                 cold = catch_up = None
             else:
+                if args.drop_caches:
+                    drop_caches()
                 cold = one_run(config, base, args.speed)
                 report("Cold", cold, args.spans)  # each run's numbers as soon as it ends: a long one may be cut short
                 # the backlog of a cold start (lists, per-work sources), at a hundred times the
@@ -280,6 +291,8 @@ def main() -> int:
             before = db_bytes(config.database)
             checked = check_seconds(config.database)  # what a quiet run waits for before it stores
             print(f"\nThe database: {before / 1e6:,.0f} MB, its quick_check {checked:.1f} s", flush=True)
+            if args.drop_caches:
+                drop_caches()
             quiet = one_run(quiet_config, base, quiet_speed)
             report("Quiet", quiet, args.spans)
             grown = db_bytes(config.database) - before
