@@ -6,8 +6,8 @@ works each source is asked about (its refresh policy and budget), and this modul
 carries the plan out. Where refreshing them will change nothing (``membership.settled``),
 the sources are planned, and start asking, while the database is checked, before anything
 of the run is stored (``_ask_ahead``): what they hand over meanwhile waits on disk
-(monitor/spool.py), so that a long check does not stop them; a source that lists citing works
-asks once this thread has read its last lists, after the check.
+(monitor/spool.py), so that a long check does not stop them, and a source that lists citing
+works has its last lists read meanwhile too (reading only, as the planning does).
 
 Sources run concurrently, each in its own thread with its own connection pool (and its
 requests ``max_concurrency`` at a time: monitor/source_job.py), so the slowest source sets
@@ -268,7 +268,7 @@ class _Run:
                     later = []
                 item = self._next()
                 if isinstance(item, _ListsWanted):
-                    item.reply.put(citing.last_complete_lists(self.db, item.source, item.dois))
+                    self._answer(item)
                     continue
                 if isinstance(item, _Counted | _Finished):
                     source = item.source if isinstance(item, _Counted) else item.result.source
@@ -335,9 +335,27 @@ class _Run:
                 time.sleep(POLL_SECONDS)  # the sources wait, as they would for the store
                 continue
             try:
-                self.held.put(self.chunks.get(timeout=POLL_SECONDS))
+                self._hold(self.chunks.get(timeout=POLL_SECONDS), checking=True)
             except queue.Empty:
                 continue
+
+    def _hold(self, item: _Item, checking: bool = False) -> None:
+        """Hold an item until what came before it is stored; a source's question about its
+        last lists is answered at once (reading, as the planning does beside the check): no
+        chunk held can hold lists of the works it asks about, each counted once a run."""
+        if isinstance(item, _ListsWanted):
+            self._answer(item, checking)
+        else:
+            self.held.put(item)
+
+    def _answer(self, question: _ListsWanted, checking: bool = False) -> None:
+        try:
+            lists = citing.last_complete_lists(self.db, question.source, question.dois)
+        except sqlite3.Error:
+            if not checking:
+                raise
+            lists = {}  # a damaged page: the check refuses the run
+        question.reply.put(lists)
 
     def _next(self) -> _Item:
         """The next chunk or end of a source; waits in short steps, so a signal gets through.
@@ -346,7 +364,7 @@ class _Run:
         if self.held:
             while not self.held.full:
                 try:
-                    self.held.put(self.chunks.get(timeout=0))
+                    self._hold(self.chunks.get(timeout=0))
                 except queue.Empty:
                     break
             return self.held.get()

@@ -241,7 +241,8 @@ def test_a_run_plans_while_its_database_is_checked_and_again_if_its_works_change
 
 def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_config, fake_api, monkeypatch):
     """Where storing the run's works will change nothing (``membership.settled``), the
-    sources start as they are planned, while ``quick_check`` still reads the database:
+    sources start as they are planned, while ``quick_check`` still reads the database, a
+    source that lists citing works (OpenAlex) once its last lists are read, meanwhile too:
     nothing is stored before it passed. Where they will change (a work added), nothing is
     asked before it passed."""
     from monitor import database
@@ -265,9 +266,9 @@ def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_conf
             return sorted({r.api for r in fake_api.requests[before:]})
 
         # each source starts as it is planned, so the first may ask before the second is
-        # started: wait for both started and one asked, or, where none should ask, a second
+        # started: wait for both started and asked, or, where none should ask, a second
         try:
-            wait_for(lambda: len(started) == 2 and asked(), timeout=1.0 if seen else 30.0)
+            wait_for(lambda: len(started) == 2 and len(asked()) == 2, timeout=1.0 if seen else 30.0)
         except AssertionError:
             pass
         seen.append((sorted(started), asked(), len(db_rows(path, "SELECT id FROM runs"))))
@@ -286,9 +287,9 @@ def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_conf
     conn.close()
     monkeypatch.setattr(database, "quick_check", slow_check)
     assert run([DEFAULT_DOI]) == {"openalex": 1, "crossref": 1}
-    # both started during the check, Crossref asked; the run itself stored after it. OpenAlex
-    # lists citing works: it asks once its last lists are read, by the run after the check
-    assert seen == [(["crossref", "openalex"], ["crossref"], 1)]
+    # both started and asked during the check (OpenAlex's last lists read meanwhile); the
+    # run itself stored after it
+    assert seen == [(["crossref", "openalex"], ["crossref", "openalex"], 1)]
     other = "10.1234/another-work"
     assert run([DEFAULT_DOI, other]) == {"openalex": 2, "crossref": 2}
     assert seen[1] == ([], [], 2)
