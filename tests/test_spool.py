@@ -29,18 +29,22 @@ def test_items_leave_in_the_order_they_came_those_on_disk_pickled_the_rest_as_th
     spool.close()
 
 
-def test_the_file_fills_to_its_limit_and_starts_again_once_read(tmp_path):
-    spool: Spool[dict] = Spool(tmp_path, lambda item: True, limit=250_000)
+def test_the_sources_wait_past_the_limit_and_each_file_goes_once_read(tmp_path):
+    spool: Spool[dict] = Spool(tmp_path, lambda item: True, limit=250_000, segment=150_000)
     spool.put(big(1))
     spool.put(big(2))
     assert not spool.full
-    spool.put(big(3))
-    assert spool.full  # 300,000 bytes of bodies written: the sources wait from here
+    spool.put(big(3))  # the first file passed its segment's size: this one goes to a second
+    assert spool.full  # 300,000 bytes of bodies wait: the sources wait from here
+    first = spool.disk_bytes
     assert spool.get()["i"] == 1
-    assert spool.full  # read, but the file is not reused until every item has left
-    spool.put(big(4))  # a caller may still put past the limit (what it had taken already)
-    assert [spool.get()["i"] for _ in range(3)] == [2, 3, 4]
-    assert not spool.full  # all read: the file starts again, empty
+    assert not spool.full  # 200,000 bytes wait
+    assert spool.disk_bytes == first  # the first file holds the second item still
+    assert spool.get()["i"] == 2
+    assert spool.disk_bytes < first / 2  # the first file read: gone
+    spool.put(big(4))
+    assert [spool.get()["i"] for _ in range(2)] == [3, 4]
+    assert (spool.waiting, spool.disk_bytes) == (0, 0)
     spool.put(big(5))
     assert spool.get() == big(5)
     spool.close()
@@ -50,7 +54,7 @@ def test_close_drops_what_waits(tmp_path):
     spool: Spool[dict] = Spool(tmp_path, lambda item: True)
     spool.put(big(1))
     spool.close()
-    assert len(spool) == 0 and not spool.full
+    assert len(spool) == 0 and not spool.full and spool.disk_bytes == 0
     spool.close()  # twice is fine (a run's end closes it again)
 
 
