@@ -241,8 +241,8 @@ def test_a_run_plans_while_its_database_is_checked_and_again_if_its_works_change
 
 def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_config, fake_api, monkeypatch):
     """Where storing the run's works will change nothing (``membership.settled``), the
-    sources start as they are planned, while ``quick_check`` still reads the database, a
-    source that lists citing works (OpenAlex) once its last lists are read, meanwhile too:
+    sources start as they are planned, while ``quick_check`` still reads the database (one
+    that lists citing works, OpenAlex, once its last lists are read, meanwhile too):
     nothing is stored before it passed. Where they will change (a work added), nothing is
     asked before it passed."""
     from monitor import database
