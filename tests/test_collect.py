@@ -438,3 +438,38 @@ def test_a_followers_own_deadline_counts_from_its_last_works_not_its_start(write
     rows = db_rows(config.database, "SELECT w.doi, o.outcome FROM observations o JOIN works w ON w.id = o.work_id "
                                     "WHERE o.source = 'icite'")
     assert {r["doi"]: r["outcome"] for r in rows} == {DEFAULT_DOI: "ok", "10.9999/counted.second": "not_found"}
+
+
+def test_where_the_followers_plans_differ_they_wait_for_every_count(write_config, fake_api, monkeypatch):
+    """Where iCite's and PubMed's plans ask about different works (``Following.possible``
+    false: budgets), neither follows: each waits until the providers have counted every
+    work, then asks with the PMIDs stored meanwhile."""
+    from monitor import following, source_job
+    from monitor.sources import europepmc
+
+    monkeypatch.setattr(following.Following, "possible", staticmethod(lambda plans: False))
+    monkeypatch.setattr(source_job, "chunk_size", lambda source: 1)
+    monkeypatch.setattr(collect, "chunk_size", lambda source: 1)  # following, iCite would ask at once
+    last = "10.9999/counted.last"
+    release = threading.Event()
+    fetch = europepmc.fetch
+
+    def held(works, session):
+        if any(w.doi == last for w in works):
+            release.wait(30)
+        return fetch(works, session)
+
+    monkeypatch.setattr(europepmc, "fetch", held)
+    config = load_config(write_config(works=[DEFAULT_DOI, last], only=("openalex", "europepmc", "icite")), environ={})
+    done: list = []
+    run = threading.Thread(target=lambda: done.append(collect.run(config)))
+    run.start()
+    try:
+        wait_for(lambda: len(fake_api.hits("openalex")) >= 2, timeout=20)  # OpenAlex has counted both
+        time.sleep(0.5)
+        assert not fake_api.hits("icite")  # Europe PMC's count of the last work still held
+    finally:
+        release.set()
+        run.join(60)
+    assert [r.arg("pmids") for r in fake_api.hits("icite")] == ["33930000"]
+    assert {r.source: r.asked for r in done[0].sources} == {"openalex": 2, "europepmc": 2, "icite": 2}
