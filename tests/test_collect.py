@@ -368,29 +368,42 @@ def test_chunks_handed_over_during_the_check_wait_on_disk_while_the_sources_go_o
     assert sorted(r["run_id"] for r in rows) == [2] * len(works)  # each stored, once, by this run
 
 
-def test_pmid_sources_follow_the_providers_counts_work_by_work(write_config, fake_api, monkeypatch):
-    """iCite asks about a work once both providers have counted it, with the PMID OpenAlex
-    gave, while Europe PMC still counts the works after it (at 100,000 works, waiting for
-    every count left iCite and PubMed to the run's last 110 s)."""
+LAST = "10.9999/counted.last"  # a work without a PMID, whose Europe PMC count a test holds
+
+
+def hold_europepmc_on_the_last_work(monkeypatch) -> threading.Event:
+    """Chunks of one work; Europe PMC's count of ``LAST`` waits until the event is set."""
     from monitor import source_job
     from monitor.sources import europepmc
 
     monkeypatch.setattr(source_job, "chunk_size", lambda source: 1)
-    monkeypatch.setattr(collect, "chunk_size", lambda source: 1)
-    last = "10.9999/counted.last"
+    monkeypatch.setattr(collect, "chunk_size", lambda source: 1)  # the followers' chunks too
     release = threading.Event()
     fetch = europepmc.fetch
 
     def held(works, session):
-        if any(w.doi == last for w in works):
+        if any(w.doi == LAST for w in works):
             release.wait(30)
         return fetch(works, session)
 
     monkeypatch.setattr(europepmc, "fetch", held)
-    config = load_config(write_config(works=[DEFAULT_DOI, last], only=("openalex", "europepmc", "icite")), environ={})
+    return release
+
+
+def run_in_thread(config) -> tuple[threading.Thread, list]:
     done: list = []
     run = threading.Thread(target=lambda: done.append(collect.run(config)))
     run.start()
+    return run, done
+
+
+def test_pmid_sources_follow_the_providers_counts_work_by_work(write_config, fake_api, monkeypatch):
+    """iCite asks about a work once both providers have counted it, with the PMID OpenAlex
+    gave, while Europe PMC still counts the works after it (at 100,000 works, waiting for
+    every count left iCite and PubMed to the run's last 110 s)."""
+    release = hold_europepmc_on_the_last_work(monkeypatch)
+    config = load_config(write_config(works=[DEFAULT_DOI, LAST], only=("openalex", "europepmc", "icite")), environ={})
+    run, done = run_in_thread(config)
     try:
         wait_for(lambda: fake_api.hits("icite"), timeout=20)
         assert not done and not release.is_set()  # Europe PMC's count of the last work still held
@@ -401,7 +414,7 @@ def test_pmid_sources_follow_the_providers_counts_work_by_work(write_config, fak
     assert {r.source: r.asked for r in done[0].sources} == {"openalex": 2, "europepmc": 2, "icite": 2}
     rows = db_rows(config.database, "SELECT w.doi, o.outcome FROM observations o JOIN works w ON w.id = o.work_id "
                                     "WHERE o.source = 'icite'")
-    assert {r["doi"]: r["outcome"] for r in rows} == {DEFAULT_DOI: "ok", last: "not_found"}
+    assert {r["doi"]: r["outcome"] for r in rows} == {DEFAULT_DOI: "ok", LAST: "not_found"}
 
 
 def test_a_followers_own_deadline_counts_from_its_last_works_not_its_start(write_config, fake_api, monkeypatch):
@@ -444,26 +457,12 @@ def test_where_the_followers_plans_differ_they_wait_for_every_count(write_config
     """Where iCite's and PubMed's plans ask about different works (``Following.possible``
     false: budgets), neither follows: each waits until the providers have counted every
     work, then asks with the PMIDs stored meanwhile."""
-    from monitor import following, source_job
-    from monitor.sources import europepmc
+    from monitor import following
 
     monkeypatch.setattr(following.Following, "possible", staticmethod(lambda plans: False))
-    monkeypatch.setattr(source_job, "chunk_size", lambda source: 1)
-    monkeypatch.setattr(collect, "chunk_size", lambda source: 1)  # following, iCite would ask at once
-    last = "10.9999/counted.last"
-    release = threading.Event()
-    fetch = europepmc.fetch
-
-    def held(works, session):
-        if any(w.doi == last for w in works):
-            release.wait(30)
-        return fetch(works, session)
-
-    monkeypatch.setattr(europepmc, "fetch", held)
-    config = load_config(write_config(works=[DEFAULT_DOI, last], only=("openalex", "europepmc", "icite")), environ={})
-    done: list = []
-    run = threading.Thread(target=lambda: done.append(collect.run(config)))
-    run.start()
+    release = hold_europepmc_on_the_last_work(monkeypatch)  # chunks of one: following, iCite would ask at once
+    config = load_config(write_config(works=[DEFAULT_DOI, LAST], only=("openalex", "europepmc", "icite")), environ={})
+    run, done = run_in_thread(config)
     try:
         wait_for(lambda: len(fake_api.hits("openalex")) >= 2, timeout=20)  # OpenAlex has counted both
         time.sleep(0.5)
