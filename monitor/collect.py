@@ -271,7 +271,7 @@ class _Run:
                     self._answer(item)
                     continue
                 if isinstance(item, _Counted | _Finished):
-                    source = item.source if isinstance(item, _Counted) else item.result.source
+                    source = _source_of(item)
                     if source in providers:
                         if follow is None:
                             store_with.settle()  # its counts stored: the PMIDs they gave known

@@ -69,14 +69,13 @@ class Following:
         if not self.at:
             return
         passed = min(self.at.values())
+        ready = passed  # the works up to here are counted by every provider (or all are due)
+        while ready < len(self.works) and (everything or self._counted(self.works[ready])):
+            ready += 1
         for name, size in self.sizes.items():
             at = self.at[name]
-            while at < len(self.works):
-                end = at
-                while end < len(self.works) and end - at < size and (everything or self._counted(self.works[end])):
-                    end += 1
-                if end - at < size and not (everything and end > at):
-                    break
+            while ready - at >= size or (everything and at < ready):
+                end = min(at + size, ready)
                 self.feeds[name].put([self._with_pmid(work) for work in self.works[at:end]])
                 at = end
             self.at[name] = at
