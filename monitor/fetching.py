@@ -260,14 +260,17 @@ class Session:
         return value
 
     def _hand_over(self, exchanges: list[Exchange]) -> None:
-        """Exchanges to this thread's keeping: its call's, if it runs one of ``map``."""
+        """Exchanges to this thread's keeping: its call's, if it runs one of ``map``. The
+        call that made them has parsed them: they are kept compressed until stored."""
+        for exchange in exchanges:
+            exchange.pack()
         kept = getattr(self._local, "kept", None)
         if kept is not None:
             kept += exchanges
             return
         with self.lock:
             self.exchanges += exchanges
-            self._held += sum(len(exchange.body) for exchange in exchanges)
+            self._held += sum(exchange.size for exchange in exchanges)
 
     def drain(self) -> list[Exchange]:
         """The exchanges recorded since the last call, handed over (to be stored) and

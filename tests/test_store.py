@@ -291,3 +291,19 @@ def test_the_works_as_stored_are_the_works_held_where_nothing_differs(db):
     assert stored == [Work("10.1/b", "B", "123"), a] and stored[1] is a and stored[0].doi is b.doi
     learned = store.learned_pmids(db, [a, b])  # mid-run, for the sources that need a PMID
     assert learned == {"10.1/b": Work("10.1/b", "B", "123")} and learned["10.1/b"].doi is b.doi
+
+
+def test_a_packed_answer_is_stored_as_packed_and_read_back_whole(db, monkeypatch):
+    body = b'{"results": [' + b'{"id": "W1", "cited_by_count": 3},' * 200 + b'{}]}'
+    packed = exchange(body)
+    packed.pack()  # as a run's process does once the answer is parsed
+    assert packed.body == body and packed.size == len(body) and packed.json()["results"][0]["id"] == "W1"
+    assert len(packed.packed()[2]) < len(body) / 5  # held compressed
+    monkeypatch.setattr(store.zlib, "compress", lambda *a: pytest.fail("compressed again in the store"))
+    ids = store.sync_works(db, [Work("10.1/a")], T0)
+    run = store.start_run(db, T0)
+    obs = Observation("10.1/a", "openalex", Outcome.OK, citations=3, exchange=packed)
+    store.save_source(db, run, ids, report("openalex", obs), T0)
+    [row] = list(db.query("select r.body_sha256, b.size from responses r join raw_bodies b on b.sha256 = r.body_sha256"))
+    assert row["body_sha256"] == store.body_sha256(body) and row["size"] == len(body)
+    assert store.raw_body(db, row["body_sha256"]) == body
