@@ -260,8 +260,8 @@ class Session:
         return value
 
     def _hand_over(self, exchanges: list[Exchange]) -> None:
-        """Exchanges to this thread's keeping: its call's, if it runs one of ``map``. The
-        call that made them has parsed them: they are kept compressed until stored."""
+        """Exchanges to this thread's keeping: its call's, if it runs one of ``map``; kept
+        compressed from the moment they are recorded until stored (``Exchange.pack``)."""
         for exchange in exchanges:
             exchange.pack()
         kept = getattr(self._local, "kept", None)

@@ -75,9 +75,10 @@ class Exchange:
     """One HTTP request and its response, as stored for provenance.
 
     ``url`` never carries a secret: query parameters that hold keys are redacted
-    before an Exchange is made. Once its answer is parsed, a run ``pack``s it: of the
-    answers a run's process held at 100,000 works, 40 MB were bodies waiting to be
-    stored, a sixth of that compressed, and the store keeps them compressed anyway.
+    before an Exchange is made. A run's session ``pack``s each answer as it records it:
+    a run's process at 100,000 works held some 40 MB of bodies waiting to be stored, a
+    sixth of that compressed, and the store keeps them compressed anyway. A parser reads
+    ``body`` whole (decompressed at each read: read it once).
     """
 
     source: str

@@ -129,7 +129,8 @@ def answer(session: Session, path: str, params: dict[str, str], batch: int = 0) 
 
 def api_error(exchange: Exchange) -> str | None:
     """The message of an error Europe PMC reports inside an HTTP 200, if any."""
-    if b'"errMsg"' not in exchange.body and b'"errCode"' not in exchange.body:
+    body = exchange.body
+    if b'"errMsg"' not in body and b'"errCode"' not in body:
         return None  # not parsed twice: the caller parses the answer anyway
     try:
         payload = exchange.json()
