@@ -59,8 +59,8 @@ class Work:
 class _Body:
     """``Exchange.body``: the bytes as given, or, once the exchange is ``pack``-ed, kept
     zlib-compressed (with their SHA-256 and size, as ``raw_bodies`` keeps them) and given
-    back whole when read. (A dataclass field whose default is a descriptor: the generated
-    ``__init__`` sets it through ``__set__``, once it is set on the class below.)"""
+    back whole when read. (The dataclass's field, made this descriptor once the class is
+    made: the generated ``__init__`` sets it through ``__set__``.)"""
 
     def __get__(self, exchange: Exchange, owner: type) -> bytes:
         kept = exchange.__dict__

@@ -238,7 +238,7 @@ def _keep(db: sqlite_utils.Database, digest: str, size: int, compressed: bytes) 
 
 
 def save_exchange(db: sqlite_utils.Database, run_id: int, exchange: Exchange) -> int:
-    packed = exchange.packed()  # compressed already, as the run's process packs what it parsed
+    packed = exchange.packed()  # compressed already: a run's session packs each answer it records
     if packed is None:
         digest = save_body(db, exchange.body)
     elif not _kept(db, digest := packed[0]):

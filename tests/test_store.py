@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import UTC, datetime
 
 import pytest
@@ -296,9 +297,10 @@ def test_the_works_as_stored_are_the_works_held_where_nothing_differs(db):
 def test_a_packed_answer_is_stored_as_packed_and_read_back_whole(db, monkeypatch):
     body = b'{"results": [' + b'{"id": "W1", "cited_by_count": 3},' * 200 + b'{}]}'
     packed = exchange(body)
-    packed.pack()  # as a run's process does once the answer is parsed
+    packed.pack()  # as a run's session does as it records an answer
     assert packed.body == body and packed.size == len(body) and packed.json()["results"][0]["id"] == "W1"
     assert len(packed.packed()[2]) < len(body) / 5  # held compressed
+    assert pickle.loads(pickle.dumps(packed)).packed() == packed.packed()  # crosses to the writer so
     monkeypatch.setattr(store.zlib, "compress", lambda *a: pytest.fail("compressed again in the store"))
     ids = store.sync_works(db, [Work("10.1/a")], T0)
     run = store.start_run(db, T0)
