@@ -46,7 +46,7 @@ from urllib.request import Request, urlopen
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor import collect, fetching, writer
+from monitor import collect, fetching, memory, writer
 from monitor.config import load_config
 from monitor.sources import SOURCES
 
@@ -263,6 +263,7 @@ def main() -> int:
                         help="drop the page cache before each timed run (needs root), as a nightly run "
                              "finds its database: its check then reads it from the disk")
     args = parser.parse_args()
+    memory.few_arenas()  # as the command line does, before any thread
     if args.quiet_only and not (args.keep and (args.keep / "monitor.db").exists()):
         parser.error("--quiet-only needs --keep DIR holding the monitor.db of an earlier run")
     os.environ.update(KEYS)

@@ -16,6 +16,7 @@ from monitor import (
     __version__,
     daemon,
     database,
+    memory,
     portfolio,
     queries,
     report,
@@ -63,6 +64,7 @@ def cli(verbose: int) -> None:
     Errors are one line; exit codes: 0 ok, 1 failed, 2 fix the config, a path or
     the database, 3 another run holds the lock, 130/143 stopped by Ctrl-C/SIGTERM.
     """
+    memory.few_arenas()  # before any thread
     setup_logging(verbose)
 
 

@@ -5,7 +5,9 @@ arenas, so a process's resident memory is its high-water mark, not what it holds
 ``give_back`` asks glibc to return its free pages (``malloc_trim``); elsewhere it does
 nothing. The store calls it every few seconds (``writer``): it takes a millisecond or two.
 ``few_arenas`` keeps glibc from giving each of a run's many threads an arena of its own
-(up to eight per core), each holding its own high-water mark of freed memory.
+(up to eight per core), each holding its own high-water mark of freed memory: called as
+the command line starts, before any thread (glibc fixes its limit as the first thread
+beyond its first eight asks for one, and every arena made until then is shared out).
 ``few_collections`` keeps Python's cycle collector from scanning a run's heap over and over.
 """
 
@@ -30,7 +32,7 @@ except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to ask
 
 EVERY_SECONDS = 5.0
 COLLECT_AFTER = 10_000  # new container objects between two of the collector's passes (Python's: 700)
-ARENAS = 2  # Python's threads take turns (the GIL): two arenas are all they contend for
+ARENAS = 1  # Python's threads take turns (the GIL): they hardly contend for one
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 

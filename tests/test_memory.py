@@ -66,12 +66,21 @@ def arenas(mode: str, **env: str) -> int:
     return int(done.stdout)
 
 
-def test_a_runs_threads_share_two_arenas_unless_the_environment_says_otherwise():
+def test_a_runs_threads_share_one_arena_unless_the_environment_says_otherwise():
     if memory._mallopt is None:
         pytest.skip("not glibc: there are no arenas to limit")
     assert arenas("many") > memory.ARENAS  # glibc's default: an arena per thread, up to 8 a core
     assert arenas("few") <= memory.ARENAS
     assert arenas("few", MALLOC_ARENA_MAX="4") > memory.ARENAS  # the user's word wins
+
+
+def test_every_command_limits_the_arenas_before_it_does_anything(invoke, monkeypatch, tmp_path):
+    """Before any thread starts: glibc gives each thread started earlier an arena of its own."""
+    calls = []
+    monkeypatch.setattr(memory, "few_arenas", lambda arenas=memory.ARENAS: calls.append(arenas))
+    result = invoke("sources", "--config", str(tmp_path / "absent.toml"))
+    assert result.exit_code == 2  # the command ran (and found no config), after the limit was set
+    assert calls == [memory.ARENAS]
 
 
 def test_few_collections_freezes_what_exists_and_collects_less_often_until_the_end():
