@@ -241,24 +241,28 @@ def plan_source(
     lists = config.citing.enabled and hasattr(SOURCES[source.name], "fetch_citing") and not spec.batched
     whole = bool(spec.brief_fields and source.metadata_days)
     states = work_states(db, source.name, works, lists, whole) if db is not None else {}
-    due: list[tuple[int, float, Work]] = []
+    never: list[Work] = []  # due, never answered: asked first, in their order
+    answered: list[tuple[float, Work]] = []  # due, answered before: then the oldest answer first
     reasons = dict.fromkeys((r.name for r in RULES), 0)
     stale_from = now - timedelta(days=source.refresh_days)
     for work in works:
         state = states.get(work.doi, NEVER_ASKED)
         if not configured:
             if state.last_outcome != Outcome.NOT_CONFIGURED.value:
-                due.append((0, 0.0, work))
+                never.append(work)
             continue
         reason = due_by(state, stale_from)
         if reason is not None:
             reasons[reason] += 1
-            last = state.last_at.timestamp() if state.last_at else 0.0
-            due.append((0 if state.last_at is None else 1, last, work))
-    due.sort(key=lambda item: item[:2])  # never answered first, then the oldest answer
+            if state.last_at is None:
+                never.append(work)
+            else:
+                answered.append((state.last_at.timestamp(), work))
+    answered.sort(key=lambda item: item[0])
+    due = never + [work for _, work in answered]
     per_request = max(1, spec.batch_size)
     cap = len(due) if not configured else source.max_requests * per_request
-    asked = [work for _, _, work in due[:cap]]
+    asked = due[:cap]
     brief = briefly(asked, states, source.metadata_days, now) if whole and configured else frozenset()
     lists_stored = db is None or not config.citing.enabled or not lists_per_request(source.name) or (
         db.execute("SELECT 1 FROM citing_fetches WHERE source = ? AND outcome = 'ok' AND complete = 1 LIMIT 1",
@@ -304,7 +308,9 @@ def work_states(
     it last read the work's whole record, if its latest answer is ok and holds that record's
     metadata as it was (a brief answer that disagreed holds a merged one: ``briefly``).
 
-    An index seek or two per work (observations are unique on work, source and run)."""
+    A work the source never observed is left out: it is ``NEVER_ASKED`` to every rule (on
+    a cold run, 100,000 states of nothing held 11 MB a source). An index seek or two per
+    work (observations are unique on work, source and run)."""
     wanted = {w.doi for w in works}
     states: dict[str, WorkState] = {}
     listed = (
@@ -322,9 +328,9 @@ def work_states(
     )
     moment = datetime.fromisoformat  # in the loop: 110,000 rows at 10,000 works and 11 sources
     for doi, observed_at, outcome, moved_at, has_list, read_whole in cursor:
-        if doi in wanted:
+        if observed_at is not None and doi in wanted:
             states[doi] = WorkState(
-                moment(observed_at) if observed_at else None, outcome,
+                moment(observed_at), outcome,
                 moment(moved_at) if moved_at else None, bool(has_list),
                 moment(read_whole) if read_whole else None,
             )
