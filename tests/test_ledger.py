@@ -505,3 +505,23 @@ def test_a_past_report_keeps_the_ledger_of_its_day(write_config, invoke, fake_ap
     assert invoke("run", "--config", str(config)).exit_code == 0
     assert "Nature Communications" in (tmp_path / "state/report" / page).read_text()
     assert past() == then
+
+
+def test_a_listed_work_is_checked_again_with_its_stored_authors_where_the_list_named_others(store_db):
+    """The merge checks each record with the authors it lists; the citing work's authors as
+    stored (an earlier source's) may differ, and those are checked too before the list ends."""
+    from datetime import UTC, datetime
+
+    from monitor import citing, store
+    from monitor.models import CitingList, CitingRecord, Outcome
+
+    save(store_db, 1, "europepmc", {"pmid": "333", "authors": ({"name": "Cheng Y"},)})
+    now = datetime(2026, 1, 2, 6, tzinfo=UTC)
+    record = CitingRecord("openalex", doi="10.1/z", pmid="333", authors=({"name": "Someone Else"},))
+    with store_db.atomic():
+        citing.save_list(store_db, store.start_run(store_db, now), 1,
+                         CitingList(DEFAULT_DOI, "openalex", Outcome.OK, (record,), complete=True),
+                         [{"name": "Yan Cheng"}], {}, now)
+    [stored] = store_db.execute("SELECT authors FROM citers").fetchall()
+    assert "Cheng Y" in stored[0]  # what this test is about: the stored authors are not the list's
+    assert as_of(store_db, 2)["10.1/z"]["is_self_citation"] == 1
