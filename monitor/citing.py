@@ -83,7 +83,7 @@ def _merge_records(
     db: sqlite_utils.Database, run_id: int, work_id: int, listing: CitingList,
     is_self_citation: ledger.SelfCitations, response_ids: Mapping[int, int], now: datetime,
     read: tuple[ReadOnce, ReadOnce, CitersOfList],
-) -> tuple[set[int], dict[int, str]]:
+) -> tuple[set[int], dict[int, bytes]]:
     """``save_list``'s records one by one (``read``: the work's citations and sightings, and
     the citers its records may be, read before the list): the ids of the citations listed,
     and the authors (as stored) each was checked with (their ``_fingerprint``)."""

@@ -6,8 +6,8 @@ arenas, so a process's resident memory is its high-water mark, not what it holds
 nothing. The store calls it every few seconds (``writer``): it takes a millisecond or two.
 ``few_arenas`` keeps glibc from giving each of a run's many threads an arena of its own
 (up to eight per core), each holding its own high-water mark of freed memory: called as
-the command line starts, before any thread (glibc fixes its limit as the first thread
-beyond its first eight asks for one, and every arena made until then is shared out).
+the command line starts, before any thread (the arenas made before the limit is set stay,
+and the threads started after it share them all).
 ``few_collections`` keeps Python's cycle collector from scanning a run's heap over and over.
 """
 
