@@ -76,11 +76,19 @@ def test_a_runs_threads_share_one_arena_unless_the_environment_says_otherwise():
 
 def test_every_command_limits_the_arenas_before_it_does_anything(invoke, monkeypatch, tmp_path):
     """Before any thread starts: glibc gives each thread started earlier an arena of its own."""
+    from monitor import cli
+
     calls = []
-    monkeypatch.setattr(memory, "few_arenas", lambda arenas=memory.ARENAS: calls.append(arenas))
-    result = invoke("sources", "--config", str(tmp_path / "absent.toml"))
-    assert result.exit_code == 2  # the command ran (and found no config), after the limit was set
-    assert calls == [memory.ARENAS]
+    monkeypatch.setattr(memory, "few_arenas", lambda arenas=memory.ARENAS: calls.append(f"arenas {arenas}"))
+    monkeypatch.setattr(cli, "setup_logging", lambda verbose: calls.append("logging"))
+
+    def load(*args, **kwargs):
+        calls.append("config")
+        raise SystemExit(2)  # the command's own work begins with its config: enough
+
+    monkeypatch.setattr(cli, "load", load)
+    assert invoke("sources", "--config", str(tmp_path / "config.toml")).exit_code == 2
+    assert calls == [f"arenas {memory.ARENAS}", "logging", "config"]
 
 
 def test_few_collections_freezes_what_exists_and_collects_less_often_until_the_end():
