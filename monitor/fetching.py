@@ -213,18 +213,21 @@ class Session:
         flight, and a caller can store its results in parts, each with its answers.
         """
         workers = places or self.source.max_concurrency
-        if workers <= 1:
-            yield from map(func, items)
-            return
 
         def call(item: T) -> tuple[bool, Any, list[Exchange]]:
+            outer = getattr(self._local, "kept", None)  # a call of another map, in this thread
             self._local.kept = kept = []
             try:
                 return True, func(item), kept
             except BaseException as exc:  # noqa: BLE001 - raised again where the result is taken
                 return False, exc, kept
             finally:
-                self._local.kept = None
+                self._local.kept = outer
+
+        if workers <= 1:  # in this thread, one call after another
+            for item in items:
+                yield self._handed(call(item))
+            return
 
         window = workers if places else 2 * workers  # a bounded window: memory stays flat
         pending: deque[Future[tuple[bool, Any, list[Exchange]]]] = deque()
@@ -244,16 +247,16 @@ class Session:
                         continue
                     done = next_done()
                     pending.append(pool.submit(contextvars.copy_context().run, call, item))  # its place goes on meanwhile
-                    yield self._handed(done)
+                    yield self._handed(done.result())
                 while pending:
-                    yield self._handed(next_done())
+                    yield self._handed(next_done().result())
             finally:
                 for future in pending:
                     if not future.cancel():
                         self._hand_over(future.result()[2])  # done, never yielded: keep its answers
 
-    def _handed(self, future: Future[tuple[bool, Any, list[Exchange]]]) -> Any:
-        ok, value, kept = future.result()
+    def _handed(self, called: tuple[bool, Any, list[Exchange]]) -> Any:
+        ok, value, kept = called
         self._hand_over(kept)
         if not ok:
             raise value

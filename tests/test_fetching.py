@@ -67,6 +67,24 @@ def test_held_bytes_counts_the_answers_not_yet_drained():
     assert [len(e.body) for e in s.drain()] == [1000, 24] and s.held_bytes() == 0
 
 
+@pytest.mark.parametrize("places", [1, 3])
+def test_a_call_of_map_drains_its_own_answers_only(places):
+    """A call of ``map`` drains its own answers (a list's piece goes with them), whether it
+    runs in this thread (one place) or in a worker: an answer recorded before it and not yet
+    drained (the lists of a part still gathering) stays for whoever drains next."""
+    s, _ = session(lambda request: httpx.Response(200, content=request.url.path.encode()))
+    s.get("/before")
+
+    def call(name: str) -> list[bytes]:
+        s.get(f"/{name}/1")
+        drained = [e.body for e in s.drain()]
+        s.get(f"/{name}/2")
+        return drained
+
+    assert list(s.map(call, ["a", "b"], places=places)) == [[b"/a/1"], [b"/b/1"]]
+    assert sorted(e.body for e in s.drain()) == [b"/a/2", b"/b/2", b"/before"]
+
+
 def test_429_then_200_retries_after_the_announced_wait():
     handler, calls = replies(httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json={}))
     s, slept = session(handler)
