@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
@@ -26,6 +26,30 @@ _SCALARS = ("pmid", "pmcid", "openalex_id", "s2_id", "title", "year", "published
 _LISTS = ("countries", "institutions", "fields")
 
 
+class Pieces:
+    """The lists of a run whose pieces are coming (``CitingList.more``: monitor/sources/listing.py),
+    by work and source: what their pieces so far listed. Kept by the run's writer from a
+    list's first piece to its last, which sees the list whole through it."""
+
+    def __init__(self) -> None:
+        self.open: dict[tuple[int, str], _Listed] = {}
+
+
+class _Listed:
+    """What the pieces of one list so far listed: the citations (their ids), the records,
+    the authors each citation was checked with (``_merge_records``)."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.records = 0
+        self.checked: dict[int, bytes] = {}
+
+    def add(self, seen: set[int], records: int, checked: dict[int, bytes]) -> None:
+        self.seen |= seen
+        self.records += records
+        self.checked.update(checked)
+
+
 def save_list(
     db: sqlite_utils.Database,
     run_id: int,
@@ -34,21 +58,32 @@ def save_list(
     tracked_authors: list[Mapping[str, Any]],
     response_ids: Mapping[int, int],
     now: datetime,
+    pieces: Pieces | None = None,
 ) -> None:
-    """Merge one source's list for one work into the ledger (inside the caller's transaction)."""
-    db.execute(
-        "INSERT INTO citing_fetches (run_id, work_id, source, fetched_at, outcome, message, "
-        "complete, items, count_at_fetch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [run_id, work_id, listing.source, iso(now), listing.outcome.value, listing.message,
-         int(listing.complete), len(listing.records), listing.count_at_fetch],
-    )
+    """Merge one source's list for one work into the ledger (inside the caller's transaction):
+    a whole list, or a piece of one (``pieces``: the run's lists in pieces, which a piece
+    needs). A list's fetch is recorded, its self-citations checked and its vanished works
+    found at its last piece, which sees what its pieces listed before it."""
+    if listing.more and pieces is None:
+        raise ValueError("a piece of a list is saved with the run's Pieces: its last piece needs what it listed")
+    listed = _Listed() if pieces is None else pieces.open.pop((work_id, listing.source), None) or _Listed()
+    if not listing.more:
+        db.execute(
+            "INSERT INTO citing_fetches (run_id, work_id, source, fetched_at, outcome, message, "
+            "complete, items, count_at_fetch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, work_id, listing.source, iso(now), listing.outcome.value, listing.message,
+             int(listing.complete), listed.records + len(listing.records), listing.count_at_fetch],
+        )
     if listing.outcome is not Outcome.OK:
         return
-    citations = ReadOnce(store.rows(db, "SELECT * FROM citations WHERE work_id = ?", [work_id]), "citer_id")
-    sightings = ReadOnce(store.rows(db,
-        "SELECT cs.* FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
-        "WHERE e.work_id = ? AND cs.source = ?", [work_id, listing.source]), "citation_id")
     citers = CitersOfList(db, listing.records)
+    known = sorted(citers.ids())  # the citers its records may be: only their citations can be touched
+    citations = ReadOnce(_of_citers(db, "SELECT * FROM citations WHERE work_id = ? AND citer_id IN ({})",
+                                    [work_id], known), "citer_id")
+    sightings = ReadOnce(_of_citers(db,
+        "SELECT cs.* FROM citation_sources cs JOIN citations e ON e.id = cs.citation_id "
+        "WHERE e.work_id = ? AND cs.source = ? AND e.citer_id IN ({})", [work_id, listing.source], known),
+        "citation_id")
     is_self_citation = ledger.SelfCitations(tracked_authors)
     checked: dict[int, bytes]  # citation → the authors (as stored) it was just checked with: their _fingerprint
     if ledger_bulk.applies(listing.records, citers):
@@ -57,26 +92,36 @@ def save_list(
     else:
         seen, checked = _merge_records(db, run_id, work_id, listing, is_self_citation, response_ids, now,
                                        (citations, sightings, citers))
+    listed.add(seen, len(listing.records), checked)
+    if listing.more:  # the rest of the list follows
+        assert pieces is not None
+        pieces.open[(work_id, listing.source)] = listed
+        return
     if tracked_authors:
-        _flag_self_citations(db, work_id, is_self_citation, run_id, now, checked)
+        _flag_self_citations(db, work_id, is_self_citation, run_id, now, listed.checked)
     if listing.complete:  # only a complete list can show that a work has vanished
-        listed = store.rows(db,
+        for citation_id, citer_id in db.execute(  # all read first: rows change below
             "SELECT cs.citation_id, e.citer_id FROM citation_sources cs "
             "JOIN citations e ON e.id = cs.citation_id "
             "WHERE e.work_id = ? AND cs.source = ? AND cs.gone_at IS NULL",
             [work_id, listing.source],
-        )
-        for row in list(listed):
-            if row["citation_id"] not in seen:
+        ).fetchall():
+            if citation_id not in listed.seen:
                 db.execute(
                     "UPDATE citation_sources SET gone_at = ? WHERE citation_id = ? AND source = ?",
-                    [iso(now), row["citation_id"], listing.source],
+                    [iso(now), citation_id, listing.source],
                 )
                 ledger_history.record_changes(
                     db, now, "citation_sources", {"gone_at": None}, {"gone_at": iso(now)}, run_id=run_id,
-                    citer_id=row["citer_id"], work_id=work_id, citation_id=row["citation_id"],
-                    source=listing.source,
+                    citer_id=citer_id, work_id=work_id, citation_id=citation_id, source=listing.source,
                 )
+
+
+def _of_citers(db: sqlite_utils.Database, sql: str, params: list[Any], citer_ids: list[int]) -> Iterator[dict[str, Any]]:
+    """The rows ``sql`` finds for ``citer_ids``, a few hundred ids a query (a list's piece
+    reads what its records may touch, not the work's every citation)."""
+    for part, marks in store.in_parts(citer_ids):
+        yield from store.rows(db, sql.format(marks), [*params, *part])
 
 
 def _merge_records(

@@ -81,6 +81,10 @@ class CitersOfList:
             found.update(self._index.get(key, {}))
         return found
 
+    def ids(self) -> set[int]:
+        """The citers read or added so far."""
+        return set(self._rows)
+
     def with_pmid(self, pmid: str) -> dict[int, dict[str, Any]]:
         return self._index.get(("pmid", pmid), {})
 

@@ -47,6 +47,7 @@ from monitor.models import (
 from monitor.plan import SourcePlan
 from monitor.sources import SOURCES, lists_per_request
 from monitor.sources.base import chunks, failed_list, not_configured
+from monitor.sources.listing import hand_over
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class Tally:
                 if obs.message:
                     self.messages.setdefault(obs.outcome, obs.message)
                 self.citations = obs.citations
-            self.lists += len(report.citing)
+            self.lists += sum(not listed.more for listed in report.citing)  # a list's last piece
 
     def result(self, session: Session, started: float, fallback: Outcome = Outcome.OK) -> SourceResult:
         asked = sum(self.outcomes.values())
@@ -286,15 +287,20 @@ def _list(
     deliver: Callable[[SourceReport], None], beside: bool = False,
 ) -> None:
     """The lists of ``pairs``, delivered in parts as they come, asking on (``beside`` the
-    source's counts, or after them)."""
+    source's counts, or after them); a long list in pieces as its pages come
+    (monitor/sources/listing.py), each with the answers its call drew so far."""
     group: list[CitingList] = []
     records = 0
-    for unit in fetch_lists(module, session, pairs):
-        group += unit
-        records += sum(1 + len(listing.records) for listing in unit)
-        if records >= LIST_RECORDS or session.held_bytes() >= LIST_BYTES:  # stored in parts, asking on
-            _deliver_lists(session, group, tally, deliver, beside)
-            group, records = [], 0
+    token = hand_over.set(lambda pieces: _deliver_lists(session, pieces, tally, deliver, beside))
+    try:
+        for unit in fetch_lists(module, session, pairs):
+            group += unit
+            records += sum(1 + len(listed.records) for listed in unit)
+            if records >= LIST_RECORDS or session.held_bytes() >= LIST_BYTES:  # stored in parts, asking on
+                _deliver_lists(session, group, tally, deliver, beside)
+                group, records = [], 0
+    finally:
+        hand_over.reset(token)
     if group or session.exchanges:
         _deliver_lists(session, group, tally, deliver, beside)
 

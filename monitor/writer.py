@@ -52,11 +52,12 @@ class Writer(Protocol):
 
 def save(
     db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int], report: SourceReport, now: datetime,
-    authors: store.AuthorsOf | None = None, signals_moves: bool | None = None,
+    authors: store.AuthorsOf | None = None, signals_moves: bool | None = None, pieces: citing.Pieces | None = None,
 ) -> None:
     """One chunk of a source's observations, exchanges and citing lists: one transaction.
     ``authors``: the tracked works' authors as the run's writer keeps them;
-    ``signals_moves``: ``moves_signalled(report.source)``, where the caller knows it."""
+    ``signals_moves``: ``moves_signalled(report.source)``, where the caller knows it;
+    ``pieces``: the lists whose pieces are coming, as the run's writer keeps them."""
     if signals_moves is None:
         signals_moves = moves_signalled(report.source)
     authors = authors or store.AuthorsOf(db)
@@ -64,7 +65,8 @@ def save(
         response_ids = store.save_source(db, run_id, work_ids, report, now, signals_moves=signals_moves)
         authors.saw(report.observations)
         for listing in report.citing:
-            citing.save_list(db, run_id, work_ids[listing.doi], listing, authors(listing.doi), response_ids, now)
+            citing.save_list(db, run_id, work_ids[listing.doi], listing, authors(listing.doi), response_ids, now,
+                             pieces)
 
 
 def moves_signalled(source: str) -> bool:
@@ -83,6 +85,7 @@ class InThread:
     def __init__(self, db: sqlite_utils.Database, run_id: int, work_ids: dict[str, int]):
         self.db, self.run_id, self.work_ids = db, run_id, work_ids
         self.authors = store.AuthorsOf(db)
+        self.pieces = citing.Pieces()
         self.give_back = memory.Every()  # what each chunk freed
 
     def save(
@@ -91,7 +94,7 @@ class InThread:
     ) -> None:
         """``work_ids``: the report's works' ids, where this writer was not given them all."""
         with stopping.held():  # a signal now waits until this chunk is saved
-            save(self.db, self.run_id, work_ids or self.work_ids, report, now, self.authors, signals_moves)
+            save(self.db, self.run_id, work_ids or self.work_ids, report, now, self.authors, signals_moves, self.pieces)
         self.give_back()
 
     def settle(self) -> None:

@@ -50,7 +50,6 @@ from monitor.models import CitingList, CitingRecord, Exchange, Observation, Outc
 from monitor.sources.base import (
     Parsed,
     SourceSpec,
-    citing_list,
     count,
     expect_status,
     lookup_batches,
@@ -61,6 +60,7 @@ from monitor.sources.base import (
     strip_markup,
     whole_then_brief,
 )
+from monitor.sources.listing import Listing
 
 SPEC = SourceSpec(
     name="europepmc",
@@ -302,7 +302,7 @@ def fetch_citing(work: Work, observation: Observation, session: Session) -> Citi
     """Every page of the work's citations; complete only once ``hitCount`` of them came."""
     path = citations_path(observation)
     max_pages = getattr(session, "max_pages", 100)
-    records: list[CitingRecord] = []
+    listed = Listing({work.doi: (work, observation)})  # handed over in pieces as it grows, where asked
     seen: set[tuple[str, str]] = set()
     counts: set[int] = set()
     complete = False
@@ -318,13 +318,14 @@ def fetch_citing(work: Work, observation: Observation, session: Session) -> Citi
             key = (str(citation["source"]).upper(), str(citation["id"]).strip())
             if key not in seen:  # a list that shifted between pages repeats a citation
                 seen.add(key)
-                records.append(record)
-        if len(records) >= hit_count:
+                listed.add(work.doi, record)
+        if len(seen) >= hit_count:
             complete = len(counts) == 1  # a list that changed while paged may have lost some
             break
         if not citations:
             break  # fewer citations than hitCount said: the rest never came
-    return citing_list(work, observation, records, complete)
+        listed.page_read()
+    return listed.lists(complete)[0]
 
 
 def citations_path(observation: Observation) -> str:

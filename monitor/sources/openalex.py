@@ -44,7 +44,6 @@ from monitor.sources.base import (
     SourceSpec,
     answered_doi,
     check_key,
-    citing_list,
     count,
     doi_path,
     encoded_length,
@@ -59,6 +58,7 @@ from monitor.sources.base import (
     url_room,
     whole_then_brief,
 )
+from monitor.sources.listing import Listing
 
 SPEC = SourceSpec(
     name="openalex",
@@ -324,7 +324,7 @@ def _cited_by(
     """One ``cites:`` query, every cursor page: each result listed under each asked work it
     references; complete for all on the last page (``last_page``)."""
     max_pages = getattr(session, "max_pages", 100) * len(wanted)
-    listed: dict[str, list[CitingRecord]] = {openalex_id: [] for openalex_id in wanted}
+    listed = Listing(wanted)  # handed over in pieces as it grows, where the run asks for it
     cursor, received = "*", 0
     complete = False
     for _ in range(max_pages):
@@ -344,22 +344,20 @@ def _cited_by(
         received += len(results)
         for i, result in enumerate(results):
             where = f"results[{i}]."
-            cited = _references(result, where) & listed.keys()
+            cited = _references(result, where) & wanted.keys()
             if not cited:
                 raise WrongWork(f"a work citing none of {', '.join(wanted)}", " or ".join(wanted))
             record = parse_citing(result, exchange, where)
             for openalex_id in cited:
-                listed[openalex_id].append(record)
+                listed.add(openalex_id, record)
         if last_page(meta, next_cursor, len(results), received):
             complete = True
             break
         if not results:
             break  # a cursor with nothing behind it: stop rather than loop
+        listed.page_read()
         cursor = next_cursor
-    return [
-        citing_list(work, observation, listed[openalex_id], complete)
-        for openalex_id, (work, observation) in wanted.items()
-    ]
+    return listed.lists(complete)
 
 
 def last_page(meta: dict[str, Any], next_cursor: str | None, on_page: int, received: int) -> bool:

@@ -52,7 +52,6 @@ from monitor.sources.base import (
     SourceSpec,
     budgeted,
     chunks,
-    citing_list,
     count,
     doi_path,
     expect_status,
@@ -64,6 +63,7 @@ from monitor.sources.base import (
     pmcid_or_none,
     strip_markup,
 )
+from monitor.sources.listing import Listing
 
 SPEC = SourceSpec(
     name="semanticscholar",
@@ -369,13 +369,15 @@ TOO_LARGE = "maximum size"  # in the 400 text of an answer that would exceed 10 
 
 
 def fetch_citing(
-    work: Work, observation: Observation, session: Session, page_size: int = PAGE_SIZE
+    work: Work, observation: Observation, session: Session, page_size: int | None = None
 ) -> CitingList:
-    """Every page of the work's citations; complete only when the last page (no ``next``) came."""
+    """Every page of the work's citations (``PAGE_SIZE`` each, unless ``page_size``);
+    complete only when the last page (no ``next``) came."""
+    page_size = page_size or PAGE_SIZE
     paper_id = observation.metadata.get("s2_id")
     path = f"/paper/{quote(paper_id) if paper_id else 'DOI:' + doi_path(work.doi)}/citations"
     max_pages = getattr(session, "max_pages", 100)
-    records: list[CitingRecord] = []
+    listed = Listing({work.doi: (work, observation)})  # handed over in pieces as it grows, where asked
     offset = requests = 0
     complete = False
     while requests < max_pages and offset < OFFSET_LIMIT - 1:
@@ -394,7 +396,8 @@ def fetch_citing(
             page_size = limit // 2  # ask the same offset again, in smaller pages
             continue
         page = exchange.json()
-        records += parse_citations(page, exchange)
+        for record in parse_citations(page, exchange):
+            listed.add(work.doi, record)
         following = may(page, "next", int)
         if following is None:
             complete = True
@@ -404,9 +407,10 @@ def fetch_citing(
                 f"field 'next' ({following}) does not advance past offset {offset}"
             )
         offset = following
-    if not records and observation.citations:
+        listed.page_read()
+    if not listed.counted[work.doi] and observation.citations:
         complete = False  # an empty list for a cited work is a glitch, not a fact to act on
-    return citing_list(work, observation, records, complete)
+    return listed.lists(complete)[0]
 
 
 def parse_citations(page: Any, exchange: Exchange | None = None) -> list[CitingRecord]:
