@@ -4,6 +4,8 @@ Tables (created in ``store``): ``citers`` (distinct citing works, a preprint and
 published version being one row), ``citations`` (tracked work × citer, with our
 first-seen time), ``citation_sources`` (which source lists each citation, since
 when, and when it vanished), ``citing_fetches`` (each list fetch, for request economy).
+A long list may come in pieces (``CitingList.more``): each is merged as it comes, and the
+last one records the fetch and finds the works that vanished (``Pieces``).
 """
 
 from __future__ import annotations

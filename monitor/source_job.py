@@ -9,7 +9,8 @@ memory is bounded by chunks, not by the works tracked. The lists that cost reque
 after every count, the most urgent first (a count that changed, then a work never listed,
 then the oldest list), within what is left of the run's ``max_requests``, as one stream
 stored in parts of about ``LIST_RECORDS`` records or ``LIST_BYTES`` of answers, each with
-exactly its answers: lists the budget leaves are asked at a later run. But where the
+exactly its answers (a long list in pieces of its own as its pages come:
+monitor/sources/listing.py): lists the budget leaves are asked at a later run. But where the
 source has no list stored yet (its first run), every list is as urgent as another, and
 the order is the order counted: each is asked as soon as it is counted, beside the counts
 (``ListQueue.stream``), within the budget less what the counts need, so that a source

@@ -14,7 +14,9 @@ the writer still holds can change it. An SQLite error in the writer process is r
 run as the same ``sqlite3`` error, its code kept, so it meets the same one-line message
 (``database.error``). A request is pickled straight onto the socket and unpickled as it
 arrives, in pieces of pickle's frames (``_send``, ``_receive``): a chunk is never whole in
-memory as bytes on either side (one of OpenAlex's parts of lists pickled to 33 MB).
+memory as bytes on either side (one of OpenAlex's parts of lists pickled to 33 MB). The
+writer keeps what the pieces of a long list so far listed (``citing.Pieces``) until its last
+piece comes.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ A source module exposes:
 - optionally ``fetch_citing(work, observation, session) -> CitingList``: the works citing
   one tracked work. It is called only for a work whose count observation is ok and whose
   list is due (its count changed, or the last complete list is too old), so a quiet day
-  costs one count request per source and work.
+  costs one count request per source and work. A paged list gathers its records in a
+  ``listing.Listing``, which hands a long one over in pieces as its pages come.
 
 It builds requests with the ``Session`` it is given and parses responses into
 ``Parsed`` values. The helpers here turn failures into observations, so that a
