@@ -47,7 +47,7 @@ from monitor.models import (
 )
 from monitor.plan import SourcePlan
 from monitor.sources import SOURCES, lists_per_request
-from monitor.sources.base import chunks, failed_list, not_configured
+from monitor.sources.base import chunks, failed_list, forget_parsed, not_configured
 from monitor.sources.listing import hand_over
 
 log = logging.getLogger(__name__)
@@ -431,6 +431,7 @@ def fetch_works(
                 listings.append(_fetch_list(module, work, obs, session))
             else:
                 queue.note(priority, work, obs)
+        forget_parsed()  # the thread keeps no answer of this chunk parsed while the next is asked
     return SourceReport(
         session.source.name,
         tuple(_redacted_message(session, o) for o in observations),

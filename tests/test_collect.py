@@ -176,6 +176,23 @@ def test_lists_are_handed_over_in_parts_by_records_or_by_bytes(write_config, fak
     assert all(len(r.exchanges) == 1 and "/citations/" in r.exchanges[0].url for r in parts)
 
 
+def test_a_chunk_keeps_none_of_its_answers_parsed_once_its_free_lists_are_read(write_config, fake_api):
+    """iCite's lists are read from the answers its counts came from, parsed once for all
+    the works of an answer: once the chunk's lists are read, the thread lets go of it."""
+    from monitor import source_job
+    from monitor.fetching import utcnow
+    from monitor.sources import SOURCES, base
+
+    config = load_config(write_config(only=("icite",)), environ={})
+    with make_client(None, config.http) as client:
+        session = source_job.session_for(config.sources["icite"], client, config)
+        queue = source_job.ListQueue("icite", ())
+        report = source_job.fetch_works(SOURCES["icite"], session, [Work(DEFAULT_DOI, pmid="33930000")], config,
+                                        utcnow, {}, queue)
+    assert [len(listing.records) > 0 for listing in report.citing] == [True]  # read through parsed_once
+    assert base._last_parsed.value is None
+
+
 def test_lists_wait_for_the_counts_and_for_a_budget_that_allows_them(write_config, fake_api, tmp_path):
     """OpenCitations' list costs a request: with a budget of one, the count takes it and the
     list waits (no fetch recorded, still due); the next run, with room, fetches it."""

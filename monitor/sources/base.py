@@ -170,6 +170,11 @@ def parsed_once(exchange: Exchange, parse: Callable[[Exchange], T]) -> T:
     return result
 
 
+def forget_parsed() -> None:
+    """Let go of what ``parsed_once`` keeps in this thread (a chunk's lists are read)."""
+    _last_parsed.value = None
+
+
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """``items`` in lists of ``size`` (the last one shorter); an iterator is read lazily."""
     rest = iter(items)
