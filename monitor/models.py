@@ -193,7 +193,7 @@ class CitingList:
     complete: bool = False  # True only when every page arrived: only then can works vanish
     message: str = ""
     count_at_fetch: int | None = None  # the source's count when the list was fetched
-    more: bool = False  # a piece of a long list, the rest to follow in this run (sources/base.Listing)
+    more: bool = False  # a piece of a long list, the rest to follow in this run (sources/listing.py)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import replace
 from monitor.models import CitingList, CitingRecord, Observation, Work
 from monitor.sources.base import citing_list
 
-PIECE_RECORDS = 2_000  # records held before a piece is handed over (OpenAlex: 10 pages, 5 MB of answers)
+PIECE_RECORDS = 2_000  # records held before a piece is handed over (OpenAlex: 20 pages, some 5 MB of answers)
 
 # Where the pieces of a list go (to be stored, with this call's answers so far); None: nowhere,
 # a list is one piece. A context variable: ``Session.map``'s calls see the value of their caller.

@@ -85,7 +85,7 @@ PER_PAGE = 100  # the largest per_page (apis.md §2(b))
 MAX_URL = 4_094  # characters: OpenAlex refuses longer request URLs (apis.md §0b)
 FILTER_SYNTAX = "|+,"  # OR, AND and the filter separator: a DOI holding one is asked alone
 CITES_PER_QUERY = 50  # works whose citing works one cites: query lists (the docs' OR cap)
-QUERIES_AT_ONCE = 8  # a query holds its works' lists until its last page: this many bound the memory
+QUERIES_AT_ONCE = 8  # a query holds its works' lists until a piece is handed over (listing.py): this many bound the memory
 RECORDS_PER_QUERY = 1_000  # ... and so do its works' counts: at most this many in all (one work more, alone)
 # What parse_work (and parse_citing, for the look-ups that name citing works) reads: the
 # answers, kept as raw bodies at every run, are half the size without the rest.
