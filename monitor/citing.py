@@ -47,9 +47,17 @@ class _Listed:
         self.checked: dict[int, bytes] = {}
 
     def add(self, seen: set[int], records: int, checked: dict[int, bytes]) -> None:
-        self.seen |= seen
+        """A piece's (taken as they are, not copied, when they are the list's first: most lists
+        are one piece)."""
+        if self.seen:
+            self.seen |= seen
+        else:
+            self.seen = seen
+        if self.checked:
+            self.checked.update(checked)
+        else:
+            self.checked = checked
         self.records += records
-        self.checked.update(checked)
 
 
 def save_list(
