@@ -260,9 +260,9 @@ def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_conf
     monkeypatch.setattr(collect._Run, "_start", starting)
 
     def slow_check(conn, path):
-        before = len(fake_api.requests)
+        before = begun[-1]
 
-        def asked() -> list[str]:  # the sources asked since the check began
+        def asked() -> list[str]:  # the sources asked since the run began, before the check passed
             return sorted({r.api for r in fake_api.requests[before:]})
 
         # each source starts as it is planned, so the first may ask before the second is
@@ -275,9 +275,11 @@ def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_conf
         check(conn, path)
 
     configs = []
+    begun = []  # the fake's requests as each run began: a source may ask before the check starts
 
     def run(works) -> dict[str, int]:
         started.clear()
+        begun.append(len(fake_api.requests))
         configs.append(load_config(write_config(works=works, only=("openalex", "crossref")), environ={}))
         return {r.source: r.asked for r in collect.run(configs[-1]).sources}
 
@@ -287,7 +289,7 @@ def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_conf
     conn.close()
     monkeypatch.setattr(database, "quick_check", slow_check)
     assert run([DEFAULT_DOI]) == {"openalex": 1, "crossref": 1}
-    # both started and asked during the check (OpenAlex's last lists read meanwhile); the
+    # both started and asked before the check passed (OpenAlex's last lists read meanwhile); the
     # run itself stored after it
     assert seen == [(["crossref", "openalex"], ["crossref", "openalex"], 1)]
     other = "10.1234/another-work"
