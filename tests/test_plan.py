@@ -248,6 +248,7 @@ def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_conf
     from monitor import database
 
     seen = []  # per check: the sources started, those asked meanwhile, the runs stored
+    begun = []  # the fake's requests as each run began: a source may ask before the check starts
     check = database.quick_check
     started = []
     start = collect._Run._start
@@ -275,7 +276,6 @@ def test_a_settled_run_asks_its_sources_while_its_database_is_checked(write_conf
         check(conn, path)
 
     configs = []
-    begun = []  # the fake's requests as each run began: a source may ask before the check starts
 
     def run(works) -> dict[str, int]:
         started.clear()
